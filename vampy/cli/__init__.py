@@ -1,0 +1,89 @@
+"""The typer app: command registration and the one place where errors become exit codes.
+
+Only `vampy/cli/` imports typer or rich, or prints. Command modules import the engine lazily,
+inside the command function, so `vampy --help` stays fast.
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Sequence
+
+import click
+import typer
+
+from vampy import __version__
+from vampy.cli import argv as argv_quirks
+from vampy.errors import EXIT_CODES, VampyError
+
+EXIT_CODE_HELP = "Exit codes: " + "; ".join(f"{code} {text.split(':')[0]}" for code, text in EXIT_CODES.items())
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=(
+        "Profile and validate neural-network models on ONNX Runtime, with vamp's command lines "
+        "and files. Add --debug anywhere for tracebacks. " + EXIT_CODE_HELP
+    ),
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"vampy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Profile and validate neural-network models on ONNX Runtime."""
+
+
+def _register() -> None:
+    # Imported here, not at module top, so a syntax slip in one command module names itself.
+    from vampy.cli import commands
+
+    commands.register(app)
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(f"vampy: {line}\n")
+    sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: vamp quirks -> typer -> exit code (see errors.EXIT_CODES)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    code = 0
+    try:
+        args, notes = argv_quirks.normalize(args)
+        for note in notes:
+            _err(f"note: {note}")
+        _register()
+        result = app(args=args, prog_name="vampy", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except VampyError as exc:
+        if debug:
+            traceback.print_exc()
+        _err(f"error: {exc}")
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        _err("interrupted")
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
+        if debug:
+            traceback.print_exc()
+        _err(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback, and please report it)")
+        code = 1
+    sys.exit(code)

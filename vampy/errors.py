@@ -1,0 +1,62 @@
+"""One exception family for the whole engine; the CLI maps each kind to one exit code.
+
+Every message is one line that names the flag, file or key at fault and says how to fix it.
+"""
+from __future__ import annotations
+
+
+class VampyError(Exception):
+    """Base of every error vampy reports to the user (never a traceback unless --debug)."""
+
+    exit_code: int = 1
+
+
+class UsageError(VampyError):
+    """Bad flags, impossible flag combinations, bad values on the command line."""
+
+    exit_code = 2
+
+
+class InputError(VampyError):
+    """A file the user named is missing, unreadable, corrupt, or holds unknown keys/values."""
+
+    exit_code = 3
+
+
+class ModelError(VampyError):
+    """The model cannot be loaded, or cannot take the input the user asked for."""
+
+    exit_code = 4
+
+
+class WorkerError(VampyError):
+    """A worker process failed (exception, crash, signal) during a run."""
+
+    exit_code = 5
+
+
+class PartialResult(VampyError):
+    """The run finished but some entries failed; every good output was still written."""
+
+    exit_code = 6
+
+
+class OutputError(VampyError):
+    """An output file or folder cannot be written (permissions, full disk, outside the folder)."""
+
+    exit_code = 7
+
+
+# Documented in README "When things go wrong" and `vampy --help`; keep the three in step.
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "internal error (a bug: please report it with --debug output)",
+    2: "usage error: bad flag, value or flag combination",
+    3: "input error: missing, corrupt or invalid file (model list, vdsp, datalist, npz, YAML)",
+    4: "model error: model cannot be loaded or cannot take the requested input",
+    5: "worker failure: a worker process died or raised; partial report marked INCOMPLETE",
+    6: "partial: the run finished but some entries failed (listed in the report)",
+    7: "output error: an output file or folder cannot be written",
+    130: "interrupted by Ctrl-C (SIGINT)",
+    143: "terminated (SIGTERM)",
+}

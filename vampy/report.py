@@ -1,0 +1,4 @@
+"""Report dataclasses (RunReport, EvalReport, ...) with a schema_version; JSON in and out."""
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
