@@ -3,3 +3,9 @@
 Each section below belongs to one command; the CLI builds the object and the engine only reads it.
 """
 from __future__ import annotations
+
+# --- run (RunConfig) ---
+
+# --- image2npz / eval (Image2NpzConfig, EvalConfig) ---
+
+# --- compile (CompileConfig) ---

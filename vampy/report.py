@@ -2,3 +2,9 @@
 from __future__ import annotations
 
 SCHEMA_VERSION = 1
+
+# --- run (RunReport) ---
+
+# --- image2npz / eval (Image2NpzResult, EvalReport) ---
+
+# --- compile (CompileResult) ---

@@ -1,4 +1,4 @@
-"""Registers every command module with the app. One line per command."""
+"""Registers every command module with the app. One line per command module."""
 from __future__ import annotations
 
 import typer
@@ -8,3 +8,4 @@ def register(app: typer.Typer) -> None:
     from vampy.cli import run_cmd
 
     run_cmd.register(app)
+    # --- more command modules register below, one block each ---
