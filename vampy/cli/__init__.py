@@ -9,7 +9,6 @@ import sys
 import traceback
 from typing import Sequence
 
-import click
 import typer
 
 from vampy import __version__
@@ -66,19 +65,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         for note in notes:
             _err(f"note: {note}")
         _register()
-        result = app(args=args, prog_name="vampy", standalone_mode=False)
-        code = result if isinstance(result, int) else 0
+        # standalone mode: typer prints its own usage errors (exit 2) and turns Ctrl-C into 130.
+        app(args=args, prog_name="vampy", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except VampyError as exc:
         if debug:
             traceback.print_exc()
         _err(f"error: {exc}")
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except KeyboardInterrupt:
         _err("interrupted")
         code = 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
