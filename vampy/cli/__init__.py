@@ -15,7 +15,7 @@ from vampy import __version__
 from vampy.cli import argv as argv_quirks
 from vampy.errors import EXIT_CODES, VampyError
 
-EXIT_CODE_HELP = "Exit codes: " + "; ".join(f"{code} {text.split(':')[0]}" for code, text in EXIT_CODES.items())
+EXIT_CODE_HELP = "Exit codes: " + "; ".join(f"{code} {text.split(':')[0].split(' (')[0]}" for code, text in EXIT_CODES.items())
 
 app = typer.Typer(
     add_completion=False,
