@@ -9,3 +9,6 @@ def register(app: typer.Typer) -> None:
 
     run_cmd.register(app)
     # --- more command modules register below, one block each ---
+    from vampy.cli import zoo_cmd
+
+    zoo_cmd.register(app)

@@ -1,0 +1,82 @@
+"""`vampy zoo vdsr`: flags, files written, summary line, warning, exit codes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vampy.cli import main
+from vampy.zoo import random_vdsr_weights, vdsr_layers
+
+
+def _vampy(args: list[str]) -> int:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    code = info.value.code
+    return code if isinstance(code, int) else 0
+
+
+def test_vdsr_random_writes_files_and_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "deploy"
+    assert _vampy(["zoo", "vdsr", "-o", str(out_dir)]) == 0
+    captured = capsys.readouterr()
+    assert (out_dir / "mod.onnx").is_file()
+    meta = json.loads((out_dir / "mod.json").read_text())
+    assert meta["weights"] == "random" and meta["seed"] == 0 and meta["dynamic"] is False
+    lines = captured.out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"wrote {out_dir / 'mod.onnx'}")
+    assert "RANDOM weights (seed 0)" in lines[0] and "0.665 M params" in lines[0]
+    assert "warning: seeded random weights" in captured.err and "meaningless" in captured.err
+
+
+def test_vdsr_dynamic_and_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _vampy(["zoo", "vdsr", "--output", str(tmp_path), "--dynamic", "--seed", "9"]) == 0
+    meta = json.loads((tmp_path / "mod.json").read_text())
+    assert meta["dynamic"] is True and meta["seed"] == 9
+    assert "[batch,1,height,width]" in capsys.readouterr().out
+
+
+def test_vdsr_with_weights_has_no_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "w.npz"
+    np.savez(weights, **{key: w for (key, _), w in zip(vdsr_layers(), random_vdsr_weights(4))})
+    assert _vampy(["zoo", "vdsr", "-o", str(tmp_path / "out"), "--weights", str(weights)]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err and "sha256" in captured.out
+    assert json.loads((tmp_path / "out" / "mod.json").read_text())["weights"] == "file"
+
+
+def test_vdsr_missing_weights_is_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _vampy(["zoo", "vdsr", "-o", str(tmp_path), "--weights", str(tmp_path / "absent.npz")]) == 3
+    err = capsys.readouterr().err
+    assert "absent.npz" in err and "Traceback" not in err
+    assert not (tmp_path / "mod.onnx").exists()
+
+
+def test_vdsr_bad_weights_is_input_error(tmp_path: Path) -> None:
+    bad = tmp_path / "w.npz"
+    bad.write_text("not an archive")
+    assert _vampy(["zoo", "vdsr", "-o", str(tmp_path / "out"), "--weights", str(bad)]) == 3
+
+
+def test_vdsr_seed_with_weights_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "w.npz"
+    assert _vampy(["zoo", "vdsr", "-o", str(tmp_path), "--weights", str(weights), "--seed", "1"]) == 2
+    assert "--seed" in capsys.readouterr().err
+
+
+def test_vdsr_unwritable_output_is_output_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert _vampy(["zoo", "vdsr", "-o", str(blocker)]) == 7
+
+
+@pytest.mark.parametrize("args", [["zoo", "vdsr"], ["zoo", "vdsr", "-o", "x", "--seed", "abc"], ["zoo", "resnet", "-o", "x"]])
+def test_bad_usage_exits_2(args: list[str]) -> None:
+    assert _vampy(args) == 2
+
+
+def test_help_lists_vdsr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _vampy(["zoo", "--help"]) == 0
+    assert "vdsr" in capsys.readouterr().out

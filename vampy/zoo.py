@@ -1,0 +1,278 @@
+"""Reference models built with onnx.helper: VDSR from its weights file, or from a seed.
+
+Three separate pieces, so the compiler can reuse the graph builder for any plain conv net:
+`conv_stack_model` (architecture only: a list of weight arrays -> graph), the VDSR layer table
+with its weight loading / random initialisation, and `write_vdsr` (files on disk).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from vampy import __version__
+from vampy.errors import InputError, OutputError
+
+OPSET = 17
+# IR 8 is what opset 17 shipped with; older ONNX Runtime releases refuse newer IR versions.
+IR_VERSION = 8
+INPUT_NAME = "input"
+OUTPUT_NAME = "output"
+MODEL_FILE = "mod.onnx"
+METADATA_FILE = "mod.json"
+VDSR_FIXED_SHAPE = (1, 1, 256, 256)
+VDSR_DYNAMIC_SHAPE: tuple[int | str, ...] = ("batch", 1, "height", "width")
+VDSR_CHANNELS = 64
+VDSR_HIDDEN_LAYERS = 18
+RANDOM_WEIGHTS_WARNING = "seeded random weights: speed figures are real, accuracy figures are meaningless"
+# A trained VDSR predicts a small residual; shrinking the random last layer keeps the output
+# close to the input's range instead of adding unit-scale noise.
+RANDOM_OUTPUT_LAYER_GAIN = 0.1
+
+
+@dataclass(frozen=True)
+class ZooResult:
+    model_path: Path
+    metadata_path: Path
+    metadata: dict[str, Any]
+
+
+# --- architecture: a plain stack of same-padded convolutions ---
+
+
+def conv_stack_model(
+    weights: Sequence[np.ndarray],
+    input_shape: Sequence[int | str],
+    residual: bool,
+    graph_name: str,
+    weight_names: Sequence[str] | None = None,
+) -> onnx.ModelProto:
+    """Conv -> ReLU -> ... -> Conv (no ReLU after the last), plus `input` when `residual`.
+
+    Weights are (out_ch, in_ch, kh, kw) with odd kernels, stride 1, zero padding kh//2, no bias.
+    String dims in `input_shape` become symbolic (dim_param) and carry through to the output.
+    """
+    names = list(weight_names) if weight_names is not None else [f"conv{i:02d}.weight" for i in range(len(weights))]
+    initializers = [numpy_helper.from_array(np.asarray(w, dtype=np.float32), name) for w, name in zip(weights, names)]
+    nodes = _conv_stack_nodes(weights, names, residual)
+    out_channels = int(weights[-1].shape[0])
+    output_shape = [input_shape[0], out_channels, *input_shape[2:]]
+    graph = helper.make_graph(
+        nodes,
+        graph_name,
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, list(input_shape))],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, output_shape)],
+        initializer=initializers,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
+        producer_name="vampy", producer_version=__version__,
+    )
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _conv_stack_nodes(weights: Sequence[np.ndarray], names: Sequence[str], residual: bool) -> list[onnx.NodeProto]:
+    nodes: list[onnx.NodeProto] = []
+    current = INPUT_NAME
+    last = len(weights) - 1
+    for index, (weight, weight_name) in enumerate(zip(weights, names)):
+        kernel_h, kernel_w = int(weight.shape[2]), int(weight.shape[3])
+        pads = [kernel_h // 2, kernel_w // 2, kernel_h // 2, kernel_w // 2]
+        conv_out = OUTPUT_NAME if index == last and not residual else f"conv{index:02d}"
+        nodes.append(helper.make_node(
+            "Conv", [current, weight_name], [conv_out], name=f"conv{index:02d}",
+            kernel_shape=[kernel_h, kernel_w], pads=pads, strides=[1, 1],
+        ))
+        current = conv_out
+        if index < last:
+            nodes.append(helper.make_node("Relu", [current], [f"relu{index:02d}"], name=f"relu{index:02d}"))
+            current = f"relu{index:02d}"
+    if residual:
+        nodes.append(helper.make_node("Add", [current, INPUT_NAME], [OUTPUT_NAME], name="residual_add"))
+    return nodes
+
+
+# --- VDSR: layer table, weights from a file or a seed ---
+
+
+def vdsr_layers() -> list[tuple[str, tuple[int, int, int, int]]]:
+    """(npz key, weight shape) for each of VDSR's 20 convolutions, in forward order."""
+    hidden = [(f"residual_layer.{k}.conv.weight", (VDSR_CHANNELS, VDSR_CHANNELS, 3, 3)) for k in range(VDSR_HIDDEN_LAYERS)]
+    return [("input.weight", (VDSR_CHANNELS, 1, 3, 3)), *hidden, ("output.weight", (1, VDSR_CHANNELS, 3, 3))]
+
+
+def load_vdsr_weights(path: Path) -> tuple[list[np.ndarray], str]:
+    """(weights in forward order as float32, sha256 of the file); InputError names the bad key."""
+    if not path.is_file():
+        raise InputError(f"--weights {path}: no such file")
+    digest = _sha256(path)
+    arrays = _read_npz(path)
+    layers = vdsr_layers()
+    expected = {key for key, _ in layers}
+    extra = sorted(set(arrays) - expected)
+    if extra:
+        raise InputError(f"--weights {path}: unexpected key {extra[0]!r} (VDSR needs exactly: input.weight, residual_layer.0-17.conv.weight, output.weight)")
+    return [_checked_weight(path, arrays, key, shape) for key, shape in layers], digest
+
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+NPY_MAGIC = b"\x93NUMPY"
+PICKLE_MAGIC = b"\x80"
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    # Sniff first: np.load calls every non-zip, non-npy file "pickled", which misleads users.
+    with path.open("rb") as handle:
+        head = handle.read(6)
+    if not head.startswith(ZIP_MAGIC):
+        raise InputError(f"--weights {path}: {_not_npz_reason(head)}; give the .npz of named float32 arrays")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            # Reading every array inside the `with` surfaces pickled members here, as an error.
+            return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        reason = "holds pickled object arrays, refused for safety" if "allow_pickle" in str(exc) else "a damaged .npz archive"
+        raise InputError(f"--weights {path}: {reason} ({_first_line(exc)})") from None
+
+
+def _not_npz_reason(head: bytes) -> str:
+    if head.startswith(NPY_MAGIC):
+        return "a single .npy array, not an .npz archive of named weights"
+    if head.startswith(PICKLE_MAGIC):
+        return "a Python pickle (e.g. a torch checkpoint), refused for safety: convert it to .npz"
+    return "not an .npz archive"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _checked_weight(path: Path, arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...]) -> np.ndarray:
+    if key not in arrays:
+        raise InputError(f"--weights {path}: missing key {key!r} (expected shape {shape})")
+    array = arrays[key]
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"--weights {path}: member {key!r} is not a .npy array")
+    if array.shape != shape:
+        raise InputError(f"--weights {path}: key {key!r} has shape {array.shape}, expected {shape}")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise InputError(f"--weights {path}: key {key!r} has dtype {array.dtype}, expected a float type")
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"--weights {path}: key {key!r} holds NaN or infinite values")
+    return array.astype(np.float32)
+
+
+def random_vdsr_weights(seed: int) -> list[np.ndarray]:
+    """He-normal weights (std sqrt(2 / fan_in)), so activations keep their scale through the ReLUs."""
+    rng = np.random.default_rng(seed)
+    weights = []
+    for _, shape in vdsr_layers():
+        fan_in = shape[1] * shape[2] * shape[3]
+        weights.append((rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32))
+    weights[-1] *= RANDOM_OUTPUT_LAYER_GAIN
+    return weights
+
+
+def build_vdsr(weights: Path | None, seed: int = 0, dynamic: bool = False) -> tuple[onnx.ModelProto, dict[str, Any]]:
+    """The VDSR graph (see shared/data/README.md) and its metadata for mod.json."""
+    if weights is not None:
+        arrays, digest = load_vdsr_weights(weights)
+        source: dict[str, Any] = {"weights": "file", "weights_path": str(weights), "weights_sha256": digest, "accuracy_meaningful": True}
+    else:
+        arrays = random_vdsr_weights(seed)
+        source = {"weights": "random", "seed": seed, "accuracy_meaningful": False, "warning": RANDOM_WEIGHTS_WARNING}
+    input_shape = VDSR_DYNAMIC_SHAPE if dynamic else VDSR_FIXED_SHAPE
+    model = conv_stack_model(arrays, input_shape, residual=True, graph_name="vdsr", weight_names=[k for k, _ in vdsr_layers()])
+    # The model file itself says where its weights came from, even without its sidecar.
+    helper.set_model_props(model, {k: v if isinstance(v, str) else json.dumps(v) for k, v in source.items() if k != "weights_path"})
+    return model, _vdsr_metadata(model, input_shape, dynamic, source)
+
+
+def _vdsr_metadata(model: onnx.ModelProto, input_shape: Sequence[int | str], dynamic: bool, source: dict[str, Any]) -> dict[str, Any]:
+    import onnxruntime
+
+    from vampy.model import FLOPS_PER_MAC, count_macs_params
+
+    macs, params = count_macs_params(model, {INPUT_NAME: VDSR_FIXED_SHAPE})
+    return {
+        "model": "vdsr",
+        "architecture": "VDSR (Kim et al. 2016): 20 conv 3x3 pad 1, 64 channels, ReLU, global residual Add",
+        "input": {"name": INPUT_NAME, "shape": list(input_shape), "dtype": "float32", "layout": "NCHW"},
+        "output": {"name": OUTPUT_NAME, "shape": list(input_shape), "dtype": "float32", "layout": "NCHW"},
+        "dynamic": dynamic,
+        **source,
+        "params": params,
+        "macs": macs,
+        "macs_input_shape": list(VDSR_FIXED_SHAPE),
+        "flops_per_mac": FLOPS_PER_MAC,
+        "opset": OPSET,
+        "ir_version": IR_VERSION,
+        "vampy_version": __version__,
+        "onnx_version": onnx.__version__,
+        "onnxruntime_version": onnxruntime.__version__,
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- files ---
+
+
+def write_vdsr(out_dir: Path, weights: Path | None, seed: int, dynamic: bool) -> ZooResult:
+    """Write out_dir/mod.onnx and out_dir/mod.json (created if needed); nothing else is touched."""
+    model, metadata = build_vdsr(weights, seed=seed, dynamic=dynamic)
+    _make_dir(out_dir)
+    model_path = _write_atomic(out_dir, MODEL_FILE, model.SerializeToString())
+    metadata_path = _write_atomic(out_dir, METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode("utf-8"))
+    return ZooResult(model_path=model_path, metadata_path=metadata_path, metadata=metadata)
+
+
+def _make_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"-o {out_dir}: exists and is not a folder; name a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"-o {out_dir}: cannot create the folder ({exc.strerror or exc}); choose a writable one") from None
+
+
+def _write_atomic(out_dir: Path, name: str, payload: bytes) -> Path:
+    """Write via a temporary file in out_dir and rename: a reader never sees half a file, and a
+    symlink already at the target is replaced, not followed, so nothing lands outside out_dir."""
+    target = out_dir / name
+    if Path(name).name != name or target.parent.resolve() != out_dir.resolve():
+        raise OutputError(f"refusing to write {name!r} outside the output folder {out_dir}")
+    tmp_path: Path | None = None
+    try:
+        candidate = out_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        # O_EXCL: never reuse (or follow) an existing file; mode 0666 lets the umask decide, as
+        # for any ordinary file (mkstemp would make it private).
+        handle = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        tmp_path = candidate
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        os.replace(tmp_path, target)
+    except OSError as exc:
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
+        raise OutputError(f"-o {out_dir}: cannot write {name} ({exc.strerror or exc}); choose a writable folder") from None
+    return target
+
