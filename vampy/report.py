@@ -1,9 +1,90 @@
 """Report dataclasses (RunReport, EvalReport, ...) with a schema_version; JSON in and out."""
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vampy.errors import InputError, OutputError
+
 SCHEMA_VERSION = 1
 
 # --- run (RunReport) ---
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The result of `vampy run`. Latencies are in microseconds in the dict form (vamp's unit)."""
+
+    complete: bool
+    incomplete_reason: str | None
+    config: dict[str, Any]
+    environment: dict[str, Any]
+    model: dict[str, Any]
+    inputs: dict[str, Any]
+    processes: int
+    instances: int
+    batch_size: int
+    intra_threads: int
+    samples: int
+    requests: int
+    forward_time_s: float
+    throughput_qps: float
+    e2e: dict[str, Any]
+    model_latency: dict[str, Any]
+    warmup: dict[str, Any]
+    per_process: list[dict[str, Any]]
+    resources: dict[str, Any]
+    stability: dict[str, Any]
+    histograms: dict[str, Any]
+    failed_workers: list[dict[str, Any]]
+    setup_s: float
+    datalist: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "run"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_json(path: str | Path, data: dict[str, Any]) -> None:
+    """Write a report as JSON (UTF-8, indented), atomically, so a reader never sees half a file."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}; check that the folder exists and is writable") from None
+
+
+def read_json(path: str | Path, kind: str | None = None) -> dict[str, Any]:
+    """Read a report written by vampy; checks schema_version and, if given, the report kind."""
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such report file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{source}: not a readable JSON report ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise InputError(f"{source}: not a vampy report of schema_version {SCHEMA_VERSION}")
+    if kind is not None and data.get("kind") != kind:
+        raise InputError(f"{source}: is a '{data.get('kind')}' report, expected '{kind}'")
+    return data
+
+
+def _json_default(value: object) -> object:
+    if hasattr(value, "tolist"):
+        return value.tolist()  # numpy scalars and arrays
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 # --- image2npz / eval (Image2NpzResult, EvalReport) ---
 

@@ -1,0 +1,90 @@
+"""Text renderings of reports: vamp's report layout (section 7 of VAMP-FORMATS.md) plus vampy's lines."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_DTYPE_CODES = {"uint8": "u1", "int8": "i1", "uint16": "u2", "int16": "i2", "uint32": "u4", "int32": "i4",
+                "uint64": "u8", "int64": "i8", "float16": "f2", "float32": "f4", "float64": "f8", "bool": "b1"}
+
+
+def dtype_code(name: str) -> str:
+    return _DTYPE_CODES.get(str(np.dtype(name)), name)
+
+
+def _shape(dims: list[Any]) -> str:
+    return "[" + ",".join(str(d) if d != "dynamic" else "-1" for d in dims) + "]"
+
+
+def run_report_text(report: dict[str, Any]) -> str:
+    """vamp's layout, field for field where vampy has the figure; card fields become CPU fields."""
+    lines = _header(report) + [
+        f"- number of instances in each device: {report['instances']}",
+        f"devices: [{report['config']['device_id']}]",
+        f"batch size: {report['batch_size']}",
+        f"cpu utilize (%): {report['resources']['cpu_percent_of_machine']:.3f}",
+        f"memory used (MB): {report['resources']['rss_peak_mb']:.2f}",
+        f"samples: {report['samples']}",
+        f"forward time (s): {report['forward_time_s']:.5f}",
+        f"throughput (qps): {report['throughput_qps']:.4f}",
+    ]
+    lines += _latency_block("e2e latency (us):", report["e2e"])
+    lines += _latency_block("model latency (us):", report["model_latency"])
+    return "\n".join(lines + _vampy_lines(report)) + "\n"
+
+
+def _header(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for k, slot in enumerate(report["inputs"]["inputs"]):
+        raw_dtype = "uint8" if slot["kind"] == "image" else slot["dtype"]
+        lines.append(f"input[{k}]: {_shape(slot['raw_shape'])}, dtype:{dtype_code(raw_dtype)}")
+    for k, out in enumerate(report["model"]["outputs"]):
+        lines.append(f"output[{k}]: {_shape(out['shape'])}, dtype:{dtype_code(out['dtype'])}")
+    per_process = report["per_process"][0]["samples"] if report["per_process"] else 0
+    lines.append(f"number of samples in each process: {per_process}")
+    lines.append(f"number of process:{report['processes']}")
+    return lines
+
+
+def _latency_block(title: str, summary: dict[str, Any]) -> list[str]:
+    lines = [
+        title,
+        f"    avg latency: {round(summary['avg_us'])}",
+        f"    min latency: {round(summary['min_us'])}",
+        f"    max latency: {round(summary['max_us'])}",
+    ]
+    for key, value in summary["percentiles_us"].items():
+        lines.append(f"    {key} latency: {round(value)}")
+    return lines
+
+
+def _vampy_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    if not report["complete"]:
+        lines.insert(0, f"INCOMPLETE: {report['incomplete_reason']} (figures cover what was measured until then)")
+    warm = report["warmup"]
+    if warm["requests"]:
+        lines.append(f"warm-up: {warm['requests']} requests excluded ({warm['per_instance']} per instance, avg e2e {round(warm['e2e']['avg_us'])} us)")
+    threads_total = report["processes"] * report["instances"] * report["intra_threads"]
+    lines.append(
+        f"threads: {report['intra_threads']} intra-op per instance "
+        f"({report['processes']} process x {report['instances']} instance x {report['intra_threads']} = {threads_total} "
+        f"on {report['resources']['logical_cores']} logical cores)"
+    )
+    lines.append(_stability_line(report["stability"]))
+    if report.get("datalist"):
+        d = report["datalist"]
+        lines.append(f"outputs written: {d['written']} of {d['lines']} datalist lines ({d['skipped']} skipped by --resume, {len(d['failures'])} failed)")
+        lines += [f"  failed line {f['index']}: {f['path']}: {f['reason']}" for f in d["failures"]]
+    lines += [f"note: {n}" for n in report["notes"]]
+    return lines
+
+
+def _stability_line(stab: dict[str, Any]) -> str:
+    if stab["stable"] is None:
+        return "stability: too few samples to judge (run longer with --iterations or -t)"
+    windows = len(stab["window_qps"])
+    verdict = "stable" if stab["stable"] else "UNSTABLE"
+    bound = "<=" if stab["stable"] else ">"
+    return f"stability: {verdict} (throughput of {windows} windows within {stab['max_deviation'] * 100:.1f}% of the median, {bound} 5%)"

@@ -1,0 +1,208 @@
+"""P worker processes x I instances: start together, watch, stop, collect -> RawRun -> RunReport.
+
+The parent never runs the model. It spawns the workers, waits until every one has loaded its
+sessions and finished its warm-up, releases them together (so the measured window is common),
+samples their CPU and memory, shows progress, and notices within ~0.1 s when one dies.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from vampy.errors import WorkerError
+from vampy.monitor import ResourceMonitor, ResourceSummary
+from vampy.progress import NullProgress, Progress
+from vampy.worker import MSG_DONE, MSG_ERROR, MSG_READY, DatalistTask, WorkerResult, WorkerSpec, worker_main
+
+if False:  # typing only; keeps the spawn import graph small
+    from vampy.config import RunConfig
+    from vampy.inputs import InputPlan
+
+POLL_S = 0.1
+STOP_GRACE_S = 2.0  # how long stopped workers get to send what they measured
+
+
+@dataclass
+class RawRun:
+    """Everything measured, unprocessed: statistics are computed afterwards (stats.py)."""
+
+    results: list[WorkerResult]
+    failed_workers: list[tuple[int, str]]  # (worker index, what happened)
+    resources: ResourceSummary
+    intra_threads: int
+    interrupted: bool
+    expected_samples: int | None
+    setup_s: float
+    notes: list[str] = field(default_factory=list)
+
+
+def choose_intra_threads(cfg: RunConfig, cores: int | None = None) -> int:
+    """Threads per instance so that processes x instances x threads fits the cores (>= 1)."""
+    if cfg.threads is not None:
+        return cfg.threads
+    available = cores if cores is not None else len(os.sched_getaffinity(0))
+    return max(1, available // (cfg.processes * cfg.instances))
+
+
+def run(
+    cfg: RunConfig,
+    model_path: str,
+    plan: InputPlan,
+    progress: Progress | None = None,
+    tasks: tuple[DatalistTask, ...] = (),
+    output_names: tuple[str, ...] = (),
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> RawRun:
+    progress = progress or NullProgress()
+    threads = choose_intra_threads(cfg)
+    per_process = cfg.samples_per_process
+    requests = math.ceil(per_process / cfg.batch_size) if per_process is not None and not tasks else None
+    specs = [
+        WorkerSpec(
+            worker_index=k, model_path=model_path, instances=cfg.instances, intra_threads=threads, plan=plan,
+            requests=requests, duration_s=None if tasks else cfg.duration_s, warmup_requests=cfg.warmup_requests,
+            seed=cfg.seed, output_names=output_names, tasks=tasks, output_dir=cfg.path_output,
+            output_dtype=cfg.output_dtype,
+        )
+        for k in range(cfg.processes)
+    ]
+    expected = sum(len(t.items) for t in tasks) if tasks else (requests * cfg.batch_size * cfg.processes if requests else None)
+    return _Pool(specs, threads, expected, progress, clock).run()
+
+
+class _Pool:
+    def __init__(self, specs: list[WorkerSpec], threads: int, expected: int | None, progress: Progress, clock: Callable[[], int]) -> None:
+        ctx = mp.get_context("spawn")
+        self.specs = specs
+        self.threads = threads
+        self.expected = expected
+        self.progress = progress
+        self.clock = clock
+        self.queue: Any = ctx.Queue()
+        self.start_event = ctx.Event()
+        self.stop_event = ctx.Event()
+        slots = len(specs) * specs[0].instances
+        self.counts = ctx.Array("q", slots, lock=False)
+        self.task_counter = ctx.Value("q", 0)
+        self.procs = [
+            ctx.Process(
+                target=worker_main,
+                args=(s, self.queue, self.start_event, self.stop_event, self.counts, self.task_counter),
+                name=f"vampy-worker-{s.worker_index}",
+                daemon=True,
+            )
+            for s in specs
+        ]
+        self.ready: set[int] = set()
+        self.done: dict[int, WorkerResult] = {}
+        self.failed: dict[int, str] = {}
+
+    def run(self) -> RawRun:
+        t0 = time.monotonic()
+        monitor: ResourceMonitor | None = None
+        interrupted = False
+        try:
+            for p in self.procs:
+                p.start()
+            self.progress.start("loading models and warming up", None)
+            self._wait(lambda: len(self.ready) + len(self.failed) >= len(self.procs))
+            self.progress.finish()
+            setup_s = time.monotonic() - t0
+            if self.failed:
+                raise WorkerError(self._failure_line())
+            monitor = ResourceMonitor([p.pid for p in self.procs if p.pid is not None])
+            monitor.start()
+            self.start_event.set()
+            self.progress.start("inference", self.expected)
+            self._wait(lambda: len(self.done) + len(self.failed) >= len(self.procs), track=True)
+        except KeyboardInterrupt:
+            interrupted = True
+            setup_s = time.monotonic() - t0
+        finally:
+            if self.failed or interrupted:
+                self._stop_all()
+            resources = monitor.stop() if monitor else ResourceSummary(0.0, 0.0, 0, 0.0, 0, os.cpu_count() or 1)
+            self.progress.finish()
+            self._reap()
+        results = [self.done[k] for k in sorted(self.done)]
+        return RawRun(results, sorted(self.failed.items()), resources, self.threads, interrupted, self.expected, setup_s)
+
+    def _wait(self, finished: Callable[[], bool], track: bool = False) -> None:
+        shown = 0
+        while not finished():
+            self._drain(POLL_S)
+            self._check_alive()
+            if self.failed:
+                return
+            if track:
+                now = int(sum(self.counts))
+                self.progress.advance(now - shown)
+                shown = now
+
+    def _drain(self, timeout_s: float) -> None:
+        try:
+            kind, index, payload = self.queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return
+        if kind == MSG_READY:
+            self.ready.add(index)
+        elif kind == MSG_DONE:
+            self.done[index] = payload
+        elif kind == MSG_ERROR:
+            self.failed[index] = _last_line(payload)
+
+    def _check_alive(self) -> None:
+        for spec, p in zip(self.specs, self.procs):
+            k = spec.worker_index
+            if p.exitcode is not None and k not in self.done and k not in self.failed:
+                self._drain(0.2)  # its last message may still be in the pipe
+                if k not in self.done and k not in self.failed:
+                    self.failed[k] = _exit_reason(p.exitcode)
+
+    def _stop_all(self) -> None:
+        self.stop_event.set()
+        self.start_event.set()  # workers still waiting at the start line must not wait forever
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline and any(p.is_alive() and s.worker_index not in self.done for s, p in zip(self.specs, self.procs)):
+            self._drain(POLL_S)
+
+    def _reap(self) -> None:
+        for p in self.procs:
+            p.join(timeout=0.5)
+        for p in self.procs:
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=1)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=1)
+        self.queue.close()
+        self.queue.join_thread()
+
+    def _failure_line(self) -> str:
+        index, reason = sorted(self.failed.items())[0]
+        return f"worker {index} failed before the run started: {reason}"
+
+
+def _last_line(tb: str) -> str:
+    lines = [line for line in tb.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+def _exit_reason(exitcode: int) -> str:
+    if exitcode < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"killed by {name}"
+    return f"exited with code {exitcode} without reporting"

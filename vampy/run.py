@@ -1,0 +1,58 @@
+"""`vampy run` as a library call: prepare (fail fast, before any process starts), then execute."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vampy.config import RunConfig
+from vampy.inputs import InputPlan, build_plan
+from vampy.model import ModelInfo, describe_model, resolve_model
+from vampy.progress import Progress
+from vampy.report import RunReport
+from vampy.worker import DatalistTask
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    cfg: RunConfig
+    model_path: Path
+    info: ModelInfo
+    plan: InputPlan
+    tasks: tuple[DatalistTask, ...] = ()
+    datalist_lines: int = 0
+    skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare(cfg: RunConfig) -> PreparedRun:
+    """Resolve the model, read the vdsp file, check every input shape: all before spawning."""
+    from vampy.vdsp import load_vdsp
+
+    model_path = resolve_model(cfg.model)
+    info = describe_model(model_path)
+    spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
+    plan = build_plan(cfg, spec, info)
+    notes: list[str] = []
+    if cfg.device_id != 0:
+        notes.append(f"-d {cfg.device_id}: vampy runs on the CPU; the device id is only recorded")
+    if cfg.datalist is None:
+        return PreparedRun(cfg, model_path, info, plan, notes=notes)
+    from vampy.datalist_run import prepare_tasks
+
+    tasks, lines, skipped = prepare_tasks(cfg, info)
+    return PreparedRun(cfg, model_path, info, plan, tasks, lines, skipped, notes)
+
+
+def execute(prepared: PreparedRun, progress: Progress) -> RunReport:
+    from vampy import loadgen
+    from vampy.summary import summarize
+
+    cfg = prepared.cfg
+    output_names = tuple(t.name for t in prepared.info.outputs)
+    raw = loadgen.run(cfg, str(prepared.model_path), prepared.plan, progress, prepared.tasks, output_names)
+    datalist = None
+    if cfg.datalist is not None:
+        from vampy.datalist_run import finish_datalist
+
+        datalist = finish_datalist(cfg, raw, prepared.datalist_lines, prepared.skipped)
+    return summarize(raw, cfg, prepared.info, prepared.plan, list(prepared.notes), datalist)

@@ -1,0 +1,136 @@
+"""RawRun -> RunReport: all statistics of a run, computed after the fact from raw timestamps."""
+from __future__ import annotations
+
+import platform
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from vampy import __version__
+from vampy.config import RunConfig
+from vampy.inputs import InputPlan
+from vampy.loadgen import RawRun
+from vampy.model import ModelInfo
+from vampy.report import RunReport
+from vampy.stats import histogram_us, measured_window, stability, summarize_latency, throughput_qps
+from vampy.worker import WorkerResult
+
+
+def summarize(raw: RawRun, cfg: RunConfig, info: ModelInfo, plan: InputPlan, notes: list[str], datalist: dict[str, Any] | None = None) -> RunReport:
+    res = raw.results
+    start, model_start, end, samples = (_cat(res, name) for name in ("start_ns", "model_start_ns", "end_ns", "samples"))
+    e2e_ns, model_ns = end - start, end - model_start
+    window = measured_window(start, end)
+    total = int(samples.sum())
+    reason = _incomplete_reason(raw, total)
+    return RunReport(
+        complete=reason is None,
+        incomplete_reason=reason,
+        config=cfg.to_dict(),
+        environment=environment(),
+        model=_model_dict(info),
+        inputs=plan.to_dict(),
+        processes=cfg.processes,
+        instances=cfg.instances,
+        batch_size=cfg.batch_size,
+        intra_threads=raw.intra_threads,
+        samples=total,
+        requests=int(end.size),
+        forward_time_s=window.duration_s,
+        throughput_qps=throughput_qps(total, window),
+        e2e=summarize_latency(e2e_ns, cfg.percentiles).to_dict(),
+        model_latency=summarize_latency(model_ns, cfg.percentiles).to_dict(),
+        warmup=_warmup(res, cfg),
+        per_process=[_per_process(r, cfg) for r in res],
+        resources=raw.resources.to_dict(),
+        stability=stability(end, samples, window).to_dict(),
+        histograms={"e2e": histogram_us(e2e_ns), "model": histogram_us(model_ns)},
+        failed_workers=[{"worker": k, "reason": why} for k, why in raw.failed_workers],
+        setup_s=raw.setup_s,
+        datalist=datalist,
+        notes=notes + _model_notes(info),
+    )
+
+
+def _cat(results: list[WorkerResult], name: str) -> np.ndarray:
+    parts = [getattr(r, name) for r in results]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def _incomplete_reason(raw: RawRun, total: int) -> str | None:
+    if raw.failed_workers:
+        return "; ".join(f"worker {k} {why}" for k, why in raw.failed_workers)
+    if raw.interrupted:
+        return "interrupted by the user"
+    if raw.expected_samples is not None and total < raw.expected_samples and not _datalist_failures(raw):
+        return f"only {total} of {raw.expected_samples} samples were measured"
+    return None
+
+
+def _datalist_failures(raw: RawRun) -> bool:
+    return any(r.failures for r in raw.results)
+
+
+def _warmup(results: list[WorkerResult], cfg: RunConfig) -> dict[str, Any]:
+    e2e = _cat(results, "warmup_e2e_ns")
+    return {"requests": int(e2e.size), "per_instance": cfg.warmup_requests, "e2e": summarize_latency(e2e, (50.0,)).to_dict()}
+
+
+def _per_process(r: WorkerResult, cfg: RunConfig) -> dict[str, Any]:
+    window = measured_window(r.start_ns, r.end_ns)
+    samples = int(r.samples.sum())
+    e2e = summarize_latency(r.end_ns - r.start_ns, (50.0, 99.0))
+    return {
+        "worker": r.worker_index,
+        "pid": r.pid,
+        "samples": samples,
+        "requests": int(r.end_ns.size),
+        "throughput_qps": throughput_qps(samples, window),
+        "e2e_p50_us": e2e.percentiles_ns[50.0] / 1e3,
+        "e2e_p99_us": e2e.percentiles_ns[99.0] / 1e3,
+        "requests_per_instance": np.bincount(r.instance, minlength=cfg.instances).tolist(),
+    }
+
+
+def _model_dict(info: ModelInfo) -> dict[str, Any]:
+    def tensors(ts: Any) -> list[dict[str, Any]]:
+        return [{"name": t.name, "shape": [d if d is not None else "dynamic" for d in t.shape], "dtype": str(np.dtype(t.dtype))} for t in ts]
+
+    return {"path": str(info.path), "inputs": tensors(info.inputs), "outputs": tensors(info.outputs), "metadata": info.metadata}
+
+
+def _model_notes(info: ModelInfo) -> list[str]:
+    meta = info.metadata or {}
+    warning = meta.get("warning")
+    return [f"model: {warning}"] if isinstance(warning, str) and warning else []
+
+
+def environment() -> dict[str, Any]:
+    import onnxruntime
+    import psutil
+
+    return {
+        "vampy": __version__,
+        "onnxruntime": onnxruntime.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": _cpu_name(),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
