@@ -8,6 +8,9 @@ def register(app: typer.Typer) -> None:
     from vampy.cli import run_cmd
 
     run_cmd.register(app)
+    from vampy.cli import vdsp_cmd
+
+    vdsp_cmd.register(app)
     # --- more command modules register below, one block each ---
     from vampy.cli import zoo_cmd
 
