@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= deploy_weights/vdsr
+DEMO_ITERATIONS ?= 24
+
+.PHONY: demo test bench setup setup-test clean
+
+$(BIN)/vampy: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(BIN)/vampy
+
+setup: $(BIN)/vampy
+
+setup-test: setup
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+
+# Builds the embedded VDSR reference model (seeded random weights: speed is real, accuracy is not)
+# and profiles it with vamp's own command line.
+demo: setup
+	$(BIN)/vampy zoo vdsr -o $(DEMO_DIR)
+	$(BIN)/vampy run -m $(DEMO_DIR)/mod --vdsp_params vdsp_params/official-vdsr-vdsp_params.json \
+		-i 1 p 1 -b 1 -s [3,256,256] --iterations $(DEMO_ITERATIONS)
+
+test: setup-test
+	bash scripts/test.sh
+
+bench: setup-test
+	$(BIN)/python -m pytest benchmarks -q -p no:cacheprovider --benchmark-only
+
+clean:
+	rm -rf $(VENV) deploy_weights work .pytest_cache .benchmarks
