@@ -97,20 +97,27 @@ class Stability:
 
 
 def stability(end_ns: np.ndarray, samples: np.ndarray, window: Window, n_windows: int = 10) -> Stability:
-    """Split the window into equal slices; a run is stable when no slice's throughput strays >5%.
+    """Cut the run into slices of equal sample counts; stable when no slice's rate strays >5%.
 
-    Samples are attributed to the slice their request ended in. Slices are made fewer when the
-    run is short, so each holds about MIN_SAMPLES_PER_WINDOW completions at least.
+    Slicing by completions rather than by time avoids the rounding error of counting whole
+    requests in fixed time slices (8 requests per slice would make one request 12.5%). A slice's
+    rate is its samples over the time from the previous slice's last completion to its own.
+    Fewer slices are used when the run is short, at least MIN_SAMPLES_PER_WINDOW samples each.
     """
     total = int(samples.sum())
     slices = min(n_windows, total // MIN_SAMPLES_PER_WINDOW)
     if slices < 3 or window.duration_s <= 0:
         return Stability((), 0.0, None)
-    edges = np.linspace(window.start_ns, window.end_ns, slices + 1)
-    index = np.clip(np.searchsorted(edges, end_ns, side="left") - 1, 0, slices - 1)
-    per_slice = np.bincount(index, weights=samples, minlength=slices)
-    slice_s = window.duration_s / slices
-    qps = per_slice / slice_s
+    order = np.argsort(end_ns, kind="stable")
+    ends = end_ns[order]
+    done = np.cumsum(samples[order])
+    cut = np.searchsorted(done, np.arange(1, slices + 1) * total / slices, side="left")
+    cut_done = np.concatenate([[0], done[cut]])
+    cut_ns = np.concatenate([[window.start_ns], ends[cut]])
+    span_s = np.diff(cut_ns) / 1e9
+    if np.any(span_s <= 0):
+        return Stability((), 0.0, None)
+    qps = np.diff(cut_done) / span_s
     median = float(np.median(qps))
     deviation = float(np.max(np.abs(qps - median)) / median) if median > 0 else math.inf
     return Stability(tuple(float(v) for v in qps), deviation, deviation <= STABILITY_TOLERANCE)

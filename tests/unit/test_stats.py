@@ -61,3 +61,11 @@ def test_stability_detects_a_slow_half() -> None:
 
 def test_stability_needs_enough_samples() -> None:
     assert stability(np.array([1, 2], np.int64), np.ones(2, np.int64), Window(0, 3)).stable is None
+
+
+def test_stability_is_not_fooled_by_rounding_on_short_runs() -> None:
+    # 24 evenly spaced completions: any time-sliced count would be off by a whole request (12.5%)
+    end = np.arange(1, 25, dtype=np.int64) * 450_000_000
+    result = stability(end, np.ones(24, np.int64), Window(0, int(end[-1])))
+    assert result.stable is True and result.max_deviation < 1e-9
+    assert len(result.window_qps) == 3
