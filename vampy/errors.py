@@ -47,6 +47,10 @@ class OutputError(VampyError):
     exit_code = 7
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by the CLI's SIGTERM handler: stop like Ctrl-C, exit 143."""
+
+
 # Documented in README "When things go wrong" and `vampy --help`; keep the three in step.
 EXIT_CODES: dict[int, str] = {
     0: "success",

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vampy.errors import WorkerError
+from vampy.errors import Terminated, WorkerError
 from vampy.monitor import ResourceMonitor, ResourceSummary
 from vampy.progress import NullProgress, Progress
 from vampy.worker import MSG_DONE, MSG_ERROR, MSG_READY, DatalistTask, WorkerResult, WorkerSpec, worker_main
@@ -37,7 +37,7 @@ class RawRun:
     failed_workers: list[tuple[int, str]]  # (worker index, what happened)
     resources: ResourceSummary
     intra_threads: int
-    interrupted: bool
+    interrupted: str | None  # what stopped the run early, None when nothing did
     expected_samples: int | None
     setup_s: float
     notes: list[str] = field(default_factory=list)
@@ -107,7 +107,7 @@ class _Pool:
     def run(self) -> RawRun:
         t0 = time.monotonic()
         monitor: ResourceMonitor | None = None
-        interrupted = False
+        interrupted: str | None = None
         try:
             for p in self.procs:
                 p.start()
@@ -122,8 +122,8 @@ class _Pool:
             self.start_event.set()
             self.progress.start("inference", self.expected)
             self._wait(lambda: len(self.done) + len(self.failed) >= len(self.procs), track=True)
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as exc:
+            interrupted = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
             setup_s = time.monotonic() - t0
         finally:
             if self.failed or interrupted:

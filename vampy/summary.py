@@ -63,7 +63,7 @@ def _incomplete_reason(raw: RawRun, total: int) -> str | None:
     if raw.failed_workers:
         return "; ".join(f"worker {k} {why}" for k, why in raw.failed_workers)
     if raw.interrupted:
-        return "interrupted by the user"
+        return raw.interrupted
     if raw.expected_samples is not None and total < raw.expected_samples and not _datalist_failures(raw):
         return f"only {total} of {raw.expected_samples} samples were measured"
     return None

@@ -19,7 +19,8 @@ def _shape(dims: list[Any]) -> str:
 
 def run_report_text(report: dict[str, Any]) -> str:
     """vamp's layout, field for field where vampy has the figure; card fields become CPU fields."""
-    lines = _header(report) + [
+    incomplete = [] if report["complete"] else [f"INCOMPLETE: {report['incomplete_reason']}"]
+    lines = incomplete + _header(report) + [
         f"- number of instances in each device: {report['instances']}",
         f"devices: [{report['config']['device_id']}]",
         f"batch size: {report['batch_size']}",

@@ -122,11 +122,13 @@ def _run(cfg: Any, quiet: bool) -> None:
 
 def _on_sigterm() -> list[bool]:
     """SIGTERM stops the run like Ctrl-C (partial report kept); remembered for exit code 143."""
+    from vampy.errors import Terminated
+
     seen: list[bool] = []
 
     def handler(signum: int, frame: Any) -> None:
         seen.append(True)
-        raise KeyboardInterrupt
+        raise Terminated
 
     signal.signal(signal.SIGTERM, handler)
     return seen

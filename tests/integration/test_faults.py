@@ -1,0 +1,69 @@
+"""Interruptions and dead workers, provoked for real: the run stops fast, keeps what it measured,
+leaves no orphan processes and exits with the documented code."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.models import slow_model
+
+pytestmark = pytest.mark.slow
+
+
+def start_run(tmp_path: Path, processes: int) -> tuple[subprocess.Popen[str], list[psutil.Process], Path]:
+    model = slow_model(tmp_path / "slow.onnx", ms=2.0)
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vampy", "run", "-m", str(model), "-s", "1,384,384", "-p", str(processes), "-t", "60", "--json", str(report), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    workers: list[psutil.Process] = []
+    deadline = time.monotonic() + 60
+    while len(workers) < processes and time.monotonic() < deadline:
+        workers = [c for c in psutil.Process(proc.pid).children(recursive=True) if "spawn_main" in " ".join(c.cmdline())]
+        time.sleep(0.1)
+    assert len(workers) == processes, "workers never started"
+    time.sleep(3.0)  # sessions loaded, measuring
+    return proc, workers, report
+
+
+def assert_no_orphans(workers: list[psutil.Process]) -> None:
+    time.sleep(0.3)
+    alive = [w.pid for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    assert alive == []
+
+
+@pytest.mark.parametrize(("sig", "code", "reason"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_signal_stops_fast_and_keeps_the_partial_report(tmp_path: Path, sig: signal.Signals, code: int, reason: str) -> None:
+    proc, workers, report = start_run(tmp_path, processes=2)
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - t0 < 5.0
+    assert proc.returncode == code, err
+    assert out.startswith("INCOMPLETE:") and reason in out
+    data = json.loads(report.read_text())
+    assert data["complete"] is False and reason in data["incomplete_reason"] and data["samples"] > 0
+    assert_no_orphans(workers)
+
+
+def test_killed_worker_is_noticed_and_reported(tmp_path: Path) -> None:
+    proc, workers, report = start_run(tmp_path, processes=2)
+    t0 = time.monotonic()
+    os.kill(workers[0].pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - t0 < 5.0
+    assert proc.returncode == 5
+    assert "killed by SIGKILL" in err and "Traceback" not in err
+    data = json.loads(report.read_text())
+    assert data["complete"] is False and data["failed_workers"][0]["reason"] == "killed by SIGKILL"
+    assert data["samples"] > 0  # the surviving worker's measurements are kept
+    assert_no_orphans(workers)
