@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 
-from vampy.errors import ModelError, UsageError
+from vampy.errors import InputError, ModelError, UsageError
 from vampy.preprocess import preprocess, synthetic_image
 
 if TYPE_CHECKING:
@@ -38,9 +38,10 @@ class InputSlot:
 class InputPlan:
     slots: tuple[InputSlot, ...]
     spec: PreprocessSpec | None
-    output_hw: tuple[int, int] | None  # None: images keep their own size
+    output_hw: tuple[int, int] | None  # None: as the vdsp file says (or the image's own size)
     batch_size: int
     fixed_batch: bool  # the model's batch dimension is fixed, so partial batches are padded
+    native_size: bool = False  # --native_size: every image is processed at its own size
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -65,7 +66,7 @@ def build_plan(cfg: RunConfig, spec: PreprocessSpec | None, info: ModelInfo) -> 
     output_hw = _output_hw(cfg, spec, info)
     slots = tuple(_slot(t, shape, spec, cfg) for t, shape in zip(info.inputs, shapes))
     fixed_batch = any(t.shape and t.shape[0] is not None for t in info.inputs)
-    plan = InputPlan(slots, spec, output_hw, cfg.batch_size, fixed_batch)
+    plan = InputPlan(slots, spec, output_hw, cfg.batch_size, fixed_batch, cfg.native_size)
     _check_against_model(plan, cfg.seed)
     return plan
 
@@ -128,10 +129,21 @@ def sample_tensor(slot: InputSlot, plan: InputPlan, raw: np.ndarray) -> np.ndarr
     if plan.spec is None:
         tensor = raw.astype(np.float32)
     else:
-        tensor = preprocess(plan.spec, raw, plan.output_hw)
+        tensor = preprocess(plan.spec, raw, image_hw(plan.spec, raw) if plan.native_size else plan.output_hw)
     if slot.keep_channels is not None:
         tensor = tensor[: slot.keep_channels]
     return tensor
+
+
+def image_hw(spec: PreprocessSpec, raw: np.ndarray) -> tuple[int, int]:
+    """An input image's own height and width, whatever its layout."""
+    if raw.ndim not in (2, 3):
+        raise InputError(f"image of shape {tuple(raw.shape)}: expected (C,H,W), (H,W,C) or NV12 (H*3/2,W)")
+    if spec.input_layout == "hwc":
+        return int(raw.shape[0]), int(raw.shape[1])
+    if spec.input_layout == "nv12":
+        return int(raw.shape[0]) * 2 // 3, int(raw.shape[1])
+    return int(raw.shape[-2]), int(raw.shape[-1])
 
 
 def batch_feed(plan: InputPlan, samples: Sequence[Sequence[np.ndarray]]) -> dict[str, np.ndarray]:

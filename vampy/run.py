@@ -1,7 +1,7 @@
 """`vampy run` as a library call: prepare (fail fast, before any process starts), then execute."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from vampy.config import RunConfig
@@ -31,16 +31,18 @@ def prepare(cfg: RunConfig) -> PreparedRun:
     model_path = resolve_model(cfg.model)
     info = describe_model(model_path)
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
-    plan = build_plan(cfg, spec, info)
     notes: list[str] = []
     if cfg.device_id != 0:
         notes.append(f"-d {cfg.device_id}: vampy runs on the CPU; the device id is only recorded")
     if cfg.datalist is None:
-        return PreparedRun(cfg, model_path, info, plan, notes=notes)
-    from vampy.datalist_run import prepare_tasks
+        return PreparedRun(cfg, model_path, info, build_plan(cfg, spec, info), notes=notes)
+    from vampy.datalist_run import first_input_shapes, prepare_tasks
 
     tasks, lines, skipped = prepare_tasks(cfg, info)
-    return PreparedRun(cfg, model_path, info, plan, tasks, lines, skipped, notes)
+    if cfg.shapes is None:
+        # Warm-up and the shape check use the data set's own first sample, not a guess.
+        cfg = replace(cfg, shapes=first_input_shapes(tasks, len(info.inputs)))
+    return PreparedRun(cfg, model_path, info, build_plan(cfg, spec, info), tasks, lines, skipped, notes)
 
 
 def execute(prepared: PreparedRun, progress: Progress) -> RunReport:

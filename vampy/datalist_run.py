@@ -1,0 +1,151 @@
+"""Datalist mode of `vampy run`: one output npz per datalist line, named by line index.
+
+Names come from the line index, never from the input's name or the order of completion, so
+`sorted(glob(out/*.npz))` pairs with the datalist whatever -i, -p and -b are, and nothing can be
+written outside --path_output. A bad line becomes a failure record; every good line is written.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vampy.datalist import is_valid_output, load_input_npz, output_name, read_datalist, write_npz_atomic
+from vampy.errors import OutputError, VampyError
+from vampy.inputs import batch_feed, pad_batch, sample_tensor
+from vampy.report import write_json
+from vampy.worker import DatalistTask
+
+if TYPE_CHECKING:
+    from vampy.config import RunConfig
+    from vampy.loadgen import RawRun
+    from vampy.model import ModelInfo
+    from vampy.worker import _Driver
+
+FAILURES_FILE = "failures.json"
+_OUTPUT_DTYPES = {"fp16": np.float16, "fp32": np.float32}
+
+
+def prepare_tasks(cfg: RunConfig, info: ModelInfo) -> tuple[tuple[DatalistTask, ...], int, int]:
+    """Read the datalist, skip what --resume finds done, cut the rest into batches of -b lines."""
+    entries = read_datalist(Path(cfg.datalist or ""))
+    out_dir = Path(cfg.path_output) if cfg.path_output else None
+    if out_dir is not None:
+        _make_output_dir(out_dir)
+    keys = [f"output_{k}" for k in range(len(info.outputs))]
+    pending = [
+        (e.index, str(e.path))
+        for e in entries
+        if not (cfg.resume and out_dir is not None and is_valid_output(out_dir / output_name(e.index), keys))
+    ]
+    b = cfg.batch_size
+    tasks = tuple(DatalistTask(tuple(pending[i : i + b])) for i in range(0, len(pending), b))
+    return tasks, len(entries), len(entries) - len(pending)
+
+
+def first_input_shapes(tasks: tuple[DatalistTask, ...], n_inputs: int) -> tuple[tuple[int, ...], ...] | None:
+    """The shapes of the first readable datalist entry; None when none is readable (all will fail)."""
+    for task in tasks:
+        for _, path in task.items:
+            try:
+                arrays = load_input_npz(Path(path))
+                return tuple(tuple(arrays[f"input_{k}"].shape) for k in range(n_inputs))
+            except (VampyError, KeyError):
+                continue
+    return None
+
+
+def _make_output_dir(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--path_output {out_dir}: cannot create the folder ({exc.strerror or exc})") from None
+    if not out_dir.is_dir():
+        raise OutputError(f"--path_output {out_dir}: exists and is not a folder")
+
+
+def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
+    """Load, preprocess, group by shape, infer, write: one worker thread, one task."""
+    spec, plan, clock = driver.spec, driver.spec.plan, driver.clock
+    loaded = [(index, path, _load(driver, index, path)) for index, path in task.items]
+    t0 = clock()
+    groups: OrderedDict[tuple[tuple[int, ...], ...], list[tuple[int, str, list[np.ndarray]]]] = OrderedDict()
+    for index, path, raws in loaded:
+        if raws is None:
+            continue
+        tensors = _preprocess(driver, index, path, raws)
+        if tensors is not None:
+            groups.setdefault(tuple(t.shape for t in tensors), []).append((index, path, tensors))
+    for group in groups.values():
+        tensors = [g[2] for g in group]
+        feed = batch_feed(plan, pad_batch(tensors, plan.batch_size) if plan.fixed_batch else tensors)
+        t1 = clock()
+        try:
+            outputs = driver.session.run(None, feed)
+        except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a bad input
+            driver.failures += [(i, p, f"the model rejected the input: {str(exc).splitlines()[0]}") for i, p, _ in group]
+            continue
+        t2 = clock()
+        driver.record.add(t0, t1, t2, len(group))
+        _write(driver, group, outputs)
+        t0 = clock()
+    driver.progress[driver.slot] += len(task.items)
+
+
+def _load(driver: _Driver, index: int, path: str) -> list[np.ndarray] | None:
+    try:
+        arrays = load_input_npz(Path(path), max_bytes=driver.spec.max_npz_bytes)
+    except VampyError as exc:
+        driver.failures.append((index, path, str(exc)))
+        return None
+    names = [f"input_{k}" for k in range(len(driver.spec.plan.slots))]
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        driver.failures.append((index, path, f"no key {', '.join(missing)} (keys: {', '.join(sorted(arrays)) or 'none'})"))
+        return None
+    return [arrays[n] for n in names]
+
+
+def _preprocess(driver: _Driver, index: int, path: str, raws: list[np.ndarray]) -> list[np.ndarray] | None:
+    plan = driver.spec.plan
+    try:
+        return [sample_tensor(slot, plan, raw) for slot, raw in zip(plan.slots, raws)]
+    except Exception as exc:  # noqa: BLE001 - one bad sample must not cost the other lines their outputs
+        driver.failures.append((index, path, f"preprocessing failed: {exc}"))
+        return None
+
+
+def _write(driver: _Driver, group: list[tuple[int, str, list[np.ndarray]]], outputs: list[Any]) -> None:
+    out_dir = driver.spec.output_dir
+    if out_dir is None:
+        return
+    dtype = _OUTPUT_DTYPES.get(driver.spec.output_dtype)
+    for j, (index, path, _) in enumerate(group):
+        arrays = {f"output_{k}": _cast(np.asarray(out)[j : j + 1], dtype) for k, out in enumerate(outputs)}
+        try:
+            write_npz_atomic(Path(out_dir), output_name(index), arrays)
+        except VampyError as exc:
+            driver.failures.append((index, path, str(exc)))
+            continue
+        driver.outputs_written += 1
+
+
+def _cast(array: np.ndarray, dtype: Any) -> np.ndarray:
+    return array if dtype is None else array.astype(dtype)
+
+
+def finish_datalist(cfg: RunConfig, raw: RawRun, lines: int, skipped: int) -> dict[str, Any]:
+    failures = sorted((f for r in raw.results for f in r.failures), key=lambda f: f[0])
+    summary = {
+        "lines": lines,
+        "skipped": skipped,
+        "written": sum(r.outputs_written for r in raw.results),
+        "failures": [{"index": i, "path": p, "reason": why} for i, p, why in failures],
+        "path_output": cfg.path_output,
+    }
+    if cfg.path_output:
+        # Always rewritten, so a stale list from an earlier run never outlives its fix.
+        write_json(Path(cfg.path_output) / FAILURES_FILE, {"failures": summary["failures"], "lines": lines})
+    return summary
