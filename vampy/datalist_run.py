@@ -79,8 +79,8 @@ def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
         if tensors is not None:
             groups.setdefault(tuple(t.shape for t in tensors), []).append((index, path, tensors))
     for group in groups.values():
-        tensors = [g[2] for g in group]
-        feed = batch_feed(plan, pad_batch(tensors, plan.batch_size) if plan.fixed_batch else tensors)
+        samples = [g[2] for g in group]
+        feed = batch_feed(plan, pad_batch(samples, plan.batch_size) if plan.fixed_batch else samples)
         t1 = clock()
         try:
             outputs = driver.session.run(None, feed)

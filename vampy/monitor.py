@@ -59,7 +59,7 @@ class ResourceMonitor:
         rss = 0
         for p in self._procs:
             cpu += _safe(lambda p=p: p.cpu_percent(None)) or 0.0
-            rss += _safe(lambda p=p: p.memory_info().rss) or 0
+            rss += int(_safe(lambda p=p: p.memory_info().rss) or 0)
         self._cpu.append(cpu / self._cores)
         self._rss.append(rss)
 

