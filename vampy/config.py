@@ -138,4 +138,194 @@ TOKEN_DTYPES = frozenset({"int32", "int64", "uint32", "uint8", "int8", "uint16",
 
 # --- image2npz / eval (Image2NpzConfig, EvalConfig) ---
 
+IMAGE2NPZ_MODES = ("rgb", "y3", "gray")
+YCBCR_METHODS = ("opencv", "bt601")
+# The vendor's VDSR model size; vampy/evaluate.py explains why bilinear resizing to it reproduces their table.
+DEFAULT_EVAL_INPUT_HW = (256, 256)
+DEFAULT_SHAVE_PX = 4
+# Ground truth for `baby_GT_scale_4.bmp` is `baby_GT.bmp`: {base} is the source name without `_scale_N`.
+DEFAULT_GT_PATTERN = "{base}.*"
+
+
+def _check_choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UsageError(f"{flag} {value}: choose one of {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class Image2NpzConfig:
+    """`vampy image2npz`: one NAME.npz (key input_0, uint8 CHW) per matching image, plus the datalist."""
+
+    dataset_dir: str
+    pattern: str
+    target_dir: str
+    datalist_path: str
+    mode: str = "rgb"
+    ycbcr: str = "opencv"
+    relative: bool = False
+
+    def __post_init__(self) -> None:
+        _check_choice("--mode", self.mode, IMAGE2NPZ_MODES)
+        _check_choice("--ycbcr", self.ycbcr, YCBCR_METHODS)
+        if not self.pattern.strip():
+            raise UsageError("--pattern is empty: give a glob such as '*.png' or '*_scale_4.bmp'")
+        if Path(self.pattern).is_absolute():
+            raise UsageError(f"--pattern {self.pattern}: must be relative to --dataset_path (e.g. '*.bmp'), not an absolute path")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """`vampy eval`: score SR outputs against ground truth on Y. input_hw None means native size."""
+
+    src_dir: str
+    gt_dir: str
+    datalist: str
+    outputs_dir: str
+    input_hw: tuple[int, int] | None = DEFAULT_EVAL_INPUT_HW
+    pair_by_order: bool = False
+    shave_px: int = DEFAULT_SHAVE_PX
+    ycbcr: str = "opencv"
+    gt_pattern: str = DEFAULT_GT_PATTERN
+    draw_dir: str | None = None
+    json_path: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice("--ycbcr", self.ycbcr, YCBCR_METHODS)
+        if not 0 <= self.shave_px <= 1000:
+            raise UsageError(f"--scale {self.shave_px}: the border to shave must be between 0 and 1000 pixels")
+        if self.input_hw is not None and any(not 1 <= d <= MAX_DIM for d in self.input_hw):
+            raise UsageError(f"--input_shape {self.input_hw[0]} {self.input_hw[1]}: H and W must be between 1 and {MAX_DIM}")
+        _check_gt_pattern(self.gt_pattern)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_gt_pattern(pattern: str) -> None:
+    try:
+        pattern.format(stem="x", base="x")
+    except (KeyError, IndexError, ValueError):
+        raise UsageError(
+            f"--gt_pattern {pattern!r}: only {{stem}} (the source name) and {{base}} (the name without _scale_N) "
+            "may appear in braces, e.g. '{base}.*' or '{stem}_hr.png'"
+        ) from None
+    if not pattern.strip():
+        raise UsageError("--gt_pattern is empty: the default is '{base}.*'")
+
 # --- compile (CompileConfig) ---
+
+PRECISIONS = ("fp32", "fp16", "int8")
+CALIBRATE_MODES = ("kl_divergence", "max", "percentile", "mse")
+ACTIVATION_TYPES = ("uint8", "int8")
+# The values of vampy.vdsp.Norm: x, x/255, (x-mean)/std, (x/255-mean)/std, x/127.5-1.
+NORMALIZATIONS = ("none", "unit", "mean_std", "unit_mean_std", "symmetric")
+# ORT's own default percentile (99.999 %), written as vamc writes calibrate_range.
+DEFAULT_CALIBRATE_RANGE = 0.99999
+
+
+@dataclass(frozen=True)
+class DecodeImageOp:
+    """Read the file as HxWx3 uint8 RGB (the vendor's pipeline decodes to RGB)."""
+
+
+@dataclass(frozen=True)
+class CvtColorOp:
+    code: str  # an OpenCV constant name, e.g. COLOR_RGB2YCrCb; resolved where cv2 is imported
+
+
+@dataclass(frozen=True)
+class ResizeOp:
+    size_wh: tuple[int, int]
+    interpolation: str = "bilinear"  # nearest | bilinear | bicubic | area | lanczos
+    backend: str = "cv2"  # cv2 | pillow
+    adaptive_side: str | None = None  # short | long: keep the aspect ratio, that side becomes size
+
+
+@dataclass(frozen=True)
+class ChannelSplitOp:
+    index: int
+
+
+@dataclass(frozen=True)
+class NormalizeOp:
+    norm: str  # one of NORMALIZATIONS
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ToTensorOp:
+    """HWC -> CHW float32 (the batch dimension is added by the compiler to fit the model)."""
+
+
+@dataclass(frozen=True)
+class CenterCropOp:
+    size_wh: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class PadOp:
+    pad_to_square: bool = False
+    size_wh: tuple[int, int] | None = None
+    value: float = 0.0  # padding goes to the bottom and right, as mmcv's Pad does
+
+
+ProcessOp = DecodeImageOp | CvtColorOp | ResizeOp | ChannelSplitOp | NormalizeOp | ToTensorOp | CenterCropOp | PadOp
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    """backend.quantize; calibrate_range is a fraction (vamc's 0.99999), used by percentile only."""
+
+    calibrate_mode: str = "kl_divergence"
+    per_channel: bool = False
+    calibrate_range: float = DEFAULT_CALIBRATE_RANGE
+    skip_layers: tuple[str | int, ...] = ()  # node names, or indices among the Conv nodes
+    activation_type: str = "uint8"
+    num_bins: int | None = None  # histogram bins; None keeps ONNX Runtime's default per mode
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """dataset: files in `path` (not recursive) matching `pattern` and `suffixes`, sorted by name."""
+
+    path: str
+    suffixes: tuple[str, ...] = ()  # lower case, no dot; () means any image suffix
+    pattern: str = "*"
+    max_samples: int | None = None  # sampler.get_data_num
+    ops: tuple[ProcessOp, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompileConfig:
+    """`vampy compile`: one vamc-style YAML plus the CLI's flags, validated once."""
+
+    source: str  # the YAML file, for messages
+    name: str
+    checkpoint: str
+    precision: str
+    workspace: str
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    frontend_dtype: str = "fp32"
+    quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
+    dataset: DatasetConfig | None = None
+    vdsp_params: str | None = None
+    calib_datalist: str | None = None
+    ignored_keys: tuple[str, ...] = ()  # vendor-only keys, accepted and reported
+    unused_keys: tuple[str, ...] = ()  # valid keys this precision does not use
+
+    def __post_init__(self) -> None:
+        _check_choice("backend.dtype", self.precision, PRECISIONS)
+        _check_choice("backend.quantize.calibrate_mode", self.quantize.calibrate_mode, CALIBRATE_MODES)
+        if self.precision == "int8" and self.dataset is None and self.calib_datalist is None:
+            raise UsageError(f"{self.source}: backend.dtype int8 needs calibration data: add a dataset: section or pass --calib_datalist")
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.workspace) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -88,4 +88,106 @@ def _json_default(value: object) -> object:
 
 # --- image2npz / eval (Image2NpzResult, EvalReport) ---
 
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file that was skipped or could not be scored, and why (the reason names the file at fault)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Image2NpzResult:
+    """The result of `vampy image2npz`: npz files written in datalist order, images skipped."""
+
+    datalist_path: str
+    target_dir: str
+    mode: str
+    ycbcr: str
+    written: tuple[str, ...]
+    skipped: tuple[FileProblem, ...]
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "image2npz"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalScores:
+    """Y-channel scores of the model output and of the bicubic input, against the ground truth."""
+
+    psnr_db: float
+    ssim: float
+    bicubic_psnr_db: float
+    bicubic_ssim: float
+
+
+@dataclass(frozen=True)
+class EvalImage:
+    """One scored image; height/width are the size it was compared at."""
+
+    index: int
+    name: str
+    output_path: str
+    source_path: str
+    gt_path: str
+    height_px: int
+    width_px: int
+    scores: EvalScores
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """The result of `vampy eval`: per-image scores, their means, and the images that failed."""
+
+    config: dict[str, Any]
+    images: tuple[EvalImage, ...]
+    mean: EvalScores
+    failures: tuple[FileProblem, ...]
+    drawn: int
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "eval"
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
 # --- compile (CompileResult) ---
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """The result of `vampy compile`, also written as `<workspace>/<name>/mod.json`.
+
+    `macs`/`params` are counted on the source graph at the compiled input shapes (1 MAC = 2 FLOPs);
+    `calibration` is None for fp32 and fp16. Sizes are bytes, times seconds.
+    """
+
+    name: str
+    precision: str
+    model_path: str
+    source: dict[str, Any]  # checkpoint, sha256, size_bytes
+    output: dict[str, Any]  # sha256, size_bytes
+    inputs: list[dict[str, Any]]  # name, shape, dtype
+    outputs: list[dict[str, Any]]
+    calibration: dict[str, Any] | None
+    node_counts: dict[str, int]
+    macs: int | None
+    params: int | None
+    flops_per_mac: int
+    compile_time_s: float
+    versions: dict[str, str]
+    config: dict[str, Any]
+    ignored_keys: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "compile"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -12,6 +12,13 @@ def register(app: typer.Typer) -> None:
 
     vdsp_cmd.register(app)
     # --- more command modules register below, one block each ---
+    from vampy.cli import compile_cmd
+
+    compile_cmd.register(app)
+    from vampy.cli import data_cmd, eval_cmd
+
+    data_cmd.register(app)
+    eval_cmd.register(app)
     from vampy.cli import zoo_cmd
 
     zoo_cmd.register(app)

@@ -1,0 +1,99 @@
+"""PSNR and SSIM on constructed planes against closed-form values."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vampy.metrics import IDENTICAL_PSNR_DB, psnr_y, shave, ssim_y
+
+C1 = (0.01 * 255) ** 2  # SSIM's luminance constant at data_range 255
+
+
+def _ramp(height: int = 32, width: int = 40) -> np.ndarray:
+    rows, cols = np.mgrid[0:height, 0:width]
+    return ((rows * 5 + cols * 3) % 200 + 20).astype(np.uint8)
+
+
+@pytest.mark.parametrize("offset", [1, 2, 5, 17])
+def test_psnr_constant_offset_is_closed_form(offset: int) -> None:
+    gt = _ramp()
+    pred = (gt.astype(np.int32) + offset).astype(np.uint8)
+    assert psnr_y(pred, gt, 4) == pytest.approx(20 * math.log10(255 / offset), abs=1e-12)
+
+
+def test_psnr_does_not_wrap_around_on_uint8() -> None:
+    pred = np.full((16, 16), 10, np.uint8)
+    gt = np.full((16, 16), 20, np.uint8)  # uint8 10 - 20 would wrap to 246
+    assert psnr_y(pred, gt, 0) == pytest.approx(20 * math.log10(255 / 10))
+
+
+def test_psnr_identical_is_100() -> None:
+    assert psnr_y(_ramp(), _ramp(), 4) == IDENTICAL_PSNR_DB
+
+
+def test_psnr_shave_ignores_the_border_only() -> None:
+    gt = _ramp()
+    pred = gt.copy()
+    pred[:4, :] = 0  # damage only the top 4 rows
+    assert psnr_y(pred, gt, 4) == IDENTICAL_PSNR_DB
+    assert psnr_y(pred, gt, 3) < IDENTICAL_PSNR_DB
+    # one interior pixel off by d among the shaved (H-8)x(W-8) region: mse = d^2 / n
+    pred = gt.astype(np.float64)
+    pred[10, 10] += 8
+    n = (32 - 8) * (40 - 8)
+    assert psnr_y(pred, gt, 4) == pytest.approx(10 * math.log10(255**2 * n / 64))
+
+
+def test_psnr_accepts_float_planes() -> None:
+    gt = _ramp().astype(np.float64)
+    assert psnr_y(gt + 0.5, gt, 2) == pytest.approx(20 * math.log10(255 / 0.5))
+
+
+@pytest.mark.parametrize(
+    ("pred", "gt", "shave_px", "message"),
+    [
+        (np.zeros((8, 8)), np.zeros((8, 9)), 0, "differ in shape"),
+        (np.zeros((8, 8)), np.zeros((8, 8)), 4, "nothing left"),
+        (np.zeros((8, 8, 3)), np.zeros((8, 8, 3)), 0, "2-D"),
+        (np.zeros((8, 8)), np.zeros((8, 8)), -1, "0 or more"),
+    ],
+)
+def test_psnr_bad_input(pred: np.ndarray, gt: np.ndarray, shave_px: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        psnr_y(pred, gt, shave_px)
+
+
+def test_shave_takes_the_interior() -> None:
+    plane = np.arange(100).reshape(10, 10)
+    assert shave(plane, 2).shape == (6, 6) and shave(plane, 2)[0, 0] == 22
+    assert shave(plane, 0) is plane or np.array_equal(shave(plane, 0), plane)
+
+
+def test_ssim_identical_is_one() -> None:
+    assert ssim_y(_ramp(), _ramp(), 4) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(("a", "b"), [(100, 110), (50, 200), (0, 255), (128, 128)])
+def test_ssim_of_constant_planes_is_the_luminance_term(a: int, b: int) -> None:
+    # No variance: contrast-structure is C2/C2 = 1, leaving (2ab + C1) / (a^2 + b^2 + C1).
+    pred = np.full((30, 30), a, np.uint8)
+    gt = np.full((30, 30), b, np.uint8)
+    expected = (2 * a * b + C1) / (a * a + b * b + C1)
+    assert ssim_y(pred, gt, 4) == pytest.approx(expected, abs=1e-9)
+
+
+def test_ssim_shave_and_symmetry() -> None:
+    gt = _ramp()
+    pred = gt.copy()
+    pred[:, :3] = 255
+    assert ssim_y(pred, gt, 3) == pytest.approx(1.0, abs=1e-12)
+    noisy = np.clip(gt + np.random.default_rng(0).normal(0, 10, gt.shape), 0, 255).astype(np.uint8)
+    value = ssim_y(noisy, gt, 4)
+    assert 0 < value < 1 and value == pytest.approx(ssim_y(gt, noisy, 4), abs=1e-12)
+
+
+def test_ssim_needs_a_full_window() -> None:
+    with pytest.raises(ValueError, match="11x11"):
+        ssim_y(np.zeros((18, 18)), np.zeros((18, 18)), 4)

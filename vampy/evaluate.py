@@ -1,0 +1,177 @@
+"""`vampy eval`: pair model outputs with ground truth and score them on Y (PSNR, SSIM, bicubic alongside).
+
+Pairing. With --vamp_flag (pair_by_order) the i-th of sorted(outputs_dir/*.npz) goes with the
+i-th datalist entry, as the vendor's readers do; the counts must match. Without it, the output
+for datalist entry .../NAME.npz is outputs_dir/NAME.npz. Either way NAME (the input npz's stem)
+finds the source image src_dir/NAME.<image suffix> and the ground truth gt_dir/<gt_pattern>.
+
+Reading an output as the vendor's VDSR reader does: output_0[0][0] as float32, clipped to [0, 1],
+x255, rounded to uint8.
+
+Compare size. At --input_shape H W the ground truth's Y and the source's Y are resized to W x H
+with cv2.INTER_LINEAR (Y first, then resize: the source's resized Y is exactly what the vdsp
+BILINEAR_CV resize fed the model, so the bicubic column scores the model's own input). With
+--native nothing is resized. Bilinear for the ground truth is measured, not guessed: with the
+pretrained VDSR (../shared/data) at 1x256x256, OpenCV Y, shave 4, Set5 x4, the vendor's table says
+30.958 and the ground-truth interpolations give: INTER_LINEAR 30.930, INTER_AREA 30.998,
+INTER_CUBIC 29.584, INTER_LANCZOS4 29.566, INTER_NEAREST 28.010. LINEAR is the closest (and
+cv2.resize's default, which the vendor's script most likely relied on).
+
+Failures. Problems with the whole run (datalist unreadable, outputs folder missing, output count
+differing from the datalist under --vamp_flag) raise InputError. Problems with one image (no source
+or ground truth, an unreadable output, a wrong output shape) are listed in report.failures with a
+reason naming the file, and every other image is still scored; if none can be scored, InputError.
+"""
+from __future__ import annotations
+
+import glob as globlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vampy.config import EvalConfig
+from vampy.datalist import DatalistEntry, load_input_npz, output_name, read_datalist, write_bytes_atomic
+from vampy.errors import InputError, OutputError
+from vampy.imaging import IMAGE_SUFFIXES, colourise, encode_png, read_image, resize_plane, to_y
+from vampy.metrics import psnr_y, ssim_y
+from vampy.progress import NullProgress, Progress
+from vampy.report import EvalImage, EvalReport, EvalScores, FileProblem
+
+OUTPUT_KEY = "output_0"
+_SCALE_SUFFIX = re.compile(r"_scale_\d+$")
+
+
+@dataclass(frozen=True)
+class _Pair:
+    entry: DatalistEntry
+    name: str  # the input npz's stem: names the source image and the ground truth
+    output: Path
+
+
+def gt_base_name(name: str) -> str:
+    """`baby_GT_scale_4` -> `baby_GT`: the default ground-truth rule strips a `_scale_N` suffix."""
+    return _SCALE_SUFFIX.sub("", name)
+
+
+def evaluate(cfg: EvalConfig, progress: Progress | None = None) -> EvalReport:
+    """Score every datalist entry's output; see the module doc for pairing, sizes and failures."""
+    progress = progress or NullProgress()
+    pairs = _pairs(cfg, read_datalist(Path(cfg.datalist)))
+    if cfg.draw_dir is not None:
+        _make_draw_dir(Path(cfg.draw_dir))
+    images: list[EvalImage] = []
+    failures: list[FileProblem] = []
+    progress.start("eval", len(pairs))
+    for pair in pairs:
+        try:
+            images.append(_score(cfg, pair))
+        except InputError as exc:
+            failures.append(FileProblem(str(pair.output), str(exc)))
+        progress.advance()
+    progress.finish()
+    if not images:
+        raise InputError(f"no image could be scored ({len(failures)} failed); the first: {failures[0].reason}")
+    return EvalReport(cfg.to_dict(), tuple(images), _mean(images), tuple(failures), len(images) if cfg.draw_dir else 0)
+
+
+def _pairs(cfg: EvalConfig, entries: list[DatalistEntry]) -> list[_Pair]:
+    outputs_dir = Path(cfg.outputs_dir)
+    if not outputs_dir.is_dir():
+        raise InputError(f"--out_npz_dir {outputs_dir}: no such folder")
+    if not cfg.pair_by_order:
+        pairs = [_Pair(e, e.path.stem, outputs_dir / f"{e.path.stem}.npz") for e in entries]
+        if not any(p.output.is_file() for p in pairs) and (outputs_dir / output_name(0)).is_file():
+            raise InputError(
+                f"--out_npz_dir {outputs_dir}: holds vamp's output_NNNNNN.npz, none named after the inputs; "
+                "add --vamp_flag to pair them with the datalist by order"
+            )
+        return pairs
+    outputs = sorted(p for p in outputs_dir.glob("*.npz") if p.is_file())
+    if len(outputs) != len(entries):
+        raise InputError(
+            f"--out_npz_dir {outputs_dir}: {len(outputs)} npz files for {len(entries)} lines of {cfg.datalist}; "
+            "--vamp_flag pairs them by sorted order, so the counts must match (a partial run? see failures.json there)"
+        )
+    return [_Pair(e, e.path.stem, out) for e, out in zip(entries, outputs)]
+
+
+def _make_draw_dir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--draw_dir {folder}: cannot create the folder ({exc.strerror or exc})") from None
+
+
+def _score(cfg: EvalConfig, pair: _Pair) -> EvalImage:
+    source_path = _find_one(Path(cfg.src_dir), globlib.escape(pair.name) + ".*", f"source image for {pair.entry.text}", images_only=True)
+    gt_pattern = cfg.gt_pattern.format(stem=globlib.escape(pair.name), base=globlib.escape(gt_base_name(pair.name)))
+    gt_path = _find_one(Path(cfg.gt_dir), gt_pattern, f"ground truth for {source_path.name}", images_only=False)
+    sr_y = read_output_y(pair.output)
+    gt_bgr, source_bgr = read_image(gt_path), read_image(source_path)
+    height_px, width_px = cfg.input_hw or gt_bgr.shape[:2]
+    gt_y = resize_plane(to_y(gt_bgr, cfg.ycbcr), height_px, width_px)
+    source_y = resize_plane(to_y(source_bgr, cfg.ycbcr), height_px, width_px)
+    _check_size(pair.output, sr_y, gt_y, "--input_shape" if cfg.input_hw else "--native: the ground truth's size")
+    _check_size(source_path, source_y, gt_y, "--native: the ground truth's size")
+    scores = _scores(sr_y, source_y, gt_y, cfg.shave_px, gt_path)
+    if cfg.draw_dir is not None:
+        write_bytes_atomic(Path(cfg.draw_dir), f"{pair.name}.png", encode_png(colourise(sr_y, source_bgr, cfg.ycbcr)))
+    return EvalImage(
+        pair.entry.index, pair.name, str(pair.output), str(source_path), str(gt_path), height_px, width_px, scores
+    )
+
+
+def _find_one(folder: Path, pattern: str, what: str, images_only: bool) -> Path:
+    matches = sorted(Path(p) for p in globlib.glob(str(Path(globlib.escape(str(folder))) / pattern)) if Path(p).is_file())
+    if images_only:
+        matches = [p for p in matches if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not matches:
+        raise InputError(f"{folder / pattern}: no {what}")
+    if len(matches) > 1:
+        raise InputError(f"{folder / pattern}: {len(matches)} files match as the {what} ({', '.join(p.name for p in matches[:3])}); keep one")
+    return matches[0]
+
+
+def read_output_y(path: Path) -> np.ndarray:
+    """The vendor's reader: output_0[0][0] as float32, clipped to [0, 1], x255, rounded to uint8."""
+    arrays = load_input_npz(path)
+    if OUTPUT_KEY not in arrays:
+        raise InputError(f"{path}: no key {OUTPUT_KEY} (keys: {', '.join(sorted(arrays))})")
+    output = arrays[OUTPUT_KEY]
+    if output.ndim != 4 or 0 in output.shape[:2]:
+        raise InputError(f"{path}: {OUTPUT_KEY} has shape {output.shape}; expected (N, C, H, W) with the batch dimension kept, as vamp writes")
+    if not np.issubdtype(output.dtype, np.number) or np.issubdtype(output.dtype, np.complexfloating):
+        raise InputError(f"{path}: {OUTPUT_KEY} has dtype {output.dtype}; expected a real number type")
+    plane = output.astype(np.float32)[0][0]
+    if not np.isfinite(plane).all():
+        raise InputError(f"{path}: {OUTPUT_KEY} holds NaN or infinite values")
+    y_u8: np.ndarray = np.round(np.clip(plane, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return y_u8
+
+
+def _check_size(path: Path, plane: np.ndarray, gt_y: np.ndarray, rule: str) -> None:
+    if plane.shape != gt_y.shape:
+        height, width = plane.shape
+        raise InputError(f"{path}: is {height}x{width} (HxW) but the ground truth is compared at {gt_y.shape[0]}x{gt_y.shape[1]} ({rule})")
+
+
+def _scores(sr_y: np.ndarray, source_y: np.ndarray, gt_y: np.ndarray, shave_px: int, gt_path: Path) -> EvalScores:
+    try:
+        return EvalScores(
+            psnr_y(sr_y, gt_y, shave_px), ssim_y(sr_y, gt_y, shave_px),
+            psnr_y(source_y, gt_y, shave_px), ssim_y(source_y, gt_y, shave_px),
+        )
+    except ValueError as exc:
+        raise InputError(f"{gt_path}: cannot score at this size: {exc} (lower --scale?)") from None
+
+
+def _mean(images: list[EvalImage]) -> EvalScores:
+    def avg(values: list[float]) -> float:
+        return float(np.mean(values))
+
+    s = [image.scores for image in images]
+    return EvalScores(
+        avg([x.psnr_db for x in s]), avg([x.ssim for x in s]), avg([x.bicubic_psnr_db for x in s]), avg([x.bicubic_ssim for x in s])
+    )
