@@ -150,3 +150,39 @@ def corrupt_model(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\x08\x07this is not an onnx protobuf \xff\xfe" * 8)
     return path
+
+
+def looping_model(path: Path, iterations: int, size: int = 256, seed: int = 0) -> Path:
+    """float32 `input` (1, size) -> `output` (1, size) after `iterations` MatMuls in an ONNX Loop:
+    a tiny file whose request takes as long as a test needs (e.g. to provoke --timeout)."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((size, size)))
+    body = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["state_in", "w"], ["product"], name="loop_matmul"),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"], name="loop_cond"),
+            helper.make_node("Identity", ["product"], ["state_out"], name="loop_state"),
+        ],
+        "loop_body",
+        [
+            helper.make_tensor_value_info("iter", onnx.TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", onnx.TensorProto.BOOL, []),
+            helper.make_tensor_value_info("state_in", onnx.TensorProto.FLOAT, [1, size]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", onnx.TensorProto.BOOL, []),
+            helper.make_tensor_value_info("state_out", onnx.TensorProto.FLOAT, [1, size]),
+        ],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["trip_count", "keep_going", "input"], ["output"], name="loop", body=body)],
+        "looping_model",
+        [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1, size])],
+        [helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, [1, size])],
+        initializer=[
+            numpy_helper.from_array(np.array(iterations, np.int64), "trip_count"),
+            numpy_helper.from_array(np.array(True), "keep_going"),
+            numpy_helper.from_array(q.astype(np.float32), "w"),
+        ],
+    )
+    return save(make_model(graph), path)

@@ -120,8 +120,8 @@ def _validate_run(cfg: RunConfig) -> None:
         raise UsageError(f"--warmup {cfg.warmup_requests}: must be 0 or more")
     if cfg.threads is not None and not 1 <= cfg.threads <= 1024:
         raise UsageError(f"--threads {cfg.threads}: must be between 1 and 1024")
-    if cfg.request_timeout_s is not None and cfg.request_timeout_s <= 0:
-        raise UsageError(f"--timeout {cfg.request_timeout_s}: must be a positive number of seconds (omit it to turn it off)")
+    if cfg.request_timeout_s is not None and cfg.request_timeout_s < 0:
+        raise UsageError(f"--timeout {cfg.request_timeout_s}: give seconds per request, 0 to turn the watchdog off, or omit it for the automatic bound")
     if cfg.output_dtype not in ("model", "fp16", "fp32"):
         raise UsageError(f"--output_dtype {cfg.output_dtype}: choose model, fp16 or fp32")
     if cfg.token_dtype is not None and cfg.token_dtype not in TOKEN_DTYPES:

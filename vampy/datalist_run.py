@@ -70,7 +70,7 @@ def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
     """Load, preprocess, group by shape, infer, write: one worker thread, one task."""
     spec, plan, clock = driver.spec, driver.spec.plan, driver.clock
     loaded = [(index, path, _load(driver, index, path)) for index, path in task.items]
-    t0 = clock()
+    t0 = driver.begin()
     groups: OrderedDict[tuple[tuple[int, ...], ...], list[tuple[int, str, list[np.ndarray]]]] = OrderedDict()
     for index, path, raws in loaded:
         if raws is None:
@@ -91,6 +91,7 @@ def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
         driver.record.add(t0, t1, t2, len(group))
         _write(driver, group, outputs)
         t0 = clock()
+    driver.end()
     driver.progress[driver.slot] += len(task.items)
 
 

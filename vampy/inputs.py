@@ -102,10 +102,10 @@ def _slot(t: TensorInfo, raw_shape: tuple[int, ...], spec: PreprocessSpec | None
     if is_tokens:
         token_dtype = cfg.token_dtype or dtype.name
         return InputSlot(t.name, "tokens", raw_shape, np.dtype(token_dtype).name, None, t.shape)
-    if len(t.shape) != 4:
-        raise ModelError(f"model input '{t.name}' has shape {_fmt(t.shape)}; image inputs must be N,C,H,W")
-    model_c = t.shape[1]
-    keep = model_c if model_c is not None and len(raw_shape) == 3 and model_c < raw_shape[0] else None
+    if spec is not None and len(t.shape) != 4:
+        raise ModelError(f"model input '{t.name}' has shape {_fmt(t.shape)}; inputs preprocessed by a vdsp file must be N,C,H,W")
+    model_c = t.shape[1] if len(t.shape) > 1 else None
+    keep = model_c if len(t.shape) == 4 and model_c is not None and len(raw_shape) == 3 and model_c < raw_shape[0] else None
     return InputSlot(t.name, "image", raw_shape, dtype.name, keep, t.shape)
 
 

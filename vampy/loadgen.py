@@ -27,6 +27,10 @@ if False:  # typing only; keeps the spawn import graph small
 
 POLL_S = 0.1
 STOP_GRACE_S = 2.0  # how long stopped workers get to send what they measured
+# --timeout by default: generous against the slowest warm-up request, never under a minute,
+# so a huge model is never cut off while a hung request is still caught.
+AUTO_TIMEOUT_FACTOR = 20
+AUTO_TIMEOUT_MIN_S = 60.0
 
 
 @dataclass
@@ -74,11 +78,13 @@ def run(
         for k in range(cfg.processes)
     ]
     expected = sum(len(t.items) for t in tasks) if tasks else (requests * cfg.batch_size * cfg.processes if requests else None)
-    return _Pool(specs, threads, expected, progress, clock).run()
+    return _Pool(specs, threads, expected, progress, clock, cfg.request_timeout_s).run()
 
 
 class _Pool:
-    def __init__(self, specs: list[WorkerSpec], threads: int, expected: int | None, progress: Progress, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, specs: list[WorkerSpec], threads: int, expected: int | None, progress: Progress, clock: Callable[[], int], timeout_s: float | None
+    ) -> None:
         ctx = mp.get_context("spawn")
         self.specs = specs
         self.threads = threads
@@ -91,10 +97,14 @@ class _Pool:
         slots = len(specs) * specs[0].instances
         self.counts = ctx.Array("q", slots, lock=False)
         self.task_counter = ctx.Value("q", 0)
+        self.inflight = ctx.Array("q", slots, lock=False)
+        self.timeout_s = timeout_s  # None: automatic after warm-up; 0: off
+        self.timeout_ns = int(timeout_s * 1e9) if timeout_s else None
+        self.slowest_warmup_ns = 0
         self.procs = [
             ctx.Process(
                 target=worker_main,
-                args=(s, self.queue, self.start_event, self.stop_event, self.counts, self.task_counter),
+                args=(s, self.queue, self.start_event, self.stop_event, self.counts, self.task_counter, self.inflight),
                 name=f"vampy-worker-{s.worker_index}",
                 daemon=True,
             )
@@ -117,6 +127,8 @@ class _Pool:
             setup_s = time.monotonic() - t0
             if self.failed:
                 raise WorkerError(self._failure_line())
+            if self.timeout_s is None:
+                self.timeout_ns = max(int(AUTO_TIMEOUT_MIN_S * 1e9), AUTO_TIMEOUT_FACTOR * self.slowest_warmup_ns)
             monitor = ResourceMonitor([p.pid for p in self.procs if p.pid is not None])
             monitor.start()
             self.start_event.set()
@@ -139,6 +151,7 @@ class _Pool:
         while not finished():
             self._drain(POLL_S)
             self._check_alive()
+            self._check_hung()
             if self.failed:
                 return
             if track:
@@ -153,6 +166,7 @@ class _Pool:
             return
         if kind == MSG_READY:
             self.ready.add(index)
+            self.slowest_warmup_ns = max(self.slowest_warmup_ns, int(payload or 0))
         elif kind == MSG_DONE:
             self.done[index] = payload
         elif kind == MSG_ERROR:
@@ -165,6 +179,20 @@ class _Pool:
                 self._drain(0.2)  # its last message may still be in the pipe
                 if k not in self.done and k not in self.failed:
                     self.failed[k] = _exit_reason(p.exitcode)
+
+    def _check_hung(self) -> None:
+        """A request in flight for longer than --timeout fails its worker (named, with the bound)."""
+        if not self.timeout_ns:
+            return
+        now = self.clock()
+        per_worker = self.specs[0].instances
+        for slot, started in enumerate(self.inflight):
+            worker = slot // per_worker
+            if started and now - started > self.timeout_ns and worker not in self.failed and worker not in self.done:
+                self.failed[worker] = (
+                    f"request on instance {slot % per_worker} still running after {(now - started) / 1e9:.1f} s "
+                    f"(--timeout {self.timeout_ns / 1e9:g} s; raise it, or 0 turns the watchdog off)"
+                )
 
     def _stop_all(self) -> None:
         self.stop_event.set()

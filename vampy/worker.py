@@ -112,26 +112,38 @@ class WorkerResult:
     stopped_early: bool = False
 
 
-def worker_main(spec: WorkerSpec, results: Any, start_event: Any, stop_event: Any, progress: Any, task_counter: Any) -> None:
+def worker_main(spec: WorkerSpec, results: Any, start_event: Any, stop_event: Any, progress: Any, task_counter: Any, inflight: Any) -> None:
     """Process entry point. Reports READY, waits for the common start, runs, reports DONE or ERROR."""
     # Ctrl-C reaches the whole process group; the parent decides how to stop (via stop_event),
     # so that the child always gets to send what it measured.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        result = _run_worker(spec, results, start_event, stop_event, progress, task_counter, time.perf_counter_ns)
+        shared = _Shared(progress, inflight, stop_event)
+        result = _run_worker(spec, results, start_event, shared, task_counter, time.perf_counter_ns)
         results.put((MSG_DONE, spec.worker_index, result))
     except BaseException:  # noqa: BLE001 - everything goes back to the parent as text
         results.put((MSG_ERROR, spec.worker_index, traceback.format_exc()))
 
 
-def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, stop_event: Any, progress: Any, task_counter: Any, clock: Clock) -> WorkerResult:
+@dataclass(frozen=True)
+class _Shared:
+    """What the parent watches: samples done and the start of the request in flight, per instance."""
+
+    progress: Any  # int64 per instance slot: samples finished
+    inflight: Any  # int64 per instance slot: start ns of the request in flight, 0 when idle
+    stop_event: Any
+
+
+def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Shared, task_counter: Any, clock: Clock) -> WorkerResult:
     from vampy.model import open_session
 
     sessions = [open_session(Path(spec.model_path), spec.intra_threads, 1, spec.allow_spinning) for _ in range(spec.instances)]
     rng = np.random.default_rng(spec.seed + 7919 * spec.worker_index)
-    drivers = [_Driver(spec, k, session, rng, clock, progress, stop_event) for k, session in enumerate(sessions)]
+    drivers = [_Driver(spec, k, session, rng, clock, shared) for k, session in enumerate(sessions)]
     _threaded([d.warm_up for d in drivers])
-    results.put((MSG_READY, spec.worker_index, None))
+    slowest_warmup_ns = max((v for d in drivers for v in d.warm_e2e_ns), default=0)
+    results.put((MSG_READY, spec.worker_index, slowest_warmup_ns))
+    stop_event = shared.stop_event
     while not start_event.wait(0.1):
         if stop_event.is_set():
             break
@@ -201,14 +213,15 @@ def _make_source(spec: WorkerSpec, task_counter: Any, clock: Clock) -> _PerfSour
 class _Driver:
     """One model instance and the thread that drives it."""
 
-    def __init__(self, spec: WorkerSpec, index: int, session: Any, rng: np.random.Generator, clock: Clock, progress: Any, stop_event: Any) -> None:
+    def __init__(self, spec: WorkerSpec, index: int, session: Any, rng: np.random.Generator, clock: Clock, shared: _Shared) -> None:
         self.spec = spec
         self.index = index
         self.session = session
         self.clock = clock
-        self.progress = progress
+        self.progress = shared.progress
+        self.inflight = shared.inflight
         self.slot = spec.worker_index * spec.instances + index
-        self.stop_event = stop_event
+        self.stop_event = shared.stop_event
         plan = spec.plan
         # One batch of raw inputs per instance: preprocessing runs on it for every request,
         # as the device would for fresh frames.
@@ -222,12 +235,22 @@ class _Driver:
 
     def _synthetic_request(self) -> tuple[int, int, int]:
         plan = self.spec.plan
-        t0 = self.clock()
+        t0 = self.begin()
         feed = batch_feed(plan, [[sample_tensor(s, plan, raw) for s, raw in zip(plan.slots, sample)] for sample in self.raw])
         t1 = self.clock()
         self.session.run(None, feed)
         t2 = self.clock()
+        self.end()
         return t0, t1, t2
+
+    def begin(self) -> int:
+        """Start a request: stamp it for the parent's --timeout watchdog."""
+        t0 = self.clock()
+        self.inflight[self.slot] = t0
+        return t0
+
+    def end(self) -> None:
+        self.inflight[self.slot] = 0
 
     def warm_up(self) -> None:
         for _ in range(self.spec.warmup_requests):

@@ -67,3 +67,24 @@ def test_killed_worker_is_noticed_and_reported(tmp_path: Path) -> None:
     assert data["complete"] is False and data["failed_workers"][0]["reason"] == "killed by SIGKILL"
     assert data["samples"] > 0  # the surviving worker's measurements are kept
     assert_no_orphans(workers)
+
+
+def test_hung_request_fails_its_worker_after_timeout(tmp_path: Path) -> None:
+    from tests.models import looping_model
+
+    model = looping_model(tmp_path / "loop.onnx", iterations=2_000_000)  # seconds per request
+    report = tmp_path / "r.json"
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "vampy", "run", "-m", str(model), "--warmup", "0", "--timeout", "0.5", "--iterations", "3", "--json", str(report), "-q"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert time.monotonic() - t0 < 15
+    assert proc.returncode == 5, proc.stderr
+    assert "--timeout 0.5 s" in proc.stderr and "instance 0" in proc.stderr
+    assert json.loads(report.read_text())["complete"] is False
+
+
+def test_timeout_flag_validation() -> None:
+    proc = subprocess.run([sys.executable, "-m", "vampy", "run", "-m", "x.onnx", "--timeout", "-1"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--timeout" in proc.stderr

@@ -48,6 +48,7 @@ def run_command(
     path_output: Optional[str] = typer.Option(None, "--path_output", help="Folder for output_NNNNNN.npz (needs --datalist)."),
     output_dtype: str = typer.Option("model", "--output_dtype", help="Output npz dtype: model (as the model gives it), fp16 (vendor parity) or fp32."),
     resume: bool = typer.Option(False, "--resume", help="Skip datalist lines whose output already exists and is valid."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds one request may take before its worker is failed (default: 20x the slowest warm-up request, at least 60 s; 0 turns it off)."),
     native_size: bool = typer.Option(False, "--native_size", help="Keep each image's own size (no vdsp resize); needs a model with dynamic H/W."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the full report (config, environment, per-process figures, histograms) as JSON."),
     dry_run: bool = typer.Option(False, "--dry_run", help="Print the resolved configuration as JSON and exit 0, loading nothing."),
@@ -65,7 +66,7 @@ def run_command(
         warmup_requests=warmup, threads=threads,
         percentiles=parse_percentiles(percentiles) if percentiles else RunConfig.percentiles,
         seed=seed, token_dtype=dtype, datalist=datalist, path_output=path_output, output_dtype=output_dtype,
-        resume=resume, native_size=native_size, device_id=device, vendor_flags=vendor, json_path=json_path, dry_run=dry_run,
+        resume=resume, native_size=native_size, request_timeout_s=timeout, device_id=device, vendor_flags=vendor, json_path=json_path, dry_run=dry_run,
     )
     for key in vendor:
         _note(VENDOR_NOTES[key])
