@@ -84,6 +84,7 @@ def _stability_line(stab: dict[str, Any]) -> str:
     if stab["stable"] is None:
         return "stability: too few samples to judge (run longer with --iterations or -t)"
     windows = len(stab["window_qps"])
-    verdict = "stable" if stab["stable"] else "UNSTABLE"
-    bound = "<=" if stab["stable"] else ">"
-    return f"stability: {verdict} (throughput of {windows} windows within {stab['max_deviation'] * 100:.1f}% of the median, {bound} 5%)"
+    spread = f"{stab['max_deviation'] * 100:.1f}%"
+    if stab["stable"]:
+        return f"stability: stable ({windows} windows, throughput within {spread} of the median; limit 5%)"
+    return f"stability: UNSTABLE ({windows} windows, throughput up to {spread} away from the median; limit 5%)"
