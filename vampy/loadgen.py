@@ -12,7 +12,7 @@ import os
 import queue
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from vampy.monitor import ResourceMonitor, ResourceSummary
 from vampy.progress import NullProgress, Progress
 from vampy.worker import MSG_DONE, MSG_ERROR, MSG_READY, DatalistTask, WorkerResult, WorkerSpec, worker_main
 
-if False:  # typing only; keeps the spawn import graph small
+if TYPE_CHECKING:
     from vampy.config import RunConfig
     from vampy.inputs import InputPlan
 
