@@ -32,6 +32,7 @@ class InputSlot:
     dtype: str  # numpy dtype name the model input takes
     keep_channels: int | None  # image planes kept for the model (first N), None: all
     model_shape: tuple[int | None, ...]
+    raw_dtype: str = "uint8"  # what the device receives: uint8 images, or tokens of --dtype
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class InputPlan:
     def to_dict(self) -> dict[str, object]:
         return {
             "inputs": [
-                {"name": s.name, "kind": s.kind, "raw_shape": list(s.raw_shape), "dtype": s.dtype,
+                {"name": s.name, "kind": s.kind, "raw_shape": list(s.raw_shape), "raw_dtype": s.raw_dtype, "dtype": s.dtype,
                  "model_shape": [d if d is not None else "dynamic" for d in s.model_shape]}
                 for s in self.slots
             ],
@@ -101,7 +102,7 @@ def _slot(t: TensorInfo, raw_shape: tuple[int, ...], spec: PreprocessSpec | None
     is_tokens = (spec is not None and spec.passthrough) or dtype.kind in "iub"
     if is_tokens:
         token_dtype = cfg.token_dtype or dtype.name
-        return InputSlot(t.name, "tokens", raw_shape, np.dtype(token_dtype).name, None, t.shape)
+        return InputSlot(t.name, "tokens", raw_shape, dtype.name, None, t.shape, np.dtype(token_dtype).name)
     if spec is not None and len(t.shape) != 4:
         raise ModelError(f"model input '{t.name}' has shape {_fmt(t.shape)}; inputs preprocessed by a vdsp file must be N,C,H,W")
     model_c = t.shape[1] if len(t.shape) > 1 else None
@@ -113,7 +114,7 @@ def synthetic_raw(slot: InputSlot, spec: PreprocessSpec | None, rng: np.random.G
     """One random sample as the device would receive it (uint8 image or integer tokens)."""
     if slot.kind == "tokens":
         low, high = TOKEN_VALUE_RANGE
-        return rng.integers(low, high, size=slot.raw_shape).astype(slot.dtype)
+        return rng.integers(low, high, size=slot.raw_shape).astype(slot.raw_dtype)
     if spec is None:
         return rng.integers(0, 256, size=slot.raw_shape, dtype=np.uint8)
     return synthetic_image(spec, slot.raw_shape, rng)

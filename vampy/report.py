@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,20 @@ def write_json(path: str | Path, data: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
         tmp.replace(target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the folder itself is the problem; there is nothing to clean up
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}; check that the folder exists and is writable") from None
+
+
+def check_writable(path: str | Path, flag: str) -> None:
+    """Fail before a long run, not after it, when its report could not be written."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise OutputError(f"{flag} {path}: the folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{flag} {path}: the folder {folder} is not writable")
 
 
 def read_json(path: str | Path, kind: str | None = None) -> dict[str, Any]:

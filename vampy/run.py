@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from vampy.config import RunConfig
 from vampy.inputs import InputPlan, build_plan
 from vampy.model import ModelInfo, describe_model, resolve_model
@@ -34,6 +36,12 @@ def prepare(cfg: RunConfig) -> PreparedRun:
     notes: list[str] = []
     if cfg.device_id != 0:
         notes.append(f"-d {cfg.device_id}: vampy runs on the CPU; the device id is only recorded")
+    if cfg.token_dtype is not None:
+        notes += [
+            f"--dtype {cfg.token_dtype}: tokens for '{t.name}' are made as {cfg.token_dtype} and fed as the model's {np.dtype(t.dtype).name}"
+            for t in info.inputs
+            if np.dtype(t.dtype).kind in "iu" and np.dtype(t.dtype).name != cfg.token_dtype
+        ]
     if cfg.datalist is None:
         return PreparedRun(cfg, model_path, info, build_plan(cfg, spec, info), notes=notes)
     from vampy.datalist_run import first_input_shapes, prepare_tasks

@@ -38,7 +38,7 @@ def run_report_text(report: dict[str, Any]) -> str:
 def _header(report: dict[str, Any]) -> list[str]:
     lines = []
     for k, slot in enumerate(report["inputs"]["inputs"]):
-        raw_dtype = "uint8" if slot["kind"] == "image" else slot["dtype"]
+        raw_dtype = slot["raw_dtype"]
         lines.append(f"input[{k}]: {_shape(slot['raw_shape'])}, dtype:{dtype_code(raw_dtype)}")
     for k, out in enumerate(report["model"]["outputs"]):
         lines.append(f"output[{k}]: {_shape(out['shape'])}, dtype:{dtype_code(out['dtype'])}")

@@ -106,9 +106,11 @@ def _dry_run(cfg: Any) -> dict[str, Any]:
 def _run(cfg: Any, quiet: bool) -> None:
     from vampy.cli.progress import RichProgress
     from vampy.cli.render import run_report_text
-    from vampy.report import write_json
-    from vampy.run import prepare, execute
+    from vampy.report import check_writable, write_json
+    from vampy.run import execute, prepare
 
+    if cfg.json_path:
+        check_writable(cfg.json_path, "--json")
     prepared = prepare(cfg)
     terminated = _on_sigterm()
     with RichProgress(quiet=quiet) as progress:
