@@ -64,6 +64,9 @@ def _make_output_dir(out_dir: Path) -> None:
         raise OutputError(f"--path_output {out_dir}: cannot create the folder ({exc.strerror or exc})") from None
     if not out_dir.is_dir():
         raise OutputError(f"--path_output {out_dir}: exists and is not a folder")
+    # A run killed mid-write leaves its hidden temp file; the finished outputs never need it.
+    for stale in out_dir.glob(".output_*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:

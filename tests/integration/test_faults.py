@@ -88,3 +88,37 @@ def test_hung_request_fails_its_worker_after_timeout(tmp_path: Path) -> None:
 def test_timeout_flag_validation() -> None:
     proc = subprocess.run([sys.executable, "-m", "vampy", "run", "-m", "x.onnx", "--timeout", "-1"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--timeout" in proc.stderr
+
+
+def test_killed_datalist_run_keeps_valid_outputs_and_resume_finishes(tmp_path: Path) -> None:
+    import numpy as np
+
+    model = slow_model(tmp_path / "slow.onnx", ms=20.0, size=128)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    lines = []
+    for i in range(400):
+        np.savez(inputs / f"x{i:03d}.npz", input_0=np.full((1, 128, 128), i % 256, np.uint8))
+        lines.append(str(inputs / f"x{i:03d}.npz"))
+    datalist = tmp_path / "list.txt"
+    datalist.write_text("\n".join(lines))
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "vampy", "run", "-m", str(model), "--datalist", str(datalist), "--path_output", str(out), "-p", "2", "-q"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(list(out.glob("*.npz"))) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = [c for c in psutil.Process(proc.pid).children(recursive=True) if "spawn_main" in " ".join(c.cmdline())]
+    os.kill(workers[0].pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 5, err
+    written = sorted(out.glob("*.npz"))
+    assert 0 < len(written) < 400
+    for path in written:  # every file present is complete and readable
+        assert np.load(path)["output_0"].shape == (1, 1, 128, 128)
+    resumed = subprocess.run([*args, "--resume", "--json", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["datalist"]["skipped"] >= len(written) - 2  # a file being renamed at the kill may be redone
+    assert sorted(p.name for p in out.glob("*.npz")) == [f"output_{i:06d}.npz" for i in range(400)]
+    assert not list(out.glob(".output_*.tmp"))  # the resumed run cleared any temp file the kill left
