@@ -3,6 +3,16 @@
 Three separate pieces, so the compiler can reuse the graph builder for any plain conv net:
 `conv_stack_model` (architecture only: a list of weight arrays -> graph), the VDSR layer table
 with its weight loading / random initialisation, and `write_vdsr` (files on disk).
+
+Two VDSR inputs (`--input`):
+- "y": the luminance plane, (N, 1, H, W) in [0, 1], as the weights were trained (the vendor flow
+  feeds it from an image2npz y3 npz: a uint8 Y plane, DIV255, first plane kept);
+- "rgb-bt601": the RGB image, (N, 3, H, W) = RGB / 255 (an RGB_PLANAR uint8 image through DIV255).
+  A first 1x1 Conv with bias computes MATLAB rgb2ycbcr's Y / 255 in float,
+  (16 + 65.481 R + 128.553 G + 24.966 B) / 255 with R, G, B in [0, 1], the same value as
+  vampy.imaging.to_y(..., "bt601") / 255 before its rounding to uint8; the unchanged VDSR then
+  refines that float Y (its residual adds it). The paper computes Y this way, in floating point;
+  rounding the input Y to uint8 first costs about 0.3 dB on Set5 x4. The output is Y, (N, 1, H, W).
 """
 from __future__ import annotations
 
@@ -21,7 +31,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from vampy import __version__
-from vampy.errors import InputError, OutputError
+from vampy.errors import InputError, OutputError, UsageError
 
 OPSET = 17
 # IR 8 is what opset 17 shipped with; older ONNX Runtime releases refuse newer IR versions.
@@ -34,10 +44,30 @@ VDSR_FIXED_SHAPE = (1, 1, 256, 256)
 VDSR_DYNAMIC_SHAPE: tuple[int | str, ...] = ("batch", 1, "height", "width")
 VDSR_CHANNELS = 64
 VDSR_HIDDEN_LAYERS = 18
+VDSR_INPUT_Y = "y"
+VDSR_INPUT_RGB_BT601 = "rgb-bt601"
+VDSR_INPUTS = (VDSR_INPUT_Y, VDSR_INPUT_RGB_BT601)
+# MATLAB rgb2ycbcr's luminance row on R, G, B in [0, 1] (as vampy.imaging's bt601), and its offset.
+BT601_Y_COEFFS = (65.481, 128.553, 24.966)
+BT601_Y_OFFSET = 16.0
+PEAK_UINT8 = 255.0
+STEM_NODE = "rgb_to_y"
+STEM_OUTPUT = "y"
 RANDOM_WEIGHTS_WARNING = "seeded random weights: speed figures are real, accuracy figures are meaningless"
 # A trained VDSR predicts a small residual; shrinking the random last layer keeps the output
 # close to the input's range instead of adding unit-scale noise.
 RANDOM_OUTPUT_LAYER_GAIN = 0.1
+
+
+@dataclass(frozen=True)
+class Stem:
+    """A 1x1 Conv with bias applied to the model input before the conv stack: its output is the
+    stack's input and what the residual adds (e.g. RGB -> Y)."""
+
+    weight: np.ndarray  # (out_ch, in_ch, 1, 1)
+    bias: np.ndarray  # (out_ch,)
+    node_name: str = STEM_NODE
+    output_name: str = STEM_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -56,15 +86,24 @@ def conv_stack_model(
     residual: bool,
     graph_name: str,
     weight_names: Sequence[str] | None = None,
+    stem: Stem | None = None,
 ) -> onnx.ModelProto:
     """Conv -> ReLU -> ... -> Conv (no ReLU after the last), plus `input` when `residual`.
 
     Weights are (out_ch, in_ch, kh, kw) with odd kernels, stride 1, zero padding kh//2, no bias.
     String dims in `input_shape` become symbolic (dim_param) and carry through to the output.
+    With a `stem`, its 1x1 Conv runs first and takes the place of `input` for the stack and the
+    residual.
     """
     names = list(weight_names) if weight_names is not None else [f"conv{i:02d}.weight" for i in range(len(weights))]
     initializers = [numpy_helper.from_array(np.asarray(w, dtype=np.float32), name) for w, name in zip(weights, names)]
-    nodes = _conv_stack_nodes(weights, names, residual)
+    nodes: list[onnx.NodeProto] = []
+    source = INPUT_NAME
+    if stem is not None:
+        initializers += _stem_initializers(stem)
+        nodes.append(_stem_node(stem))
+        source = stem.output_name
+    nodes += _conv_stack_nodes(weights, names, residual, source)
     out_channels = int(weights[-1].shape[0])
     output_shape = [input_shape[0], out_channels, *input_shape[2:]]
     graph = helper.make_graph(
@@ -82,9 +121,27 @@ def conv_stack_model(
     return model
 
 
-def _conv_stack_nodes(weights: Sequence[np.ndarray], names: Sequence[str], residual: bool) -> list[onnx.NodeProto]:
+def _stem_initializers(stem: Stem) -> list[onnx.TensorProto]:
+    return [
+        numpy_helper.from_array(np.asarray(stem.weight, dtype=np.float32), f"{stem.node_name}.weight"),
+        numpy_helper.from_array(np.asarray(stem.bias, dtype=np.float32), f"{stem.node_name}.bias"),
+    ]
+
+
+def _stem_node(stem: Stem) -> onnx.NodeProto:
+    if stem.weight.ndim != 4 or stem.weight.shape[2:] != (1, 1) or stem.bias.shape != stem.weight.shape[:1]:
+        raise ValueError(f"a stem is a 1x1 Conv with bias: got weight {stem.weight.shape}, bias {stem.bias.shape}")
+    return helper.make_node(
+        "Conv", [INPUT_NAME, f"{stem.node_name}.weight", f"{stem.node_name}.bias"], [stem.output_name],
+        name=stem.node_name, kernel_shape=[1, 1], pads=[0, 0, 0, 0], strides=[1, 1],
+    )
+
+
+def _conv_stack_nodes(
+    weights: Sequence[np.ndarray], names: Sequence[str], residual: bool, source: str = INPUT_NAME
+) -> list[onnx.NodeProto]:
     nodes: list[onnx.NodeProto] = []
-    current = INPUT_NAME
+    current = source
     last = len(weights) - 1
     for index, (weight, weight_name) in enumerate(zip(weights, names)):
         kernel_h, kernel_w = int(weight.shape[2]), int(weight.shape[3])
@@ -99,7 +156,7 @@ def _conv_stack_nodes(weights: Sequence[np.ndarray], names: Sequence[str], resid
             nodes.append(helper.make_node("Relu", [current], [f"relu{index:02d}"], name=f"relu{index:02d}"))
             current = f"relu{index:02d}"
     if residual:
-        nodes.append(helper.make_node("Add", [current, INPUT_NAME], [OUTPUT_NAME], name="residual_add"))
+        nodes.append(helper.make_node("Add", [current, source], [OUTPUT_NAME], name="residual_add"))
     return nodes
 
 
@@ -185,16 +242,46 @@ def random_vdsr_weights(seed: int) -> list[np.ndarray]:
     return weights
 
 
-def build_vdsr(weights: Path | None, seed: int = 0, dynamic: bool = False) -> tuple[onnx.ModelProto, dict[str, Any]]:
-    """The VDSR graph (see shared/data/README.md) and its metadata for mod.json."""
+def bt601_y_stem() -> Stem:
+    """RGB / 255 -> MATLAB rgb2ycbcr's Y / 255, in float: (16 + 65.481 R + 128.553 G + 24.966 B) / 255."""
+    weight = (np.asarray(BT601_Y_COEFFS, np.float64) / PEAK_UINT8).reshape(1, 3, 1, 1)
+    bias = np.asarray([BT601_Y_OFFSET / PEAK_UINT8])
+    return Stem(weight.astype(np.float32), bias.astype(np.float32))
+
+
+def vdsr_input_shape(input_kind: str, dynamic: bool) -> tuple[int | str, ...]:
+    """The model input's shape: VDSR's Y shape, with 3 channels for an RGB input."""
+    _check_input_kind(input_kind)
+    shape = VDSR_DYNAMIC_SHAPE if dynamic else VDSR_FIXED_SHAPE
+    return (shape[0], 3, *shape[2:]) if input_kind == VDSR_INPUT_RGB_BT601 else shape
+
+
+def _check_input_kind(input_kind: str) -> None:
+    if input_kind not in VDSR_INPUTS:
+        raise UsageError(f"--input {input_kind!r}: unknown VDSR input; choose one of {', '.join(VDSR_INPUTS)}")
+
+
+def build_vdsr(
+    weights: Path | None, seed: int = 0, dynamic: bool = False, input_kind: str = VDSR_INPUT_Y
+) -> tuple[onnx.ModelProto, dict[str, Any]]:
+    """The VDSR graph (see shared/data/README.md) and its metadata for mod.json.
+
+    `input_kind` is one of VDSR_INPUTS (see the module doc); the output is Y either way.
+    """
+    _check_input_kind(input_kind)
     if weights is not None:
         arrays, digest = load_vdsr_weights(weights)
         source: dict[str, Any] = {"weights": "file", "weights_path": str(weights), "weights_sha256": digest, "accuracy_meaningful": True}
     else:
         arrays = random_vdsr_weights(seed)
         source = {"weights": "random", "seed": seed, "accuracy_meaningful": False, "warning": RANDOM_WEIGHTS_WARNING}
-    input_shape = VDSR_DYNAMIC_SHAPE if dynamic else VDSR_FIXED_SHAPE
-    model = conv_stack_model(arrays, input_shape, residual=True, graph_name="vdsr", weight_names=[k for k, _ in vdsr_layers()])
+    input_shape = vdsr_input_shape(input_kind, dynamic)
+    stem = bt601_y_stem() if input_kind == VDSR_INPUT_RGB_BT601 else None
+    model = conv_stack_model(
+        arrays, input_shape, residual=True, graph_name="vdsr" if stem is None else "vdsr_rgb_bt601",
+        weight_names=[k for k, _ in vdsr_layers()], stem=stem,
+    )
+    source["input_kind"] = input_kind
     # The model file itself says where its weights came from, even without its sidecar.
     helper.set_model_props(model, {k: v if isinstance(v, str) else json.dumps(v) for k, v in source.items() if k != "weights_path"})
     return model, _vdsr_metadata(model, input_shape, dynamic, source)
@@ -205,17 +292,25 @@ def _vdsr_metadata(model: onnx.ModelProto, input_shape: Sequence[int | str], dyn
 
     from vampy.model import FLOPS_PER_MAC, count_macs_params
 
-    macs, params = count_macs_params(model, {INPUT_NAME: VDSR_FIXED_SHAPE})
+    macs_shape = (VDSR_FIXED_SHAPE[0], int(input_shape[1]), *VDSR_FIXED_SHAPE[2:])
+    macs, params = count_macs_params(model, {INPUT_NAME: macs_shape})
+    output_shape = [input_shape[0], 1, *input_shape[2:]]
+    architecture = "VDSR (Kim et al. 2016): 20 conv 3x3 pad 1, 64 channels, ReLU, global residual Add"
+    if source["input_kind"] == VDSR_INPUT_RGB_BT601:
+        architecture = (
+            "input RGB/255 (R,G,B planes) -> 1x1 Conv with bias = MATLAB rgb2ycbcr Y/255 in float "
+            "(16 + 65.481 R + 128.553 G + 24.966 B)/255 -> " + architecture + " to that Y; output Y"
+        )
     return {
         "model": "vdsr",
-        "architecture": "VDSR (Kim et al. 2016): 20 conv 3x3 pad 1, 64 channels, ReLU, global residual Add",
+        "architecture": architecture,
         "input": {"name": INPUT_NAME, "shape": list(input_shape), "dtype": "float32", "layout": "NCHW"},
-        "output": {"name": OUTPUT_NAME, "shape": list(input_shape), "dtype": "float32", "layout": "NCHW"},
+        "output": {"name": OUTPUT_NAME, "shape": output_shape, "dtype": "float32", "layout": "NCHW"},
         "dynamic": dynamic,
         **source,
         "params": params,
         "macs": macs,
-        "macs_input_shape": list(VDSR_FIXED_SHAPE),
+        "macs_input_shape": list(macs_shape),
         "flops_per_mac": FLOPS_PER_MAC,
         "opset": OPSET,
         "ir_version": IR_VERSION,
@@ -236,9 +331,9 @@ def _sha256(path: Path) -> str:
 # --- files ---
 
 
-def write_vdsr(out_dir: Path, weights: Path | None, seed: int, dynamic: bool) -> ZooResult:
+def write_vdsr(out_dir: Path, weights: Path | None, seed: int, dynamic: bool, input_kind: str = VDSR_INPUT_Y) -> ZooResult:
     """Write out_dir/mod.onnx and out_dir/mod.json (created if needed); nothing else is touched."""
-    model, metadata = build_vdsr(weights, seed=seed, dynamic=dynamic)
+    model, metadata = build_vdsr(weights, seed=seed, dynamic=dynamic, input_kind=input_kind)
     _make_dir(out_dir)
     model_path = _write_atomic(out_dir, MODEL_FILE, model.SerializeToString())
     metadata_path = _write_atomic(out_dir, METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode("utf-8"))

@@ -38,6 +38,28 @@ def test_vdsr_dynamic_and_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "[batch,1,height,width]" in capsys.readouterr().out
 
 
+def test_vdsr_input_rgb_bt601(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _vampy(["zoo", "vdsr", "-o", str(tmp_path), "--dynamic", "--input", "rgb-bt601"]) == 0
+    meta = json.loads((tmp_path / "mod.json").read_text())
+    assert meta["input_kind"] == "rgb-bt601" and meta["input"]["shape"] == ["batch", 3, "height", "width"]
+    assert meta["output"]["shape"] == ["batch", 1, "height", "width"]
+    out = capsys.readouterr().out
+    assert "[batch,3,height,width] float32 (rgb-bt601)" in out and "at 1x3x256x256" in out
+
+
+def test_vdsr_input_defaults_to_y(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _vampy(["zoo", "vdsr", "-o", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "mod.json").read_text())["input_kind"] == "y"
+    assert "[1,1,256,256] float32 (y)" in capsys.readouterr().out
+
+
+def test_vdsr_unknown_input_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _vampy(["zoo", "vdsr", "-o", str(tmp_path), "--input", "bgr"]) == 2
+    err = capsys.readouterr().err
+    assert "--input 'bgr'" in err and "rgb-bt601" in err and "Traceback" not in err
+    assert not (tmp_path / "mod.onnx").exists()
+
+
 def test_vdsr_with_weights_has_no_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     weights = tmp_path / "w.npz"
     np.savez(weights, **{key: w for (key, _), w in zip(vdsr_layers(), random_vdsr_weights(4))})

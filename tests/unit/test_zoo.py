@@ -11,9 +11,12 @@ import onnxruntime as ort
 import pytest
 
 from vampy import __version__
-from vampy.errors import InputError, OutputError
+from vampy.errors import InputError, OutputError, UsageError
+from vampy.imaging import to_y
 from vampy.zoo import (
     RANDOM_WEIGHTS_WARNING,
+    Stem,
+    bt601_y_stem,
     build_vdsr,
     conv_stack_model,
     load_vdsr_weights,
@@ -139,6 +142,83 @@ def test_conv_stack_model_is_generic() -> None:
     assert y[0, 0, 4, 4] == pytest.approx(2 * 3 * 25)  # relu(3) per channel, 2 channels, 5x5 window
 
 
+# --- RGB input: a 1x1 Conv makes MATLAB's BT.601 Y in float, then VDSR ---
+
+
+def _bt601_y_unit(rgb_unit: np.ndarray) -> np.ndarray:
+    """MATLAB rgb2ycbcr's Y / 255 in float64 for (3, H, W) RGB in [0, 1]."""
+    r, g, b = rgb_unit.astype(np.float64)
+    return (16.0 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+
+
+def _stem_only(stem: Stem, height: int, width: int) -> onnx.ModelProto:
+    identity = [np.zeros((1, 1, 1, 1), np.float32)]  # residual + zero conv: the stem's output itself
+    return conv_stack_model(identity, [1, 3, height, width], residual=True, graph_name="stem", stem=stem)
+
+
+def test_bt601_stem_gives_to_y_before_its_rounding() -> None:
+    rgb_u8 = np.random.default_rng(4).integers(0, 256, (3, 17, 13), dtype=np.uint8)
+    y_unit = _run(_stem_only(bt601_y_stem(), 17, 13), (rgb_u8 / 255.0).astype(np.float32)[None])[0, 0]
+    np.testing.assert_allclose(y_unit, _bt601_y_unit(rgb_u8 / 255.0), atol=1e-6)
+    # The same value image2npz's bt601 Y holds, before that is rounded to uint8.
+    y_u8 = to_y(np.ascontiguousarray(rgb_u8[::-1].transpose(1, 2, 0)), "bt601")
+    assert float(np.abs(y_unit * 255.0 - y_u8).max()) <= 0.5 + 1e-4
+    assert float(np.abs(y_unit * 255.0 - y_u8).max()) > 0.01  # float, not rounded
+
+
+def test_bt601_stem_extremes() -> None:
+    corners = np.array([[[0.0]], [[0.0]], [[0.0]]], np.float32), np.ones((3, 1, 1), np.float32)
+    black, white = (_run(_stem_only(bt601_y_stem(), 1, 1), c[None])[0, 0, 0, 0] * 255.0 for c in corners)
+    assert black == pytest.approx(16.0, abs=1e-4) and white == pytest.approx(235.0, abs=1e-4)
+
+
+def test_rgb_bt601_graph_shapes_names_and_metadata() -> None:
+    model, meta = build_vdsr(None, input_kind="rgb-bt601")
+    onnx.checker.check_model(model, full_check=True)
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 256, 256]
+    assert [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim] == [1, 1, 256, 256]
+    first = model.graph.node[0]
+    assert (first.op_type, first.name, list(first.input)) == ("Conv", "rgb_to_y", ["input", "rgb_to_y.weight", "rgb_to_y.bias"])
+    assert {a.name: list(a.ints) for a in first.attribute}["kernel_shape"] == [1, 1]
+    assert list(model.graph.node[-1].input)[1] == first.output[0]  # the residual adds the float Y
+    assert all(node.name for node in model.graph.node)
+    assert len({node.name for node in model.graph.node}) == len(model.graph.node) == 41
+    assert meta["input_kind"] == "rgb-bt601" and "rgb2ycbcr" in meta["architecture"]
+    assert meta["input"]["shape"] == [1, 3, 256, 256] and meta["output"]["shape"] == [1, 1, 256, 256]
+    assert meta["params"] == VDSR_PARAMS + 4 and meta["macs"] == (VDSR_PARAMS + 3) * 256 * 256
+    assert meta["macs_input_shape"] == [1, 3, 256, 256]
+    assert {p.key: p.value for p in model.metadata_props}["input_kind"] == "rgb-bt601"
+
+
+def test_rgb_bt601_dynamic_matches_stem_then_reference_vdsr(tmp_path: Path) -> None:
+    arrays = _good_arrays()
+    model, meta = build_vdsr(_save_npz(tmp_path / "w.npz", arrays), dynamic=True, input_kind="rgb-bt601")
+    assert meta["input"]["shape"] == ["batch", 3, "height", "width"]
+    assert meta["output"]["shape"] == ["batch", 1, "height", "width"]
+    rgb_unit = np.random.default_rng(5).random((2, 3, 9, 7), dtype=np.float32)
+    got = _run(model, rgb_unit)
+    assert got.shape == (2, 1, 9, 7)
+    for n in range(2):
+        y = _bt601_y_unit(rgb_unit[n])[None]
+        np.testing.assert_allclose(got[n], _vdsr_reference(y, list(arrays.values())), atol=1e-4)
+
+
+def test_y_input_is_the_default_and_recorded() -> None:
+    model, meta = build_vdsr(None)
+    assert meta["input_kind"] == "y" and model.graph.node[0].name == "conv00"
+
+
+def test_unknown_input_kind_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"--input 'rgb'.*y, rgb-bt601"):
+        build_vdsr(None, input_kind="rgb")
+
+
+def test_stem_must_be_1x1_with_bias() -> None:
+    bad = Stem(np.ones((1, 3, 3, 3), np.float32), np.zeros(1, np.float32))
+    with pytest.raises(ValueError, match="1x1 Conv with bias"):
+        conv_stack_model([np.ones((1, 1, 3, 3), np.float32)], [1, 3, 8, 8], residual=True, graph_name="g", stem=bad)
+
+
 # --- weights from a file ---
 
 
@@ -248,6 +328,13 @@ def test_write_vdsr_creates_folder_and_files(tmp_path: Path) -> None:
     onnx.checker.check_model(onnx.load(str(result.model_path)), full_check=True)
     assert json.loads(result.metadata_path.read_text()) == result.metadata
     assert result.metadata["seed"] == 2
+
+
+def test_write_vdsr_rgb_input(tmp_path: Path) -> None:
+    result = write_vdsr(tmp_path, weights=None, seed=0, dynamic=True, input_kind="rgb-bt601")
+    model = onnx.load(str(result.model_path))
+    assert model.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 3
+    assert json.loads(result.metadata_path.read_text())["input_kind"] == "rgb-bt601"
 
 
 def test_write_vdsr_replaces_symlink_instead_of_following_it(tmp_path: Path) -> None:
