@@ -110,6 +110,8 @@ def _score(cfg: EvalConfig, pair: _Pair) -> EvalImage:
     gt_path = _find_one(Path(cfg.gt_dir), gt_pattern, f"ground truth for {source_path.name}", images_only=False)
     sr_y = read_output_y(pair.output)
     gt_bgr, source_bgr = read_image(gt_path), read_image(source_path)
+    if cfg.input_hw is None:
+        gt_bgr = _modcrop(gt_bgr, source_bgr.shape[:2], cfg.shave_px)
     height_px, width_px = cfg.input_hw or gt_bgr.shape[:2]
     gt_y = resize_plane(to_y(gt_bgr, cfg.ycbcr), height_px, width_px)
     source_y = resize_plane(to_y(source_bgr, cfg.ycbcr), height_px, width_px)
@@ -121,6 +123,17 @@ def _score(cfg: EvalConfig, pair: _Pair) -> EvalImage:
     return EvalImage(
         pair.entry.index, pair.name, str(pair.output), str(source_path), str(gt_path), height_px, width_px, scores
     )
+
+
+def _modcrop(gt_bgr: np.ndarray, source_hw: tuple[int, ...], scale: int) -> np.ndarray:
+    """At native size, a source made from a ground truth cropped to a multiple of the scale (the
+    usual `modcrop`: Set5's x3 images are up to 2 px smaller) is compared with the same crop,
+    top-left, as MATLAB's modcrop does. A larger difference stays an error (_check_size)."""
+    h, w = gt_bgr.shape[:2]
+    sh, sw = int(source_hw[0]), int(source_hw[1])
+    if sh <= h < sh + max(scale, 1) and sw <= w < sw + max(scale, 1):
+        return gt_bgr[:sh, :sw]
+    return gt_bgr
 
 
 def _find_one(folder: Path, pattern: str, what: str, images_only: bool) -> Path:

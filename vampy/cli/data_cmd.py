@@ -47,6 +47,6 @@ def image2npz_command(
 def summary_line(result: Any) -> str:
     skipped = f", skipped {len(result.skipped)} unreadable (listed on stderr)" if result.skipped else ""
     return (
-        f"wrote {len(result.written)} npz ({result.mode}, {result.ycbcr} Y) to {result.target_dir} "
+        f"wrote {len(result.written)} npz ({result.mode}{'' if result.mode == 'rgb' else f', {result.ycbcr} Y'}) to {result.target_dir} "
         f"and the datalist {result.datalist_path}{skipped}"
     )
