@@ -22,3 +22,6 @@ def register(app: typer.Typer) -> None:
     from vampy.cli import zoo_cmd
 
     zoo_cmd.register(app)
+    from vampy.cli import table_cmd
+
+    table_cmd.register(app)
