@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ _INTERPOLATIONS = {"nearest": "nearest", "bilinear": "bilinear", "linear": "bili
 _RESIZE_BACKENDS = {"cv2": "cv2", "opencv": "cv2", "pillow": "pillow", "pil": "pillow"}
 _CV_CODE = re.compile(r"^COLOR_[A-Za-z0-9_]+$")
 _FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
 
 
 class _Ctx:
@@ -91,7 +94,11 @@ def _read_yaml(source: Path) -> object:
     try:
         if source.stat().st_size > MAX_YAML_BYTES:
             raise InputError(f"{source}: larger than {MAX_YAML_BYTES} bytes; not a compiler YAML")
-        text = source.read_text(encoding="utf-8")
+        with source.open("rb") as fh:
+            data = fh.read(MAX_YAML_BYTES + 1)  # bounded: st_size is 0 for /dev/zero and pipes
+        if len(data) > MAX_YAML_BYTES:
+            raise InputError(f"{source}: larger than {MAX_YAML_BYTES} bytes; not a compiler YAML")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"{source}: no such compiler YAML file") from None
     except IsADirectoryError:
@@ -103,7 +110,16 @@ def _read_yaml(source: Path) -> object:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{source}: not valid YAML{where} ({getattr(exc, 'problem', None) or exc})") from None
+        raise InputError(f"{source}: not valid YAML{where} ({_one_line(getattr(exc, 'problem', None) or exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - see below
+        # PyYAML's safe constructors raise plain Python errors (ValueError, IndexError,
+        # AttributeError, ...) for values such as the date 2020-13-45, `!!float ''` or a
+        # 5000-digit number, and RecursionError for deep nesting; none of them runs user code.
+        raise InputError(f"{source}: not valid YAML (a value cannot be read: {_one_line(exc)})") from None
+
+
+def _one_line(detail: object) -> str:
+    return " ".join(str(detail).split())[:200] or "unknown problem"
 
 
 def parse_compile_config(obj: object, source: str, vdsp_params: str | None = None, calib_datalist: str | None = None) -> CompileConfig:
@@ -143,7 +159,7 @@ def _section(
         raise ctx.error(where, f"expected a mapping of keys, got {_kind(obj)}")
     out: dict[str, Any] = {}
     for key, value in obj.items():
-        full = f"{path}.{key}" if path else str(key)
+        full = f"{path}.{_key(key)}" if path else _key(key)
         if key in vendor:
             ctx.ignored.append(full)
         elif key in allowed:
@@ -158,7 +174,13 @@ def _section(
 
 
 def _kind(value: object) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
+    # reprlib bounds the work: YAML aliases can make a tiny file a value with a gigabyte repr.
+    return "nothing" if value is None else f"{type(value).__name__} {_REPR.repr(value)}"[:80]
+
+
+def _key(key: object) -> str:
+    """A key as written when it is plain text; repr otherwise, so every message stays one line."""
+    return key if isinstance(key, str) and key.isprintable() else _REPR.repr(key)
 
 
 def _text(ctx: _Ctx, key: str, value: object) -> str:
@@ -186,8 +208,15 @@ def _int(ctx: _Ctx, key: str, value: object, low: int, high: int) -> int:
     return value
 
 
+def _is_finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float range (YAML allows 10**400)
+        return False
+
+
 def _number(ctx: _Ctx, key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _is_finite(value):
         raise ctx.error(key, f"expected a number, got {_kind(value)}")
     return float(value)
 
@@ -234,7 +263,7 @@ def _shapes(ctx: _Ctx, obj: object) -> tuple[tuple[str, tuple[int, ...]], ...]:
         raise ctx.error("frontend.shape", f"expected a mapping of input name to shape, e.g. {{input: [1, 1, 256, 256]}}, got {_kind(obj)}")
     shapes = []
     for name, dims in obj.items():
-        key = f"frontend.shape.{name}"
+        key = f"frontend.shape.{_key(name)}"
         if not isinstance(dims, (list, tuple)) or not dims:
             raise ctx.error(key, f"expected a list of dimensions such as [1, 3, 224, 224], got {_kind(dims)}")
         shapes.append((str(name), tuple(_int(ctx, key, d, 1, MAX_DIM) for d in dims)))

@@ -17,6 +17,7 @@ import glob as globlib
 import io
 import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -38,6 +39,8 @@ MAX_NPZ_MEMBERS = 1024
 # output_%06d.npz sorts in datalist order only up to six digits; more lines would break
 # the readers' `sorted(glob(...))` pairing, so longer datalists are refused.
 MAX_DATALIST_ENTRIES = 1_000_000
+MAX_DATALIST_BYTES = 1 << 28  # 268 bytes a line at the entry limit; stops /dev/zero and the like
+_READ_CHUNK_BYTES = 1 << 20
 _TMP_SUFFIX = ".tmp"  # temp files never end in .npz, so a reader's *.npz glob never sees one
 
 
@@ -78,30 +81,54 @@ def read_datalist(path: Path) -> list[DatalistEntry]:
 
 def _read_text(path: Path) -> str:
     try:
-        data = Path(path).read_bytes()
+        data = _read_bounded(Path(path))
     except FileNotFoundError:
         raise InputError(f"{path}: no such datalist file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder; the datalist is a text file with one npz path per line") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the datalist ({exc.strerror or exc})") from None
-    if b"\0" in data:
-        raise InputError(f"{path}: looks binary (an npz?); the datalist is a text file with one npz path per line")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the datalist as UTF-8") from None
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, read in chunks so a device such as /dev/zero fails fast instead of filling memory."""
+    chunks: list[bytes] = []
+    total_bytes = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_READ_CHUNK_BYTES):
+            if b"\0" in chunk:
+                raise InputError(f"{path}: looks binary (an npz?); the datalist is a text file with one npz path per line")
+            total_bytes += len(chunk)
+            if total_bytes > MAX_DATALIST_BYTES:
+                raise InputError(f"{path}: more than {MAX_DATALIST_BYTES} bytes; not a datalist (one npz path per line)")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _resolve(line: str, folder: Path) -> Path:
-    candidate = Path(line).expanduser()
+    try:
+        candidate = Path(line).expanduser()
+    except RuntimeError:  # `~nosuchuser/x.npz`: keep it as written; loading it names the path
+        candidate = Path(line)
     if candidate.is_absolute():
         return Path(os.path.normpath(candidate))
     beside = Path(os.path.normpath(folder / candidate))
-    if beside.exists():
+    if _exists(beside):
         return beside
     from_cwd = Path(os.path.abspath(candidate))
-    return from_cwd if from_cwd.exists() else beside
+    return from_cwd if _exists(from_cwd) else beside
+
+
+def _exists(path: Path) -> bool:
+    # Path.exists() raises for a name too long (ENAMETOOLONG) or a denied folder (EACCES).
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 # --- npz in ---
@@ -111,6 +138,7 @@ def load_input_npz(path: Path, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.n
     """All arrays of an npz, checked before allocation; NpzError (an InputError) when unusable."""
     path = Path(path)
     try:
+        _check_regular_file(path)
         with zipfile.ZipFile(path) as archive:
             _check_members(path, archive, max_bytes)
         with np.load(path, allow_pickle=False) as npz:
@@ -131,13 +159,23 @@ def load_input_npz(path: Path, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.n
     return arrays
 
 
+def _check_regular_file(path: Path) -> None:
+    # stat never blocks; opening a FIFO does, and reading /dev/zero never ends.
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
+        raise NpzError(path, "is a folder, not an npz file")
+    if not stat.S_ISREG(mode):
+        raise NpzError(path, "is not a regular file (a device, pipe or socket); give an npz file")
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_members(path: Path, archive: zipfile.ZipFile, max_bytes: int) -> None:
-    members = [info for info in archive.infolist() if not info.is_dir()]
+    # Every entry, folders included: np.load reads each one, so each must pass the checks.
+    members = archive.infolist()
     if not members:
         raise NpzError(path, "holds no arrays")
     if len(members) > MAX_NPZ_MEMBERS:
@@ -156,6 +194,9 @@ def _declared_bytes(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
         shape, dtype, header_bytes = _read_npy_header(path, key, member)
     if dtype.hasobject:
         raise NpzError(path, f"array {key!r} holds Python objects (a pickle); vampy never unpickles (allow_pickle=False)")
+    if any(d < 0 for d in shape):
+        # numpy's header parser accepts them, and the product can wrap into a huge allocation.
+        raise NpzError(path, f"array {key!r} declares shape {shape} with a negative dimension (forged)")
     declared_bytes = math.prod(shape) * dtype.itemsize
     if declared_bytes > max_bytes:
         raise NpzError(path, f"array {key!r} declares shape {shape} {dtype} = {declared_bytes} bytes, over the {max_bytes}-byte limit")
@@ -175,7 +216,7 @@ def _read_npy_header(path: Path, key: str, member: IO[bytes]) -> tuple[tuple[int
             raise NpzError(path, f"array {key!r} uses .npy format {version[0]}.{version[1]}; vampy reads 1.0 and 2.0")
     except NpzError:
         raise
-    except (ValueError, EOFError, OSError, zlib.error, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser also raises SyntaxError, tokenize.TokenError, ...
         raise NpzError(path, f"member {key!r} is not a valid .npy array ({_first_line(exc)})") from None
     # The stream position is now just past the header: magic + length field + header text.
     return tuple(int(d) for d in shape), np.dtype(dtype), member.tell()

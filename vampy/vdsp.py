@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -61,6 +62,8 @@ MAX_FILE_BYTES = 2**20
 DEFAULT_PAD_VALUE = 114  # older zoo files (YOLO-style letterbox grey)
 _CHANNELS = 3
 _FLOAT32_BYTES = 4
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
 
 
 class OpKind(Enum):
@@ -308,7 +311,11 @@ def _read_text(file_path: Path) -> str:
                 f"{file_path}: {size_bytes} bytes is too large for a vdsp_params file "
                 f"(limit {MAX_FILE_BYTES}); {fix}"
             )
-        return file_path.read_bytes().decode("utf-8")
+        with file_path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)  # bounded: st_size is 0 for /dev/zero and pipes
+        if len(data) > MAX_FILE_BYTES:
+            raise InputError(f"{file_path}: more than {MAX_FILE_BYTES} bytes is too large for a vdsp_params file; {fix}")
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"{file_path}: vdsp_params file not found; {fix}") from None
     except UnicodeDecodeError as exc:
@@ -317,11 +324,15 @@ def _read_text(file_path: Path) -> str:
         raise InputError(f"{file_path}: cannot read vdsp_params file ({exc.strerror}); {fix}") from None
 
 
+class _DuplicateKeyError(ValueError):
+    pass
+
+
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise ValueError(f"duplicate key {key!r}")
+            raise _DuplicateKeyError(f"duplicate key {key!r}")
         obj[key] = value
     return obj
 
@@ -334,8 +345,11 @@ def _parse_json(text: str, source: str) -> object:
             f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "fix the syntax, or name the file .yaml if it is YAML"
         ) from None
-    except ValueError as exc:
+    except _DuplicateKeyError as exc:
         raise InputError(f"{source}: not valid vdsp_params JSON ({exc}); keep one of each key") from None
+    except (ValueError, RecursionError):
+        # json raises these for a number over Python's digit limit and for very deep nesting.
+        raise InputError(f"{source}: not valid vdsp_params JSON (a number too long or nesting too deep); fix the file") from None
 
 
 def _parse_yaml(text: str, source: str) -> object:
@@ -347,6 +361,12 @@ def _parse_yaml(text: str, source: str) -> object:
         problem = getattr(exc, "problem", None) or type(exc).__name__
         detail = " ".join(f"{where}{problem}".split())
         raise InputError(f"{source}: not valid YAML ({detail}); fix the syntax") from None
+    except Exception as exc:  # noqa: BLE001 - see below
+        # PyYAML's safe constructors raise plain Python errors (ValueError, IndexError,
+        # AttributeError, ...) for values such as the date 2020-13-45, `!!float ''` or a
+        # 5000-digit number, and RecursionError for deep nesting; none of them runs user code.
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InputError(f"{source}: not valid YAML (a value cannot be read: {detail}); fix the file") from None
 
 
 def parse_vdsp(obj: object, source: str) -> PreprocessSpec:
@@ -359,11 +379,11 @@ def parse_vdsp(obj: object, source: str) -> PreprocessSpec:
     unknown = sorted(str(key) for key in obj if key not in ("OpType", "OpConfig"))
     if unknown:
         raise InputError(
-            f"{source}: unknown top-level key {unknown[0]!r}; known keys: OpType, OpConfig"
+            f"{source}: unknown top-level key {_short_repr(unknown[0])}; known keys: OpType, OpConfig"
         )
     op_type = obj.get("OpType")
     if not isinstance(op_type, str) or op_type not in _OP_TYPES:
-        shown = "missing" if "OpType" not in obj else f"{op_type!r} is not supported"
+        shown = "missing" if "OpType" not in obj else f"{_short_repr(op_type)} is not supported"
         raise InputError(f"{source}: OpType {shown}; use one of: {', '.join(_OP_TYPES)}")
     config = obj.get("OpConfig", {})
     if config is None:
@@ -391,7 +411,17 @@ def _type_name(value: object) -> str:
 
 
 def _bad_value(source: str, key: str, value: object, fix: str) -> InputError:
-    return InputError(f"{source}: OpConfig.{key} = {value!r} {fix}")
+    return InputError(f"{source}: OpConfig.{key} = {_short_repr(value)} {fix}")
+
+
+def _short_repr(value: object) -> str:
+    # Bounded: YAML aliases can make a 1 KiB file a value whose full repr is gigabytes.
+    return _REPR.repr(value)
+
+
+def _key_text(key: object) -> str:
+    """A key as written when it is plain text; repr otherwise, so a message stays one line."""
+    return key if isinstance(key, str) and key.isprintable() else _short_repr(key)
 
 
 def _parse_int(low: int, high: int) -> _Parser:
@@ -414,8 +444,15 @@ def _parse_enum(table: Mapping[str, object]) -> _Parser:
     return parse
 
 
+def _is_finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float range (YAML/JSON allow 10**400)
+        return False
+
+
 def _parse_number(source: str, key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _is_finite(value):
         raise _bad_value(source, key, value, "is not a finite number; write a number such as 0.5")
     return float(value)
 
@@ -490,7 +527,7 @@ def _parse_op_config(config: dict[Any, Any], source: str) -> dict[str, Any]:
         parser = _OP_CONFIG_KEYS.get(key) if isinstance(key, str) else None
         if parser is None:
             raise InputError(
-                f"{source}: unknown key OpConfig.{key}; known keys: {', '.join(_OP_CONFIG_KEYS)}"
+                f"{source}: unknown key OpConfig.{_key_text(key)}; known keys: {', '.join(_OP_CONFIG_KEYS)}"
             )
         values[key] = parser(source, key, value)
     return values
