@@ -28,6 +28,7 @@ import glob as globlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from vampy.errors import InputError, OutputError
 from vampy.imaging import IMAGE_SUFFIXES, colourise, encode_png, read_image, resize_plane, to_y
 from vampy.metrics import psnr_y, ssim_y
 from vampy.progress import NullProgress, Progress
-from vampy.report import EvalImage, EvalReport, EvalScores, FileProblem
+from vampy.report import EvalImage, EvalReport, EvalScores, FileProblem, InferImage
 
 OUTPUT_KEY = "output_0"
 _SCALE_SUFFIX = re.compile(r"_scale_\d+$")
@@ -73,7 +74,7 @@ def evaluate(cfg: EvalConfig, progress: Progress | None = None) -> EvalReport:
     progress.finish()
     if not images:
         raise InputError(f"no image could be scored ({len(failures)} failed); the first: {failures[0].reason}")
-    return EvalReport(cfg.to_dict(), tuple(images), _mean(images), tuple(failures), len(images) if cfg.draw_dir else 0)
+    return EvalReport(cfg.to_dict(), tuple(images), mean_scores(images), tuple(failures), len(images) if cfg.draw_dir else 0)
 
 
 def _pairs(cfg: EvalConfig, entries: list[DatalistEntry]) -> list[_Pair]:
@@ -106,18 +107,14 @@ def _make_draw_dir(folder: Path) -> None:
 
 def _score(cfg: EvalConfig, pair: _Pair) -> EvalImage:
     source_path = _find_one(Path(cfg.src_dir), globlib.escape(pair.name) + ".*", f"source image for {pair.entry.text}", images_only=True)
-    gt_pattern = cfg.gt_pattern.format(stem=globlib.escape(pair.name), base=globlib.escape(gt_base_name(pair.name)))
-    gt_path = _find_one(Path(cfg.gt_dir), gt_pattern, f"ground truth for {source_path.name}", images_only=False)
+    gt_path = find_ground_truth(Path(cfg.gt_dir), cfg.gt_pattern, pair.name, source_path.name)
     sr_y = read_output_y(pair.output)
     gt_bgr, source_bgr = read_image(gt_path), read_image(source_path)
-    if cfg.input_hw is None:
-        gt_bgr = _modcrop(gt_bgr, source_bgr.shape[:2], cfg.shave_px)
-    height_px, width_px = cfg.input_hw or gt_bgr.shape[:2]
-    gt_y = resize_plane(to_y(gt_bgr, cfg.ycbcr), height_px, width_px)
-    source_y = resize_plane(to_y(source_bgr, cfg.ycbcr), height_px, width_px)
-    _check_size(pair.output, sr_y, gt_y, "--input_shape" if cfg.input_hw else "--native: the ground truth's size")
-    _check_size(source_path, source_y, gt_y, "--native: the ground truth's size")
-    scores = _scores(sr_y, source_y, gt_y, cfg.shave_px, gt_path)
+    source_y, gt_y = compare_planes(source_bgr, gt_bgr, cfg.input_hw, cfg.ycbcr, cfg.shave_px)
+    height_px, width_px = gt_y.shape
+    check_size(pair.output, sr_y, gt_y, "--input_shape" if cfg.input_hw else "--native: the ground truth's size")
+    check_size(source_path, source_y, gt_y, "--native: the ground truth's size")
+    scores = score_planes(sr_y, source_y, gt_y, cfg.shave_px, gt_path)
     if cfg.draw_dir is not None:
         write_bytes_atomic(Path(cfg.draw_dir), f"{pair.name}.png", encode_png(colourise(sr_y, source_bgr, cfg.ycbcr)))
     return EvalImage(
@@ -125,10 +122,31 @@ def _score(cfg: EvalConfig, pair: _Pair) -> EvalImage:
     )
 
 
+def find_ground_truth(gt_dir: Path, gt_pattern: str, name: str, source_name: str) -> Path:
+    """The one file in gt_dir matching gt_pattern for source NAME ({stem}, {base}); InputError otherwise."""
+    pattern = gt_pattern.format(stem=globlib.escape(name), base=globlib.escape(gt_base_name(name)))
+    return _find_one(gt_dir, pattern, f"ground truth for {source_name}", images_only=False)
+
+
+def compare_planes(
+    source_bgr: np.ndarray, gt_bgr: np.ndarray, compare_hw: tuple[int, int] | None, ycbcr: str, scale: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(source Y, ground-truth Y) at the compare size: Y first, then bilinear resize (see the module doc).
+
+    compare_hw None: the ground truth's own size (after _modcrop), nothing resized.
+    """
+    if compare_hw is None:
+        gt_bgr = _modcrop(gt_bgr, source_bgr.shape[:2], scale)
+    height_px, width_px = compare_hw or gt_bgr.shape[:2]
+    gt_y = resize_plane(to_y(gt_bgr, ycbcr), height_px, width_px)
+    source_y = resize_plane(to_y(source_bgr, ycbcr), height_px, width_px)
+    return source_y, gt_y
+
+
 def _modcrop(gt_bgr: np.ndarray, source_hw: tuple[int, ...], scale: int) -> np.ndarray:
     """At native size, a source made from a ground truth cropped to a multiple of the scale (the
     usual `modcrop`: Set5's x3 images are up to 2 px smaller) is compared with the same crop,
-    top-left, as MATLAB's modcrop does. A larger difference stays an error (_check_size)."""
+    top-left, as MATLAB's modcrop does. A larger difference stays an error (check_size)."""
     h, w = gt_bgr.shape[:2]
     sh, sw = int(source_hw[0]), int(source_hw[1])
     if sh <= h < sh + max(scale, 1) and sw <= w < sw + max(scale, 1):
@@ -152,25 +170,32 @@ def read_output_y(path: Path) -> np.ndarray:
     arrays = load_input_npz(path)
     if OUTPUT_KEY not in arrays:
         raise InputError(f"{path}: no key {OUTPUT_KEY} (keys: {', '.join(sorted(arrays))})")
-    output = arrays[OUTPUT_KEY]
+    return output_y(arrays[OUTPUT_KEY], f"{path}: {OUTPUT_KEY}")
+
+
+def output_y(output: np.ndarray, where: str) -> np.ndarray:
+    """One model output as the vendor reads it: [0][0] as float32, clipped to [0, 1], x255, rounded to uint8.
+
+    `where` names the output in messages (the npz file and key, or the image and model output).
+    """
     if output.ndim != 4 or 0 in output.shape[:2]:
-        raise InputError(f"{path}: {OUTPUT_KEY} has shape {output.shape}; expected (N, C, H, W) with the batch dimension kept, as vamp writes")
+        raise InputError(f"{where} has shape {output.shape}; expected (N, C, H, W) with the batch dimension kept, as vamp writes")
     if not np.issubdtype(output.dtype, np.number) or np.issubdtype(output.dtype, np.complexfloating):
-        raise InputError(f"{path}: {OUTPUT_KEY} has dtype {output.dtype}; expected a real number type")
+        raise InputError(f"{where} has dtype {output.dtype}; expected a real number type")
     plane = output.astype(np.float32)[0][0]
     if not np.isfinite(plane).all():
-        raise InputError(f"{path}: {OUTPUT_KEY} holds NaN or infinite values")
+        raise InputError(f"{where} holds NaN or infinite values")
     y_u8: np.ndarray = np.round(np.clip(plane, 0.0, 1.0) * 255.0).astype(np.uint8)
     return y_u8
 
 
-def _check_size(path: Path, plane: np.ndarray, gt_y: np.ndarray, rule: str) -> None:
+def check_size(path: Path | str, plane: np.ndarray, gt_y: np.ndarray, rule: str) -> None:
     if plane.shape != gt_y.shape:
         height, width = plane.shape
         raise InputError(f"{path}: is {height}x{width} (HxW) but the ground truth is compared at {gt_y.shape[0]}x{gt_y.shape[1]} ({rule})")
 
 
-def _scores(sr_y: np.ndarray, source_y: np.ndarray, gt_y: np.ndarray, shave_px: int, gt_path: Path) -> EvalScores:
+def score_planes(sr_y: np.ndarray, source_y: np.ndarray, gt_y: np.ndarray, shave_px: int, gt_path: Path) -> EvalScores:
     try:
         return EvalScores(
             psnr_y(sr_y, gt_y, shave_px), ssim_y(sr_y, gt_y, shave_px),
@@ -180,7 +205,8 @@ def _scores(sr_y: np.ndarray, source_y: np.ndarray, gt_y: np.ndarray, shave_px: 
         raise InputError(f"{gt_path}: cannot score at this size: {exc} (lower --scale?)") from None
 
 
-def _mean(images: list[EvalImage]) -> EvalScores:
+def mean_scores(images: Sequence[EvalImage | InferImage]) -> EvalScores:
+    """The mean of each score over the images (infer's images too: one definition of the mean)."""
     def avg(values: list[float]) -> float:
         return float(np.mean(values))
 

@@ -1,0 +1,456 @@
+"""`vampy infer`: an image folder straight to super-resolved images and Y scores, streamed.
+
+The seed's "runstream" step. Three stages joined by bounded queues, so reading, inference and
+writing overlap and memory stays flat whatever the size of the folder:
+
+    decode thread   read the image -> image2npz's CHW uint8 (y3, rgb or gray) -> the vdsp
+                    preprocessing -> the model's plane(s); find and read the ground truth
+    calling thread  group consecutive samples of one shape into batches -> session.run
+    writer thread   the vendor's output reader (clip to [0, 1], x255, round) -> PSNR/SSIM and the
+                    bicubic scores at the compare size -> the colourised PNG under --save_dir
+
+Every step is the npz route's own code: imaging.image_to_chw as image2npz writes the npz,
+inputs.build_plan / sample_tensor / batch_feed as `run --datalist` feeds the model, and
+evaluate's reader, compare sizes and scores as `eval`. So on the same model and images the scores
+equal image2npz + run --datalist + eval's. Each stage takes one item at a time in input order, so
+the results come out in input order.
+
+Compare size: the model's input size (the vdsp resize, --input_shape overriding it), as `eval
+--input_shape` with the same H W; with --native each image runs at its own size and is compared
+at its ground truth's size, as `run --native_size` + `eval --native`.
+
+Failures of one image (unreadable, no ground truth, preprocessing refused, a shape the model
+rejects, not scorable) are recorded with their stage and every other image goes on; when none gets
+through, InputError. Problems with the whole run (model, vdsp file, folders, an unwritable
+--save_dir) raise.
+"""
+from __future__ import annotations
+
+import glob as globlib
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from vampy.config import InferConfig, RunConfig
+from vampy.datalist import write_bytes_atomic
+from vampy.errors import InputError, ModelError, OutputError, UsageError
+from vampy.evaluate import check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
+from vampy.imaging import IMAGE_SUFFIXES, colourise, encode_png, image_to_chw, read_image
+from vampy.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
+from vampy.loadgen import choose_intra_threads
+from vampy.metrics import SSIM_WINDOW_PX
+from vampy.model import ModelInfo, TensorInfo, describe_model, open_session, resolve_model
+from vampy.progress import NullProgress, Progress
+from vampy.report import InferFailure, InferImage, InferReport, InferTiming
+
+if TYPE_CHECKING:
+    from vampy.vdsp import PreprocessSpec
+
+Clock = Callable[[], int]
+
+# Each queue holds this many batches: one being worked on downstream, one ready behind it.
+QUEUE_BATCHES = 2
+POLL_S = 0.1  # how often a blocked stage looks at the stop flag
+PROBE_HW = (64, 64)  # the shape check's image size when nothing fixes one (native size, dynamic model)
+_DONE = object()  # end of the stream, passed down the queues
+
+
+@dataclass(frozen=True)
+class PreparedInfer:
+    cfg: InferConfig
+    model_path: Path
+    info: ModelInfo
+    plan: InputPlan
+    mode: str
+    images: tuple[Path, ...]
+    duplicates: dict[int, str]  # image index -> why it is skipped (a second image with the same name)
+    compare_hw: tuple[int, int] | None
+    intra_threads: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class _Item:
+    index: int
+    path: Path
+    name: str
+    source_bgr: np.ndarray | None = None
+    gt_path: Path | None = None
+    gt_bgr: np.ndarray | None = None
+    tensors: list[np.ndarray] | None = None
+    output: np.ndarray | None = None  # this image's slice of output 0, batch dimension kept
+    failure: tuple[str, str] | None = None  # (stage, reason)
+
+
+@dataclass
+class _Busy:
+    """Each stage's own work in ns, written by that stage's thread only."""
+
+    decode_ns: int = 0
+    infer_ns: int = 0
+    model_ns: int = 0
+    write_ns: int = 0
+    batches: int = 0
+    inferred: int = 0
+    images: list[InferImage] = field(default_factory=list)
+    failures: list[InferFailure] = field(default_factory=list)
+
+
+def prepare(cfg: InferConfig) -> PreparedInfer:
+    """Model, vdsp file, input plan, image list and folders: everything checked before any image is read."""
+    from vampy.vdsp import load_vdsp
+
+    model_path = resolve_model(cfg.model)
+    info = describe_model(model_path)
+    spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
+    if spec is not None and cfg.input_hw is not None:
+        spec = spec.with_output_hw(*cfg.input_hw)
+    plan, mode, run_cfg = _plan(cfg, spec, info)
+    images = list_images(Path(cfg.lr_dir), cfg.pattern)
+    if not Path(cfg.gt_dir).is_dir():
+        raise InputError(f"--hr_image_dir {cfg.gt_dir}: no such folder")
+    if cfg.save_dir is not None:
+        _make_dir(Path(cfg.save_dir))
+    notes = (f"--device {cfg.device_id}: vampy runs on the CPU; the device id is only recorded",) if cfg.device_id else ()
+    return PreparedInfer(
+        cfg, model_path, info, plan, mode, tuple(images), _duplicates(images),
+        None if cfg.native else plan.output_hw, choose_intra_threads(run_cfg), notes,
+    )
+
+
+def infer(cfg: InferConfig, progress: Progress | None = None, clock: Clock = time.perf_counter_ns) -> InferReport:
+    """Run every image through the pipeline; see the module doc for the stages, sizes and failures."""
+    return execute(prepare(cfg), progress, clock)
+
+
+def execute(prepared: PreparedInfer, progress: Progress | None = None, clock: Clock = time.perf_counter_ns) -> InferReport:
+    progress = progress or NullProgress()
+    t_setup = clock()
+    # No spinning: ONNX Runtime's idle threads would spin on the cores the decode and writer
+    # threads need; on 2 cores the pipeline was faster without it in 6 of 8 pairs (docs/infer.md).
+    session = open_session(prepared.model_path, intra_threads=prepared.intra_threads, allow_spinning=False)
+    t_warm = clock()
+    notes = list(prepared.notes)
+    _warm_up(session, prepared, notes)
+    t_start = clock()
+    progress.start("infer", len(prepared.images))
+    pipeline = _Pipeline(prepared, session, progress, clock)
+    busy = pipeline.run()
+    wall_ns = clock() - t_start
+    progress.finish()
+    if not busy.images:
+        first = busy.failures[0].reason if busy.failures else "no image"
+        raise InputError(f"no image could be processed ({len(busy.failures)} failed); the first: {first}")
+    pipeline_s = wall_ns / 1e9
+    timing = InferTiming(
+        images=busy.inferred, batches=busy.batches, pipeline_s=pipeline_s,
+        throughput_ips=busy.inferred / pipeline_s if pipeline_s > 0 else 0.0,
+        decode_busy_s=busy.decode_ns / 1e9, infer_busy_s=busy.infer_ns / 1e9, model_s=busy.model_ns / 1e9,
+        write_busy_s=busy.write_ns / 1e9, warmup_s=(t_start - t_warm) / 1e9, setup_s=(t_warm - t_setup) / 1e9,
+    )
+    return InferReport(
+        config=prepared.cfg.to_dict(), model=_model_dict(prepared), mode=prepared.mode,
+        compare_hw=list(prepared.compare_hw) if prepared.compare_hw else None, intra_threads=prepared.intra_threads,
+        images=tuple(busy.images), mean=mean_scores(busy.images), failures=tuple(busy.failures), timing=timing,
+        saved=sum(1 for image in busy.images if image.output_path), notes=tuple(notes),
+    )
+
+
+# --- preparation ---
+
+
+def list_images(lr_dir: Path, pattern: str) -> list[Path]:
+    """Image files matching pattern under lr_dir, in image2npz's order (relative path, as text)."""
+    if not lr_dir.is_dir():
+        raise InputError(f"--lr_image_dir {lr_dir}: no such folder")
+    matches = (Path(p) for p in globlib.glob(os.path.join(globlib.escape(str(lr_dir)), pattern), recursive=True))
+    files = sorted((p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: p.relative_to(lr_dir).as_posix())
+    if not files:
+        raise InputError(f"--pattern {pattern!r}: no image file in {lr_dir} matches (image suffixes: {', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def _duplicates(images: list[Path]) -> dict[int, str]:
+    """A second image with the same name (a.png, a.jpg) would overwrite the first's PNG: skipped, as image2npz does."""
+    first: dict[str, Path] = {}
+    skipped: dict[int, str] = {}
+    for index, path in enumerate(images):
+        if path.stem in first:
+            skipped[index] = f"{path}: same name {path.stem} as {first[path.stem]}; rename one of them"
+        else:
+            first[path.stem] = path
+    return skipped
+
+
+def _plan(cfg: InferConfig, spec: PreprocessSpec | None, info: ModelInfo) -> tuple[InputPlan, str, RunConfig]:
+    """run's own input plan for one image input, checked against the model as `vampy run` checks it."""
+    if len(info.inputs) != 1:
+        names = ", ".join(t.name for t in info.inputs)
+        raise UsageError(f"model has {len(info.inputs)} inputs ({names}); vampy infer feeds one image input")
+    mode = cfg.mode or _auto_mode(info.inputs[0])
+    channels = 1 if mode == "gray" else 3
+    run_cfg = RunConfig(
+        model=cfg.model, vdsp_params=cfg.vdsp_params, batch_size=cfg.batch_size,
+        shapes=((channels, *_probe_hw(cfg, spec, info.inputs[0])),), threads=cfg.threads,
+        native_size=cfg.native, device_id=cfg.device_id,
+    )
+    plan = build_plan(run_cfg, spec, info)
+    if plan.slots[0].kind != "image":
+        slot = plan.slots[0]
+        raise UsageError(f"model input '{slot.name}' takes {slot.dtype} tokens; vampy infer feeds images (a float N,C,H,W input)")
+    return plan, mode, run_cfg
+
+
+def _auto_mode(tensor: TensorInfo) -> str:
+    """What image2npz --mode the model wants: rgb for a 3-channel input, else y3 (the SR models' Y)."""
+    return "rgb" if len(tensor.shape) == 4 and tensor.shape[1] == 3 else "y3"
+
+
+def _probe_hw(cfg: InferConfig, spec: PreprocessSpec | None, tensor: TensorInfo) -> tuple[int, int]:
+    """The image size for the up-front shape check and the warm-up; real images keep their own."""
+    if cfg.input_hw is not None:
+        return cfg.input_hw
+    if len(tensor.shape) == 4 and tensor.shape[2] is not None and tensor.shape[3] is not None:
+        return (int(tensor.shape[2]), int(tensor.shape[3]))
+    if spec is not None and spec.input_hw is not None:
+        return spec.input_hw
+    return PROBE_HW
+
+
+def _make_dir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--save_dir {folder}: cannot create the folder ({exc.strerror or exc})") from None
+    if not folder.is_dir():
+        raise OutputError(f"--save_dir {folder}: exists and is not a folder")
+
+
+def _warm_up(session: Any, prepared: PreparedInfer, notes: list[str]) -> None:
+    """One synthetic batch before the clock starts, as `vampy run` warms up (first-run allocations), and one score."""
+    # Scoring's first call imports scikit-image (a large part of a second): not the pipeline's time.
+    plane = np.zeros((2 * SSIM_WINDOW_PX, 2 * SSIM_WINDOW_PX), np.uint8)
+    score_planes(plane, plane, plane, 0, Path("warm-up"))
+    plan = prepared.plan
+    slot = plan.slots[0]
+    sample = [sample_tensor(slot, plan, synthetic_raw(slot, plan.spec, np.random.default_rng(0)))]
+    try:
+        session.run(None, batch_feed(plan, [sample] * plan.batch_size))
+    except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a bad input
+        reason = _first_line(exc)
+        if not plan.native_size:
+            raise ModelError(f"model {prepared.model_path}: fails on a {tuple(sample[0].shape)} input: {reason}") from None
+        # At native size the images bring their own shapes; each one that fails is listed.
+        notes.append(f"warm-up skipped: the model fails on a {tuple(sample[0].shape)} probe input ({reason})")
+
+
+def _model_dict(prepared: PreparedInfer) -> dict[str, Any]:
+    def tensor(t: TensorInfo) -> dict[str, Any]:
+        return {"name": t.name, "shape": [d if d is not None else "dynamic" for d in t.shape], "dtype": str(t.dtype)}
+
+    return {
+        "path": str(prepared.model_path),
+        "inputs": [tensor(t) for t in prepared.info.inputs],
+        "outputs": [tensor(t) for t in prepared.info.outputs],
+        "plan": prepared.plan.to_dict(),
+    }
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+# --- the pipeline ---
+
+
+class _Pipeline:
+    """decode thread -> (bounded queue) -> calling thread: model -> (bounded queue) -> writer thread."""
+
+    def __init__(self, prepared: PreparedInfer, session: Any, progress: Progress, clock: Clock) -> None:
+        self.prep = prepared
+        self.session = session
+        self.progress = progress
+        self.clock = clock
+        depth = QUEUE_BATCHES * prepared.plan.batch_size
+        self.decoded: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.inferred: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.busy = _Busy()
+        self.output_name = prepared.info.outputs[0].name if prepared.info.outputs else "output_0"
+
+    def run(self) -> _Busy:
+        threads = [
+            threading.Thread(target=self._guard, args=(self._decode_all,), name="vampy-infer-decode", daemon=True),
+            threading.Thread(target=self._guard, args=(self._write_all,), name="vampy-infer-write", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            self._infer_all()
+        except BaseException:
+            self.stop.set()  # Ctrl-C or a failure here: the other stages stop within POLL_S
+            raise
+        finally:
+            for thread in threads:
+                thread.join()
+        if self.errors:
+            raise self.errors[0]
+        return self.busy
+
+    def _guard(self, stage: Callable[[], None]) -> None:
+        try:
+            stage()
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which re-raises it
+            self.errors.append(exc)
+            self.stop.set()
+
+    def _put(self, target: queue.Queue[Any], item: Any) -> bool:
+        while not self.stop.is_set():
+            try:
+                target.put(item, timeout=POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _get(self, source: queue.Queue[Any]) -> Any:
+        """The next item, or None once the pipeline is stopping."""
+        while not self.stop.is_set():
+            try:
+                return source.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+        return None
+
+    # decode stage
+
+    def _decode_all(self) -> None:
+        for index, path in enumerate(self.prep.images):
+            t0 = self.clock()
+            item = self._decode(index, path)
+            self.busy.decode_ns += self.clock() - t0
+            if not self._put(self.decoded, item):
+                return
+        self._put(self.decoded, _DONE)
+
+    def _decode(self, index: int, path: Path) -> _Item:
+        cfg, plan = self.prep.cfg, self.prep.plan
+        item = _Item(index, path, path.stem)
+        if index in self.prep.duplicates:
+            item.failure = ("read", self.prep.duplicates[index])
+            return item
+        try:
+            item.source_bgr = read_image(path)
+        except InputError as exc:
+            item.failure = ("read", str(exc))
+            return item
+        try:
+            item.gt_path = find_ground_truth(Path(cfg.gt_dir), cfg.gt_pattern, item.name, path.name)
+            item.gt_bgr = read_image(item.gt_path)
+        except InputError as exc:
+            item.failure = ("ground truth", str(exc))
+            return item
+        try:
+            chw = image_to_chw(item.source_bgr, self.prep.mode, cfg.ycbcr)
+            item.tensors = [sample_tensor(slot, plan, chw) for slot in plan.slots]
+        except Exception as exc:  # noqa: BLE001 - one image the preprocessing refuses must not stop the rest
+            item.failure = ("preprocess", f"{path}: preprocessing failed: {exc}")
+        return item
+
+    # model stage (the calling thread)
+
+    def _infer_all(self) -> None:
+        pending: list[_Item] = []
+        while True:
+            item = self._get(self.decoded)
+            if item is None:
+                return
+            if item is _DONE:
+                if self._flush(pending):
+                    self._put(self.inferred, _DONE)
+                return
+            good = [p for p in pending if p.failure is None]
+            if item.failure is None and good and good[0].tensors is not None and item.tensors is not None \
+                    and [t.shape for t in good[0].tensors] != [t.shape for t in item.tensors]:
+                # Only samples of one shape make a batch, as in run --datalist.
+                if not self._flush(pending):
+                    return
+                pending, good = [], []
+            pending.append(item)
+            ready = len(good) + (item.failure is None) >= self.prep.plan.batch_size or (item.failure is not None and not good)
+            if ready:
+                if not self._flush(pending):
+                    return
+                pending = []
+
+    def _flush(self, pending: list[_Item]) -> bool:
+        good = [item for item in pending if item.failure is None]
+        if good:
+            self._run_batch(good)
+        return all(self._put(self.inferred, item) for item in pending)
+
+    def _run_batch(self, good: list[_Item]) -> None:
+        plan = self.prep.plan
+        t0 = self.clock()
+        samples = [item.tensors or [] for item in good]
+        feed = batch_feed(plan, pad_batch(samples, plan.batch_size) if plan.fixed_batch else samples)
+        t1 = self.clock()
+        try:
+            outputs = self.session.run(None, feed)
+        except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a shape it rejects
+            shape = tuple(samples[0][0].shape)
+            for item in good:
+                item.failure = ("model", f"{item.path}: the model rejected the input {shape}: {_first_line(exc)}")
+        else:
+            first = np.asarray(outputs[0])
+            for j, item in enumerate(good):
+                item.output = first[j : j + 1] if first.ndim else first
+            self.busy.inferred += len(good)
+        t2 = self.clock()
+        for item in good:
+            item.tensors = None  # the queue behind holds images, not float tensors too
+        self.busy.model_ns += t2 - t1
+        self.busy.infer_ns += t2 - t0
+        self.busy.batches += 1
+
+    # write stage
+
+    def _write_all(self) -> None:
+        while True:
+            item = self._get(self.inferred)
+            if item is None or item is _DONE:
+                return
+            t0 = self.clock()
+            if item.failure is None:
+                try:
+                    self.busy.images.append(self._finish(item))
+                except InputError as exc:
+                    item.failure = ("score", str(exc))
+            if item.failure is not None:
+                self.busy.failures.append(InferFailure(item.index, str(item.path), *item.failure))
+            self.busy.write_ns += self.clock() - t0
+            self.progress.advance()
+
+    def _finish(self, item: _Item) -> InferImage:
+        cfg = self.prep.cfg
+        assert item.output is not None and item.source_bgr is not None and item.gt_bgr is not None and item.gt_path is not None
+        sr_y = output_y(item.output, f"{item.path}: model output '{self.output_name}'")
+        source_y, gt_y = compare_planes(item.source_bgr, item.gt_bgr, self.prep.compare_hw, cfg.ycbcr, cfg.shave_px)
+        rule = "the model's input size (the vdsp file or --input_shape)" if self.prep.compare_hw else "--native: the ground truth's size"
+        check_size(f"{item.path} (model output)", sr_y, gt_y, rule)
+        check_size(item.path, source_y, gt_y, "--native: the ground truth's size")
+        scores = score_planes(sr_y, source_y, gt_y, cfg.shave_px, item.gt_path)
+        output_path = None
+        if cfg.save_dir is not None:
+            png = encode_png(colourise(sr_y, item.source_bgr, cfg.ycbcr))
+            output_path = str(write_bytes_atomic(Path(cfg.save_dir), f"{item.name}.png", png))
+        height_px, width_px = gt_y.shape
+        return InferImage(item.index, item.name, str(item.path), str(item.gt_path), output_path, height_px, width_px, scores)
