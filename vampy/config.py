@@ -35,6 +35,9 @@ def parse_shapes(text: str, flag: str = "-s") -> tuple[tuple[int, ...], ...]:
         value = json.loads(clean)
     except json.JSONDecodeError:
         raise UsageError(f"{flag} {text!r}: unbalanced brackets or commas; write it as 3,256,256 or [[1,512],[1,512]]") from None
+    except (ValueError, RecursionError):
+        # json raises these for a number over Python's digit limit and for very deep brackets.
+        raise UsageError(f"{flag} {text!r}: a number too long or brackets nested too deep; write it as 3,256,256 or [[1,512],[1,512]]") from None
     groups = value if value and all(isinstance(v, list) for v in value) else [value]
     shapes = tuple(_shape_tuple(g, flag, text) for g in groups)
     return shapes
@@ -87,6 +90,10 @@ class RunConfig:
     resume: bool = False
     native_size: bool = False
     request_timeout_s: float | None = None
+    rate_qps: float | None = None  # open loop: samples per second over all processes
+    arrival: str = "poisson"
+    profile_dir: str | None = None
+    export_times: str | None = None
     device_id: int = 0
     vendor_flags: dict[str, str] = field(default_factory=dict)
     json_path: str | None = None
@@ -126,10 +133,25 @@ def _validate_run(cfg: RunConfig) -> None:
         raise UsageError(f"--output_dtype {cfg.output_dtype}: choose model, fp16 or fp32")
     if cfg.token_dtype is not None and cfg.token_dtype not in TOKEN_DTYPES:
         raise UsageError(f"--dtype {cfg.token_dtype}: choose one of {', '.join(sorted(TOKEN_DTYPES))}")
+    _validate_measurement(cfg)
     if cfg.path_output is not None and cfg.datalist is None:
         raise UsageError("--path_output needs --datalist: outputs are written one per datalist line")
     if cfg.resume and cfg.path_output is None:
         raise UsageError("--resume needs --datalist and --path_output: it skips lines whose output already exists")
+
+
+def _validate_measurement(cfg: RunConfig) -> None:
+    if cfg.rate_qps is not None:
+        if not 0 < cfg.rate_qps <= 1e7:
+            raise UsageError(f"--rate {cfg.rate_qps}: give samples per second, a positive number")
+        if cfg.datalist is not None:
+            raise UsageError("--rate is for performance mode; a --datalist run is closed-loop (drop one of them)")
+    if cfg.arrival not in ("poisson", "constant"):
+        raise UsageError(f"--arrival {cfg.arrival}: choose poisson or constant")
+    if cfg.arrival != "poisson" and cfg.rate_qps is None:
+        raise UsageError("--arrival needs --rate: arrivals are scheduled only in open-loop mode")
+    if cfg.export_times is not None and not cfg.export_times.lower().endswith((".csv", ".json")):
+        raise UsageError(f"--export_times {cfg.export_times}: the file must end in .csv or .json (the format follows the extension)")
 
 
 # --dtype values for token inputs (BERT_EMBEDDING_OP), vamp's spellings included.
@@ -326,6 +348,61 @@ class CompileConfig:
     @property
     def output_dir(self) -> Path:
         return Path(self.workspace) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+# --- infer (InferConfig) ---
+
+MAX_INFER_BATCH = 256
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """`vampy infer`: images -> vdsp preprocessing -> model -> SR images and Y scores, streamed.
+
+    mode None: y3 for a model whose image input has 1 channel, rgb for 3 (as image2npz would be run).
+    input_hw None: the vdsp file's output size (or the model's fixed H, W); native: each image's own.
+    """
+
+    lr_dir: str
+    model: str
+    gt_dir: str
+    vdsp_params: str | None = None
+    save_dir: str | None = None
+    pattern: str = "*"
+    mode: str | None = None
+    ycbcr: str = "opencv"
+    input_hw: tuple[int, int] | None = None
+    native: bool = False
+    batch_size: int = 1
+    shave_px: int = DEFAULT_SHAVE_PX
+    gt_pattern: str = DEFAULT_GT_PATTERN
+    threads: int | None = None
+    device_id: int = 0
+    json_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode is not None:
+            _check_choice("--mode", self.mode, IMAGE2NPZ_MODES)
+        _check_choice("--ycbcr", self.ycbcr, YCBCR_METHODS)
+        if not self.pattern.strip():
+            raise UsageError("--pattern is empty: give a glob such as '*.png' or '*_scale_4.bmp'")
+        if Path(self.pattern).is_absolute():
+            raise UsageError(f"--pattern {self.pattern}: must be relative to --lr_image_dir (e.g. '*.bmp'), not an absolute path")
+        if self.native and self.input_hw is not None:
+            raise UsageError("--native runs each image at its own size; drop --input_shape or --native")
+        if self.input_hw is not None and any(not 1 <= d <= MAX_DIM for d in self.input_hw):
+            raise UsageError(f"--input_shape {self.input_hw[0]} {self.input_hw[1]}: H and W must be between 1 and {MAX_DIM}")
+        if self.input_hw is not None and self.vdsp_params is None:
+            raise UsageError("--input_shape sets the size the vdsp preprocessing resizes to; give --vdsp_params too")
+        if not 1 <= self.batch_size <= MAX_INFER_BATCH:
+            raise UsageError(f"--batch {self.batch_size}: must be between 1 and {MAX_INFER_BATCH}")
+        if not 0 <= self.shave_px <= 1000:
+            raise UsageError(f"--scale {self.shave_px}: the border to shave must be between 0 and 1000 pixels")
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            raise UsageError(f"--threads {self.threads}: must be between 1 and 1024")
+        _check_gt_pattern(self.gt_pattern)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

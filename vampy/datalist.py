@@ -239,6 +239,12 @@ def _check_name(folder: Path, name: str) -> None:
         raise OutputError(f"{folder}: refusing to write {name!r}: a file name must not contain a path separator")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(folder: Path, name: str, write: Callable[[IO[bytes]], object]) -> Path:
     """Write folder/name through a temp file in the same folder, then rename it into place."""
     folder = Path(folder)
@@ -249,9 +255,11 @@ def _write_atomic(folder: Path, name: str, write: Callable[[IO[bytes]], object])
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=_TMP_SUFFIX, delete=False) as tmp:
             tmp_name = tmp.name
             write(tmp)
+        # NamedTemporaryFile makes 0600 files; outputs get the mode any new file would get.
+        os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, target)
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}; check that the folder exists, is writable and has space") from None
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}; check that the folder exists, is writable and has space", exc.errno) from None
     finally:
         if tmp_name is not None and os.path.exists(tmp_name):
             os.unlink(tmp_name)  # only when the rename did not happen

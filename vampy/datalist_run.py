@@ -6,6 +6,8 @@ written outside --path_output. A bad line becomes a failure record; every good l
 """
 from __future__ import annotations
 
+import errno
+import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,9 +66,24 @@ def _make_output_dir(out_dir: Path) -> None:
         raise OutputError(f"--path_output {out_dir}: cannot create the folder ({exc.strerror or exc})") from None
     if not out_dir.is_dir():
         raise OutputError(f"--path_output {out_dir}: exists and is not a folder")
+    _probe_writable(out_dir)
     # A run killed mid-write leaves its hidden temp file; the finished outputs never need it.
     for stale in out_dir.glob(".output_*.tmp"):
         stale.unlink(missing_ok=True)
+
+
+def _probe_writable(out_dir: Path) -> None:
+    """Fail before any inference when the folder cannot take a file (read-only, no permission)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".vampy-probe-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"--path_output {out_dir}: cannot write there ({exc.strerror or exc})", exc.errno) from None
+
+
+# Write errors that concern the whole folder, not one line: the run stops (exit 7) and keeps
+# what it wrote, so --resume can continue once the folder is fixed.
+FOLDER_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT})  # EFBIG: that file only
 
 
 def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
@@ -91,9 +108,10 @@ def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
             driver.failures += [(i, p, f"the model rejected the input: {str(exc).splitlines()[0]}") for i, p, _ in group]
             continue
         t2 = clock()
-        driver.record.add(t0, t1, t2, len(group))
         _write(driver, group, outputs)
-        t0 = clock()
+        t3 = clock()
+        driver.record.add(t0, t0, t1, t2, t3, len(group))
+        t0 = t3
     driver.end()
     driver.progress[driver.slot] += len(task.items)
 
@@ -130,8 +148,12 @@ def _write(driver: _Driver, group: list[tuple[int, str, list[np.ndarray]]], outp
         arrays = {f"output_{k}": _cast(np.asarray(out)[j : j + 1], dtype) for k, out in enumerate(outputs)}
         try:
             write_npz_atomic(Path(out_dir), output_name(index), arrays)
-        except VampyError as exc:
+        except OutputError as exc:
             driver.failures.append((index, path, str(exc)))
+            if exc.errno in FOLDER_ERRNOS:
+                driver.fatal_output_error = str(exc)
+                driver.stop_event.set()  # every worker stops; their written outputs stay
+                return
             continue
         driver.outputs_written += 1
 
@@ -142,14 +164,20 @@ def _cast(array: np.ndarray, dtype: Any) -> np.ndarray:
 
 def finish_datalist(cfg: RunConfig, raw: RawRun, lines: int, skipped: int) -> dict[str, Any]:
     failures = sorted((f for r in raw.results for f in r.failures), key=lambda f: f[0])
+    fatal = next((r.fatal_output_error for r in raw.results if r.fatal_output_error), None)
     summary = {
         "lines": lines,
         "skipped": skipped,
         "written": sum(r.outputs_written for r in raw.results),
         "failures": [{"index": i, "path": p, "reason": why} for i, p, why in failures],
         "path_output": cfg.path_output,
+        "fatal_output_error": fatal,
     }
     if cfg.path_output:
-        # Always rewritten, so a stale list from an earlier run never outlives its fix.
-        write_json(Path(cfg.path_output) / FAILURES_FILE, {"failures": summary["failures"], "lines": lines})
+        # Always rewritten, so a stale list from an earlier run never outlives its fix; when the
+        # folder itself refuses files, the list lives in the report alone.
+        try:
+            write_json(Path(cfg.path_output) / FAILURES_FILE, {"failures": summary["failures"], "lines": lines})
+        except OutputError as exc:
+            summary["failures_file_error"] = str(exc)
     return summary

@@ -46,6 +46,10 @@ class OutputError(VampyError):
 
     exit_code = 7
 
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno  # the OSError's, when there was one: tells a full disk from a bad name
+
 
 class Terminated(KeyboardInterrupt):
     """Raised in the main thread by the CLI's SIGTERM handler: stop like Ctrl-C, exit 143."""

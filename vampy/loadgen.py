@@ -73,7 +73,8 @@ def run(
             worker_index=k, model_path=model_path, instances=cfg.instances, intra_threads=threads, plan=plan,
             requests=requests, duration_s=None if tasks else cfg.duration_s, warmup_requests=cfg.warmup_requests,
             seed=cfg.seed, output_names=output_names, tasks=tasks, output_dir=cfg.path_output,
-            output_dtype=cfg.output_dtype,
+            output_dtype=cfg.output_dtype, profile_dir=cfg.profile_dir, arrival=cfg.arrival,
+            request_rate_per_s=cfg.rate_qps / (cfg.batch_size * cfg.processes) if cfg.rate_qps and not tasks else None,
         )
         for k in range(cfg.processes)
     ]
@@ -202,9 +203,10 @@ class _Pool:
             self._drain(POLL_S)
 
     def _reap(self) -> None:
-        for p in self.procs:
+        started = [p for p in self.procs if p.pid is not None]  # a failed start leaves some unstarted
+        for p in started:
             p.join(timeout=0.5)
-        for p in self.procs:
+        for p in started:
             if p.is_alive():
                 p.terminate()
                 p.join(timeout=1)

@@ -42,6 +42,9 @@ class RunReport:
     failed_workers: list[dict[str, Any]]
     setup_s: float
     datalist: dict[str, Any] | None = None
+    breakdown: dict[str, Any] = field(default_factory=dict)  # queue, preprocess, model, output: they add up to e2e
+    open_loop: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
     kind: str = "run"
@@ -201,6 +204,78 @@ class CompileResult:
     notes: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
     kind: str = "compile"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+# --- infer (InferReport) ---
+
+
+@dataclass(frozen=True)
+class InferImage:
+    """One image through `vampy infer`: scores at height x width (the compare size), the PNG written."""
+
+    index: int
+    name: str
+    source_path: str
+    gt_path: str
+    output_path: str | None  # the colourised SR PNG under --save_dir; None without it
+    height_px: int
+    width_px: int
+    scores: EvalScores
+
+
+@dataclass(frozen=True)
+class InferFailure:
+    """An image `vampy infer` could not finish; stage: read, ground truth, preprocess, model, score."""
+
+    index: int
+    path: str
+    stage: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class InferTiming:
+    """The pipeline's clock. throughput = images through the model / pipeline_s (first read to last write).
+
+    The busy times are each stage's own work, summed over images; with the stages overlapping they
+    add up to more than pipeline_s. Warm-up and setup (session, plan) come before and are excluded.
+    """
+
+    images: int
+    batches: int
+    pipeline_s: float
+    throughput_ips: float
+    decode_busy_s: float
+    infer_busy_s: float
+    model_s: float  # the session calls alone
+    write_busy_s: float
+    warmup_s: float
+    setup_s: float
+
+
+@dataclass(frozen=True)
+class InferReport:
+    """The result of `vampy infer`: per-image scores in input order, their mean, failures, timing."""
+
+    config: dict[str, Any]
+    model: dict[str, Any]
+    mode: str  # the image2npz mode the images went through (y3, rgb, gray)
+    compare_hw: list[int] | None  # None: each ground truth's own size
+    intra_threads: int
+    images: tuple[InferImage, ...]
+    mean: EvalScores
+    failures: tuple[InferFailure, ...]
+    timing: InferTiming
+    saved: int
+    notes: tuple[str, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "infer"
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,9 @@ from vampy.inputs import InputPlan, build_plan
 from vampy.model import ModelInfo, describe_model, resolve_model
 from vampy.progress import Progress
 from vampy.report import RunReport
-from vampy.worker import DatalistTask
+from vampy.errors import OutputError
+from vampy.loadgen import RawRun
+from vampy.worker import COLUMNS, DatalistTask
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ def prepare(cfg: RunConfig) -> PreparedRun:
     """Resolve the model, read the vdsp file, check every input shape: all before spawning."""
     from vampy.vdsp import load_vdsp
 
+    if cfg.profile_dir is not None:
+        _make_folder(Path(cfg.profile_dir), "--profile")
     model_path = resolve_model(cfg.model)
     info = describe_model(model_path)
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
@@ -65,4 +70,34 @@ def execute(prepared: PreparedRun, progress: Progress) -> RunReport:
         from vampy.datalist_run import finish_datalist
 
         datalist = finish_datalist(cfg, raw, prepared.datalist_lines, prepared.skipped)
-    return summarize(raw, cfg, prepared.info, prepared.plan, list(prepared.notes), datalist)
+    profile = _profile(raw) if cfg.profile_dir is not None else None
+    report = summarize(raw, cfg, prepared.info, prepared.plan, list(prepared.notes), datalist, profile)
+    if cfg.export_times is not None:
+        _export_times(raw, cfg.export_times)
+    return report
+
+
+def _profile(raw: RawRun) -> dict[str, Any]:
+    from vampy.profiling import summarize_profiles
+
+    result = summarize_profiles([f for r in raw.results for f in r.profile_files])
+    result["note"] = "ONNX Runtime's profiler was on: it slows every request; the figures include its cost, and the traces include warm-up"
+    return result
+
+
+def _export_times(raw: RawRun, path: str) -> None:
+    from vampy.datalist import write_bytes_atomic
+    from vampy.timesheet import to_text
+
+    columns = {name: np.concatenate([r.columns[name] for r in raw.results]) if raw.results else np.zeros(0, np.int64) for name in COLUMNS}
+    columns["worker"] = np.concatenate([np.full(r.instance.size, r.worker_index, np.int64) for r in raw.results]) if raw.results else np.zeros(0, np.int64)
+    columns["instance"] = np.concatenate([r.instance for r in raw.results]) if raw.results else np.zeros(0, np.int64)
+    target = Path(path)
+    write_bytes_atomic(target.parent, target.name, to_text(columns, target).encode("utf-8"))
+
+
+def _make_folder(folder: Path, flag: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{flag} {folder}: cannot create the folder ({exc.strerror or exc})") from None

@@ -15,14 +15,18 @@ from vampy.loadgen import RawRun
 from vampy.model import ModelInfo
 from vampy.report import RunReport
 from vampy.stats import histogram_us, measured_window, stability, summarize_latency, throughput_qps
-from vampy.worker import WorkerResult
+from vampy.schedule import summarize_open_loop
+from vampy.worker import COLUMNS, WorkerResult
 
 
-def summarize(raw: RawRun, cfg: RunConfig, info: ModelInfo, plan: InputPlan, notes: list[str], datalist: dict[str, Any] | None = None) -> RunReport:
+def summarize(
+    raw: RawRun, cfg: RunConfig, info: ModelInfo, plan: InputPlan, notes: list[str],
+    datalist: dict[str, Any] | None = None, profile: dict[str, Any] | None = None,
+) -> RunReport:
     res = raw.results
-    start, model_start, end, samples = (_cat(res, name) for name in ("start_ns", "model_start_ns", "end_ns", "samples"))
-    e2e_ns, model_ns = end - start, end - model_start
-    window = measured_window(start, end)
+    arrival, start, model_start, model_end, end, samples = (_cat(res, name) for name in COLUMNS)
+    e2e_ns, model_ns = end - arrival, model_end - model_start
+    window = measured_window(arrival, end)
     total = int(samples.sum())
     reason = _incomplete_reason(raw, total)
     return RunReport(
@@ -42,6 +46,8 @@ def summarize(raw: RawRun, cfg: RunConfig, info: ModelInfo, plan: InputPlan, not
         throughput_qps=throughput_qps(total, window),
         e2e=summarize_latency(e2e_ns, cfg.percentiles).to_dict(),
         model_latency=summarize_latency(model_ns, cfg.percentiles).to_dict(),
+        breakdown=_breakdown(arrival, start, model_start, model_end, end),
+        open_loop=_open_loop(cfg, arrival, start, throughput_qps(total, window)),
         warmup=_warmup(res, cfg),
         per_process=[_per_process(r, cfg) for r in res],
         resources=raw.resources.to_dict(),
@@ -50,18 +56,37 @@ def summarize(raw: RawRun, cfg: RunConfig, info: ModelInfo, plan: InputPlan, not
         failed_workers=[{"worker": k, "reason": why} for k, why in raw.failed_workers],
         setup_s=raw.setup_s,
         datalist=datalist,
+        profile=profile,
         notes=notes + _model_notes(info),
     )
 
 
 def _cat(results: list[WorkerResult], name: str) -> np.ndarray:
-    parts = [getattr(r, name) for r in results]
+    parts = [r.columns[name] for r in results]
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+BREAKDOWN_PERCENTILES = (50.0, 99.0)
+
+
+def _breakdown(arrival: np.ndarray, start: np.ndarray, model_start: np.ndarray, model_end: np.ndarray, end: np.ndarray) -> dict[str, Any]:
+    """Where e2e goes: the four phases of every request add up to its e2e latency exactly."""
+    phases = {"queue": start - arrival, "preprocess": model_start - start, "model": model_end - model_start, "output": end - model_end}
+    return {name: summarize_latency(values, BREAKDOWN_PERCENTILES).to_dict() for name, values in phases.items()}
+
+
+def _open_loop(cfg: RunConfig, arrival: np.ndarray, start: np.ndarray, achieved_qps: float) -> dict[str, Any] | None:
+    if cfg.rate_qps is None:
+        return None
+    return summarize_open_loop(arrival, start, cfg.rate_qps, achieved_qps, cfg.arrival).to_dict()
 
 
 def _incomplete_reason(raw: RawRun, total: int) -> str | None:
     if raw.failed_workers:
         return "; ".join(f"worker {k} {why}" for k, why in raw.failed_workers)
+    fatal = next((r.fatal_output_error for r in raw.results if r.fatal_output_error), None)
+    if fatal:
+        return f"stopped: {fatal}"
     if raw.interrupted:
         return raw.interrupted
     if raw.expected_samples is not None and total < raw.expected_samples and not _datalist_failures(raw):
@@ -74,19 +99,19 @@ def _datalist_failures(raw: RawRun) -> bool:
 
 
 def _warmup(results: list[WorkerResult], cfg: RunConfig) -> dict[str, Any]:
-    e2e = _cat(results, "warmup_e2e_ns")
+    e2e = np.concatenate([r.warmup_e2e_ns for r in results]) if results else np.zeros(0, np.int64)
     return {"requests": int(e2e.size), "per_instance": cfg.warmup_requests, "e2e": summarize_latency(e2e, (50.0,)).to_dict()}
 
 
 def _per_process(r: WorkerResult, cfg: RunConfig) -> dict[str, Any]:
-    window = measured_window(r.start_ns, r.end_ns)
-    samples = int(r.samples.sum())
-    e2e = summarize_latency(r.end_ns - r.start_ns, (50.0, 99.0))
+    window = measured_window(r.columns["arrival_ns"], r.columns["end_ns"])
+    samples = int(r.columns["samples"].sum())
+    e2e = summarize_latency(r.columns["end_ns"] - r.columns["arrival_ns"], (50.0, 99.0))
     return {
         "worker": r.worker_index,
         "pid": r.pid,
         "samples": samples,
-        "requests": int(r.end_ns.size),
+        "requests": int(r.columns["end_ns"].size),
         "throughput_qps": throughput_qps(samples, window),
         "e2e_p50_us": e2e.percentiles_ns[50.0] / 1e3,
         "e2e_p99_us": e2e.percentiles_ns[99.0] / 1e3,

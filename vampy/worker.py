@@ -56,60 +56,46 @@ class WorkerSpec:
     output_dtype: str = "model"
     allow_spinning: bool = True
     max_npz_bytes: int = 1 << 30
+    request_rate_per_s: float | None = None  # open loop: this process's requests per second
+    arrival: str = "poisson"
+    profile_dir: str | None = None
 
 
-@dataclass
+# One row per request. queue = start - arrival, preprocess = model_start - start,
+# model = model_end - model_start, output = end - model_end; e2e = end - arrival is their sum.
+COLUMNS = ("arrival_ns", "start_ns", "model_start_ns", "model_end_ns", "end_ns", "samples")
+
+
 class Recorder:
     """Preallocated per-thread record; grows (outside the timed span) only in duration mode."""
 
-    capacity: int
-    n: int = 0
-    start_ns: np.ndarray = field(init=False)
-    model_start_ns: np.ndarray = field(init=False)
-    end_ns: np.ndarray = field(init=False)
-    samples: np.ndarray = field(init=False)
+    def __init__(self, capacity: int) -> None:
+        self.rows = np.zeros((max(1, capacity), len(COLUMNS)), np.int64)
+        self.n = 0
 
-    def __post_init__(self) -> None:
-        self.capacity = max(1, self.capacity)
-        self.start_ns = np.zeros(self.capacity, np.int64)
-        self.model_start_ns = np.zeros(self.capacity, np.int64)
-        self.end_ns = np.zeros(self.capacity, np.int64)
-        self.samples = np.zeros(self.capacity, np.int64)
-
-    def add(self, start_ns: int, model_start_ns: int, end_ns: int, samples: int) -> None:
-        if self.n == self.capacity:
-            self._grow()
-        i = self.n
-        self.start_ns[i], self.model_start_ns[i], self.end_ns[i], self.samples[i] = start_ns, model_start_ns, end_ns, samples
-        self.n = i + 1
-
-    def _grow(self) -> None:
-        self.capacity *= 2
-        for name in ("start_ns", "model_start_ns", "end_ns", "samples"):
-            old = getattr(self, name)
-            new = np.zeros(self.capacity, np.int64)
-            new[: old.size] = old
-            setattr(self, name, new)
+    def add(self, arrival_ns: int, start_ns: int, model_start_ns: int, model_end_ns: int, end_ns: int, samples: int) -> None:
+        if self.n == self.rows.shape[0]:
+            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
+        self.rows[self.n] = (arrival_ns, start_ns, model_start_ns, model_end_ns, end_ns, samples)
+        self.n += 1
 
     def arrays(self) -> dict[str, np.ndarray]:
-        n = self.n
-        return {"start_ns": self.start_ns[:n], "model_start_ns": self.model_start_ns[:n], "end_ns": self.end_ns[:n], "samples": self.samples[:n]}
+        return {name: self.rows[: self.n, k].copy() for k, name in enumerate(COLUMNS)}
 
 
 @dataclass
 class WorkerResult:
     worker_index: int
     pid: int
-    start_ns: np.ndarray
-    model_start_ns: np.ndarray
-    end_ns: np.ndarray
-    samples: np.ndarray
+    columns: dict[str, np.ndarray]  # COLUMNS, one entry per request
     instance: np.ndarray
     warmup_e2e_ns: np.ndarray
     warmup_model_ns: np.ndarray
     failures: list[tuple[int, str, str]] = field(default_factory=list)  # (index, path, reason)
     outputs_written: int = 0
     stopped_early: bool = False
+    profile_files: list[str] = field(default_factory=list)
+    fatal_output_error: str | None = None  # the output folder refused files: the run stopped
 
 
 def worker_main(spec: WorkerSpec, results: Any, start_event: Any, stop_event: Any, progress: Any, task_counter: Any, inflight: Any) -> None:
@@ -137,7 +123,7 @@ class _Shared:
 def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Shared, task_counter: Any, clock: Clock) -> WorkerResult:
     from vampy.model import open_session
 
-    sessions = [open_session(Path(spec.model_path), spec.intra_threads, 1, spec.allow_spinning) for _ in range(spec.instances)]
+    sessions = [open_session(Path(spec.model_path), spec.intra_threads, 1, spec.allow_spinning, _profile_prefix(spec, k)) for k in range(spec.instances)]
     rng = np.random.default_rng(spec.seed + 7919 * spec.worker_index)
     drivers = [_Driver(spec, k, session, rng, clock, shared) for k, session in enumerate(sessions)]
     _threaded([d.warm_up for d in drivers])
@@ -149,7 +135,16 @@ def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Share
             break
     source = _make_source(spec, task_counter, clock)
     _threaded([functools.partial(d.loop, source) for d in drivers])
-    return _collect(spec, drivers, stop_event.is_set())
+    result = _collect(spec, drivers, stop_event.is_set())
+    if spec.profile_dir is not None:
+        result.profile_files = [s.end_profiling() for s in sessions]
+    return result
+
+
+def _profile_prefix(spec: WorkerSpec, instance: int) -> str | None:
+    if spec.profile_dir is None:
+        return None
+    return str(Path(spec.profile_dir) / f"worker{spec.worker_index}_instance{instance}")
 
 
 def _threaded(jobs: list[Callable[[], Any]]) -> list[Any]:
@@ -174,7 +169,8 @@ def _threaded(jobs: list[Callable[[], Any]]) -> list[Any]:
 
 
 class _PerfSource:
-    """Request numbers 0..requests-1, or unbounded until the deadline; shared by the threads."""
+    """Closed loop: request numbers 0..requests-1, or unbounded until the deadline, each
+    started as soon as an instance is free (arrival None). Shared by the threads."""
 
     def __init__(self, requests: int | None, deadline_ns: int | None, clock: Clock) -> None:
         self._counter = itertools.count()  # next() on it is atomic under the GIL
@@ -182,11 +178,27 @@ class _PerfSource:
         self._deadline_ns = deadline_ns
         self._clock = clock
 
-    def next(self) -> int | None:
+    def next(self) -> tuple[int, int | None] | None:
         if self._deadline_ns is not None and self._clock() >= self._deadline_ns:
             return None
         i = next(self._counter)
-        return i if self._requests is None or i < self._requests else None
+        return (i, None) if self._requests is None or i < self._requests else None
+
+
+class _OpenLoopSource:
+    """Open loop: request i is due at start + offsets[i], whether or not earlier ones finished."""
+
+    def __init__(self, offsets_ns: np.ndarray, start_ns: int, deadline_ns: int | None, clock: Clock) -> None:
+        self._counter = itertools.count()
+        self._due_ns = offsets_ns + start_ns
+        self._deadline_ns = deadline_ns  # with -t, what is still queued at the end is not served
+        self._clock = clock
+
+    def next(self) -> tuple[int, int | None] | None:
+        if self._deadline_ns is not None and self._clock() >= self._deadline_ns:
+            return None
+        i = next(self._counter)
+        return (i, int(self._due_ns[i])) if i < self._due_ns.size else None
 
 
 class _TaskSource:
@@ -203,9 +215,17 @@ class _TaskSource:
         return self._tasks[i] if i < len(self._tasks) else None
 
 
-def _make_source(spec: WorkerSpec, task_counter: Any, clock: Clock) -> _PerfSource | _TaskSource:
+def _make_source(spec: WorkerSpec, task_counter: Any, clock: Clock) -> _PerfSource | _OpenLoopSource | _TaskSource:
     if spec.tasks:
         return _TaskSource(spec.tasks, task_counter)
+    if spec.request_rate_per_s is not None:
+        from vampy.schedule import arrivals_for
+
+        rng = np.random.default_rng(spec.seed * 1_000_003 + spec.worker_index)
+        offsets = arrivals_for(spec.request_rate_per_s, spec.arrival, rng, spec.requests, spec.duration_s)
+        start = clock()
+        deadline = start + int(spec.duration_s * 1e9) if spec.duration_s is not None else None
+        return _OpenLoopSource(offsets, start, deadline, clock)
     deadline = clock() + int(spec.duration_s * 1e9) if spec.duration_s is not None else None
     return _PerfSource(spec.requests, deadline, clock)
 
@@ -232,16 +252,23 @@ class _Driver:
         self.warm_model_ns: list[int] = []
         self.failures: list[tuple[int, str, str]] = []
         self.outputs_written = 0
+        self.fatal_output_error: str | None = None
 
-    def _synthetic_request(self) -> tuple[int, int, int]:
+    def _synthetic_request(self) -> tuple[int, int, int, int]:
+        """One request on the synthetic batch -> (start, model_start, model_end, end) in ns.
+
+        The outputs are numpy arrays in host memory as soon as `run` returns (CPU provider), so
+        output handling here is nothing; in datalist mode it is the conversion and the npz write.
+        """
         plan = self.spec.plan
         t0 = self.begin()
         feed = batch_feed(plan, [[sample_tensor(s, plan, raw) for s, raw in zip(plan.slots, sample)] for sample in self.raw])
         t1 = self.clock()
         self.session.run(None, feed)
         t2 = self.clock()
+        t3 = self.clock()
         self.end()
-        return t0, t1, t2
+        return t0, t1, t2, t3
 
     def begin(self) -> int:
         """Start a request: stamp it for the parent's --timeout watchdog."""
@@ -254,21 +281,31 @@ class _Driver:
 
     def warm_up(self) -> None:
         for _ in range(self.spec.warmup_requests):
-            t0, t1, t2 = self._synthetic_request()
-            self.warm_e2e_ns.append(t2 - t0)
+            t0, t1, t2, t3 = self._synthetic_request()
+            self.warm_e2e_ns.append(t3 - t0)
             self.warm_model_ns.append(t2 - t1)
 
-    def loop(self, source: _PerfSource | _TaskSource) -> None:
+    def loop(self, source: _PerfSource | _OpenLoopSource | _TaskSource) -> None:
         while not self.stop_event.is_set():
             task = source.next()
             if task is None:
                 return
             if isinstance(task, DatalistTask):
                 self._run_task(task)
-            else:
-                t0, t1, t2 = self._synthetic_request()
-                self.record.add(t0, t1, t2, self.spec.plan.batch_size)
-                self.progress[self.slot] += self.spec.plan.batch_size
+                continue
+            due_ns = task[1]
+            if due_ns is not None and not self._wait_until(due_ns):
+                return
+            t0, t1, t2, t3 = self._synthetic_request()
+            self.record.add(t0 if due_ns is None else due_ns, t0, t1, t2, t3, self.spec.plan.batch_size)
+            self.progress[self.slot] += self.spec.plan.batch_size
+
+    def _wait_until(self, due_ns: int) -> bool:
+        """Sleep until a scheduled arrival; False when the run is being stopped meanwhile."""
+        delay_ns = due_ns - self.clock()
+        if delay_ns > 0:
+            return not self.stop_event.wait(delay_ns / 1e9)
+        return True
 
     def _run_task(self, task: DatalistTask) -> None:
         from vampy.datalist_run import run_datalist_task
@@ -278,18 +315,16 @@ class _Driver:
 
 def _collect(spec: WorkerSpec, drivers: list[_Driver], stopped_early: bool) -> WorkerResult:
     parts = [d.record.arrays() for d in drivers]
-    instance = np.concatenate([np.full(p["end_ns"].size, d.index, np.int64) for p, d in zip(parts, drivers)]) if parts else np.zeros(0, np.int64)
+    instance = np.concatenate([np.full(p["end_ns"].size, d.index, np.int64) for p, d in zip(parts, drivers)])
     return WorkerResult(
         worker_index=spec.worker_index,
         pid=os.getpid(),
-        start_ns=np.concatenate([p["start_ns"] for p in parts]),
-        model_start_ns=np.concatenate([p["model_start_ns"] for p in parts]),
-        end_ns=np.concatenate([p["end_ns"] for p in parts]),
-        samples=np.concatenate([p["samples"] for p in parts]),
+        columns={name: np.concatenate([p[name] for p in parts]) for name in COLUMNS},
         instance=instance,
         warmup_e2e_ns=np.array([v for d in drivers for v in d.warm_e2e_ns], np.int64),
         warmup_model_ns=np.array([v for d in drivers for v in d.warm_model_ns], np.int64),
         failures=[f for d in drivers for f in d.failures],
         outputs_written=sum(d.outputs_written for d in drivers),
+        fatal_output_error=next((d.fatal_output_error for d in drivers if d.fatal_output_error), None),
         stopped_early=stopped_early,
     )

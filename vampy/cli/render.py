@@ -32,7 +32,31 @@ def run_report_text(report: dict[str, Any]) -> str:
     ]
     lines += _latency_block("e2e latency (us):", report["e2e"])
     lines += _latency_block("model latency (us):", report["model_latency"])
-    return "\n".join(lines + _vampy_lines(report)) + "\n"
+    return "\n".join(lines + _breakdown_lines(report) + _vampy_lines(report)) + "\n"
+
+
+def _breakdown_lines(report: dict[str, Any]) -> list[str]:
+    """vampy's addition: where the e2e time goes, phase by phase (they add up per request)."""
+    if not report.get("breakdown"):
+        return []
+    lines = ["latency breakdown (us): avg / p50 / p99"]
+    for phase, summary in report["breakdown"].items():
+        p = summary["percentiles_us"]
+        lines.append(f"    {phase + ':':<12}{round(summary['avg_us'])} / {round(p['p50'])} / {round(p['p99'])}")
+    if report.get("open_loop"):
+        o = report["open_loop"]
+        verdict = "sustained" if o["sustained"] else "NOT sustained"
+        growing = ", queue wait growing" if o["queue_wait_growing"] else ""
+        lines.append(
+            f"open loop ({o['arrival']}): target {o['target_qps']:.4f} qps, achieved {o['achieved_qps']:.4f} qps, "
+            f"peak backlog {o['peak_backlog']} requests{growing}: {verdict}"
+        )
+    if report.get("profile"):
+        lines.append("top operators (ONNX Runtime profiler, all workers): share / total ms / calls")
+        for op in report["profile"]["top_ops"][:10]:
+            lines.append(f"    {op['op_type']:<24}{op['share'] * 100:5.1f}% {op['total_us'] / 1e3:10.1f} {op['calls']:6d}")
+        lines.append(f"profiles: {', '.join(report['profile']['files'])}")
+    return lines
 
 
 def _header(report: dict[str, Any]) -> list[str]:
