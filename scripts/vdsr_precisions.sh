@@ -12,8 +12,11 @@ for p in fp32 fp16 int8; do
     $V compile build/official_vdsr_$p.yaml --vdsp_params $VDSP -q
     m=deploy_weights/official_vdsr_$p/mod
     $V run -m $m --vdsp_params $VDSP -i 1 p 1 -b 1 -s [3,256,256] --datalist work/set5_x4.txt \
-        --path_output work/npz_output_$p -q > /dev/null
+        --path_output work/npz_output_$p -q --json work/run_data_$p.json > /dev/null
     $V eval --src_dir ../shared/data/Set5 --gt_dir ../shared/data/Set5 --input_npz_path work/set5_x4.txt \
         --out_npz_dir work/npz_output_$p --input_shape 256 256 --vamp_flag --json work/eval_$p.json > /dev/null
     $V run -m $m --vdsp_params $VDSP -i 1 p 1 -b 1 -s [3,256,256] --iterations "$ITERATIONS" -q --json work/run_$p.json > /dev/null
 done
+# the precision table: speed from the synthetic runs, accuracy through each datalist run's outputs
+$V table deploy_weights/official_vdsr_{fp32,fp16,int8} --run work/run_{fp32,fp16,int8}.json \
+    --run work/run_data_{fp32,fp16,int8}.json --eval work/eval_{fp32,fp16,int8}.json --markdown work/vdsr_table.md
