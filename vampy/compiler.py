@@ -28,7 +28,6 @@ quantization tools print and log, and both are captured into the result's notes.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
 import os
@@ -61,7 +60,7 @@ from vampy.config import (
     ToTensorOp,
 )
 from vampy.errors import InputError, ModelError, OutputError, VampyError
-from vampy.model import FLOPS_PER_MAC
+from vampy.model import FLOPS_PER_MAC, file_sha256
 from vampy.progress import NullProgress, Progress
 from vampy.report import CompileResult, write_json
 
@@ -139,8 +138,8 @@ def _describe(
         name=cfg.name,
         precision=cfg.precision,
         model_path=str(target),
-        source={"checkpoint": str(checkpoint), "sha256": _sha256(checkpoint), "size_bytes": checkpoint.stat().st_size},
-        output={"sha256": _sha256(target), "size_bytes": target.stat().st_size},
+        source={"checkpoint": str(checkpoint), "sha256": file_sha256(checkpoint), "size_bytes": checkpoint.stat().st_size},
+        output={"sha256": file_sha256(target), "size_bytes": target.stat().st_size},
         inputs=[_tensor_dict(v) for v in _graph_inputs(built)],
         outputs=[_tensor_dict(v) for v in built.graph.output],
         calibration=calibration,
@@ -916,12 +915,6 @@ def _tensor_dict(value: onnx.ValueInfoProto) -> dict[str, Any]:
     return {"name": value.name, "shape": _dims(value), "dtype": np.dtype(dtype).name}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _versions() -> dict[str, str]:

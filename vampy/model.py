@@ -315,3 +315,14 @@ def _count_params(graph: onnx.GraphProto) -> int:
     return sum(
         int(np.prod(init.dims)) for init in graph.initializer if init.data_type != onnx.TensorProto.INT64
     )
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks (models and weights can be large)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

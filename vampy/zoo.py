@@ -16,7 +16,6 @@ Two VDSR inputs (`--input`):
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -32,6 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vampy import __version__
 from vampy.errors import InputError, OutputError, UsageError
+from vampy.model import file_sha256
 
 OPSET = 17
 # IR 8 is what opset 17 shipped with; older ONNX Runtime releases refuse newer IR versions.
@@ -173,7 +173,7 @@ def load_vdsr_weights(path: Path) -> tuple[list[np.ndarray], str]:
     """(weights in forward order as float32, sha256 of the file); InputError names the bad key."""
     if not path.is_file():
         raise InputError(f"--weights {path}: no such file")
-    digest = _sha256(path)
+    digest = file_sha256(path)
     arrays = _read_npz(path)
     layers = vdsr_layers()
     expected = {key for key, _ in layers}
@@ -320,12 +320,6 @@ def _vdsr_metadata(model: onnx.ModelProto, input_shape: Sequence[int | str], dyn
     }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- files ---
