@@ -11,20 +11,21 @@ PACKAGE = Path(__file__).resolve().parents[2] / "vampy"
 LAYERS: dict[str, int] = {
     # pure
     "errors": 0, "config": 0, "vdsp": 0, "stats": 0, "metrics": 0, "report": 0, "progress": 0, "table": 0, "compile_config": 0,
+    "schedule": 0, "profiling": 0, "timesheet": 0, "pareto": 0, "compare": 0,
     # data
     "preprocess": 1, "datalist": 1, "monitor": 1, "imaging": 1, "inputs": 1,
     # runtime
     "model": 2, "worker": 2, "compiler": 2, "zoo": 2, "datalist_run": 2,
     # orchestration
-    "loadgen": 3, "evaluate": 3, "run": 3, "summary": 3,
+    "loadgen": 3, "evaluate": 3, "run": 3, "summary": 3, "mlperf": 3, "infer": 3, "sweep": 3,
     # interface
-    "cli": 4, "__init__": 0, "__main__": 4,
+    "cli": 4, "__init__": 0, "__main__": 4, "plots": 4,
 }
 THIRD_PARTY: dict[str, int] = {
     "numpy": 0, "yaml": 0, "skimage": 0,
     "cv2": 1, "PIL": 1, "psutil": 1,
-    "onnx": 2, "onnxruntime": 2,
-    "typer": 4, "rich": 4, "click": 4,
+    "onnx": 2, "onnxruntime": 2, "mlperf_loadgen": 3,
+    "typer": 4, "rich": 4, "click": 4, "matplotlib": 4,
 }
 
 
@@ -76,3 +77,13 @@ def test_module_imports_respect_layers(path: Path) -> None:
             assert LAYERS[target] <= own, f"{path.name} (layer {own}) imports {name} (layer {LAYERS[target]})"
         elif top in THIRD_PARTY:
             assert THIRD_PARTY[top] <= own, f"{path.name} (layer {own}) imports {top}, allowed from layer {THIRD_PARTY[top]}"
+
+
+def test_matplotlib_only_in_plots() -> None:
+    """plots.py sits in the interface layer for matplotlib alone: nothing else draws, and it never prints."""
+    for path in modules():
+        tops = {name.split(".")[0] for name in imported(path)}
+        if path.relative_to(PACKAGE).as_posix() == "plots.py":
+            assert not tops & {"typer", "rich", "click"}, "plots.py must not import typer or rich"
+        else:
+            assert "matplotlib" not in tops, f"{path.name} imports matplotlib; only vampy/plots.py may"

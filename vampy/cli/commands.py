@@ -25,3 +25,13 @@ def register(app: typer.Typer) -> None:
     from vampy.cli import table_cmd
 
     table_cmd.register(app)
+    from vampy.cli import infer_cmd
+
+    infer_cmd.register(app)
+    from vampy.cli import compare_cmd, sweep_cmd
+
+    sweep_cmd.register(app)
+    compare_cmd.register(app)
+    from vampy.cli import loadgen_cmd
+
+    loadgen_cmd.register(app)

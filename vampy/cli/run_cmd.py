@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from vampy.errors import WorkerError
+from vampy.errors import OutputError, WorkerError
 
 VENDOR_NOTES = {
     "hwconfig": "--hwconfig is vendor hardware configuration; ignored on ONNX Runtime",
@@ -49,7 +49,12 @@ def run_command(
     output_dtype: str = typer.Option("model", "--output_dtype", help="Output npz dtype: model (as the model gives it), fp16 (vendor parity) or fp32."),
     resume: bool = typer.Option(False, "--resume", help="Skip datalist lines whose output already exists and is valid."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds one request may take before its worker is failed (default: 20x the slowest warm-up request, at least 60 s; 0 turns it off)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Open loop: samples per second over all processes, issued on a schedule whatever the completions; latency counts from the scheduled arrival."),
+    arrival: str = typer.Option("poisson", "--arrival", help="Open-loop arrivals: poisson (exponential gaps) or constant."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Folder for ONNX Runtime's per-worker profiles (Chrome traces); prints the top operators."),
+    export_times: Optional[str] = typer.Option(None, "--export_times", help="Write one row per request with every timestamp (ns) to FILE.csv or FILE.json."),
     native_size: bool = typer.Option(False, "--native_size", help="Keep each image's own size (no vdsp resize); needs a model with dynamic H/W."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write a PNG: e2e and model latency histograms, and throughput per stability window over time."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the full report (config, environment, per-process figures, histograms) as JSON."),
     dry_run: bool = typer.Option(False, "--dry_run", help="Print the resolved configuration as JSON and exit 0, loading nothing."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
@@ -66,14 +71,15 @@ def run_command(
         warmup_requests=warmup, threads=threads,
         percentiles=parse_percentiles(percentiles) if percentiles else RunConfig.percentiles,
         seed=seed, token_dtype=dtype, datalist=datalist, path_output=path_output, output_dtype=output_dtype,
-        resume=resume, native_size=native_size, request_timeout_s=timeout, device_id=device, vendor_flags=vendor, json_path=json_path, dry_run=dry_run,
+        resume=resume, native_size=native_size, request_timeout_s=timeout, device_id=device,
+        rate_qps=rate, arrival=arrival, profile_dir=profile, export_times=export_times, vendor_flags=vendor, json_path=json_path, dry_run=dry_run,
     )
     for key in vendor:
         _note(VENDOR_NOTES[key])
     if dry_run:
         typer.echo(json.dumps(_dry_run(cfg), indent=2))
         return
-    _run(cfg, quiet)
+    _run(cfg, quiet, plot)
 
 
 def _note(text: str) -> None:
@@ -103,14 +109,19 @@ def _dry_run(cfg: Any) -> dict[str, Any]:
     }
 
 
-def _run(cfg: Any, quiet: bool) -> None:
+def _run(cfg: Any, quiet: bool, plot: str | None = None) -> None:
     from vampy.cli.progress import RichProgress
     from vampy.cli.render import run_report_text
     from vampy.report import check_writable, write_json
     from vampy.run import execute, prepare
 
-    if cfg.json_path:
-        check_writable(cfg.json_path, "--json")
+    for flag, target in (("--json", cfg.json_path), ("--export_times", cfg.export_times)):
+        if target:
+            check_writable(target, flag)
+    if plot:
+        from vampy.plots import check_plot_path
+
+        check_plot_path(plot)
     prepared = prepare(cfg)
     terminated = _on_sigterm()
     with RichProgress(quiet=quiet) as progress:
@@ -120,6 +131,10 @@ def _run(cfg: Any, quiet: bool) -> None:
     sys.stdout.flush()
     if cfg.json_path:
         write_json(cfg.json_path, data)
+    if plot:
+        from vampy.plots import plot_run
+
+        plot_run(data, plot)
     _exit_for(report, terminated)
 
 
@@ -142,6 +157,8 @@ def _exit_for(report: Any, terminated: list[bool]) -> None:
 
     if report.failed_workers:
         raise WorkerError(f"run INCOMPLETE: {report.incomplete_reason}")
+    if report.datalist and report.datalist.get("fatal_output_error"):
+        raise OutputError(f"run INCOMPLETE, {report.datalist['fatal_output_error']}; outputs written so far are kept: fix the folder and add --resume")
     if not report.complete:
         sys.stderr.write(f"vampy: run INCOMPLETE: {report.incomplete_reason}\n")
         raise typer.Exit(143 if terminated else 130)

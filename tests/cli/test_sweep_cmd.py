@@ -1,0 +1,116 @@
+"""`vampy sweep` for real on a tiny model (auto, outputs, Ctrl-C) and every flag's bad input."""
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_run_perf import vdsp_file
+from tests.models import conv_model
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def vampy(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vampy", "sweep", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    folder = tmp_path_factory.mktemp("sweep")
+    dynamic = conv_model(folder / "dyn" / "mod.onnx", in_ch=1, dynamic=True)
+    fixed = conv_model(folder / "fixed" / "mod.onnx", in_ch=1, hw=(16, 16))
+    return dynamic, fixed, vdsp_file(folder)
+
+
+@pytest.mark.slow
+def test_small_real_auto_sweep_writes_everything(model: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    dynamic, _, vdsp = model
+    out = {k: tmp_path / f"s.{k}" for k in ("csv", "json", "png")}
+    t0 = time.monotonic()
+    proc = vampy("-m", str(dynamic.parent / "mod"), "--vdsp_params", str(vdsp), "-s", "[3,16,16]", "--instances", "auto",
+                 "-p", "1", "-b", "1,2", "--threads", "1", "--point_iterations", "200", "--point_duration", "0.3",
+                 "--max_p99_ms", "1000", "--csv", str(out["csv"]), "--json", str(out["json"]), "--plot", str(out["png"]))
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - t0 < 60
+    data = json.loads(out["json"].read_text())
+    assert data["kind"] == "sweep" and data["mode"] == "auto" and data["complete"]
+    assert data["points"][1]["role"] == "noise repeat" and data["noise"] is not None
+    assert 2 <= data["points_tried"] <= 8 and data["space_size"] == 8
+    rows = list(csv.DictReader(out["csv"].open()))
+    assert len(rows) == len(data["points"])
+    assert out["png"].read_bytes()[:8] == PNG_MAGIC and out["png"].stat().st_size > 1024
+    win = data["winner"]
+    assert win["e2e_p99_ms"] <= 1000 and win["throughput_qps"] == max(p["throughput_qps"] for p in data["points"] if p["meets_bound"])
+    assert data["winner_command"] in proc.stdout
+    assert f"-i {win['instances']} -p 1 -b {win['batch']} --threads 1" in data["winner_command"]
+    assert "vampy sweep (auto)" in proc.stdout and f"tried {data['points_tried']} of the 8 points" in proc.stdout
+    assert "noise repeat" in proc.stderr  # the line per point
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_finished_points(model: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    dynamic, _, vdsp = model
+    csv_path, json_path = tmp_path / "s.csv", tmp_path / "s.json"
+    proc = subprocess.Popen([sys.executable, "-m", "vampy", "sweep", "-m", str(dynamic), "--vdsp_params", str(vdsp), "-s", "3,16,16",
+                             "-i", "1-4", "-p", "1", "-b", "1", "--threads", "1", "--point_duration", "1.5", "-q",
+                             "--csv", str(csv_path), "--json", str(json_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(csv_path.read_text().splitlines() if csv_path.exists() else []) < 2:
+        time.sleep(0.1)
+    time.sleep(0.5)  # into the second point
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    data = json.loads(json_path.read_text())
+    assert not data["complete"] and data["interrupted"] == "interrupted (Ctrl-C)"
+    assert 1 <= len(data["points"]) < 4 and all(p["error"] is None for p in data["points"])
+    assert len(list(csv.DictReader(csv_path.open()))) == len(data["points"])
+    assert "finished point(s) kept" in stderr and "Traceback" not in stderr
+    assert "winner:" in stdout
+
+
+def test_fixed_batch_model_refuses_other_batches(model: tuple[Path, Path, Path]) -> None:
+    _, fixed, vdsp = model
+    proc = vampy("-m", str(fixed), "--vdsp_params", str(vdsp), "-s", "3,16,16", "-b", "1,2")
+    assert proc.returncode == 2 and "fixed at 1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["--instances", "0"], 2, "--instances"),
+        (["-p", "x"], 2, "--processes"),
+        (["-b", "4-1"], 2, "--batch"),
+        (["--threads", "1,,2"], 2, "--threads"),
+        (["--max_p99_ms", "-1"], 2, "--max_p99_ms"),
+        (["--search", "random"], 2, "--search"),
+        (["--point_duration", "0"], 2, "--duration"),
+        (["--point_iterations", "0"], 2, "--iterations"),
+        (["--warmup", "-1"], 2, "--warmup"),
+        (["-s", "[3,16"], 2, "-s"),
+        (["--plot", "out.jpg"], 2, "--plot"),
+        (["--csv", "same.out", "--json", "same.out"], 2, "--csv and --json"),
+        (["--no_such_flag"], 2, "no_such_flag"),
+    ],
+)
+def test_bad_values(args: list[str], code: int, needle: str) -> None:
+    proc = vampy("-m", "whatever.onnx", *args)
+    assert proc.returncode == code
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_model_and_unwritable_outputs(model: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    dynamic, _, vdsp = model
+    proc = vampy("-m", str(tmp_path / "nope" / "mod"), "-q")
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    proc = vampy("-m", str(dynamic), "--vdsp_params", str(vdsp), "-s", "3,16,16", "--csv", str(tmp_path / "no" / "s.csv"))
+    assert proc.returncode == 7 and "--csv" in proc.stderr
+    proc = vampy("-m", str(dynamic), "--vdsp_params", str(vdsp), "-s", "3,16,16", "--plot", str(tmp_path / "no" / "s.png"))
+    assert proc.returncode == 7 and "--plot" in proc.stderr

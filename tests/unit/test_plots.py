@@ -1,0 +1,68 @@
+"""Plots are written headless, as real PNGs, from report dicts alone (complete, partial and empty)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.unit.test_compare import make_report
+from tests.unit.test_sweep import GRID, Fake
+from vampy.config import RunConfig
+from vampy.errors import OutputError, UsageError
+from vampy.plots import check_plot_path, plot_run, plot_sweep, window_times_s
+from vampy.sweep import SweepConfig, SweepResult, search, sweep_dict
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 1024
+
+
+def run_report() -> dict[str, Any]:
+    report = make_report(1)
+    report["warmup"] = {"requests": 2, "e2e": {"avg_us": 30000.0}}
+    return report
+
+
+def test_run_plot(tmp_path: Path) -> None:
+    plot_run(run_report(), tmp_path / "run.png")
+    assert_png(tmp_path / "run.png")
+    assert not list(tmp_path.glob(".*"))  # the temporary file is gone
+
+
+def test_run_plot_without_windows_or_requests(tmp_path: Path) -> None:
+    short = make_report(1, windows=0)
+    plot_run(short, tmp_path / "short.png")
+    assert_png(tmp_path / "short.png")
+    empty = {**short, "histograms": {"e2e": {"edges_us": [], "counts": []}, "model": {"edges_us": [], "counts": []}}, "complete": False}
+    plot_run(empty, tmp_path / "empty.png")
+    assert_png(tmp_path / "empty.png")
+
+
+def test_sweep_plot(tmp_path: Path) -> None:
+    cfg = SweepConfig(RunConfig(model="deploy_weights/vdsr/mod", duration_s=1.0), max_p99_ms=300.0)
+    plot_sweep(sweep_dict(search(GRID, True, Fake(), max_p99_ms=300.0), cfg), tmp_path / "sweep.png")
+    assert_png(tmp_path / "sweep.png")
+    plot_sweep(sweep_dict(SweepResult("auto", (), {}), cfg), tmp_path / "none.png")
+    assert_png(tmp_path / "none.png")
+
+
+def test_window_times_rebuild_the_run() -> None:
+    edges = window_times_s([10.0, 20.0, 10.0], samples=30, forward_time_s=2.5)
+    assert edges == pytest.approx([0.0, 1.0, 1.5, 2.5])
+    assert window_times_s([], 0, 1.0).size == 0
+    assert np.all(np.diff(window_times_s([5.0, 7.0, 6.0, 5.5], 100, 17.3)) > 0)
+
+
+def test_plot_path_checks(tmp_path: Path) -> None:
+    assert check_plot_path(tmp_path / "a.png") == tmp_path / "a.png"
+    with pytest.raises(UsageError, match="ending in .png"):
+        check_plot_path(tmp_path / "a.jpg")
+    with pytest.raises(OutputError, match="does not exist"):
+        check_plot_path(tmp_path / "missing" / "a.png")
+    with pytest.raises(OutputError, match="--plot"):
+        plot_run(run_report(), tmp_path / "missing" / "a.png")

@@ -1,0 +1,175 @@
+"""`vampy sweep`: short runs over instances x processes x batch x threads -> table, winner, CSV/JSON/PNG."""
+from __future__ import annotations
+
+import math
+import signal
+import sys
+from typing import Any, Optional
+
+import typer
+
+SWEEP_HELP = (
+    "Find the configuration with the highest throughput whose p99 e2e latency meets --max_p99_ms: short "
+    "runs over instances, processes, batch size and ONNX Runtime threads. Each dimension takes a list (1,2,4), "
+    "a range (1-4) or auto. All lists: the full grid. Any auto (or --search auto): a climb that grows each dimension while "
+    "throughput improves by more than the run-to-run noise it measured (docs/sweep.md). Prints every point, "
+    "the winner as a `vampy run` command line; --csv/--json are rewritten after every point, so Ctrl-C keeps them."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="sweep", no_args_is_help=True, help=SWEEP_HELP)(sweep_command)
+
+
+def sweep_command(
+    model: str = typer.Option(..., "-m", "--model", help="Model: a .onnx file, a vamp prefix (dir/mod) or a folder holding mod.onnx."),
+    vdsp_params: Optional[str] = typer.Option(None, "--vdsp_params", help="vdsp_params preprocessing file (JSON or YAML)."),
+    shape: Optional[str] = typer.Option(None, "-s", "--shape", help="Input image shape C,H,W, e.g. [3,256,256] (as `vampy run -s`)."),
+    instances: str = typer.Option("auto", "-i", "--instances", help="Model instances per process: auto, a list 1,2,4 or a range 1-4."),
+    processes: str = typer.Option("auto", "-p", "--processes", help="Worker processes: auto, a list or a range."),
+    batch: str = typer.Option("auto", "-b", "--batch", help="Samples per request: auto, a list or a range (a model with a fixed batch keeps it)."),
+    threads: str = typer.Option("auto", "--threads", help="ONNX Runtime intra-op threads per instance: auto, a list or a range."),
+    search: Optional[str] = typer.Option(None, "--search", help="auto (climb) or grid (every combination). Default: auto when any dimension is auto, else grid."),
+    max_p99_ms: Optional[float] = typer.Option(None, "--max_p99_ms", help="Only points whose p99 e2e latency is at most this many ms can win."),
+    point_duration: Optional[float] = typer.Option(None, "--point_duration", help="Seconds each point measures (default 4 unless --point_iterations is given)."),
+    point_iterations: Optional[int] = typer.Option(None, "--point_iterations", help="Samples per process each point measures; with --point_duration, whichever comes first."),
+    warmup: int = typer.Option(1, "--warmup", help="Warm-up requests per instance at each point (excluded from its figures)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic input."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="Integer type of token inputs (as `vampy run --dtype`)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write throughput against p99 latency, Pareto front marked, as PNG."),
+    csv_path: Optional[str] = typer.Option(None, "--csv", help="Write every point as CSV (rewritten after each point)."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write the sweep as JSON: points, winner, command line, noise, search log (rewritten after each point)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No line per point on stderr."),
+) -> None:
+    from vampy.config import RunConfig, parse_shapes
+    from vampy.sweep import DEFAULT_POINT_DURATION_S, SweepConfig, SweepSpace, parse_values
+
+    space = SweepSpace(*(parse_values(text, dim) for text, dim in
+                         ((instances, "instances"), (processes, "processes"), (batch, "batch"), (threads, "threads"))))
+    duration = point_duration if point_duration is not None or point_iterations is not None else DEFAULT_POINT_DURATION_S
+    base = RunConfig(
+        model=model, vdsp_params=vdsp_params, shapes=parse_shapes(shape) if shape is not None else None,
+        iterations=point_iterations, duration_s=duration, warmup_requests=warmup, seed=seed, token_dtype=dtype,
+    )
+    cfg = SweepConfig(base=base, space=space, max_p99_ms=max_p99_ms, csv_path=csv_path, json_path=json_path, plot_path=plot, strategy=search)
+    _sweep(cfg, quiet)
+
+
+class _Writer:
+    """Rewrites --csv and --json after every point (atomic), and prints a line per point on stderr."""
+
+    def __init__(self, cfg: Any, quiet: bool) -> None:
+        from rich.console import Console
+        from vampy.summary import environment
+
+        self.cfg = cfg
+        self.quiet = quiet
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.environment = environment()
+        self.last: Any = None
+
+    def point_started(self, point: Any, index: int, total: int | None) -> None:
+        if not self.quiet:
+            self.err.print(f"[dim]\\[{index}{'/' + str(total) if total else ''}] {point.label} ...[/dim]")
+
+    def point_done(self, m: Any, partial: Any) -> None:
+        self.last = partial
+        self.write(partial)
+        if self.quiet:
+            return
+        if not m.ok:
+            self.err.print(f"    {m.point.label}: failed: {m.error}")
+            return
+        stable = {True: "stable", False: "UNSTABLE", None: "stability not judged"}[m.stable]
+        role = f", {m.role}" if m.role else ""
+        self.err.print(f"    {m.point.label}: {_g(m.throughput_qps)} qps, p50 {_g(m.e2e_p50_ms)} ms, p99 {_g(m.e2e_p99_ms)} ms ({stable}{role})")
+
+    def write(self, result: Any) -> None:
+        from vampy.report import write_json
+        from vampy.sweep import sweep_csv, sweep_dict, write_text
+
+        if self.cfg.csv_path:
+            write_text(self.cfg.csv_path, sweep_csv(result), "--csv")
+        if self.cfg.json_path:
+            write_json(self.cfg.json_path, sweep_dict(result, self.cfg, self.environment))
+
+
+def _sweep(cfg: Any, quiet: bool) -> None:
+    from vampy.plots import check_plot_path, plot_sweep
+    from vampy.sweep import SweepResult, run_sweep, sweep_dict
+
+    if cfg.plot_path:
+        check_plot_path(cfg.plot_path)
+    writer = _Writer(cfg, quiet)
+    writer.write(SweepResult("auto" if cfg.auto else "grid", (), {}))  # an unwritable output fails now, not after the sweep
+    terminated = _on_sigterm()
+    result = run_sweep(cfg, writer)
+    writer.write(result)
+    data = sweep_dict(result, cfg, writer.environment)
+    if cfg.plot_path:
+        plot_sweep(data, cfg.plot_path)
+    _print(data)
+    if result.interrupted:
+        sys.stderr.write(f"vampy: sweep {result.interrupted}: {len(result.rows)} finished point(s) kept in the outputs\n")
+        raise typer.Exit(143 if terminated else 130)
+
+
+def _on_sigterm() -> list[bool]:
+    from vampy.errors import Terminated
+
+    seen: list[bool] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.append(True)
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, handler)
+    return seen
+
+
+def _g(value: float) -> str:
+    """Four significant digits without an exponent: 34290, 2.310, 0.01175."""
+    if not value or not math.isfinite(value):
+        return f"{value:g}"
+    return f"{value:.{max(0, 3 - math.floor(math.log10(abs(value))))}f}"
+
+
+def _print(data: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from vampy.sweep import CONTENDED_PERCENT
+
+    table = Table(title=f"vampy sweep ({data['mode']}): {data['points_tried']} points, {data['runs']} runs")
+    for name in ("#", "i", "p", "b", "threads", "qps", "p50 ms", "p99 ms", "cpu %", "others %", "MB", "stable", ""):
+        table.add_column(name, justify="left" if name in ("stable", "") else "right")
+    for row in data["points"]:
+        marks = [m for m, on in (("WINNER", row["winner"]), ("pareto", row["pareto"]), (row["role"], bool(row["role"])),
+                                 ("over bound", row["error"] is None and not row["meets_bound"])) if on]
+        if row["error"]:
+            marks = [f"failed: {row['error']}"]
+        stable = {True: "yes", False: "NO", None: "-"}[row["stable"]]
+        table.add_row(str(row["index"]), str(row["instances"]), str(row["processes"]), str(row["batch"]), str(row["threads"]),
+                      _g(row["throughput_qps"]), _g(row["e2e_p50_ms"]), _g(row["e2e_p99_ms"]),
+                      f"{row['cpu_percent']:.0f}", "-" if row["others_cpu_percent"] is None else f"{row['others_cpu_percent']:.0f}",
+                      f"{row['rss_mb']:.0f}", stable, ", ".join(marks))
+    Console(width=140, highlight=False).print(table)
+    lines = []
+    if data["mode"] == "auto":
+        noise = f"noise {data['noise']:.1%} (the first point twice), step threshold {data['threshold']:.1%}; " if data["noise"] is not None else ""
+        lines.append(f"auto: {noise}tried {data['points_tried']} of the {data['space_size']} points of its ladders")
+    else:
+        lines.append(f"grid: {data['points_tried']} points")
+    if data["contended_points"]:
+        lines.append(f"warning: {data['contended_points']} of {len(data['points'])} points ran while other processes used more than "
+                     f"{CONTENDED_PERCENT:g}% of the machine (column 'others %'): their throughput understates this machine")
+    bound = data["config"]["max_p99_ms"]
+    win = data["winner"]
+    if win is None:
+        lines.append("no winner: " + (f"no point met --max_p99_ms {bound:g}" if bound else "no point finished"))
+    else:
+        within = f" (p99 bound {bound:g} ms)" if bound else ""
+        lines.append(f"winner: i{win['instances']} p{win['processes']} b{win['batch']} t{win['threads']}: "
+                     f"{_g(win['throughput_qps'])} qps, p99 {_g(win['e2e_p99_ms'])} ms{within}")
+        lines.append(data["winner_command"])
+    sys.stdout.write("\n".join(lines) + "\n")

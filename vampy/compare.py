@@ -1,0 +1,238 @@
+"""Pure: run reports side by side, the relative change of each figure against the first report,
+and whether the change in median e2e latency and in throughput exceeds the noise.
+
+What the bootstrap can use. The JSON run report holds no raw latencies: it holds a 40-bin,
+log-spaced histogram of the e2e latencies (stats.histogram_us) and the throughputs of up to 10
+stability windows (stats.stability: slices of equal completions). So:
+
+- **median e2e latency**: the bootstrap distribution of the median of n requests drawn from the
+  histogram's density (log-uniform inside each bin, n = the report's request count). The
+  nearest-rank median is the k-th order statistic, k = ceil(n/2), and the k-th of n iid draws is
+  F^-1(U) with U ~ Beta(k, n+1-k): one Beta draw per replicate, exact, no n-sized resample.
+- **throughput**: resample the windows with replacement; a replicate's throughput is the
+  harmonic mean of its windows' rates (equal samples per window, so the run's throughput is
+  their harmonic mean). Needs 3 windows in each report, else "cannot judge".
+- A change is **significant** when the `confidence` interval of the replicate ratio B/A - 1
+  excludes 0 and the change is larger than `min_change`. Interval ends use the project's one
+  percentile definition (stats.PERCENTILE_METHOD). Fixed seed: the same files give the same verdict.
+
+Limits, stated where the verdict is printed too: this is within-run noise. Requests are treated
+as independent, and the interval knows nothing of what changes between runs (other processes,
+frequency scaling, the memory allocator's luck), which on a shared machine is often larger.
+The histogram's bins are 2-6% wide for typical spreads: the log-uniform fill inside a bin is an
+assumption. Ten windows give a coarse throughput interval. `min_change` is where to put the
+run-to-run noise you measured (e.g. `vampy sweep` prints it).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from vampy.errors import UsageError
+from vampy.stats import PERCENTILE_METHOD
+
+DEFAULT_RESAMPLES = 4000
+DEFAULT_CONFIDENCE = 0.95
+MIN_WINDOWS = 3
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    label: str
+    key: str
+    values: tuple[float | None, ...]
+    higher_is_better: bool
+
+    def change(self, k: int) -> float | None:
+        """Relative change of report k against the first report."""
+        base, value = self.values[0], self.values[k]
+        if base is None or value is None or base == 0:
+            return None
+        return value / base - 1
+
+
+@dataclass(frozen=True)
+class Test:
+    """A bootstrap test of one figure of report `report` (>= 1) against report 0."""
+
+    metric: str
+    report: int
+    change: float | None  # from the reports' own figures
+    ci_low: float | None
+    ci_high: float | None
+    significant: bool | None  # None: cannot judge (the reason in note)
+    note: str = ""
+
+    def text(self) -> str:
+        if self.significant is None:
+            return f"{self.metric}: cannot judge ({self.note})"
+        change = f"{self.change:+.1%}" if self.change is not None else "-"
+        ci = f"[{self.ci_low:+.1%}, {self.ci_high:+.1%}]"
+        word = "significant" if self.significant else "within noise"
+        return f"{self.metric}: {change} (CI {ci}) {word}{' (' + self.note + ')' if self.note else ''}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    names: tuple[str, ...]
+    metrics: tuple[MetricRow, ...]
+    tests: tuple[Test, ...]
+    notes: tuple[str, ...]
+    confidence: float
+    resamples: int
+    seed: int
+    min_change: float
+
+    def tests_of(self, k: int) -> list[Test]:
+        return [t for t in self.tests if t.report == k]
+
+    def verdict(self, k: int) -> str:
+        tests = self.tests_of(k)
+        significant = [t for t in tests if t.significant]
+        versus = f"{self.names[k]} vs {self.names[0]}"
+        if significant:
+            return f"{versus}: significant difference in " + ", ".join(f"{t.metric} ({t.change:+.1%})" for t in significant if t.change is not None)
+        if all(t.significant is None for t in tests):
+            return f"{versus}: cannot judge (" + "; ".join(t.note for t in tests) + ")"
+        return f"{versus}: no significant difference"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdicts"] = [self.verdict(k) for k in range(1, len(self.names))]
+        d["kind"] = "compare"
+        return d
+
+
+def histogram_inverse_cdf(edges_us: Sequence[float], counts: Sequence[int], u: np.ndarray) -> np.ndarray:
+    """F^-1(u) of the histogram's density, log-uniform within each bin (the bins are log-spaced)."""
+    edges = np.log(np.asarray(edges_us, dtype=np.float64))
+    weights = np.asarray(counts, dtype=np.float64)
+    cdf = np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum()
+    j = np.clip(np.searchsorted(cdf, u, side="left") - 1, 0, weights.size - 1)
+    width = np.where(weights[j] > 0, cdf[j + 1] - cdf[j], 1.0)
+    frac = np.clip((u - cdf[j]) / width, 0.0, 1.0)
+    values: np.ndarray = np.exp(edges[j] + frac * (edges[j + 1] - edges[j]))
+    return values
+
+
+def median_replicates(histogram: dict[str, Any], rng: np.random.Generator, resamples: int) -> np.ndarray | None:
+    """Bootstrap replicates of the nearest-rank median of the histogram's n requests (microseconds)."""
+    counts = histogram.get("counts") or []
+    n = int(sum(counts))
+    if n < 1 or len(histogram.get("edges_us") or []) != len(counts) + 1:
+        return None
+    k = math.ceil(n / 2)
+    u = rng.beta(k, n + 1 - k, size=resamples)
+    return histogram_inverse_cdf(histogram["edges_us"], counts, u)
+
+
+def throughput_replicates(window_qps: Sequence[float], rng: np.random.Generator, resamples: int) -> np.ndarray | None:
+    """Bootstrap replicates of a run's throughput: windows resampled, harmonic mean of each draw."""
+    rates = np.asarray(window_qps, dtype=np.float64)
+    if rates.size < MIN_WINDOWS or np.any(rates <= 0):
+        return None
+    picks = rng.integers(0, rates.size, size=(resamples, rates.size))
+    harmonic: np.ndarray = rates.size / np.sum(1.0 / rates[picks], axis=1)
+    return harmonic
+
+
+def _interval(ratio: np.ndarray, confidence: float) -> tuple[float, float]:
+    tail = (1 - confidence) / 2
+    change = ratio - 1
+    # Interval ends by the project's one percentile definition (stats.PERCENTILE_METHOD, nearest rank).
+    low, high = (float(np.quantile(change, q, method=PERCENTILE_METHOD)) for q in (tail, 1 - tail))  # type: ignore[call-overload]
+    return low, high
+
+
+def _test(metric: str, k: int, change: float | None, a: np.ndarray | None, b: np.ndarray | None, why: str, confidence: float, min_change: float) -> Test:
+    if a is None or b is None:
+        return Test(metric, k, change, None, None, None, why)
+    low, high = _interval(b / a, confidence)
+    outside = low > 0 or high < 0
+    small = change is not None and abs(change) <= min_change
+    note = f"|change| <= --min_change {min_change:.1%}" if outside and small else ""
+    return Test(metric, k, change, low, high, outside and not small, note)
+
+
+def _figure(report: dict[str, Any], path: str) -> float | None:
+    value = _path(report, path)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+# label, path in the report, scale, higher is better
+METRICS = (
+    ("throughput (qps)", "throughput_qps", 1.0, True),
+    ("e2e p50 (ms)", "e2e.percentiles_us.p50", 1e-3, False),
+    ("e2e p90 (ms)", "e2e.percentiles_us.p90", 1e-3, False),
+    ("e2e p99 (ms)", "e2e.percentiles_us.p99", 1e-3, False),
+    ("model p50 (ms)", "model_latency.percentiles_us.p50", 1e-3, False),
+    ("cpu (% of machine)", "resources.cpu_percent_of_machine", 1.0, False),
+    ("memory peak (MB)", "resources.rss_peak_mb", 1.0, False),
+)
+
+
+def config_label(report: dict[str, Any]) -> str:
+    return f"i{report.get('instances')} p{report.get('processes')} b{report.get('batch_size')} t{report.get('intra_threads')}"
+
+
+def _config_notes(reports: Sequence[dict[str, Any]], names: Sequence[str]) -> list[str]:
+    notes = []
+    for key, label in (("model.path", "model"), ("inputs.inputs", "inputs")):
+        values = [str(_path(r, key)) for r in reports]
+        if len(set(values)) > 1:
+            notes.append(f"the reports differ in {label}: " + "; ".join(f"{n}: {v}" for n, v in zip(names, values)))
+    for name, r in zip(names, reports):
+        if not r.get("complete", True):
+            notes.append(f"{name} is INCOMPLETE ({r.get('incomplete_reason')}): its figures cover part of a run")
+        if (r.get("stability") or {}).get("stable") is False:
+            notes.append(f"{name} was unstable (window throughputs up to {r['stability']['max_deviation']:.1%} apart): its figures are noisier than its interval says")
+    return notes
+
+
+def _path(report: dict[str, Any], path: str) -> Any:
+    value: Any = report
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def compare(
+    reports: Sequence[dict[str, Any]], names: Sequence[str], seed: int = 0, resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE, min_change: float = 0.0,
+) -> Comparison:
+    """Compare every report with the first one (module docstring: what is tested, and the limits)."""
+    if len(reports) < 2 or len(reports) != len(names):
+        raise UsageError("compare needs at least two run reports (`vampy run --json FILE`)")
+    if not 0.5 <= confidence < 1:
+        raise UsageError(f"--confidence {confidence}: give a level between 0.5 and 0.999, e.g. 0.95")
+    if not 100 <= resamples <= 1_000_000:
+        raise UsageError(f"--resamples {resamples}: give between 100 and 1000000")
+    if not 0 <= min_change < 1:
+        raise UsageError(f"--min_change {min_change}: give a fraction between 0 and 1, e.g. 0.02 for 2%")
+    metrics = tuple(
+        MetricRow(label, path, tuple((v * scale if (v := _figure(r, path)) is not None else None) for r in reports), higher)
+        for label, path, scale, higher in METRICS
+    )
+    # One seeded stream per report and figure: adding a third report never changes the first two's verdict.
+    def rng(k: int, figure: int) -> np.random.Generator:
+        return np.random.default_rng([seed, k, figure])
+
+    medians = [median_replicates(r.get("histograms", {}).get("e2e", {}), rng(k, 0), resamples) for k, r in enumerate(reports)]
+    rates = [throughput_replicates((r.get("stability") or {}).get("window_qps") or [], rng(k, 1), resamples) for k, r in enumerate(reports)]
+    tests = []
+    for k in range(1, len(reports)):
+        tests.append(_test("throughput", k, metrics[0].change(k), rates[0], rates[k],
+                           f"fewer than {MIN_WINDOWS} stability windows: run longer", confidence, min_change))
+        tests.append(_test("median e2e latency", k, metrics[1].change(k), medians[0], medians[k],
+                           "no e2e histogram in the report", confidence, min_change))
+    return Comparison(tuple(names), metrics, tuple(tests), tuple(_config_notes(reports, names)), confidence, resamples, seed, min_change)
+
+
+def unique_names(paths: Sequence[str]) -> list[str]:
+    """Short names for the column headers: file stems, or the whole path where stems collide."""
+    stems = [Path(p).stem for p in paths]
+    return [s if stems.count(s) == 1 else str(p) for s, p in zip(stems, paths)]

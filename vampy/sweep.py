@@ -1,0 +1,621 @@
+"""`vampy sweep`: the configuration (instances, processes, batch, threads) with the highest
+throughput whose p99 e2e latency meets an optional bound.
+
+The strategies take a measurement function `Point -> Measurement`, so tests drive them with a
+deterministic fake and the CLI with real short runs (`RunMeasurer`: run.prepare/execute per point).
+
+- **grid** (every dimension a list, or `--search grid`): every combination of the values.
+- **auto** (any dimension `auto`, or `--search auto`): coordinate ascent over ladders (`auto` = `auto_ladder`; a list
+  is climbed in its ascending order; one value fixes the dimension):
+  1. Measure the smallest point twice. noise = |q1 - q2| / mean(q1, q2); the gain a step must
+     show is threshold = noise clamped to [MIN_GAIN, MAX_GAIN].
+  2. For each dimension in CLIMB_ORDER, step up the ladder while the step's throughput beats the
+     current point's by more than the threshold (the current point moves there). A step within
+     the threshold of it (a plateau) looks one value further, since a plateau can hide a later
+     gain (batch 2 no better, batch 4 is). A clear loss, a failed point or, for instances,
+     processes and batch, a point over the p99 bound (larger values only add latency) ends the
+     dimension. Then, if the value below is unmeasured, try one step down: moves in other
+     dimensions can change which value is best.
+  3. Repeat passes until one moves nothing. Each point runs once (twice when unstable).
+- Either way the winner is the measured run with the highest throughput meeting the bound. A run
+  whose stability windows disagree (stats.stability), or during which other processes used more
+  than CONTENDED_PERCENT of the machine, is repeated once; an uncontended, then the steadier, run is kept.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+import os
+import re
+import shlex
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+from vampy.config import RunConfig
+from vampy.errors import ModelError, OutputError, Terminated, UsageError, WorkerError
+from vampy.pareto import pareto_front
+from vampy.report import SCHEMA_VERSION
+
+DIMENSIONS = ("instances", "processes", "batch", "threads")  # Point's field order, the grid's order
+CLIMB_ORDER = ("threads", "instances", "processes", "batch")  # threads first: the same cores at the lowest latency
+LATENCY_GROWING = frozenset({"instances", "processes", "batch"})  # more of these never lowers p99
+MIN_GAIN = 0.01  # below 1% a "gain" is not worth a configuration change, however quiet the machine
+MAX_GAIN = 0.10  # a first repeat differing by more means a busy machine; do not stop climbing at once
+MAX_BATCH = 64
+DEFAULT_POINT_DURATION_S = 4.0
+DEFAULT_POINT_WARMUP = 1
+CONTENDED_PERCENT = 20.0  # other processes took more than this share of the machine during a point
+_VALUES = re.compile(r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$")
+MAX_VALUES = {"instances": 256, "processes": 256, "batch": 4096, "threads": 1024}
+FLAGS = {"instances": "--instances", "processes": "--processes", "batch": "--batch", "threads": "--threads"}
+
+
+@dataclass(frozen=True, order=True)
+class Point:
+    instances: int
+    processes: int
+    batch: int
+    threads: int
+
+    def get(self, dim: str) -> int:
+        return int(getattr(self, dim))
+
+    def with_value(self, dim: str, value: int) -> Point:
+        return replace(self, **{dim: value})
+
+    @property
+    def label(self) -> str:
+        return f"i{self.instances} p{self.processes} b{self.batch} t{self.threads}"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One run of one point. error: the point could not run (the reason); its figures are zero."""
+
+    point: Point
+    throughput_qps: float = 0.0
+    e2e_p50_ms: float = 0.0
+    e2e_p99_ms: float = 0.0
+    model_p99_ms: float = 0.0
+    cpu_percent: float = 0.0
+    rss_mb: float = 0.0
+    samples: int = 0
+    duration_s: float = 0.0
+    stable: bool | None = None
+    max_deviation: float = 0.0
+    runs_qps: tuple[float, ...] = ()  # every run of this point (two when the first was unstable)
+    error: str | None = None
+    role: str = ""  # "noise repeat": auto's second run of its first point
+    others_cpu_percent: float | None = None  # CPU other processes used during the point, % of the machine
+
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def measurement_from_report(point: Point, report: dict[str, Any]) -> Measurement:
+    """A RunReport dict -> Measurement. A run stopped by Ctrl-C/SIGTERM re-raises the interrupt."""
+    if not report["complete"] and not report["failed_workers"]:
+        raise Terminated() if "SIGTERM" in str(report["incomplete_reason"]) else KeyboardInterrupt()
+    if not report["complete"]:
+        return Measurement(point, error=str(report["incomplete_reason"]))
+    stab = report["stability"]
+    return Measurement(
+        point=point,
+        throughput_qps=float(report["throughput_qps"]),
+        e2e_p50_ms=report["e2e"]["percentiles_us"]["p50"] / 1e3,
+        e2e_p99_ms=report["e2e"]["percentiles_us"]["p99"] / 1e3,
+        model_p99_ms=report["model_latency"]["percentiles_us"]["p99"] / 1e3,
+        cpu_percent=float(report["resources"]["cpu_percent_of_machine"]),
+        rss_mb=float(report["resources"]["rss_peak_mb"]),
+        samples=int(report["samples"]),
+        duration_s=float(report["forward_time_s"]),
+        stable=stab["stable"],
+        max_deviation=float(stab["max_deviation"]),
+    )
+
+
+# --- the space ---
+
+
+def parse_values(text: str, dim: str) -> tuple[int, ...] | None:
+    """`auto` -> None; `1,2,4` or `1-4` or `1-2,8` -> the sorted distinct values."""
+    flag = FLAGS[dim]
+    if text.strip().lower() == "auto":
+        return None
+    if not _VALUES.match(text):
+        raise UsageError(f"{flag} {text!r}: give auto, a list such as 1,2,4, or a range such as 1-4")
+    values: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        a, b = int(low), int(high or low)
+        if a > b:
+            raise UsageError(f"{flag} {text!r}: the range {a}-{b} runs backwards; write {b}-{a}")
+        if a < 1 or b > MAX_VALUES[dim]:
+            raise UsageError(f"{flag} {text!r}: values must be between 1 and {MAX_VALUES[dim]}")
+        values.update(range(a, b + 1))
+    return tuple(sorted(values))
+
+
+def _ladder(limit: int, steps: Sequence[int]) -> tuple[int, ...]:
+    return tuple(v for v in steps if v <= limit)
+
+
+def auto_ladder(dim: str, cores: int) -> tuple[int, ...]:
+    """The values `auto` climbs, bounded by the machine: instances up to 2x cores (at least 4),
+    processes up to the cores (at least 2), threads powers of two up to the cores (and the cores
+    themselves), batch powers of two up to MAX_BATCH."""
+    dense = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
+    if dim == "instances":
+        return _ladder(max(4, 2 * cores), dense)
+    if dim == "processes":
+        return _ladder(max(2, cores), dense)
+    if dim == "threads":
+        return tuple(sorted({v for v in (1 << k for k in range(11)) if v <= cores} | {max(1, cores)}))
+    return _ladder(MAX_BATCH, [1 << k for k in range(13)])
+
+
+@dataclass(frozen=True)
+class SweepSpace:
+    """Per dimension the values to try; None means `auto`."""
+
+    instances: tuple[int, ...] | None = None
+    processes: tuple[int, ...] | None = None
+    batch: tuple[int, ...] | None = None
+    threads: tuple[int, ...] | None = None
+
+    @property
+    def auto(self) -> bool:
+        return any(getattr(self, d) is None for d in DIMENSIONS)
+
+    def ladders(self, cores: int, fixed_batch: int | None = None) -> dict[str, tuple[int, ...]]:
+        out: dict[str, tuple[int, ...]] = {}
+        for dim in DIMENSIONS:
+            given: tuple[int, ...] | None = getattr(self, dim)
+            out[dim] = given if given is not None else auto_ladder(dim, cores)
+        if fixed_batch is not None:
+            if self.batch is None:
+                out["batch"] = (fixed_batch,)
+            elif set(self.batch) != {fixed_batch}:
+                raise UsageError(
+                    f"--batch {','.join(map(str, self.batch))}: the model's batch dimension is fixed at {fixed_batch}; "
+                    f"give --batch {fixed_batch} (or auto), or a model with a dynamic batch dimension"
+                )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {d: (list(v) if (v := getattr(self, d)) is not None else "auto") for d in DIMENSIONS}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """`vampy sweep`: the run every point shares (model, input, stop rule) and the space."""
+
+    base: RunConfig
+    space: SweepSpace = field(default_factory=SweepSpace)
+    max_p99_ms: float | None = None
+    csv_path: str | None = None
+    json_path: str | None = None
+    plot_path: str | None = None
+    strategy: str | None = None  # "auto" | "grid"; None: auto when any dimension is auto
+
+    @property
+    def auto(self) -> bool:
+        return self.strategy == "auto" or (self.strategy is None and self.space.auto)
+
+    def __post_init__(self) -> None:
+        if self.strategy not in (None, "auto", "grid"):
+            raise UsageError(f"--search {self.strategy}: choose auto (climb) or grid (every combination)")
+        if self.max_p99_ms is not None and not 0 < self.max_p99_ms < math.inf:
+            raise UsageError(f"--max_p99_ms {self.max_p99_ms}: give a positive number of milliseconds")
+        if self.base.datalist is not None:
+            raise UsageError("--datalist: sweep measures performance on synthetic input; run the data set with `vampy run --datalist`")
+        named = [(f, p) for f, p in (("--csv", self.csv_path), ("--json", self.json_path), ("--plot", self.plot_path)) if p]
+        for (f1, p1), (f2, p2) in itertools.combinations(named, 2):
+            if Path(p1).resolve() == Path(p2).resolve():
+                raise UsageError(f"{f1} and {f2} both name {p1}; give two files")
+
+
+# --- the search ---
+
+
+class SweepObserver(Protocol):
+    def point_started(self, point: Point, index: int, total: int | None) -> None:
+        """A run of `point` begins as row `index` (from 1; an unstable repeat keeps it); total: a grid's size, else None."""
+
+    def point_done(self, measurement: Measurement, partial: SweepResult) -> None:
+        """A point finished (its unstable repeat included); partial holds every finished point."""
+
+
+class NullObserver:
+    def point_started(self, point: Point, index: int, total: int | None) -> None:
+        return None
+
+    def point_done(self, measurement: Measurement, partial: SweepResult) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    mode: str  # "grid" | "auto"
+    rows: tuple[Measurement, ...]
+    ladders: dict[str, tuple[int, ...]]
+    max_p99_ms: float | None = None
+    noise: float | None = None  # auto: relative difference of the repeated first point
+    threshold: float | None = None  # auto: the gain a step had to show
+    interrupted: str | None = None
+    log: tuple[str, ...] = ()
+
+    @property
+    def space_size(self) -> int:
+        return math.prod(len(v) for v in self.ladders.values())
+
+    @property
+    def points_tried(self) -> int:
+        return len({m.point for m in self.rows})
+
+    @property
+    def runs(self) -> int:
+        return sum(max(1, len(m.runs_qps)) for m in self.rows)
+
+    def feasible(self, m: Measurement) -> bool:
+        return m.ok and (self.max_p99_ms is None or m.e2e_p99_ms <= self.max_p99_ms)
+
+    @property
+    def winner(self) -> Measurement | None:
+        candidates = [m for m in self.rows if self.feasible(m)]
+        return max(candidates, key=lambda m: m.throughput_qps) if candidates else None
+
+    @property
+    def contended(self) -> list[Measurement]:
+        """Points during which other processes used more than CONTENDED_PERCENT of the machine."""
+        return [m for m in self.rows if _contended(m)]
+
+    @property
+    def pareto(self) -> list[int]:
+        """Indices into rows of the Pareto front (throughput up, p99 down) of the points that ran."""
+        ok = [k for k, m in enumerate(self.rows) if m.ok]
+        front = pareto_front([(self.rows[k].throughput_qps, self.rows[k].e2e_p99_ms) for k in ok])
+        return [ok[k] for k in front]
+
+
+Measure = Callable[[Point], Measurement]
+
+
+def _contended(m: Measurement) -> bool:
+    return m.others_cpu_percent is not None and m.others_cpu_percent > CONTENDED_PERCENT
+
+
+def _repeat_reason(m: Measurement) -> str:
+    """Why a run is measured again: its windows disagree, or other processes took a share of the machine."""
+    if not m.ok:
+        return ""
+    if m.stable is False:
+        return f"unstable ({m.max_deviation:.1%} spread)"
+    if _contended(m):
+        return f"other processes used {m.others_cpu_percent:.0f}% of the machine"
+    return ""
+
+
+class _Search:
+    def __init__(self, mode: str, ladders: dict[str, tuple[int, ...]], measure: Measure, max_p99_ms: float | None, observer: SweepObserver) -> None:
+        self.mode = mode
+        self.ladders = ladders
+        self._measure_once = measure
+        self.max_p99_ms = max_p99_ms
+        self.observer = observer
+        self.rows: list[Measurement] = []
+        self.seen: dict[Point, list[Measurement]] = {}
+        self.noise: float | None = None
+        self.threshold: float | None = None
+        self.log: list[str] = []
+        self.interrupted: str | None = None
+        self.total: int | None = None
+        self.judged: set[tuple[Point, Point]] = set()
+
+    def result(self) -> SweepResult:
+        return SweepResult(self.mode, tuple(self.rows), dict(self.ladders), self.max_p99_ms, self.noise, self.threshold, self.interrupted, tuple(self.log))
+
+    def run(self, strategy: Callable[[], None]) -> SweepResult:
+        try:
+            strategy()
+        except KeyboardInterrupt as exc:
+            self.interrupted = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+            self.log.append(f"{self.interrupted}: stopped after {len(self.rows)} finished point(s)")
+        return self.result()
+
+    def _once(self, point: Point) -> Measurement:
+        self.observer.point_started(point, len(self.rows) + 1, self.total)
+        return self._measure_once(point)
+
+    def measure(self, point: Point, role: str = "") -> Measurement:
+        if point in self.seen and not role:
+            return self.seen[point][0]
+        first = self._once(point)
+        kept = first
+        runs: tuple[float, ...] = (first.throughput_qps,)
+        why = _repeat_reason(first)
+        if why:
+            second = self._once(point)
+            runs += (second.throughput_qps,)
+            # an uncontended run first, then the steadier
+            kept = min((first, second), key=lambda m: (not m.ok, _contended(m), m.max_deviation))
+            self.log.append(f"{point.label}: {why}, repeated: {first.throughput_qps:.4g} then {second.throughput_qps:.4g} qps; kept the "
+                            f"{'first' if kept is first else 'second'}")
+        kept = replace(kept, runs_qps=runs, role=role)
+        self.rows.append(kept)
+        self.seen.setdefault(point, []).append(kept)
+        self.observer.point_done(kept, self.result())
+        return kept
+
+    # grid
+
+    def grid(self) -> None:
+        points = [Point(*values) for values in itertools.product(*(self.ladders[d] for d in DIMENSIONS))]
+        self.total = len(points)
+        for point in points:
+            self.measure(point)
+
+    # auto
+
+    def feasible(self, m: Measurement) -> bool:
+        return m.ok and (self.max_p99_ms is None or m.e2e_p99_ms <= self.max_p99_ms)
+
+    def score(self, point: Point) -> float | None:
+        """Mean throughput of the point's feasible runs (both runs of the first point); None: infeasible."""
+        runs = [m.throughput_qps for m in self.seen.get(point, []) if self.feasible(m)]
+        return sum(runs) / len(runs) if runs else None
+
+    def auto(self) -> None:
+        start = Point(*(self.ladders[d][0] for d in DIMENSIONS))
+        a = self.measure(start)
+        if not a.ok:
+            self.log.append(f"{start.label} failed ({a.error}); nothing to climb from")
+            return
+        b = self.measure(start, role="noise repeat")
+        mean = (a.throughput_qps + b.throughput_qps) / 2
+        self.noise = abs(a.throughput_qps - b.throughput_qps) / mean if b.ok and mean > 0 else 0.0
+        self.threshold = min(max(self.noise, MIN_GAIN), MAX_GAIN)
+        self.log.append(f"noise: {start.label} twice, {a.throughput_qps:.4g} and {b.throughput_qps:.4g} qps ({self.noise:.1%}); a step must gain more than {self.threshold:.1%}")
+        current = start
+        moved = True
+        while moved:
+            moved = False
+            for dim in CLIMB_ORDER:
+                new = self.climb(current, dim)
+                moved = moved or new != current
+                current = new
+        self.log.append(f"auto: stopped at {current.label} (no step gains more than {self.threshold:.1%}); tried {len(self.seen)} of the {math.prod(len(v) for v in self.ladders.values())} points of its ladders")
+
+    def verdict(self, current: Point, m: Measurement) -> str:
+        """better | plateau | worse | failed | over (the p99 bound)."""
+        assert self.threshold is not None
+        if not m.ok:
+            return "failed"
+        if not self.feasible(m):
+            return "over"
+        base = self.score(current)
+        if base is None:
+            return "better"  # the first point that meets the bound
+        gain = m.throughput_qps / base - 1 if base > 0 else math.inf
+        if gain > self.threshold:
+            return "better"
+        return "plateau" if gain >= -self.threshold else "worse"
+
+    def step(self, current: Point, dim: str, value: int, why: str = "") -> tuple[Point, str]:
+        cand = current.with_value(dim, value)
+        m = self.measure(cand)
+        verdict = self.verdict(current, m)
+        base = self.score(current)
+        change = f" {m.throughput_qps / base - 1:+.1%}" if m.ok and base else ""
+        word = {"over": f"p99 {m.e2e_p99_ms:.4g} ms over the bound", "failed": f"failed ({m.error})"}.get(verdict, verdict)
+        if (current, cand) not in self.judged:  # a later pass re-reads it from the cache: log it once
+            self.judged.add((current, cand))
+            self.log.append(f"{dim} {current.get(dim)} -> {value}{why}: {cand.label}{change}: {word}")
+        if verdict == "over":
+            # Past the bound, more instances, processes or batch only add latency; more threads may remove it.
+            verdict = "stop" if dim in LATENCY_GROWING else "plateau"
+        return cand, verdict
+
+    def climb(self, current: Point, dim: str) -> Point:
+        ladder = self.ladders[dim]
+        pos = ladder.index(current.get(dim))
+        start = current
+        k = pos + 1
+        while k < len(ladder):
+            cand, verdict = self.step(current, dim, ladder[k])
+            if verdict == "better":
+                current, k = cand, k + 1
+                continue
+            if verdict == "plateau" and k + 1 < len(ladder):
+                further, verdict2 = self.step(current, dim, ladder[k + 1], " (past a plateau)")
+                if verdict2 == "better":
+                    current, k = further, k + 2
+                    continue
+            break
+        if current != start or pos == 0:
+            return current
+        below = current.with_value(dim, ladder[pos - 1])
+        if below in self.seen:
+            return current
+        cand, verdict = self.step(current, dim, ladder[pos - 1], " (down)")
+        return cand if verdict == "better" else current
+
+
+def search(
+    ladders: dict[str, tuple[int, ...]], auto: bool, measure: Measure, max_p99_ms: float | None = None, observer: SweepObserver | None = None
+) -> SweepResult:
+    """Run the grid or the auto strategy (module docstring) with `measure`; Ctrl-C ends it early,
+    keeping every finished point (result.interrupted says so)."""
+    for dim in DIMENSIONS:
+        if not ladders.get(dim):
+            raise UsageError(f"{FLAGS[dim]}: no values to try")
+    s = _Search("auto" if auto else "grid", ladders, measure, max_p99_ms, observer or NullObserver())
+    return s.run(s.auto if auto else s.grid)
+
+
+# --- real measurements ---
+
+
+def point_config(base: RunConfig, point: Point) -> RunConfig:
+    return replace(base, instances=point.instances, processes=point.processes, batch_size=point.batch, threads=point.threads, json_path=None, dry_run=False)
+
+
+class RunMeasurer:
+    """Measure a point with a real short run: run.prepare + run.execute, the same calls as `vampy run`."""
+
+    def __init__(self, base: RunConfig) -> None:
+        self.base = base
+
+    def __call__(self, point: Point) -> Measurement:
+        from vampy.progress import NullProgress
+        from vampy.run import execute, prepare
+
+        before = _cpu_clocks()
+        try:
+            report = execute(prepare(point_config(self.base, point)), NullProgress())
+        except (UsageError, ModelError, WorkerError) as exc:
+            return Measurement(point, error=str(exc))
+        m = measurement_from_report(point, report.to_dict())
+        return replace(m, others_cpu_percent=others_cpu_percent(before, _cpu_clocks()))
+
+
+def _cpu_clocks() -> tuple[float, float, float]:
+    """(wall s, machine busy CPU s, this process's and its reaped children's CPU s)."""
+    import time
+
+    import psutil
+
+    machine = psutil.cpu_times()
+    # steal: time the hypervisor gave to other machines, as lost to this run as another process's
+    busy = sum(getattr(machine, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
+    own = os.times()
+    return time.monotonic(), busy, own.user + own.system + own.children_user + own.children_system
+
+
+def others_cpu_percent(before: tuple[float, float, float], after: tuple[float, float, float], n_cores: int | None = None) -> float | None:
+    """CPU that other processes used over a point, as % of the machine: machine-wide busy time less
+    ours (the workers are reaped children, so os.times counts them). Spans the whole point, setup included."""
+    wall = after[0] - before[0]
+    if wall <= 0:
+        return None
+    others = (after[1] - before[1]) - (after[2] - before[2])
+    return max(0.0, min(100.0, 100.0 * others / (wall * (n_cores or psutil_cores()))))
+
+
+def psutil_cores() -> int:
+    import psutil
+
+    return psutil.cpu_count(logical=True) or 1
+
+
+def model_fixed_batch(base: RunConfig) -> int | None:
+    """Check the shared run config once (model, vdsp, shapes: fail fast); the model's fixed batch, if any."""
+    from vampy.run import prepare
+
+    prepared = prepare(replace(base, batch_size=1, instances=1, processes=1))
+    if not prepared.plan.fixed_batch:
+        return None
+    return next(int(t.shape[0]) for t in prepared.info.inputs if t.shape and t.shape[0] is not None)
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_sweep(cfg: SweepConfig, observer: SweepObserver | None = None, measure: Measure | None = None) -> SweepResult:
+    """The sweep of `vampy sweep`: check the model once, then grid or auto with real runs."""
+    ladders = cfg.space.ladders(cores(), model_fixed_batch(cfg.base))
+    return search(ladders, cfg.auto, measure or RunMeasurer(cfg.base), cfg.max_p99_ms, observer)
+
+
+# --- outputs ---
+
+
+def _format_shapes(shapes: tuple[tuple[int, ...], ...]) -> str:
+    parts = ["[" + ",".join(map(str, s)) + "]" for s in shapes]
+    return parts[0] if len(parts) == 1 else "[" + ",".join(parts) + "]"
+
+
+def run_command_line(base: RunConfig, point: Point) -> str:
+    """The winner as a ready-to-paste `vampy run` command line (shell-quoted)."""
+    args = ["vampy", "run", "-m", base.model]
+    if base.vdsp_params:
+        args += ["--vdsp_params", base.vdsp_params]
+    if base.shapes:
+        args += ["-s", _format_shapes(base.shapes)]
+    args += ["-i", str(point.instances), "-p", str(point.processes), "-b", str(point.batch), "--threads", str(point.threads)]
+    if base.token_dtype:
+        args += ["--dtype", base.token_dtype]
+    return shlex.join(args)
+
+
+CSV_COLUMNS = (
+    "index", "instances", "processes", "batch", "threads", "throughput_qps", "e2e_p50_ms", "e2e_p99_ms", "model_p99_ms",
+    "cpu_percent", "others_cpu_percent", "rss_mb", "samples", "duration_s", "stable", "max_deviation", "runs", "meets_bound", "pareto",
+    "winner", "role", "error",
+)
+
+
+def row_dicts(result: SweepResult) -> list[dict[str, Any]]:
+    front = set(result.pareto)
+    winner = result.winner
+    rows = []
+    for k, m in enumerate(result.rows):
+        d = asdict(m)
+        point = d.pop("point")
+        rows.append({
+            "index": k + 1, **point, **{key: d[key] for key in d if key != "runs_qps"}, "runs_qps": list(m.runs_qps),
+            "runs": len(m.runs_qps), "meets_bound": result.feasible(m), "pareto": k in front, "winner": m is winner,
+        })
+    return rows
+
+
+def sweep_csv(result: SweepResult) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in row_dicts(result):
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in CSV_COLUMNS})
+    return out.getvalue()
+
+
+def sweep_dict(result: SweepResult, cfg: SweepConfig, environment: dict[str, Any] | None = None) -> dict[str, Any]:
+    winner = result.winner
+    return {
+        "kind": "sweep",
+        "schema_version": SCHEMA_VERSION,
+        "complete": result.interrupted is None,
+        "interrupted": result.interrupted,
+        "mode": result.mode,
+        "config": {"run": cfg.base.to_dict(), "space": cfg.space.to_dict(), "max_p99_ms": cfg.max_p99_ms, "search": result.mode},
+        "ladders": {d: list(v) for d, v in result.ladders.items()},
+        "space_size": result.space_size,
+        "points_tried": result.points_tried,
+        "runs": result.runs,
+        "noise": result.noise,
+        "threshold": result.threshold,
+        "contended_points": len(result.contended),
+        "points": row_dicts(result),
+        "pareto": [k + 1 for k in result.pareto],
+        "winner": next((r for r, m in zip(row_dicts(result), result.rows) if m is winner), None),
+        "winner_command": run_command_line(cfg.base, winner.point) if winner else None,
+        "log": list(result.log),
+        "environment": environment or {},
+    }
+
+
+def write_text(path: str | Path, text: str, flag: str) -> None:
+    """Atomic (temporary file, then rename), so Ctrl-C never leaves half a file."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{flag} {target}: cannot write ({exc.strerror or exc}); check that the folder exists and is writable") from None
