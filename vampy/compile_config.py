@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-import reprlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from vampy.config import (
     ResizeOp,
     ToTensorOp,
 )
-from vampy.errors import InputError
+from vampy.errors import InputError, short_repr
 
 MAX_YAML_BYTES = 1 << 20
 DEFAULT_WORKSPACE = "deploy_weights"
@@ -69,8 +68,6 @@ _INTERPOLATIONS = {"nearest": "nearest", "bilinear": "bilinear", "linear": "bili
 _RESIZE_BACKENDS = {"cv2": "cv2", "opencv": "cv2", "pillow": "pillow", "pil": "pillow"}
 _CV_CODE = re.compile(r"^COLOR_[A-Za-z0-9_]+$")
 _FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 60
 
 
 class _Ctx:
@@ -175,12 +172,12 @@ def _section(
 
 def _kind(value: object) -> str:
     # reprlib bounds the work: YAML aliases can make a tiny file a value with a gigabyte repr.
-    return "nothing" if value is None else f"{type(value).__name__} {_REPR.repr(value)}"[:80]
+    return "nothing" if value is None else f"{type(value).__name__} {short_repr(value, 60)}"[:80]
 
 
 def _key(key: object) -> str:
     """A key as written when it is plain text; repr otherwise, so every message stays one line."""
-    return key if isinstance(key, str) and key.isprintable() else _REPR.repr(key)
+    return key if isinstance(key, str) and key.isprintable() else short_repr(key, 60)
 
 
 def _text(ctx: _Ctx, key: str, value: object) -> str:

@@ -4,6 +4,8 @@ Every message is one line that names the flag, file or key at fault and says how
 """
 from __future__ import annotations
 
+import reprlib
+
 
 class VampyError(Exception):
     """Base of every error vampy reports to the user (never a traceback unless --debug)."""
@@ -68,3 +70,15 @@ EXIT_CODES: dict[int, str] = {
     130: "interrupted by Ctrl-C (SIGINT)",
     143: "terminated (SIGTERM)",
 }
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """A bounded repr for error messages about untrusted values: a YAML alias bomb or an integer
+    past Python's digit limit must give a short message, never a hang or another exception."""
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = limit
+    try:
+        return shortener.repr(value)[: limit + 20]
+    except ValueError:  # int -> str beyond sys.get_int_max_str_digits()
+        bits = value.bit_length() if isinstance(value, int) else None
+        return f"an integer of {bits} bits" if bits is not None else f"a {type(value).__name__} too large to show"

@@ -44,7 +44,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -53,7 +52,7 @@ from typing import Any, Literal, NamedTuple
 
 import yaml
 
-from vampy.errors import InputError
+from vampy.errors import InputError, short_repr
 
 MAX_SIDE_PX = 16384
 # A float32 (3, H, W) tensor above this is a typo in the file, not a real model input.
@@ -62,8 +61,6 @@ MAX_FILE_BYTES = 2**20
 DEFAULT_PAD_VALUE = 114  # older zoo files (YOLO-style letterbox grey)
 _CHANNELS = 3
 _FLOAT32_BYTES = 4
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 80
 
 
 class OpKind(Enum):
@@ -379,11 +376,11 @@ def parse_vdsp(obj: object, source: str) -> PreprocessSpec:
     unknown = sorted(str(key) for key in obj if key not in ("OpType", "OpConfig"))
     if unknown:
         raise InputError(
-            f"{source}: unknown top-level key {_short_repr(unknown[0])}; known keys: OpType, OpConfig"
+            f"{source}: unknown top-level key {short_repr(unknown[0])}; known keys: OpType, OpConfig"
         )
     op_type = obj.get("OpType")
     if not isinstance(op_type, str) or op_type not in _OP_TYPES:
-        shown = "missing" if "OpType" not in obj else f"{_short_repr(op_type)} is not supported"
+        shown = "missing" if "OpType" not in obj else f"{short_repr(op_type)} is not supported"
         raise InputError(f"{source}: OpType {shown}; use one of: {', '.join(_OP_TYPES)}")
     config = obj.get("OpConfig", {})
     if config is None:
@@ -411,17 +408,12 @@ def _type_name(value: object) -> str:
 
 
 def _bad_value(source: str, key: str, value: object, fix: str) -> InputError:
-    return InputError(f"{source}: OpConfig.{key} = {_short_repr(value)} {fix}")
-
-
-def _short_repr(value: object) -> str:
-    # Bounded: YAML aliases can make a 1 KiB file a value whose full repr is gigabytes.
-    return _REPR.repr(value)
+    return InputError(f"{source}: OpConfig.{key} = {short_repr(value)} {fix}")
 
 
 def _key_text(key: object) -> str:
     """A key as written when it is plain text; repr otherwise, so a message stays one line."""
-    return key if isinstance(key, str) and key.isprintable() else _short_repr(key)
+    return key if isinstance(key, str) and key.isprintable() else short_repr(key)
 
 
 def _parse_int(low: int, high: int) -> _Parser:

@@ -57,3 +57,21 @@ def test_values_of_flags_are_not_rewritten() -> None:
 @pytest.mark.parametrize("cmd", [["eval", "p", "1"], ["zoo", "vdsr", "x.json"], []])
 def test_other_commands_untouched(cmd: list[str]) -> None:
     assert normalize(cmd) == (cmd, [])
+
+
+def test_every_run_option_that_takes_a_value_is_known_to_the_quirk_parser() -> None:
+    """Otherwise `--export_times t.json` would be read as a bare vdsp path."""
+    import typer.main
+
+    from vampy.cli import _register, app
+    from vampy.cli.argv import VALUE_FLAGS
+
+    _register()
+    run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    takes_value = {opt for p in run.params if not getattr(p, "is_flag", False) for opt in p.opts}
+    assert takes_value - VALUE_FLAGS == set()
+
+
+def test_json_valued_flags_keep_their_values() -> None:
+    args, notes = normalize(["run", "-m", "x", "--export_times", "t.json", "--plot", "p.yaml"])
+    assert args == ["run", "-m", "x", "--export_times", "t.json", "--plot", "p.yaml"] and notes == []

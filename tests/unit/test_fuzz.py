@@ -389,3 +389,24 @@ def test_yaml_fixtures_are_what_they_claim() -> None:
     doc = yaml.safe_load(billion_laughs(depth=3, width=3))
     assert len(doc["a3"]) == 3 and doc["a3"][0] is doc["a3"][1]
 
+
+
+def test_integers_past_the_digit_limit_give_one_line_errors(tmp_path: Path) -> None:
+    """Found by hypothesis: a hex literal parses fine but cannot be shown in decimal."""
+    from vampy.compile_config import load_compile_config
+    from vampy.vdsp import load_vdsp
+
+    huge = "0x" + "f" * 4000
+    cases = [
+        (load_vdsp, f"OpType: {huge}"),
+        (load_vdsp, f"OpType: FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR\nOpConfig: {{OimageWidth: {huge}}}"),
+        (load_compile_config, f"name: {huge}\nfrontend: {{type: onnx}}"),
+        (load_compile_config, f"name: x\nfrontend: {{type: onnx, checkpoint: a.onnx, shape: {{input: [{huge}]}}}}"),
+    ]
+    for load, text in cases:
+        path = tmp_path / "f.yaml"
+        path.write_text(text)
+        with pytest.raises(VampyError) as info:
+            load(path)
+        message = str(info.value)
+        assert "\n" not in message and len(message) < 2000

@@ -18,7 +18,8 @@ VALUE_FLAGS = frozenset(
         "-m", "--model", "--vdsp_params", "-i", "--instance", "-p", "--processes", "-b", "--batch_size",
         "-s", "--shape", "-d", "--device", "--datalist", "--path_output", "--iterations", "-t", "--duration",
         "--hwconfig", "--backend", "--dtype", "--forward_mode", "--json", "--percentiles", "--threads",
-        "--warmup", "--seed", "--output_dtype", "--timeout", "--windows",
+        "--warmup", "--seed", "--output_dtype", "--timeout", "--rate", "--arrival", "--profile", "--export_times",
+        "--plot",
     }
 )
 GLUED_SHORT = ("-m", "-i", "-p", "-b", "-s", "-d", "-t")
