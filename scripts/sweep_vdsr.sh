@@ -26,6 +26,10 @@ for m in ${MODELS:-official_vdsr_int8 vdsr}; do
     $V sweep "${common[@]}" --json work/sweep/${m}_auto.json --csv work/sweep/${m}_auto.csv --plot work/sweep/${m}_auto.png 2> work/sweep/${m}_auto.log \
         | tee work/sweep/${m}_auto.txt
     echo "wall time: $((SECONDS - start)) s; load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a work/sweep/${m}_auto.txt
+    start=$SECONDS  # auto again, on the grid's own values: the strategy alone against the grid
+    $V sweep "${common[@]}" -i 1-4 -p 1-2 -b 1-4 --threads 1-2 --search auto --json work/sweep/${m}_autogrid.json \
+        --csv work/sweep/${m}_autogrid.csv --plot work/sweep/${m}_autogrid.png 2> work/sweep/${m}_autogrid.log | tee work/sweep/${m}_autogrid.txt
+    echo "wall time: $((SECONDS - start)) s; load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a work/sweep/${m}_autogrid.txt
     start=$SECONDS
     $V sweep "${common[@]}" -i 1-4 -p 1-2 -b 1-4 --threads 1-2 \
         --json work/sweep/${m}_grid.json --csv work/sweep/${m}_grid.csv --plot work/sweep/${m}_grid.png 2> work/sweep/${m}_grid.log | tee work/sweep/${m}_grid.txt

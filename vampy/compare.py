@@ -11,7 +11,9 @@ stability windows (stats.stability: slices of equal completions). So:
   F^-1(U) with U ~ Beta(k, n+1-k): one Beta draw per replicate, exact, no n-sized resample.
 - **throughput**: resample the windows with replacement; a replicate's throughput is the
   harmonic mean of its windows' rates (equal samples per window, so the run's throughput is
-  their harmonic mean). Needs 3 windows in each report, else "cannot judge".
+  their harmonic mean). Needs 3 windows in each report, each holding at least twice the samples
+  in flight (instances x processes x batch; fewer complete in bursts and a window's rate is
+  noise), else "cannot judge".
 - A change is **significant** when the `confidence` interval of the replicate ratio B/A - 1
   excludes 0 and the change is larger than `min_change`. Interval ends use the project's one
   percentile definition (stats.PERCENTILE_METHOD). Fixed seed: the same files give the same verdict.
@@ -175,6 +177,21 @@ METRICS = (
 )
 
 
+def _window_problem(report: dict[str, Any]) -> str | None:
+    """Why a report's stability windows cannot carry a throughput interval, or None when they can.
+
+    A window must hold at least twice the samples in flight (instances x processes x batch): with
+    that many completing together, a shorter window spans almost no time and its rate is noise."""
+    rates = (report.get("stability") or {}).get("window_qps") or []
+    if len(rates) < MIN_WINDOWS:
+        return f"fewer than {MIN_WINDOWS} stability windows: run longer"
+    in_flight = int(report.get("instances") or 1) * int(report.get("processes") or 1) * int(report.get("batch_size") or 1)
+    per_window = int(report.get("samples") or 0) / len(rates)
+    if per_window < 2 * in_flight:
+        return f"{per_window:.0f} samples a window, fewer than twice the {in_flight} in flight: run longer"
+    return None
+
+
 def config_label(report: dict[str, Any]) -> str:
     return f"i{report.get('instances')} p{report.get('processes')} b{report.get('batch_size')} t{report.get('intra_threads')}"
 
@@ -222,11 +239,12 @@ def compare(
         return np.random.default_rng([seed, k, figure])
 
     medians = [median_replicates(r.get("histograms", {}).get("e2e", {}), rng(k, 0), resamples) for k, r in enumerate(reports)]
-    rates = [throughput_replicates((r.get("stability") or {}).get("window_qps") or [], rng(k, 1), resamples) for k, r in enumerate(reports)]
+    problems = [_window_problem(r) for r in reports]
+    rates = [None if problems[k] else throughput_replicates(r["stability"]["window_qps"], rng(k, 1), resamples) for k, r in enumerate(reports)]
     tests = []
     for k in range(1, len(reports)):
-        tests.append(_test("throughput", k, metrics[0].change(k), rates[0], rates[k],
-                           f"fewer than {MIN_WINDOWS} stability windows: run longer", confidence, min_change))
+        why = "; ".join(f"{names[j]}: {problems[j]}" for j in (0, k) if problems[j])
+        tests.append(_test("throughput", k, metrics[0].change(k), rates[0], rates[k], why, confidence, min_change))
         tests.append(_test("median e2e latency", k, metrics[1].change(k), medians[0], medians[k],
                            "no e2e histogram in the report", confidence, min_change))
     return Comparison(tuple(names), metrics, tuple(tests), tuple(_config_notes(reports, names)), confidence, resamples, seed, min_change)

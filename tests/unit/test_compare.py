@@ -86,6 +86,13 @@ def test_too_few_windows_cannot_judge_throughput() -> None:
     assert median.significant is False
 
 
+def test_windows_shorter_than_the_requests_in_flight_cannot_judge_throughput() -> None:
+    a, b = make_report(1), make_report(2, qps=50.0)
+    b.update(instances=4, batch_size=64)  # 400 samples a window, 256 in flight
+    throughput = compare([a, b], ["a", "b"]).tests_of(1)[0]
+    assert throughput.significant is None and "b: 400 samples a window, fewer than twice the 256 in flight" in throughput.note
+
+
 def test_metrics_side_by_side_and_changes() -> None:
     a, b = make_report(1), make_report(2, qps=120.0)
     result = compare([a, b], ["a", "b"])

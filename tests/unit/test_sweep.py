@@ -323,6 +323,19 @@ def test_csv_and_json_carry_every_point_and_the_winner() -> None:
     assert data["pareto"] == [k + 1 for k in result.pareto]
 
 
+def test_low_latency_alternative() -> None:
+    def row(i: int, qps: float, p99: float) -> Measurement:
+        return Measurement(Point(i, 1, 1, 1), throughput_qps=qps, e2e_p99_ms=p99)
+
+    ladders = dict.fromkeys(("instances", "processes", "batch", "threads"), (1,))
+    result = SweepResult("grid", (row(1, 19.3, 60.0), row(2, 19.8, 410.0), row(3, 18.0, 50.0)), ladders)
+    assert result.winner is result.rows[1] and result.low_latency_alternative is result.rows[0]  # 3% down, 7x faster
+    data = sweep_dict(result, SweepConfig(RunConfig(model="m.onnx", duration_s=1.0)))
+    assert data["low_latency_command"].endswith("-i 1 -p 1 -b 1 --threads 1")
+    alone = SweepResult("grid", (row(1, 10.0, 60.0), row(2, 19.8, 410.0)), ladders)
+    assert alone.low_latency_alternative is None
+
+
 def test_measurement_from_report() -> None:
     report: dict[str, Any] = {
         "complete": True, "incomplete_reason": None, "failed_workers": [], "throughput_qps": 12.5, "samples": 50, "forward_time_s": 4.0,
@@ -331,6 +344,9 @@ def test_measurement_from_report() -> None:
     }
     m = measurement_from_report(Point(1, 1, 1, 1), report)
     assert (m.throughput_qps, m.e2e_p50_ms, m.e2e_p99_ms, m.model_p99_ms, m.stable) == (12.5, 1.5, 4.0, 3.0, True)
+    bursty = {**report, "stability": {"stable": False, "max_deviation": 9.0, "window_qps": [1.0] * 5}}
+    assert measurement_from_report(Point(1, 1, 1, 1), bursty).stable is False  # 10 samples a window, 1 in flight
+    assert measurement_from_report(Point(4, 1, 3, 1), bursty).stable is None  # 12 in flight: windows too short to judge
     failed = measurement_from_report(Point(1, 1, 1, 1), {**report, "complete": False, "incomplete_reason": "worker 0 died", "failed_workers": [{}]})
     assert failed.error == "worker 0 died" and not failed.ok
     with pytest.raises(KeyboardInterrupt):

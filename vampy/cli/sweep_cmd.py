@@ -138,7 +138,7 @@ def _print(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vampy.sweep import CONTENDED_PERCENT
+    from vampy.sweep import CONTENDED_PERCENT, NEAR_WINNER
 
     table = Table(title=f"vampy sweep ({data['mode']}): {data['points_tried']} points, {data['runs']} runs")
     for name in ("#", "i", "p", "b", "threads", "qps", "p50 ms", "p99 ms", "cpu %", "others %", "MB", "stable", ""):
@@ -172,4 +172,9 @@ def _print(data: dict[str, Any]) -> None:
         lines.append(f"winner: i{win['instances']} p{win['processes']} b{win['batch']} t{win['threads']}: "
                      f"{_g(win['throughput_qps'])} qps, p99 {_g(win['e2e_p99_ms'])} ms{within}")
         lines.append(data["winner_command"])
+        alt = data["low_latency_alternative"]
+        if alt:
+            lines.append(f"within {NEAR_WINNER:.0%} of it at a lower p99: i{alt['instances']} p{alt['processes']} b{alt['batch']} t{alt['threads']}: "
+                         f"{_g(alt['throughput_qps'])} qps, p99 {_g(alt['e2e_p99_ms'])} ms")
+            lines.append(data["low_latency_command"])
     sys.stdout.write("\n".join(lines) + "\n")
