@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+
+from vampy.cli.signals import on_sigterm
 
 from vampy.errors import OutputError, WorkerError
 
@@ -123,7 +124,7 @@ def _run(cfg: Any, quiet: bool, plot: str | None = None) -> None:
 
         check_plot_path(plot)
     prepared = prepare(cfg)
-    terminated = _on_sigterm()
+    terminated = on_sigterm()
     with RichProgress(quiet=quiet) as progress:
         report = execute(prepared, progress)
     data = report.to_dict()
@@ -136,20 +137,6 @@ def _run(cfg: Any, quiet: bool, plot: str | None = None) -> None:
 
         plot_run(data, plot)
     _exit_for(report, terminated)
-
-
-def _on_sigterm() -> list[bool]:
-    """SIGTERM stops the run like Ctrl-C (partial report kept); remembered for exit code 143."""
-    from vampy.errors import Terminated
-
-    seen: list[bool] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        seen.append(True)
-        raise Terminated
-
-    signal.signal(signal.SIGTERM, handler)
-    return seen
 
 
 def _exit_for(report: Any, terminated: list[bool]) -> None:

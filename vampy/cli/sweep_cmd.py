@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
-import signal
 import sys
 from typing import Any, Optional
 
 import typer
+
+from vampy.cli.signals import on_sigterm
 
 SWEEP_HELP = (
     "Find the configuration with the highest throughput whose p99 e2e latency meets --max_p99_ms: short "
@@ -102,7 +103,7 @@ def _sweep(cfg: Any, quiet: bool) -> None:
         check_plot_path(cfg.plot_path)
     writer = _Writer(cfg, quiet)
     writer.write(SweepResult("auto" if cfg.auto else "grid", (), {}))  # an unwritable output fails now, not after the sweep
-    terminated = _on_sigterm()
+    terminated = on_sigterm()
     result = run_sweep(cfg, writer)
     writer.write(result)
     data = sweep_dict(result, cfg, writer.environment)
@@ -112,19 +113,6 @@ def _sweep(cfg: Any, quiet: bool) -> None:
     if result.interrupted:
         sys.stderr.write(f"vampy: sweep {result.interrupted}: {len(result.rows)} finished point(s) kept in the outputs\n")
         raise typer.Exit(143 if terminated else 130)
-
-
-def _on_sigterm() -> list[bool]:
-    from vampy.errors import Terminated
-
-    seen: list[bool] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        seen.append(True)
-        raise Terminated
-
-    signal.signal(signal.SIGTERM, handler)
-    return seen
 
 
 def _g(value: float) -> str:
