@@ -296,7 +296,7 @@ def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Ima
     progress = progress or NullProgress()
     images = _matching_images(Path(cfg.dataset_dir), cfg.pattern)
     target = Path(cfg.target_dir)
-    _make_dir(target, "--target_path")
+    make_output_dir(target, "--target_path")
     written: list[Path] = []
     skipped: list[FileProblem] = []
     progress.start("image2npz", len(images))
@@ -342,7 +342,8 @@ def _output_names(images: list[Path], skipped: list[FileProblem]) -> list[tuple[
     return pairs
 
 
-def _make_dir(folder: Path, flag: str) -> None:
+def make_output_dir(folder: Path, flag: str) -> None:
+    """Create a folder the user named for outputs; one OutputError line naming the flag if not."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -353,7 +354,7 @@ def _make_dir(folder: Path, flag: str) -> None:
 
 def _write_datalist(datalist: Path, npz_paths: list[Path], relative: bool) -> Path:
     folder = Path(os.path.abspath(datalist)).parent
-    _make_dir(folder, "--text_path")
+    make_output_dir(folder, "--text_path")
     if relative:
         lines = [Path(os.path.relpath(os.path.abspath(p), folder)).as_posix() for p in npz_paths]
     else:

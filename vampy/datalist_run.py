@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vampy.datalist import is_valid_output, load_input_npz, output_name, read_datalist, write_npz_atomic
+from vampy.datalist import is_valid_output, load_input_npz, make_output_dir, output_name, read_datalist, write_npz_atomic
 from vampy.errors import OutputError, VampyError
 from vampy.inputs import batch_feed, pad_batch, sample_tensor
 from vampy.report import write_json
@@ -60,12 +60,7 @@ def first_input_shapes(tasks: tuple[DatalistTask, ...], n_inputs: int) -> tuple[
 
 
 def _make_output_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"--path_output {out_dir}: cannot create the folder ({exc.strerror or exc})") from None
-    if not out_dir.is_dir():
-        raise OutputError(f"--path_output {out_dir}: exists and is not a folder")
+    make_output_dir(out_dir, "--path_output")
     _probe_writable(out_dir)
     # A run killed mid-write leaves its hidden temp file; the finished outputs never need it.
     for stale in out_dir.glob(".output_*.tmp"):
@@ -88,7 +83,7 @@ FOLDER_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC,
 
 def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
     """Load, preprocess, group by shape, infer, write: one worker thread, one task."""
-    spec, plan, clock = driver.spec, driver.spec.plan, driver.clock
+    plan, clock = driver.spec.plan, driver.clock
     loaded = [(index, path, _load(driver, index, path)) for index, path in task.items]
     t0 = driver.begin()
     groups: OrderedDict[tuple[tuple[int, ...], ...], list[tuple[int, str, list[np.ndarray]]]] = OrderedDict()

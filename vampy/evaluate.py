@@ -33,8 +33,8 @@ from typing import Sequence
 import numpy as np
 
 from vampy.config import EvalConfig
-from vampy.datalist import DatalistEntry, load_input_npz, output_name, read_datalist, write_bytes_atomic
-from vampy.errors import InputError, OutputError
+from vampy.datalist import DatalistEntry, load_input_npz, make_output_dir, output_name, read_datalist, write_bytes_atomic
+from vampy.errors import InputError
 from vampy.imaging import IMAGE_SUFFIXES, colourise, encode_png, read_image, resize_plane, to_y
 from vampy.metrics import psnr_y, ssim_y
 from vampy.progress import NullProgress, Progress
@@ -61,7 +61,7 @@ def evaluate(cfg: EvalConfig, progress: Progress | None = None) -> EvalReport:
     progress = progress or NullProgress()
     pairs = _pairs(cfg, read_datalist(Path(cfg.datalist)))
     if cfg.draw_dir is not None:
-        _make_draw_dir(Path(cfg.draw_dir))
+        make_output_dir(Path(cfg.draw_dir), "--draw_dir")
     images: list[EvalImage] = []
     failures: list[FileProblem] = []
     progress.start("eval", len(pairs))
@@ -96,13 +96,6 @@ def _pairs(cfg: EvalConfig, entries: list[DatalistEntry]) -> list[_Pair]:
             "--vamp_flag pairs them by sorted order, so the counts must match (a partial run? see failures.json there)"
         )
     return [_Pair(e, e.path.stem, out) for e, out in zip(entries, outputs)]
-
-
-def _make_draw_dir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"--draw_dir {folder}: cannot create the folder ({exc.strerror or exc})") from None
 
 
 def _score(cfg: EvalConfig, pair: _Pair) -> EvalImage:

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from vampy.config import InferConfig, RunConfig
-from vampy.datalist import write_bytes_atomic
-from vampy.errors import InputError, ModelError, OutputError, UsageError
+from vampy.datalist import make_output_dir, write_bytes_atomic
+from vampy.errors import InputError, ModelError, UsageError
 from vampy.evaluate import check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
 from vampy.imaging import IMAGE_SUFFIXES, colourise, encode_png, image_to_chw, read_image
 from vampy.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
@@ -116,7 +116,7 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     if not Path(cfg.gt_dir).is_dir():
         raise InputError(f"--hr_image_dir {cfg.gt_dir}: no such folder")
     if cfg.save_dir is not None:
-        _make_dir(Path(cfg.save_dir))
+        make_output_dir(Path(cfg.save_dir), "--save_dir")
     notes = (f"--device {cfg.device_id}: vampy runs on the CPU; the device id is only recorded",) if cfg.device_id else ()
     return PreparedInfer(
         cfg, model_path, info, plan, mode, tuple(images), _duplicates(images),
@@ -221,15 +221,6 @@ def _probe_hw(cfg: InferConfig, spec: PreprocessSpec | None, tensor: TensorInfo)
     if spec is not None and spec.input_hw is not None:
         return spec.input_hw
     return PROBE_HW
-
-
-def _make_dir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"--save_dir {folder}: cannot create the folder ({exc.strerror or exc})") from None
-    if not folder.is_dir():
-        raise OutputError(f"--save_dir {folder}: exists and is not a folder")
 
 
 def _warm_up(session: Any, prepared: PreparedInfer, notes: list[str]) -> None:

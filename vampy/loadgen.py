@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
 
 from vampy.errors import Terminated, WorkerError
 from vampy.monitor import ResourceMonitor, ResourceSummary

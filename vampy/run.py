@@ -12,7 +12,7 @@ from vampy.inputs import InputPlan, build_plan
 from vampy.model import ModelInfo, describe_model, resolve_model
 from vampy.progress import Progress
 from vampy.report import RunReport
-from vampy.errors import OutputError
+from vampy.datalist import make_output_dir
 from vampy.loadgen import RawRun
 from vampy.worker import COLUMNS, DatalistTask
 
@@ -34,7 +34,7 @@ def prepare(cfg: RunConfig) -> PreparedRun:
     from vampy.vdsp import load_vdsp
 
     if cfg.profile_dir is not None:
-        _make_folder(Path(cfg.profile_dir), "--profile")
+        make_output_dir(Path(cfg.profile_dir), "--profile")
     model_path = resolve_model(cfg.model)
     info = describe_model(model_path)
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
@@ -95,9 +95,3 @@ def _export_times(raw: RawRun, path: str) -> None:
     target = Path(path)
     write_bytes_atomic(target.parent, target.name, to_text(columns, target).encode("utf-8"))
 
-
-def _make_folder(folder: Path, flag: str) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{flag} {folder}: cannot create the folder ({exc.strerror or exc})") from None

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vampy.inputs import InputPlan, batch_feed, pad_batch, sample_tensor, synthetic_raw
+from vampy.inputs import InputPlan, batch_feed, sample_tensor, synthetic_raw
 
 Clock = Callable[[], int]
 
