@@ -55,17 +55,26 @@ class RunReport:
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
     """Write a report as JSON (UTF-8, indented), atomically, so a reader never sees half a file."""
+    write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def write_text(path: str | Path, text: str, flag: str | None = None) -> None:
+    """Write a text file atomically (a temporary file beside it, then rename), so Ctrl-C never
+    leaves half a file; `flag` names the option in the one-line error."""
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
     except OSError as exc:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass  # the folder itself is the problem; there is nothing to clean up
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}; check that the folder exists and is writable") from None
+        why = exc.strerror or exc
+        if flag is None:
+            raise OutputError(f"cannot write {target}: {why}; check that the folder exists and is writable") from None
+        raise OutputError(f"{flag} {target}: cannot write ({why}); check that the folder exists and is writable") from None
 
 
 def check_writable(path: str | Path, flag: str) -> None:

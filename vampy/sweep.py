@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from vampy.config import RunConfig
-from vampy.errors import ModelError, OutputError, Terminated, UsageError, WorkerError
+from vampy.errors import ModelError, Terminated, UsageError, WorkerError
 from vampy.pareto import pareto_front
 from vampy.report import SCHEMA_VERSION
 
@@ -636,13 +636,3 @@ def sweep_dict(result: SweepResult, cfg: SweepConfig, environment: dict[str, Any
     }
 
 
-def write_text(path: str | Path, text: str, flag: str) -> None:
-    """Atomic (temporary file, then rename), so Ctrl-C never leaves half a file."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{flag} {target}: cannot write ({exc.strerror or exc}); check that the folder exists and is writable") from None

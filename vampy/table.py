@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vampy.errors import InputError, OutputError, UsageError, VampyError
+from vampy.errors import InputError, UsageError, VampyError
 from vampy.report import SCHEMA_VERSION, read_json
 
 MODEL_FILE = "mod.onnx"
@@ -546,12 +546,3 @@ def _csv_cell(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def write_text(path: Path, text: str, flag: str) -> None:
-    """Write atomically (a temporary file beside it, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{flag} {path}: cannot write ({exc.strerror or exc}); check that the folder exists and is writable") from None

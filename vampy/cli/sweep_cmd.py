@@ -86,8 +86,8 @@ class _Writer:
         self.err.print(f"    {m.point.label}: {_g(m.throughput_qps)} qps, p50 {_g(m.e2e_p50_ms)} ms, p99 {_g(m.e2e_p99_ms)} ms ({stable}{role})")
 
     def write(self, result: Any) -> None:
-        from vampy.report import write_json
-        from vampy.sweep import sweep_csv, sweep_dict, write_text
+        from vampy.report import write_json, write_text
+        from vampy.sweep import sweep_csv, sweep_dict
 
         if self.cfg.csv_path:
             write_text(self.cfg.csv_path, sweep_csv(result), "--csv")

@@ -29,7 +29,8 @@ def table_command(
     csv_path: Optional[Path] = typer.Option(None, "--csv", metavar="FILE", help="Write the table as CSV: full precision, empty cells for missing figures."),
 ) -> None:
     from vampy.errors import UsageError
-    from vampy.table import collect, render_csv, render_markdown, write_text
+    from vampy.report import write_text
+    from vampy.table import collect, render_csv, render_markdown
 
     if markdown is not None and csv_path is not None and markdown.resolve() == csv_path.resolve():
         raise UsageError(f"--markdown and --csv both name {markdown}; give two files")
