@@ -10,10 +10,10 @@ PACKAGE = Path(__file__).resolve().parents[2] / "vampy"
 
 LAYERS: dict[str, int] = {
     # pure
-    "errors": 0, "config": 0, "vdsp": 0, "stats": 0, "metrics": 0, "report": 0, "progress": 0, "table": 0, "compile_config": 0,
+    "errors": 0, "config": 0, "vdsp": 0, "stats": 0, "report": 0, "progress": 0, "table": 0, "compile_config": 0,
     "schedule": 0, "profiling": 0, "timesheet": 0, "pareto": 0, "compare": 0,
     # data
-    "preprocess": 1, "datalist": 1, "monitor": 1, "imaging": 1, "inputs": 1,
+    "preprocess": 1, "datalist": 1, "monitor": 1, "imaging": 1, "inputs": 1, "metrics": 1,
     # runtime
     "model": 2, "worker": 2, "compiler": 2, "zoo": 2, "datalist_run": 2,
     # orchestration
@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     "cli": 4, "__init__": 0, "__main__": 4, "plots": 4,
 }
 THIRD_PARTY: dict[str, int] = {
-    "numpy": 0, "yaml": 0, "skimage": 0,
+    "numpy": 0, "yaml": 0,
     "cv2": 1, "PIL": 1, "psutil": 1,
     "onnx": 2, "onnxruntime": 2, "mlperf_loadgen": 3,
     "typer": 4, "rich": 4, "click": 4, "matplotlib": 4,

@@ -1,8 +1,11 @@
-"""PSNR and SSIM on constructed planes against closed-form values."""
+"""PSNR and SSIM on constructed planes against closed-form values, and SSIM against scikit-image."""
 from __future__ import annotations
 
 import math
+import threading
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -107,3 +110,52 @@ def test_native_eval_crops_ground_truth_like_modcrop() -> None:
     assert cropped.shape[:2] == (10, 11) and (cropped == gt[:10, :11]).all()
     assert _modcrop(gt, (12, 12), scale=3).shape == gt.shape
     assert _modcrop(gt, (8, 12), scale=3) is gt  # 4 px is more than a scale-3 crop: left to the size check
+
+
+def _skimage_ssim(pred: np.ndarray, gt: np.ndarray, shave_px: int) -> float:
+    """The reference: scikit-image itself with the parameters vampy documents (tests only)."""
+    from skimage.metrics import structural_similarity
+
+    cut = (slice(shave_px, pred.shape[0] - shave_px), slice(shave_px, pred.shape[1] - shave_px))
+    value = structural_similarity(pred[cut].astype(np.float64), gt[cut].astype(np.float64), gaussian_weights=True,
+                                  sigma=1.5, use_sample_covariance=False, data_range=255.0)
+    return float(value)
+
+
+@pytest.mark.parametrize("shape", [(19, 19), (20, 31), (64, 48), (256, 256), (341, 512)])
+@pytest.mark.parametrize("noise", [1.0, 12.0, 60.0])
+def test_ssim_equals_scikit_image(shape: tuple[int, int], noise: float) -> None:
+    rng = np.random.default_rng(shape[0] * 1000 + int(noise))
+    gt = cv2.GaussianBlur(rng.integers(0, 256, shape, dtype=np.uint8), (5, 5), 0)
+    pred = np.clip(gt + rng.normal(0, noise, shape), 0, 255).astype(np.uint8)
+    assert ssim_y(pred, gt, 4) == pytest.approx(_skimage_ssim(pred, gt, 4), abs=1e-12)
+    # float planes (the bicubic source is uint8, but callers may pass floats) score the same way
+    assert ssim_y(pred.astype(np.float32), gt.astype(np.float64), 4) == pytest.approx(_skimage_ssim(pred, gt, 4), abs=1e-12)
+
+
+def test_ssim_equals_scikit_image_on_set5(shared_data: Path) -> None:
+    for path in sorted((shared_data / "Set5").glob("*_GT.bmp")):
+        gt = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2YCrCb)[:, :, 0]
+        low = cv2.cvtColor(cv2.imread(str(path).replace("_GT.bmp", "_GT_scale_4.bmp")), cv2.COLOR_BGR2YCrCb)[:, :, 0]
+        assert ssim_y(low, gt, 4) == pytest.approx(_skimage_ssim(low, gt, 4), abs=1e-12), path.name
+
+
+def test_ssim_scratch_planes_are_per_thread_and_per_shape() -> None:
+    """Reused scratch memory must never mix calls: other shapes in between, other threads at once."""
+    rng = np.random.default_rng(3)
+    pairs = [(rng.integers(0, 256, shape, dtype=np.uint8), rng.integers(0, 256, shape, dtype=np.uint8))
+             for shape in [(40, 40), (64, 30), (40, 40), (90, 70)]]
+    expected = [_skimage_ssim(a, b, 2) for a, b in pairs]
+    results: dict[int, list[float]] = {}
+
+    def score_all(worker: int) -> None:
+        results[worker] = [ssim_y(a, b, 2) for _ in range(20) for a, b in pairs]
+
+    threads = [threading.Thread(target=score_all, args=(k,)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for values in results.values():
+        assert values == pytest.approx(expected * 20, abs=1e-12)
+    assert psnr_y(*pairs[3], 2) == pytest.approx(10 * math.log10(255**2 / np.mean((pairs[3][0][2:-2, 2:-2].astype(float) - pairs[3][1][2:-2, 2:-2]) ** 2)), abs=1e-12)
