@@ -37,7 +37,7 @@ def read_image(path: Path) -> np.ndarray:
     except OSError as exc:
         raise InputError(f"{path}: cannot read the image ({exc.strerror or exc})") from None
     # imdecode (not imread) so a missing file and a corrupt one give different messages.
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = decode_image_bytes(data)
     if image is None:
         raise InputError(f"{path}: not an image OpenCV can decode (empty, corrupt or unsupported format)")
     return image
@@ -114,9 +114,21 @@ def colourise(y_u8: np.ndarray, source_bgr_u8: np.ndarray, method: str = "opencv
     return _round_u8(rgb_unit * 255.0)[:, :, ::-1].copy()
 
 
+def decode_image_bytes(data: np.ndarray) -> np.ndarray | None:
+    """An encoded image (bytes as uint8, any format OpenCV reads) as HxWx3 BGR; None when it cannot."""
+    image: np.ndarray | None = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return image
+
+
+def encode_image(bgr_u8: np.ndarray, suffix: str) -> np.ndarray:
+    """The image encoded in the format its file suffix names (".png", ".bmp", ...), as uint8 bytes."""
+    ok, buffer = cv2.imencode(suffix.lower(), bgr_u8)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {bgr_u8.shape} image as {suffix}")
+    encoded: np.ndarray = buffer
+    return encoded
+
+
 def encode_png(bgr_u8: np.ndarray) -> bytes:
     """PNG bytes (lossless), for writing through the atomic writer."""
-    ok, buffer = cv2.imencode(".png", bgr_u8)
-    if not ok:
-        raise ValueError(f"OpenCV could not encode a {bgr_u8.shape} image as PNG")
-    return buffer.tobytes()
+    return encode_image(bgr_u8, ".png").tobytes()

@@ -41,10 +41,9 @@ from vampy.config import InferConfig, RunConfig
 from vampy.datalist import make_output_dir, write_bytes_atomic
 from vampy.errors import InputError, ModelError, UsageError
 from vampy.evaluate import check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
-from vampy.imaging import IMAGE_SUFFIXES, colourise, encode_png, image_to_chw, read_image
+from vampy.imaging import IMAGE_SUFFIXES, colourise, decode_image_bytes, encode_image, encode_png, image_to_chw, read_image
 from vampy.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
 from vampy.loadgen import choose_intra_threads
-from vampy.metrics import SSIM_WINDOW_PX
 from vampy.model import ModelInfo, TensorInfo, describe_model, open_session, resolve_model
 from vampy.progress import NullProgress, Progress
 from vampy.report import InferFailure, InferImage, InferReport, InferTiming
@@ -96,6 +95,7 @@ class _Busy:
     infer_ns: int = 0
     model_ns: int = 0
     write_ns: int = 0
+    start_ns: int = 0  # when every stage had warmed up: the pipeline's clock starts here
     batches: int = 0
     inferred: int = 0
     images: list[InferImage] = field(default_factory=list)
@@ -137,11 +137,11 @@ def execute(prepared: PreparedInfer, progress: Progress | None = None, clock: Cl
     session = open_session(prepared.model_path, intra_threads=prepared.intra_threads, allow_spinning=False)
     t_warm = clock()
     notes = list(prepared.notes)
-    _warm_up(session, prepared, notes)
-    t_start = clock()
+    warm_output = _warm_up(session, prepared, notes)
     progress.start("infer", len(prepared.images))
-    pipeline = _Pipeline(prepared, session, progress, clock)
+    pipeline = _Pipeline(prepared, session, progress, clock, warm_output)
     busy = pipeline.run()
+    t_start = busy.start_ns
     wall_ns = clock() - t_start
     progress.finish()
     if not busy.images:
@@ -223,22 +223,25 @@ def _probe_hw(cfg: InferConfig, spec: PreprocessSpec | None, tensor: TensorInfo)
     return PROBE_HW
 
 
-def _warm_up(session: Any, prepared: PreparedInfer, notes: list[str]) -> None:
-    """One synthetic batch before the clock starts, as `vampy run` warms up (first-run allocations), and one score."""
-    # Scoring's first call imports scikit-image (a large part of a second): not the pipeline's time.
-    plane = np.zeros((2 * SSIM_WINDOW_PX, 2 * SSIM_WINDOW_PX), np.uint8)
-    score_planes(plane, plane, plane, 0, Path("warm-up"))
+def _warm_up(session: Any, prepared: PreparedInfer, notes: list[str]) -> np.ndarray | None:
+    """One synthetic batch before the clock starts, as `vampy run` warms up (first-run allocations).
+
+    Returns its first output (the writer stage warms up on it), None when the model refused the probe.
+    """
     plan = prepared.plan
     slot = plan.slots[0]
     sample = [sample_tensor(slot, plan, synthetic_raw(slot, plan.spec, np.random.default_rng(0)))]
     try:
-        session.run(None, batch_feed(plan, [sample] * plan.batch_size))
+        outputs = session.run(None, batch_feed(plan, [sample] * plan.batch_size))
     except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a bad input
         reason = _first_line(exc)
         if not plan.native_size:
             raise ModelError(f"model {prepared.model_path}: fails on a {tuple(sample[0].shape)} input: {reason}") from None
         # At native size the images bring their own shapes; each one that fails is listed.
         notes.append(f"warm-up skipped: the model fails on a {tuple(sample[0].shape)} probe input ({reason})")
+        return None
+    first = np.asarray(outputs[0]) if outputs else None
+    return first[:1] if first is not None and first.ndim else None
 
 
 def _model_dict(prepared: PreparedInfer) -> dict[str, Any]:
@@ -264,8 +267,9 @@ def _first_line(exc: BaseException) -> str:
 class _Pipeline:
     """decode thread -> (bounded queue) -> calling thread: model -> (bounded queue) -> writer thread."""
 
-    def __init__(self, prepared: PreparedInfer, session: Any, progress: Progress, clock: Clock) -> None:
+    def __init__(self, prepared: PreparedInfer, session: Any, progress: Progress, clock: Clock, warm_output: np.ndarray | None = None) -> None:
         self.prep = prepared
+        self.warm_output = warm_output
         self.session = session
         self.progress = progress
         self.clock = clock
@@ -273,6 +277,8 @@ class _Pipeline:
         self.decoded: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.inferred: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
+        # The three stages start the clock together, once each has paid its first-call costs.
+        self.ready = threading.Barrier(3)
         self.errors: list[BaseException] = []
         self.busy = _Busy()
         self.output_name = prepared.info.outputs[0].name if prepared.info.outputs else "output_0"
@@ -285,9 +291,12 @@ class _Pipeline:
         for thread in threads:
             thread.start()
         try:
-            self._infer_all()
+            if self._ready():
+                self.busy.start_ns = self.clock()
+                self._infer_all()
         except BaseException:
             self.stop.set()  # Ctrl-C or a failure here: the other stages stop within POLL_S
+            self.ready.abort()
             raise
         finally:
             for thread in threads:
@@ -302,6 +311,15 @@ class _Pipeline:
         except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which re-raises it
             self.errors.append(exc)
             self.stop.set()
+            self.ready.abort()
+
+    def _ready(self) -> bool:
+        """Wait for the other stages' warm-up; False when one of them failed (or Ctrl-C) first."""
+        try:
+            self.ready.wait()
+            return True
+        except threading.BrokenBarrierError:
+            return False
 
     def _put(self, target: queue.Queue[Any], item: Any) -> bool:
         while not self.stop.is_set():
@@ -324,6 +342,9 @@ class _Pipeline:
     # decode stage
 
     def _decode_all(self) -> None:
+        _warm_decode(self.prep)
+        if not self._ready():
+            return
         for index, path in enumerate(self.prep.images):
             t0 = self.clock()
             item = self._decode(index, path)
@@ -415,6 +436,9 @@ class _Pipeline:
     # write stage
 
     def _write_all(self) -> None:
+        _warm_write(self.prep, self.warm_output)
+        if not self._ready():
+            return
         while True:
             item = self._get(self.inferred)
             if item is None or item is _DONE:
@@ -445,3 +469,36 @@ class _Pipeline:
             output_path = str(write_bytes_atomic(Path(cfg.save_dir), f"{item.name}.png", png))
         height_px, width_px = gt_y.shape
         return InferImage(item.index, item.name, str(item.path), str(item.gt_path), output_path, height_px, width_px, scores)
+
+
+# --- each stage's warm-up, in its own thread before the clock (as `vampy run` excludes its warm-up) ---
+# Without them the first image paid the image codec's and OpenCV's first calls and the writer
+# thread's first allocations (its scratch planes): 2-3 ms each, 3% of a 5-image int8 run.
+
+
+def _warm_decode(prep: PreparedInfer) -> None:
+    """A synthetic image through the decode stage's calls: the codec of the first image's format,
+    image2npz's conversion and the vdsp preprocessing."""
+    try:
+        synthetic = np.zeros((*PROBE_HW, 3), np.uint8)
+        decode_image_bytes(encode_image(synthetic, prep.images[0].suffix))
+        chw = image_to_chw(synthetic, prep.mode, prep.cfg.ycbcr)
+        sample_tensor(prep.plan.slots[0], prep.plan, chw)
+    except Exception:  # noqa: BLE001 - best effort: the images' own problems are reported as they come
+        return
+
+
+def _warm_write(prep: PreparedInfer, warm_output: np.ndarray | None) -> None:
+    """The model's warm-up output through the writer's calls: reader, compare sizes, scores, PNG."""
+    if warm_output is None:
+        return
+    try:
+        sr_y = output_y(warm_output, "warm-up output")
+        source = np.zeros((*sr_y.shape, 3), np.uint8)
+        source_y, gt_y = compare_planes(source, source, prep.compare_hw, prep.cfg.ycbcr, prep.cfg.shave_px)
+        if sr_y.shape == gt_y.shape:
+            score_planes(sr_y, source_y, gt_y, prep.cfg.shave_px, Path("warm-up"))
+        if prep.cfg.save_dir is not None:
+            encode_png(colourise(sr_y, source, prep.cfg.ycbcr))
+    except Exception:  # noqa: BLE001 - best effort, as above
+        return
