@@ -17,12 +17,14 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import SHARED, VDSP
 from vampy.config import InferConfig, RunConfig
 from vampy.infer import infer
 from vampy.progress import NullProgress
 from vampy.run import execute, prepare
 
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+VDSP = ROOT / "vdsp_params" / "official-vdsr-vdsp_params.json"
 ROUNDS = 5
 COPIES = 8
 
