@@ -169,6 +169,44 @@ def test_a_failing_stage_stops_the_pipeline(data: Path, monkeypatch: pytest.Monk
     assert not [t for t in threading.enumerate() if t.name.startswith("vampy-infer")]
 
 
+def test_the_clock_starts_once_every_stage_has_warmed_up(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each stage warms up in its own thread; none may start timed work before all three are ready,
+    and the warm-ups' time is not in the pipeline's (a tick clock: no wall-time assertion)."""
+    import vampy.infer as infer_module
+
+    ticks = iter(range(1, 10**9))
+    lock = threading.Lock()
+
+    def tick() -> int:
+        with lock:
+            return next(ticks)
+
+    seen: dict[str, list[Any]] = {"warm": [], "timed": []}
+    warm_decode, warm_write, decode = infer_module._warm_decode, infer_module._warm_write, _Pipeline._decode
+
+    def logged_warm_decode(*args: Any) -> None:
+        warm_decode(*args)
+        seen["warm"].append(("decode", tick(), threading.current_thread().name))
+
+    def logged_warm_write(prep: Any, output: Any) -> None:
+        assert output is not None and output.shape[0] == 1  # the model's warm-up output, one sample
+        warm_write(prep, output)
+        seen["warm"].append(("write", tick(), threading.current_thread().name))
+
+    def logged_decode(self: _Pipeline, index: int, path: Path) -> Any:
+        seen["timed"].append(tick())
+        return decode(self, index, path)
+
+    monkeypatch.setattr(infer_module, "_warm_decode", logged_warm_decode)
+    monkeypatch.setattr(infer_module, "_warm_write", logged_warm_write)
+    monkeypatch.setattr(_Pipeline, "_decode", logged_decode)
+    report = infer_module.execute(infer_module.prepare(_cfg(data)), clock=tick)
+    assert sorted(kind for kind, _, _ in seen["warm"]) == ["decode", "write"]
+    assert {name for _, _, name in seen["warm"]} == {"vampy-infer-decode", "vampy-infer-write"}
+    assert min(seen["timed"]) > max(t for _, t, _ in seen["warm"])
+    assert len(report.images) == 5 and report.timing.pipeline_s > 0
+
+
 def test_whole_run_problems_raise(data: Path) -> None:
     with pytest.raises(InputError, match="--lr_image_dir"):
         infer(_cfg(data, lr_dir=str(data / "nowhere")))
