@@ -277,8 +277,9 @@ class _Pipeline:
         self.decoded: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.inferred: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
-        # The three stages start the clock together, once each has paid its first-call costs.
-        self.ready = threading.Barrier(3)
+        # The three stages start the clock together, once each has paid its first-call costs; the
+        # barrier's action reads the clock before any stage is released, so no image is read first.
+        self.ready = threading.Barrier(3, action=self._start_clock)
         self.errors: list[BaseException] = []
         self.busy = _Busy()
         self.output_name = prepared.info.outputs[0].name if prepared.info.outputs else "output_0"
@@ -288,11 +289,10 @@ class _Pipeline:
             threading.Thread(target=self._guard, args=(self._decode_all,), name="vampy-infer-decode", daemon=True),
             threading.Thread(target=self._guard, args=(self._write_all,), name="vampy-infer-write", daemon=True),
         ]
-        for thread in threads:
-            thread.start()
         try:
+            for thread in threads:
+                thread.start()
             if self._ready():
-                self.busy.start_ns = self.clock()
                 self._infer_all()
         except BaseException:
             self.stop.set()  # Ctrl-C or a failure here: the other stages stop within POLL_S
@@ -300,7 +300,8 @@ class _Pipeline:
             raise
         finally:
             for thread in threads:
-                thread.join()
+                if thread.is_alive():
+                    thread.join()
         if self.errors:
             raise self.errors[0]
         return self.busy
@@ -312,6 +313,9 @@ class _Pipeline:
             self.errors.append(exc)
             self.stop.set()
             self.ready.abort()
+
+    def _start_clock(self) -> None:
+        self.busy.start_ns = self.clock()
 
     def _ready(self) -> bool:
         """Wait for the other stages' warm-up; False when one of them failed (or Ctrl-C) first."""

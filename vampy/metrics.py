@@ -52,7 +52,7 @@ def _shaved(pred_y: np.ndarray, gt_y: np.ndarray, shave_px: int) -> tuple[np.nda
 def psnr_y(pred_y: np.ndarray, gt_y: np.ndarray, shave_px: int) -> float:
     """Peak signal-to-noise ratio in dB (peak 255); 100.0 when the shaved planes are identical."""
     pred, gt = _shaved(pred_y, gt_y, shave_px)
-    diff, gt64 = _scratch_planes(pred.shape, 2)
+    diff, gt64 = _scratch_planes(pred.shape)[:2]
     np.copyto(diff, pred)
     np.copyto(gt64, gt)
     np.subtract(diff, gt64, out=diff)
@@ -65,14 +65,22 @@ def psnr_y(pred_y: np.ndarray, gt_y: np.ndarray, shave_px: int) -> float:
 def ssim_y(pred_y: np.ndarray, gt_y: np.ndarray, shave_px: int) -> float:
     """Mean structural similarity, Gaussian-weighted (Wang et al. 2004 as scikit-image computes it).
 
-    Every step is scikit-image's, in its order (so the result is the same to the last bits or
-    two): local means by a Gaussian filter, variances as E[x^2] - E[x]^2, the map
-    (2 mx my + C1)(2 cov + C2) / ((mx^2 + my^2 + C1)(vx + vy + C2)), averaged away from the border.
+    scikit-image's formula and order of operations: local means by a Gaussian filter, variances as
+    E[x^2] - E[x]^2, the map (2 mx my + C1)(2 cov + C2) / ((mx^2 + my^2 + C1)(vx + vy + C2)),
+    averaged away from the border. Only float rounding differs (OpenCV's filter sums in another
+    order); tests/unit/test_metrics.py holds it to scikit-image within 1e-13.
     """
     pred, gt = _shaved(pred_y, gt_y, shave_px)
     if min(pred.shape) < SSIM_WINDOW_PX:
         raise ValueError(f"SSIM needs at least {SSIM_WINDOW_PX}x{SSIM_WINDOW_PX} pixels after shaving; got {pred.shape[0]}x{pred.shape[1]}")
-    x, y, product, mx, my, mxx, myy, mxy, a, b = _scratch_planes(pred.shape, 10)
+    planes = _scratch_planes(pred.shape)
+    _local_moments(pred, gt, planes)
+    return float(_ssim_map(planes).mean(dtype=np.float64))
+
+
+def _local_moments(pred: np.ndarray, gt: np.ndarray, planes: list[np.ndarray]) -> None:
+    """Gaussian local means of x, y, xy, xx, yy into planes[3:8] (planes[0:3]: x, y, a product)."""
+    x, y, product, mx, my, mxx, myy, mxy = planes[:8]
     np.copyto(x, pred)
     np.copyto(y, gt)
     _window_mean(x, mx)
@@ -80,27 +88,34 @@ def ssim_y(pred_y: np.ndarray, gt_y: np.ndarray, shave_px: int) -> float:
     _window_mean(np.multiply(x, y, out=product), mxy)
     _window_mean(np.multiply(x, x, out=product), mxx)
     _window_mean(np.multiply(y, y, out=product), myy)
-    # From here on, only where the whole window lies inside the plane: scikit-image crops the
-    # window's radius off before averaging, so the filter's border mode never reaches the result.
-    mx, my, mxx, myy, mxy, a, b = (_interior(plane) for plane in (mx, my, mxx, myy, mxy, a, b))
-    np.multiply(mx, my, out=a)  # mx my
-    np.subtract(mxy, a, out=mxy)  # cov
-    np.multiply(mx, mx, out=mx)  # mx^2
-    np.multiply(my, my, out=my)  # my^2
-    np.subtract(mxx, mx, out=mxx)  # vx
-    np.subtract(myy, my, out=myy)  # vy
+
+
+def _ssim_map(planes: list[np.ndarray]) -> np.ndarray:
+    """The SSIM map where the whole window lies inside the plane, computed in place in the scratch
+    planes (each step overwrites a plane that is not read again; the names say what each holds).
+
+    scikit-image crops the window's radius off before averaging, so the filter's border mode never
+    reaches the result; working on the interior only does the same arithmetic on less.
+    """
+    mx, my, mxx, myy, mxy, a, b = (_interior(plane) for plane in planes[3:10])
+    np.multiply(mx, my, out=a)  # a = mx my
+    np.subtract(mxy, a, out=mxy)  # mxy = cov
+    np.multiply(mx, mx, out=mx)  # mx = mx^2
+    np.multiply(my, my, out=my)  # my = my^2
+    np.subtract(mxx, mx, out=mxx)  # mxx = vx
+    np.subtract(myy, my, out=myy)  # myy = vy
     np.multiply(a, 2.0, out=a)
-    np.add(a, SSIM_C1, out=a)  # A1 = 2 mx my + C1
+    np.add(a, SSIM_C1, out=a)  # a = A1 = 2 mx my + C1
     np.multiply(mxy, 2.0, out=mxy)
-    np.add(mxy, SSIM_C2, out=mxy)  # A2 = 2 cov + C2
+    np.add(mxy, SSIM_C2, out=mxy)  # mxy = A2 = 2 cov + C2
     np.add(mx, my, out=b)
-    np.add(b, SSIM_C1, out=b)  # B1 = mx^2 + my^2 + C1
+    np.add(b, SSIM_C1, out=b)  # b = B1 = mx^2 + my^2 + C1
     np.add(mxx, myy, out=mxx)
-    np.add(mxx, SSIM_C2, out=mxx)  # B2 = vx + vy + C2
+    np.add(mxx, SSIM_C2, out=mxx)  # mxx = B2 = vx + vy + C2
     np.multiply(a, mxy, out=a)
     np.multiply(b, mxx, out=b)
     np.divide(a, b, out=a)
-    return float(a.mean(dtype=np.float64))
+    return a
 
 
 def _window_mean(plane: np.ndarray, out: np.ndarray) -> None:
@@ -111,22 +126,28 @@ def _window_mean(plane: np.ndarray, out: np.ndarray) -> None:
 
 
 def _interior(plane: np.ndarray) -> np.ndarray:
+    """The plane without the window's radius on each side (a view)."""
     r = SSIM_RADIUS_PX
     return plane[r : plane.shape[0] - r, r : plane.shape[1] - r]
 
 
+# Scratch planes are kept per thread up to this size (10 planes of 1024x1024 float64: 80 MB);
+# larger planes are allocated per call, where the allocation is small next to the arithmetic.
+SCRATCH_KEEP_MAX_PX = 1024 * 1024
+SCRATCH_PLANES = 10
 _scratch = threading.local()
 
 
-def _scratch_planes(shape: tuple[int, ...], count: int) -> list[np.ndarray]:
-    """`count` float64 planes of `shape`, kept per thread and reused while the shape stays the same.
+def _scratch_planes(shape: tuple[int, ...]) -> list[np.ndarray]:
+    """SCRATCH_PLANES float64 planes of `shape`, reused by the calling thread while the shape stays.
 
-    Why: SSIM needs about ten plane-sized arrays. Allocated afresh on every call they cost two
-    thirds of its time (glibc hands the memory back to the kernel after each call and page-faults
-    it in again), which `vampy infer` pays per image next to the model.
+    Why: SSIM needs ten plane-sized arrays. Allocated afresh on every call they cost two thirds of
+    its time (glibc hands the memory back to the kernel after each call and page-faults it in
+    again), which `vampy infer` pays per image next to the model.
     """
     planes: list[np.ndarray] | None = getattr(_scratch, "planes", None)
-    if planes is None or planes[0].shape != shape or len(planes) < count:
-        planes = [np.empty(shape, np.float64) for _ in range(count)]
-        _scratch.planes = planes
-    return planes[:count]
+    if planes is not None and planes[0].shape == shape:
+        return planes
+    planes = [np.empty(shape, np.float64) for _ in range(SCRATCH_PLANES)]
+    _scratch.planes = planes if math.prod(shape) <= SCRATCH_KEEP_MAX_PX else None
+    return planes

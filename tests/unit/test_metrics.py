@@ -23,7 +23,7 @@ def _ramp(height: int = 32, width: int = 40) -> np.ndarray:
 def test_psnr_constant_offset_is_closed_form(offset: int) -> None:
     gt = _ramp()
     pred = (gt.astype(np.int32) + offset).astype(np.uint8)
-    assert psnr_y(pred, gt, 4) == pytest.approx(20 * math.log10(255 / offset), abs=1e-12)
+    assert psnr_y(pred, gt, 4) == pytest.approx(20 * math.log10(255 / offset), abs=1e-14)
 
 
 def test_psnr_does_not_wrap_around_on_uint8() -> None:
@@ -75,7 +75,7 @@ def test_shave_takes_the_interior() -> None:
 
 
 def test_ssim_identical_is_one() -> None:
-    assert ssim_y(_ramp(), _ramp(), 4) == pytest.approx(1.0, abs=1e-12)
+    assert ssim_y(_ramp(), _ramp(), 4) == pytest.approx(1.0, abs=1e-14)
 
 
 @pytest.mark.parametrize(("a", "b"), [(100, 110), (50, 200), (0, 255), (128, 128)])
@@ -91,10 +91,10 @@ def test_ssim_shave_and_symmetry() -> None:
     gt = _ramp()
     pred = gt.copy()
     pred[:, :3] = 255
-    assert ssim_y(pred, gt, 3) == pytest.approx(1.0, abs=1e-12)
+    assert ssim_y(pred, gt, 3) == pytest.approx(1.0, abs=1e-14)
     noisy = np.clip(gt + np.random.default_rng(0).normal(0, 10, gt.shape), 0, 255).astype(np.uint8)
     value = ssim_y(noisy, gt, 4)
-    assert 0 < value < 1 and value == pytest.approx(ssim_y(gt, noisy, 4), abs=1e-12)
+    assert 0 < value < 1 and value == pytest.approx(ssim_y(gt, noisy, 4), abs=1e-14)
 
 
 def test_ssim_needs_a_full_window() -> None:
@@ -128,16 +128,16 @@ def test_ssim_equals_scikit_image(shape: tuple[int, int], noise: float) -> None:
     rng = np.random.default_rng(shape[0] * 1000 + int(noise))
     gt = cv2.GaussianBlur(rng.integers(0, 256, shape, dtype=np.uint8), (5, 5), 0)
     pred = np.clip(gt + rng.normal(0, noise, shape), 0, 255).astype(np.uint8)
-    assert ssim_y(pred, gt, 4) == pytest.approx(_skimage_ssim(pred, gt, 4), abs=1e-12)
+    assert ssim_y(pred, gt, 4) == pytest.approx(_skimage_ssim(pred, gt, 4), abs=1e-13)
     # float planes (the bicubic source is uint8, but callers may pass floats) score the same way
-    assert ssim_y(pred.astype(np.float32), gt.astype(np.float64), 4) == pytest.approx(_skimage_ssim(pred, gt, 4), abs=1e-12)
+    assert ssim_y(pred.astype(np.float32), gt.astype(np.float64), 4) == pytest.approx(_skimage_ssim(pred, gt, 4), abs=1e-13)
 
 
 def test_ssim_equals_scikit_image_on_set5(shared_data: Path) -> None:
     for path in sorted((shared_data / "Set5").glob("*_GT.bmp")):
         gt = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2YCrCb)[:, :, 0]
         low = cv2.cvtColor(cv2.imread(str(path).replace("_GT.bmp", "_GT_scale_4.bmp")), cv2.COLOR_BGR2YCrCb)[:, :, 0]
-        assert ssim_y(low, gt, 4) == pytest.approx(_skimage_ssim(low, gt, 4), abs=1e-12), path.name
+        assert ssim_y(low, gt, 4) == pytest.approx(_skimage_ssim(low, gt, 4), abs=1e-13), path.name
 
 
 def test_ssim_scratch_planes_are_per_thread_and_per_shape() -> None:
@@ -157,5 +157,5 @@ def test_ssim_scratch_planes_are_per_thread_and_per_shape() -> None:
     for thread in threads:
         thread.join()
     for values in results.values():
-        assert values == pytest.approx(expected * 20, abs=1e-12)
-    assert psnr_y(*pairs[3], 2) == pytest.approx(10 * math.log10(255**2 / np.mean((pairs[3][0][2:-2, 2:-2].astype(float) - pairs[3][1][2:-2, 2:-2]) ** 2)), abs=1e-12)
+        assert values == pytest.approx(expected * 20, abs=1e-13)
+    assert psnr_y(*pairs[3], 2) == pytest.approx(10 * math.log10(255**2 / np.mean((pairs[3][0][2:-2, 2:-2].astype(float) - pairs[3][1][2:-2, 2:-2]) ** 2)), abs=1e-14)
