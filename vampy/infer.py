@@ -40,7 +40,7 @@ import numpy as np
 from vampy.config import InferConfig, RunConfig
 from vampy.datalist import make_output_dir, write_bytes_atomic
 from vampy.errors import InputError, ModelError, UsageError
-from vampy.evaluate import check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
+from vampy.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
 from vampy.imaging import IMAGE_SUFFIXES, colourise, decode_image_bytes, encode_image, encode_png, image_to_chw, read_image
 from vampy.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
 from vampy.loadgen import choose_intra_threads
@@ -270,6 +270,7 @@ class _Pipeline:
     def __init__(self, prepared: PreparedInfer, session: Any, progress: Progress, clock: Clock, warm_output: np.ndarray | None = None) -> None:
         self.prep = prepared
         self.warm_output = warm_output
+        self.ground_truth = FolderIndex(Path(prepared.cfg.gt_dir))  # listed once, before the clock
         self.session = session
         self.progress = progress
         self.clock = clock
@@ -369,7 +370,7 @@ class _Pipeline:
             item.failure = ("read", str(exc))
             return item
         try:
-            item.gt_path = find_ground_truth(Path(cfg.gt_dir), cfg.gt_pattern, item.name, path.name)
+            item.gt_path = find_ground_truth(self.ground_truth, cfg.gt_pattern, item.name, path.name)
             item.gt_bgr = read_image(item.gt_path)
         except InputError as exc:
             item.failure = ("ground truth", str(exc))
