@@ -40,6 +40,7 @@ from vampy.config import (
     ToTensorOp,
 )
 from vampy.errors import InputError, short_repr
+from vampy.files import open_no_wait
 
 MAX_YAML_BYTES = 1 << 20
 DEFAULT_WORKSPACE = "deploy_weights"
@@ -91,10 +92,12 @@ def _read_yaml(source: Path) -> object:
     try:
         if source.stat().st_size > MAX_YAML_BYTES:
             raise InputError(f"{source}: larger than {MAX_YAML_BYTES} bytes; not a compiler YAML")
-        with source.open("rb") as fh:
+        with open_no_wait(source) as fh:
             data = fh.read(MAX_YAML_BYTES + 1)  # bounded: st_size is 0 for /dev/zero and pipes
         if len(data) > MAX_YAML_BYTES:
             raise InputError(f"{source}: larger than {MAX_YAML_BYTES} bytes; not a compiler YAML")
+        if not data.strip():
+            raise InputError(f"{source}: is empty (a pipe with no writer reads as empty); give the compiler YAML file")
         text = data.decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"{source}: no such compiler YAML file") from None

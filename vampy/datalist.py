@@ -30,6 +30,7 @@ from numpy.lib import format as npy_format
 
 from vampy.config import Image2NpzConfig
 from vampy.errors import InputError, OutputError
+from vampy.files import open_no_wait
 from vampy.imaging import image_to_chw, read_image
 from vampy.progress import NullProgress, Progress
 from vampy.report import FileProblem, Image2NpzResult
@@ -98,7 +99,7 @@ def _read_bounded(path: Path) -> bytes:
     """The file's bytes, read in chunks so a device such as /dev/zero fails fast instead of filling memory."""
     chunks: list[bytes] = []
     total_bytes = 0
-    with open(path, "rb") as fh:
+    with open_no_wait(path) as fh:
         while chunk := fh.read(_READ_CHUNK_BYTES):
             if b"\0" in chunk:
                 raise InputError(f"{path}: looks binary (an npz?); the datalist is a text file with one npz path per line")

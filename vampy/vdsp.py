@@ -53,6 +53,7 @@ from typing import Any, Literal, NamedTuple
 import yaml
 
 from vampy.errors import InputError, short_repr
+from vampy.files import open_no_wait
 
 MAX_SIDE_PX = 16384
 # A float32 (3, H, W) tensor above this is a typo in the file, not a real model input.
@@ -308,10 +309,12 @@ def _read_text(file_path: Path) -> str:
                 f"{file_path}: {size_bytes} bytes is too large for a vdsp_params file "
                 f"(limit {MAX_FILE_BYTES}); {fix}"
             )
-        with file_path.open("rb") as fh:
+        with open_no_wait(file_path) as fh:
             data = fh.read(MAX_FILE_BYTES + 1)  # bounded: st_size is 0 for /dev/zero and pipes
         if len(data) > MAX_FILE_BYTES:
             raise InputError(f"{file_path}: more than {MAX_FILE_BYTES} bytes is too large for a vdsp_params file; {fix}")
+        if not data.strip():
+            raise InputError(f"{file_path}: is empty (a pipe with no writer reads as empty); {fix}")
         return data.decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"{file_path}: vdsp_params file not found; {fix}") from None

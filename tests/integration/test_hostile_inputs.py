@@ -216,6 +216,49 @@ def test_npz_entry_that_is_a_fifo_does_not_block(fifo: Path) -> None:
         load_input_npz(fifo)  # opening a FIFO with no writer would wait forever
 
 
+@pytest.mark.timeout(20)
+def test_a_fifo_nobody_writes_to_reads_as_empty_in_every_text_loader(tmp_path: Path) -> None:
+    """open() on a writer-less FIFO would wait for ever; each loader now reports an empty file."""
+    from vampy.report import read_json
+
+    expected = {read_datalist: "no entries", load_vdsp: "is empty", load_compile_config: "is empty", read_json: "is empty"}
+    for load, message in expected.items():
+        path = tmp_path / f"pipe_{load.__name__}"
+        os.mkfifo(path)
+        with pytest.raises(InputError, match=message) as caught:
+            load(path)
+        assert str(path) in str(caught.value)
+
+
+@pytest.mark.timeout(60)
+def test_a_pipe_with_a_writer_is_read_whole(tmp_path: Path) -> None:
+    """bash's <(...) (a pipe whose writer may still be starting) keeps working for vdsp files and datalists."""
+    vdsp = vdsp_file(tmp_path)
+    shell = f"{sys.executable} -m vampy vdsp <(sleep 0.3; cat {vdsp})"
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=50)
+    assert done.returncode == 0, done.stderr
+    pipe = tmp_path / "list.fifo"
+    os.mkfifo(pipe)
+    npz = tmp_path / "a.npz"
+    np.savez(npz, input_0=np.zeros((3, 4, 4), np.uint8))
+
+    def write() -> None:
+        with open(pipe, "w") as fh:  # blocks until the reader below has opened the FIFO
+            time.sleep(0.2)
+            fh.write(f"{npz}\n")
+
+    import threading
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        time.sleep(0.5)  # the writer is waiting in open(): the reader's open must not need it first
+        entries = read_datalist(pipe)
+    finally:
+        writer.join(timeout=10)
+    assert [e.path for e in entries] == [npz]
+
+
 # --- datalist mode: reads anywhere, writes only inside --path_output ---
 
 

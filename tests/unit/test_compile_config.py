@@ -195,7 +195,7 @@ def test_errors_name_the_key_path(edit: Any, message: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [("[1, 2]", "the top level: expected a mapping"), ("a: [", "not valid YAML at line"),
-                                               ("", "the top level: expected a mapping")])
+                                               ("", "is empty"), (" \n", "is empty")])
 def test_not_a_config(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(text)

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "vampy"
 
 LAYERS: dict[str, int] = {
     # pure
-    "errors": 0, "config": 0, "vdsp": 0, "stats": 0, "report": 0, "progress": 0, "table": 0, "compile_config": 0,
+    "errors": 0, "files": 0, "config": 0, "vdsp": 0, "stats": 0, "report": 0, "progress": 0, "table": 0, "compile_config": 0,
     "schedule": 0, "profiling": 0, "timesheet": 0, "pareto": 0, "compare": 0,
     # data
     "preprocess": 1, "datalist": 1, "monitor": 1, "imaging": 1, "inputs": 1, "metrics": 1,
