@@ -33,7 +33,8 @@ def run_for(model: Path, duration_s: int, report: Path) -> dict[str, Any]:
     )
     assert proc.returncode == 0, proc.stderr
     data: dict[str, Any] = json.loads(report.read_text())
-    assert data["complete"] and data["resources"]["samples"] >= 2 and data["resources"]["rss_peak_mb"] > 0
+    resources = data["resources"]
+    assert data["complete"] and resources["samples"] >= 2 and resources["rss_peak_mb"] > 0, (data["complete"], resources)
     return data
 
 
