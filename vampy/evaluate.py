@@ -135,8 +135,8 @@ class FolderIndex:
     images beside their ground truth that was 11 ms a lookup, nearly two minutes a run. Here a
     lookup bisects the sorted names to those starting with the pattern's literal prefix and
     fnmatches only them. Matches are glob's for a pattern within the folder (case-sensitive, hidden
-    names only for a pattern starting with "."); a pattern with a "/" still globs. Files added to
-    the folder after the listing are not seen.
+    names only for a pattern starting with "."); a plain name is checked directly and a pattern
+    with a "/" still globs. Files added to the folder after the listing are not seen.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -151,7 +151,10 @@ class FolderIndex:
         if "/" in pattern or os.sep in pattern:
             return sorted(p for p in map(Path, globlib.glob(str(Path(globlib.escape(str(self.folder))) / pattern))) if p.is_file())
         magic = _GLOB_MAGIC.search(pattern)
-        prefix = pattern[: magic.start()] if magic else pattern
+        if magic is None:  # a plain name: glob only checks that it exists (whatever the listing says)
+            path = self.folder / pattern
+            return [path] if pattern and path.is_file() else []
+        prefix = pattern[: magic.start()]
         hidden_ok = pattern.startswith(".")
         found: list[Path] = []
         for k in range(bisect.bisect_left(self._names, prefix), len(self._names)):

@@ -4,21 +4,30 @@ open() on a FIFO waits until some process opens it for writing, so a FIFO named 
 vdsp file, a compiler YAML or a report hung the command for ever. open_no_wait opens without
 waiting and then switches back to ordinary blocking reads: a pipe that has a writer (bash's
 `<(...)`, `cat file | vampy ... /dev/stdin`) is still read whole, and one without a writer reads
-as empty, which each reader reports as an empty file. Regular files behave as with open().
+as empty, which each reader reports as an empty file. Regular files behave as with open(); where
+the OS has no O_NONBLOCK (Windows), it is open() itself.
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
+_NO_WAIT = getattr(os, "O_NONBLOCK", 0)
+
 
 def open_no_wait(path: str | Path) -> BinaryIO:
-    """The file opened for binary reading; OSError as open() raises it."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    """The file opened for binary reading; OSError as open() raises it (IsADirectoryError naming the path)."""
+    if not _NO_WAIT:
+        return open(path, "rb")
+    fd = os.open(path, os.O_RDONLY | _NO_WAIT)
     try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):  # os.open accepts a folder; open() refuses it
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+    return os.fdopen(fd, "rb")

@@ -14,9 +14,11 @@ import io
 import json
 import os
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 import zipfile
@@ -232,30 +234,27 @@ def test_a_fifo_nobody_writes_to_reads_as_empty_in_every_text_loader(tmp_path: P
 
 @pytest.mark.timeout(60)
 def test_a_pipe_with_a_writer_is_read_whole(tmp_path: Path) -> None:
-    """bash's <(...) (a pipe whose writer may still be starting) keeps working for vdsp files and datalists."""
+    """bash's <(...) and a FIFO whose writer is still writing keep working: the read waits for its end."""
     vdsp = vdsp_file(tmp_path)
-    shell = f"{sys.executable} -m vampy vdsp <(sleep 0.3; cat {vdsp})"
+    shell = f"{shlex.quote(sys.executable)} -m vampy vdsp <(sleep 0.3; cat {shlex.quote(str(vdsp))})"
     done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=50)
     assert done.returncode == 0, done.stderr
     pipe = tmp_path / "list.fifo"
     os.mkfifo(pipe)
     npz = tmp_path / "a.npz"
     np.savez(npz, input_0=np.zeros((3, 4, 4), np.uint8))
-
-    def write() -> None:
-        with open(pipe, "w") as fh:  # blocks until the reader below has opened the FIFO
-            time.sleep(0.2)
-            fh.write(f"{npz}\n")
-
-    import threading
-
-    writer = threading.Thread(target=write)
-    writer.start()
+    # A live writer without a thread stuck in open(): a passing reader lets the write end open at once.
+    passing = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    writer = os.open(pipe, os.O_WRONLY)
+    os.write(writer, f"{npz}\n".encode())
+    os.close(passing)
+    closer = threading.Timer(0.5, os.close, args=(writer,))  # the end of the data comes later
+    closer.daemon = True
+    closer.start()
     try:
-        time.sleep(0.5)  # the writer is waiting in open(): the reader's open must not need it first
         entries = read_datalist(pipe)
     finally:
-        writer.join(timeout=10)
+        closer.join(timeout=10)
     assert [e.path for e in entries] == [npz]
 
 

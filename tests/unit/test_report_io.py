@@ -23,3 +23,14 @@ def test_write_text_is_atomic_and_names_the_flag(tmp_path: Path) -> None:
 def test_json_round_trip(tmp_path: Path) -> None:
     write_json(tmp_path / "r.json", {"schema_version": 1, "kind": "run", "x": [1, 2]})
     assert read_json(tmp_path / "r.json", "run")["x"] == [1, 2]
+
+
+def test_read_json_names_the_path_for_a_folder_and_an_empty_file(tmp_path: Path) -> None:
+    from vampy.errors import InputError
+
+    with pytest.raises(InputError, match=r"Is a directory: '?" + str(tmp_path).replace("/", r"\/")):
+        read_json(tmp_path)
+    empty = tmp_path / "empty.json"
+    empty.write_text("\n")
+    with pytest.raises(InputError, match="is empty"):
+        read_json(empty)
