@@ -40,7 +40,7 @@ from vampy.config import (
     ToTensorOp,
 )
 from vampy.errors import InputError, short_repr
-from vampy.files import open_no_wait
+from vampy.files import read_input_bytes
 
 MAX_YAML_BYTES = 1 << 20
 DEFAULT_WORKSPACE = "deploy_weights"
@@ -90,15 +90,7 @@ def load_compile_config(path: str | Path, vdsp_params: str | None = None, calib_
 
 def _read_yaml(source: Path) -> object:
     try:
-        if source.stat().st_size > MAX_YAML_BYTES:
-            raise InputError(f"{source}: larger than {MAX_YAML_BYTES} bytes; not a compiler YAML")
-        with open_no_wait(source) as fh:
-            data = fh.read(MAX_YAML_BYTES + 1)  # bounded: st_size is 0 for /dev/zero and pipes
-        if len(data) > MAX_YAML_BYTES:
-            raise InputError(f"{source}: larger than {MAX_YAML_BYTES} bytes; not a compiler YAML")
-        if not data.strip():
-            raise InputError(f"{source}: is empty (a pipe with no writer reads as empty); give the compiler YAML file")
-        text = data.decode("utf-8")
+        text = read_input_bytes(source, "give the compiler YAML file", MAX_YAML_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"{source}: no such compiler YAML file") from None
     except IsADirectoryError:

@@ -15,6 +15,8 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from vampy.errors import InputError
+
 _NO_WAIT = getattr(os, "O_NONBLOCK", 0)
 
 
@@ -31,3 +33,20 @@ def open_no_wait(path: str | Path) -> BinaryIO:
         os.close(fd)
         raise
     return os.fdopen(fd, "rb")
+
+
+def read_input_bytes(path: Path, fix: str, max_bytes: int | None = None) -> bytes:
+    """A small input file's bytes: InputError when it is over max_bytes or empty; OSError as open() raises it.
+
+    The stat check refuses a big regular file before reading it; the bounded read refuses what stat
+    cannot size (st_size is 0 for /dev/zero and pipes). `fix` ends both messages.
+    """
+    if max_bytes is not None and path.stat().st_size > max_bytes:
+        raise InputError(f"{path}: larger than {max_bytes} bytes; {fix}")
+    with open_no_wait(path) as fh:
+        data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise InputError(f"{path}: larger than {max_bytes} bytes; {fix}")
+    if not data.strip():
+        raise InputError(f"{path}: is empty (a pipe with no writer reads as empty); {fix}")
+    return data

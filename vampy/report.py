@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vampy.errors import InputError, OutputError
-from vampy.files import open_no_wait
+from vampy.files import read_input_bytes
 
 SCHEMA_VERSION = 1
 
@@ -91,11 +91,7 @@ def read_json(path: str | Path, kind: str | None = None) -> dict[str, Any]:
     """Read a report written by vampy; checks schema_version and, if given, the report kind."""
     source = Path(path)
     try:
-        with open_no_wait(source) as fh:
-            raw = fh.read()
-        if not raw.strip():
-            raise InputError(f"{source}: is empty (a pipe with no writer reads as empty); give a vampy JSON report")
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(read_input_bytes(source, "give a vampy JSON report").decode("utf-8"))
     except FileNotFoundError:
         raise InputError(f"{source}: no such report file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -53,7 +53,7 @@ from typing import Any, Literal, NamedTuple
 import yaml
 
 from vampy.errors import InputError, short_repr
-from vampy.files import open_no_wait
+from vampy.files import read_input_bytes
 
 MAX_SIDE_PX = 16384
 # A float32 (3, H, W) tensor above this is a typo in the file, not a real model input.
@@ -301,21 +301,9 @@ def load_vdsp(path: str | Path) -> PreprocessSpec:
 def _read_text(file_path: Path) -> str:
     fix = "check the --vdsp_params path"
     try:
-        size_bytes = file_path.stat().st_size
         if file_path.is_dir():
             raise InputError(f"{file_path}: is a folder, not a vdsp_params file; {fix}")
-        if size_bytes > MAX_FILE_BYTES:
-            raise InputError(
-                f"{file_path}: {size_bytes} bytes is too large for a vdsp_params file "
-                f"(limit {MAX_FILE_BYTES}); {fix}"
-            )
-        with open_no_wait(file_path) as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)  # bounded: st_size is 0 for /dev/zero and pipes
-        if len(data) > MAX_FILE_BYTES:
-            raise InputError(f"{file_path}: more than {MAX_FILE_BYTES} bytes is too large for a vdsp_params file; {fix}")
-        if not data.strip():
-            raise InputError(f"{file_path}: is empty (a pipe with no writer reads as empty); {fix}")
-        return data.decode("utf-8")
+        return read_input_bytes(file_path, fix, MAX_FILE_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"{file_path}: vdsp_params file not found; {fix}") from None
     except UnicodeDecodeError as exc:
