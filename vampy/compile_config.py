@@ -40,7 +40,7 @@ from vampy.config import (
     ToTensorOp,
 )
 from vampy.errors import InputError, short_repr
-from vampy.files import read_input_bytes
+from vampy.files import check_nesting, read_input_bytes
 
 MAX_YAML_BYTES = 1 << 20
 DEFAULT_WORKSPACE = "deploy_weights"
@@ -97,6 +97,7 @@ def _read_yaml(source: Path) -> object:
         raise InputError(f"{source}: is a folder; give the compiler YAML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{source}: cannot read it ({exc})") from None
+    check_nesting(text, str(source))
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 from typing import BinaryIO
@@ -50,3 +51,53 @@ def read_input_bytes(path: Path, fix: str, max_bytes: int | None = None) -> byte
     if not data.strip():
         raise InputError(f"{path}: is empty (a pipe with no writer reads as empty); {fix}")
     return data
+
+
+# Vendor vdsp files and compiler YAMLs nest 3-5 levels; 64 leaves room for any real file while
+# refusing, in microseconds, the pathological inputs (100 kB of "[") that cost PyYAML half a
+# second or more before it gives up with RecursionError.
+MAX_NESTING = 64
+_FLOW_BRACKETS = re.compile(r"[^\[\]{}]+")
+_DASHES = re.compile(r"(?:- +)*")
+
+
+def check_nesting(text: str, source: str, max_depth: int = MAX_NESTING) -> None:
+    """InputError when JSON/YAML text nests deeper than max_depth, before any parser sees it.
+
+    Counted lexically, so brackets inside quoted strings count too: a real vdsp file or compiler
+    YAML has no run of dozens of unclosed brackets in a string. Block YAML nests by indentation
+    and by "- - -" on one line; both are counted as PyYAML's composer would recurse on them.
+    """
+    flow = _deepest_flow(text, max_depth)
+    block = _deepest_block(text, max_depth)
+    deepest = max(flow, block)
+    if deepest > max_depth:
+        raise InputError(f"{source}: nests deeper than {max_depth} levels; a vdsp file or compiler YAML needs a handful; fix the file")
+
+
+def _deepest_flow(text: str, stop_at: int) -> int:
+    depth = deepest = 0
+    for ch in _FLOW_BRACKETS.sub("", text):
+        depth = depth + 1 if ch in "[{" else max(0, depth - 1)
+        if depth > deepest:
+            deepest = depth
+            if deepest > stop_at:
+                break
+    return deepest
+
+
+def _deepest_block(text: str, stop_at: int) -> int:
+    indents: list[int] = []  # the open block levels, by indentation
+    deepest = 0
+    for line in text.splitlines():
+        content = line.lstrip(" ")
+        if not content.strip() or content.startswith("#"):
+            continue
+        indent = len(line) - len(content)
+        while indents and indents[-1] >= indent:
+            indents.pop()
+        indents.append(indent)
+        deepest = max(deepest, len(indents) + _DASHES.match(content).group(0).count("-"))
+        if deepest > stop_at:
+            break
+    return deepest

@@ -53,7 +53,7 @@ from typing import Any, Literal, NamedTuple
 import yaml
 
 from vampy.errors import InputError, short_repr
-from vampy.files import read_input_bytes
+from vampy.files import check_nesting, read_input_bytes
 
 MAX_SIDE_PX = 16384
 # A float32 (3, H, W) tensor above this is a typo in the file, not a real model input.
@@ -291,6 +291,7 @@ def load_vdsp(path: str | Path) -> PreprocessSpec:
     """Read a vdsp_params file (JSON, or YAML when it ends in .yaml/.yml) and validate it."""
     file_path = Path(path)
     text = _read_text(file_path)
+    check_nesting(text, str(file_path))
     if file_path.suffix.lower() in (".yaml", ".yml"):
         obj = _parse_yaml(text, str(file_path))
     else:

@@ -2,7 +2,7 @@
 
 One property for all of them: for ANY input the parser returns a valid result or raises a
 VampyError whose message is one non-empty line; never another exception type, never a hang
-(hypothesis' deadline flags a slow example, the module timeout a stuck one). Files go to one
+(the module timeout flags a stuck one; no Hypothesis deadline: speed is not what these test). Files go to one
 module-scoped folder and are overwritten per example: hypothesis refuses tmp_path per example.
 Run with VAMPY_FUZZ_EXAMPLES=5000 for a long hunt; the default keeps this file under 30 s.
 """
@@ -35,7 +35,7 @@ from vampy.vdsp import _OP_CONFIG_KEYS, _OP_TYPES, PreprocessSpec, load_vdsp, pa
 T = TypeVar("T")
 
 EXAMPLES = int(os.environ.get("VAMPY_FUZZ_EXAMPLES", "200"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ_FILES = settings(FUZZ, max_examples=max(1, EXAMPLES * 2 // 3))
 pytestmark = pytest.mark.timeout(max(120, EXAMPLES // 10))
 
@@ -177,6 +177,7 @@ def write(folder: Path, name: str, data: bytes) -> Path:
 @FUZZ_FILES
 @given(FILE_BYTES, st.sampled_from(["v.json", "v.yaml", "v.yml"]))
 @example(b"[" * 5000, "v.json")
+@example(b"[" * 100_000, "v.yaml")
 @example(b"[" * 5000, "v.yaml")
 @example(("9" * 5000).encode(), "v.json")
 @example(b"x: 2020-13-45\n", "v.yaml")
@@ -232,6 +233,7 @@ def test_parse_compile_config(obj: object) -> None:
 @FUZZ_FILES
 @given(FILE_BYTES)
 @example(b"[" * 5000)
+@example(b"[" * 100_000)
 @example(b"x: 2020-13-45\n")
 @example(b"name: !!float 'abc'\n")
 @example(b"name: !!float ''\n")
