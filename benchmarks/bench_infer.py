@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from vampy.config import InferConfig, RunConfig
-from vampy.infer import infer
+from vampy.workflows.infer import infer
 from vampy.progress import NullProgress
-from vampy.run import execute, prepare
+from vampy.workflows.run import execute, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from vampy.model import open_session
+from vampy.models.graph import open_session
 
 SHAPE = (1, 1, 256, 256)
 ROUNDS = 5

@@ -17,11 +17,11 @@ import pytest
 
 from tests.models import slow_model
 from vampy.config import RunConfig
-from vampy.loadgen import choose_intra_threads
-from vampy.model import open_session
+from vampy.execution.pool import choose_intra_threads
+from vampy.models.graph import open_session
 from vampy.progress import NullProgress
-from vampy.run import execute, prepare
-from vampy.zoo import build_vdsr
+from vampy.workflows.run import execute, prepare
+from vampy.models.zoo import build_vdsr
 
 ROUNDS = 5
 VDSP_VDSR = Path(__file__).resolve().parents[1] / "vdsp_params" / "official-vdsr-vdsp_params.json"

@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.models
 
-from vampy.compile_config import parse_compile_config  # noqa: E402
-from vampy.compiler import compile_model  # noqa: E402
-from vampy.zoo import build_vdsr  # noqa: E402
+from vampy.formats.compile_yaml import parse_compile_config  # noqa: E402
+from vampy.compiler.pipeline import compile_model  # noqa: E402
+from vampy.models.zoo import build_vdsr  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 VDSP = ROOT / "vdsp_params" / "official-vdsr-vdsp_params.json"

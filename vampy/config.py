@@ -162,7 +162,7 @@ TOKEN_DTYPES = frozenset({"int32", "int64", "uint32", "uint8", "int8", "uint16",
 
 IMAGE2NPZ_MODES = ("rgb", "y3", "gray")
 YCBCR_METHODS = ("opencv", "bt601")
-# The vendor's VDSR model size; vampy/evaluate.py explains why bilinear resizing to it reproduces their table.
+# The vendor's VDSR model size; vampy/quality/evaluate.py explains why bilinear resizing to it reproduces their table.
 DEFAULT_EVAL_INPUT_HW = (256, 256)
 DEFAULT_SHAVE_PX = 4
 # Ground truth for `baby_GT_scale_4.bmp` is `baby_GT.bmp`: {base} is the source name without `_scale_N`.
@@ -242,7 +242,7 @@ def _check_gt_pattern(pattern: str) -> None:
 PRECISIONS = ("fp32", "fp16", "int8")
 CALIBRATE_MODES = ("kl_divergence", "max", "percentile", "mse")
 ACTIVATION_TYPES = ("uint8", "int8")
-# The values of vampy.vdsp.Norm: x, x/255, (x-mean)/std, (x/255-mean)/std, x/127.5-1.
+# The values of vampy.formats.vdsp.Norm: x, x/255, (x-mean)/std, (x/255-mean)/std, x/127.5-1.
 NORMALIZATIONS = ("none", "unit", "mean_std", "unit_mean_std", "symmetric")
 # ORT's own default percentile (99.999 %), written as vamc writes calibrate_range.
 DEFAULT_CALIBRATE_RANGE = 0.99999

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from vampy.cli import main
-from vampy.zoo import conv_stack_model
+from vampy.models.zoo import conv_stack_model
 
 HW = 8
 

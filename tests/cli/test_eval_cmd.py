@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from vampy.cli import main
-from vampy.imaging import read_image, resize_plane, to_y
-from vampy.metrics import psnr_y
+from vampy.data.imaging import read_image, resize_plane, to_y
+from vampy.quality.metrics import psnr_y
 
 NAMES = ("alpha_scale_4", "beta_scale_4")
 HEIGHT, WIDTH = 32, 40

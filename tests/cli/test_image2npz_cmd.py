@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vampy.cli import main
-from vampy.imaging import read_image
+from vampy.data.imaging import read_image
 
 
 def _vampy(args: list[str]) -> int:

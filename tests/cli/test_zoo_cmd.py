@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vampy.cli import main
-from vampy.zoo import random_vdsr_weights, vdsr_layers
+from vampy.models.zoo import random_vdsr_weights, vdsr_layers
 
 
 def _vampy(args: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""`vampy.compiler`: fp32 / fp16 / int8 from a vamc YAML, on tiny models and images made here."""
+"""`vampy.compiler.pipeline`: fp32 / fp16 / int8 from a vamc YAML, on tiny models and images made here."""
 from __future__ import annotations
 
 import json
@@ -12,11 +12,11 @@ import onnxruntime as ort
 import pytest
 from onnx import numpy_helper
 
-from vampy.compile_config import parse_compile_config
-from vampy.compiler import compile_model, mse_range
+from vampy.formats.compile_yaml import parse_compile_config
+from vampy.compiler.pipeline import compile_model, mse_range
 from vampy.config import CompileConfig
 from vampy.errors import InputError, ModelError
-from vampy.zoo import build_vdsr, conv_stack_model
+from vampy.models.zoo import build_vdsr, conv_stack_model
 
 HW = 16
 N_IMAGES = 4
@@ -170,7 +170,7 @@ def test_quantizer_failure_is_one_model_error_line(tmp_path: Path, monkeypatch: 
     def reject(*args: Any, **kwargs: Any) -> None:
         raise ValueError("Unsupported model\nsecond line")
 
-    monkeypatch.setattr("vampy.compiler._quantize_static", reject)
+    monkeypatch.setattr("vampy.compiler.pipeline._quantize_static", reject)
     with pytest.raises(ModelError, match="int8 quantizer rejects the model: Unsupported model$"):
         compile_model(config(yaml_dict(tmp_path)))
 

@@ -33,10 +33,11 @@ from numpy.lib import format as npy_format
 
 from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
-from vampy.compile_config import load_compile_config
-from vampy.datalist import NpzError, load_input_npz, read_datalist
+from vampy.formats.compile_yaml import load_compile_config
+from vampy.formats.npz import NpzError, load_input_npz
+from vampy.formats.datalist import read_datalist
 from vampy.errors import InputError
-from vampy.vdsp import load_vdsp
+from vampy.formats.vdsp import load_vdsp
 
 TIMEOUT_S = 50
 ALLOCATION_LIMIT_BYTES = 4 << 20  # far below any array the crafted headers declare
@@ -221,7 +222,7 @@ def test_npz_entry_that_is_a_fifo_does_not_block(fifo: Path) -> None:
 @pytest.mark.timeout(20)
 def test_a_fifo_nobody_writes_to_reads_as_empty_in_every_text_loader(tmp_path: Path) -> None:
     """open() on a writer-less FIFO would wait for ever; each loader now reports an empty file."""
-    from vampy.report import read_json
+    from vampy.report.schema import read_json
 
     expected = {read_datalist: "no entries", load_vdsp: "is empty", load_compile_config: "is empty", read_json: "is empty"}
     for load, message in expected.items():

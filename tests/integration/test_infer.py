@@ -19,8 +19,8 @@ from tests.models import conv_model
 from vampy.cli import main
 from vampy.config import InferConfig
 from vampy.errors import InputError, ModelError, OutputError, UsageError
-from vampy.infer import QUEUE_BATCHES, _Pipeline, infer
-from vampy.imaging import read_image
+from vampy.workflows.infer import QUEUE_BATCHES, _Pipeline, infer
+from vampy.data.imaging import read_image
 
 HEIGHT, WIDTH = 24, 32
 MODEL_HW = (20, 28)  # the vdsp resize: every image is fed at this size and scored at it
@@ -163,7 +163,7 @@ def test_a_failing_stage_stops_the_pipeline(data: Path, monkeypatch: pytest.Monk
     def refuse(folder: Path, name: str, payload: bytes) -> Path:
         raise OutputError(f"cannot write {folder / name}: disk full")
 
-    monkeypatch.setattr("vampy.infer.write_bytes_atomic", refuse)
+    monkeypatch.setattr("vampy.workflows.infer.write_bytes_atomic", refuse)
     with pytest.raises(OutputError, match="disk full"):
         infer(_cfg(data))
     assert not [t for t in threading.enumerate() if t.name.startswith("vampy-infer")]
@@ -172,7 +172,7 @@ def test_a_failing_stage_stops_the_pipeline(data: Path, monkeypatch: pytest.Monk
 def test_the_clock_starts_once_every_stage_has_warmed_up(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each stage warms up in its own thread; none may start timed work before all three are ready,
     and the warm-ups' time is not in the pipeline's (a tick clock: no wall-time assertion)."""
-    import vampy.infer as infer_module
+    import vampy.workflows.infer as infer_module
 
     ticks = iter(range(1, 10**9))
     lock = threading.Lock()

@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
-from vampy.timesheet import read
+from vampy.measure.timesheet import read
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
-from vampy.preprocess import preprocess
-from vampy.vdsp import load_vdsp
+from vampy.data.preprocess import preprocess
+from vampy.formats.vdsp import load_vdsp
 
 pytestmark = pytest.mark.slow
 

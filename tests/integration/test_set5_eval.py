@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from vampy.cli import main
-from vampy.datalist import output_name, read_datalist, write_npz_atomic
+from vampy.formats.datalist import output_name, read_datalist
+from vampy.formats.npz import write_npz_atomic
 
 PAPER_BICUBIC_X4_DB = 28.42  # Kim et al. 2016, Set5 x4, MATLAB Y (bt601)
 PAPER_VDSR_X4_DB = 31.35
@@ -77,7 +78,7 @@ def test_bicubic_input_as_output_gives_the_papers_bicubic_psnr(shared_data: Path
 def test_vdsr_at_256_reproduces_the_vendor_table(shared_data: Path, tmp_path: Path) -> None:
     import onnxruntime as ort
 
-    from vampy.zoo import write_vdsr
+    from vampy.models.zoo import write_vdsr
 
     model = write_vdsr(tmp_path / "vdsr", weights=shared_data / "vdsr" / "vdsr_x234_weights.npz", seed=0, dynamic=False)
     session = ort.InferenceSession(str(model.model_path), providers=["CPUExecutionProvider"])
@@ -122,8 +123,8 @@ def test_rgb_bt601_native_flow_lands_on_the_paper(shared_data: Path, tmp_path: P
 
 
 def test_native_rgb_vdsp_file_keeps_size_and_all_planes() -> None:
-    from vampy.preprocess import preprocess
-    from vampy.vdsp import load_vdsp
+    from vampy.data.preprocess import preprocess
+    from vampy.formats.vdsp import load_vdsp
 
     spec = load_vdsp(REPO / "vdsp_params" / "vdsr-native-rgb-vdsp_params.json")
     image = np.random.default_rng(0).integers(0, 256, (3, 13, 21), dtype=np.uint8)

@@ -6,9 +6,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vampy.compare import compare, histogram_inverse_cdf, median_replicates, throughput_replicates, unique_names
+from vampy.measure.compare import compare, histogram_inverse_cdf, median_replicates, throughput_replicates, unique_names
 from vampy.errors import UsageError
-from vampy.stats import histogram_us, summarize_latency
+from vampy.measure.stats import histogram_us, summarize_latency
 
 
 def make_report(seed: int, median_ms: float = 10.0, qps: float = 100.0, n: int = 4000, windows: int = 10, spread: float = 0.01) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from vampy.compile_config import load_compile_config, parse_compile_config
+from vampy.formats.compile_yaml import load_compile_config, parse_compile_config
 from vampy.config import (
     CenterCropOp,
     ChannelSplitOp,

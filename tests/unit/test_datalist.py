@@ -14,16 +14,10 @@ import pytest
 from numpy.lib import format as npy_format
 
 from vampy.config import Image2NpzConfig
-from vampy.datalist import (
-    NpzError,
-    images_to_npz,
-    is_valid_output,
-    load_input_npz,
-    output_name,
-    read_datalist,
-    write_bytes_atomic,
-    write_npz_atomic,
-)
+from vampy.formats.npz import NpzError, is_valid_output, load_input_npz, write_npz_atomic
+from vampy.data.image2npz import images_to_npz
+from vampy.formats.datalist import output_name, read_datalist
+from vampy.formats.files import write_bytes_atomic
 from vampy.errors import InputError, OutputError, UsageError
 
 # --- read_datalist ---

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vampy.evaluate import FolderIndex, find_ground_truth
+from vampy.quality.evaluate import FolderIndex, find_ground_truth
 from vampy.errors import InputError
 
 NAMES = [

@@ -26,11 +26,12 @@ from hypothesis.extra import numpy as hnp
 from numpy.lib import format as npy_format
 
 from vampy.cli.argv import VALUE_FLAGS, normalize
-from vampy.compile_config import load_compile_config, parse_compile_config
+from vampy.formats.compile_yaml import load_compile_config, parse_compile_config
 from vampy.config import DEFAULT_PERCENTILES, MAX_DIM, parse_percentiles, parse_shapes
-from vampy.datalist import MAX_NPZ_BYTES, load_input_npz, read_datalist
+from vampy.formats.npz import MAX_NPZ_BYTES, load_input_npz
+from vampy.formats.datalist import read_datalist
 from vampy.errors import VampyError
-from vampy.vdsp import _OP_CONFIG_KEYS, _OP_TYPES, PreprocessSpec, load_vdsp, parse_vdsp
+from vampy.formats.vdsp import _OP_CONFIG_KEYS, _OP_TYPES, PreprocessSpec, load_vdsp, parse_vdsp
 
 T = TypeVar("T")
 
@@ -395,8 +396,8 @@ def test_yaml_fixtures_are_what_they_claim() -> None:
 
 def test_integers_past_the_digit_limit_give_one_line_errors(tmp_path: Path) -> None:
     """Found by hypothesis: a hex literal parses fine but cannot be shown in decimal."""
-    from vampy.compile_config import load_compile_config
-    from vampy.vdsp import load_vdsp
+    from vampy.formats.compile_yaml import load_compile_config
+    from vampy.formats.vdsp import load_vdsp
 
     huge = "0x" + "f" * 4000
     cases = [

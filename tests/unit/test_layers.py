@@ -86,4 +86,4 @@ def test_matplotlib_only_in_plots() -> None:
         if path.relative_to(PACKAGE).as_posix() == "plots.py":
             assert not tops & {"typer", "rich", "click"}, "plots.py must not import typer or rich"
         else:
-            assert "matplotlib" not in tops, f"{path.name} imports matplotlib; only vampy/plots.py may"
+            assert "matplotlib" not in tops, f"{path.name} imports matplotlib; only vampy/report/plots.py may"

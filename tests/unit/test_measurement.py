@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from tests.models import conv_model
-from vampy.inputs import InputPlan, InputSlot
-from vampy.profiling import op_times, read_trace
-from vampy.schedule import arrival_offsets_ns, arrivals_for, summarize_open_loop
-from vampy.timesheet import FIELDS, read, to_text
-from vampy.worker import WorkerSpec, _Driver, _PerfSource, _Shared
+from vampy.data.inputs import InputPlan, InputSlot
+from vampy.measure.profiling import op_times, read_trace
+from vampy.measure.schedule import arrival_offsets_ns, arrivals_for, summarize_open_loop
+from vampy.measure.timesheet import FIELDS, read, to_text
+from vampy.execution.worker import WorkerSpec, _Driver, _PerfSource, _Shared
 
 
 class FakeClock:
@@ -38,7 +38,7 @@ class FakeEvent:
 
 
 def test_breakdown_phases_add_up_to_e2e_under_a_fake_clock(tmp_path: Path) -> None:
-    from vampy.model import open_session
+    from vampy.models.graph import open_session
 
     model = conv_model(tmp_path / "m.onnx", in_ch=1, hw=(4, 4))
     slot = InputSlot("input", "image", (1, 4, 4), "float32", None, (1, 1, 4, 4))
@@ -132,8 +132,8 @@ def test_export_times_round_trip(tmp_path: Path, suffix: str) -> None:
 
 
 def test_loadgen_rank_rule_differs_from_nearest_rank_only_on_whole_ranks() -> None:
-    from vampy.mlperf import loadgen_rank_ns
-    from vampy.stats import percentile_ns
+    from vampy.workflows.loadgen import loadgen_rank_ns
+    from vampy.measure.stats import percentile_ns
 
     values = np.arange(1, 101, dtype=np.int64)  # n * q / 100 is whole for q = 90
     assert percentile_ns(values, 90) == 90 and loadgen_rank_ns(values, 90) == 91

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vampy.metrics import IDENTICAL_PSNR_DB, psnr_y, shave, ssim_y
+from vampy.quality.metrics import IDENTICAL_PSNR_DB, psnr_y, shave, ssim_y
 
 C1 = (0.01 * 255) ** 2  # SSIM's luminance constant at data_range 255
 
@@ -103,7 +103,7 @@ def test_ssim_needs_a_full_window() -> None:
 
 
 def test_native_eval_crops_ground_truth_like_modcrop() -> None:
-    from vampy.evaluate import _modcrop
+    from vampy.quality.evaluate import _modcrop
 
     gt = np.arange(12 * 12 * 3, dtype=np.uint8).reshape(12, 12, 3)
     cropped = _modcrop(gt, (10, 11), scale=3)

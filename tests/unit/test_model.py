@@ -1,4 +1,4 @@
-"""vampy.model: -m resolution, describe_model, open_session, count_macs_params."""
+"""vampy.models.graph: -m resolution, describe_model, open_session, count_macs_params."""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,7 @@ from tests.models import (
     two_output_model,
 )
 from vampy.errors import InputError, ModelError, UsageError
-from vampy.model import FLOPS_PER_MAC, ModelInfo, TensorInfo, count_macs_params, describe_model, open_session, resolve_model
+from vampy.models.graph import FLOPS_PER_MAC, ModelInfo, TensorInfo, count_macs_params, describe_model, open_session, resolve_model
 
 # --- resolve_model ---
 

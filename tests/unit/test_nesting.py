@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from vampy.errors import InputError
-from vampy.files import MAX_NESTING, check_nesting
+from vampy.formats.files import MAX_NESTING, check_nesting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,8 +48,8 @@ def test_shipped_files_pass(path: Path) -> None:
 
 
 def test_loaders_refuse_before_parsing(tmp_path: Path) -> None:
-    from vampy.compile_config import load_compile_config
-    from vampy.vdsp import load_vdsp
+    from vampy.formats.compile_yaml import load_compile_config
+    from vampy.formats.vdsp import load_vdsp
 
     deep = tmp_path / "deep.yaml"
     deep.write_text("a: " + flow(MAX_NESTING + 1) + "\n")

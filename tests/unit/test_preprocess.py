@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from vampy.errors import InputError
-from vampy.preprocess import letterbox_inner_hw, preprocess, synthetic_image
-from vampy.vdsp import PreprocessSpec, parse_vdsp
+from vampy.data.preprocess import letterbox_inner_hw, preprocess, synthetic_image
+from vampy.formats.vdsp import PreprocessSpec, parse_vdsp
 
 SOURCE = "t.json"
 EQUAL = {"NormaType": "EQUAL"}

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vampy.stats import Window, measured_window, percentile_ns, stability, summarize_latency, throughput_qps
+from vampy.measure.stats import Window, measured_window, percentile_ns, stability, summarize_latency, throughput_qps
 
 
 def test_nearest_rank_percentiles() -> None:

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from vampy.config import RunConfig
 from vampy.errors import Terminated, UsageError
-from vampy.pareto import dominates, pareto_front
-from vampy.sweep import (
+from vampy.measure.pareto import dominates, pareto_front
+from vampy.workflows.sweep import (
     MAX_GAIN, MIN_GAIN, Measurement, Point, SweepConfig, SweepResult, SweepSpace, auto_ladder, measurement_from_report,
     parse_values, run_command_line, search, sweep_csv, sweep_dict,
 )
@@ -384,7 +384,7 @@ def test_sweep_pareto_ignores_failed_points() -> None:
 
 
 def test_others_cpu_percent_and_contended_points() -> None:
-    from vampy.sweep import CONTENDED_PERCENT, others_cpu_percent
+    from vampy.workflows.sweep import CONTENDED_PERCENT, others_cpu_percent
 
     # 10 s on 2 cores: the machine was busy 15 CPU s, 5 of them ours -> others used half the machine
     assert others_cpu_percent((0.0, 0.0, 0.0), (10.0, 15.0, 5.0), n_cores=2) == 50.0

@@ -1,4 +1,4 @@
-"""vampy.table: reports saved here (built from the real report dataclasses) -> Markdown and CSV."""
+"""vampy.report.table: reports saved here (built from the real report dataclasses) -> Markdown and CSV."""
 from __future__ import annotations
 
 import csv
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from vampy.errors import InputError, ModelError, UsageError
-from vampy.report import SCHEMA_VERSION, CompileResult, EvalImage, EvalReport, EvalScores, FileProblem, RunReport, write_json
-from vampy.table import CSV_FIELDS, FLOPS_PER_MAC, collect, render_csv, render_markdown
+from vampy.report.schema import SCHEMA_VERSION, CompileResult, EvalImage, EvalReport, EvalScores, FileProblem, RunReport, write_json
+from vampy.report.table import CSV_FIELDS, FLOPS_PER_MAC, collect, render_csv, render_markdown
 
 # --- saved reports, made with the dataclasses vampy itself writes ---
 
@@ -265,7 +265,7 @@ def test_quoted_globs_expand_and_folders_dedupe(two_models: Path) -> None:
 
 
 def test_flops_convention_matches_the_counter() -> None:
-    from vampy.model import FLOPS_PER_MAC as COUNTER_FLOPS_PER_MAC
+    from vampy.models.graph import FLOPS_PER_MAC as COUNTER_FLOPS_PER_MAC
 
     assert FLOPS_PER_MAC == COUNTER_FLOPS_PER_MAC == 2
 

@@ -10,7 +10,7 @@ import yaml
 
 from tests.conftest import REPO_ROOT
 from vampy.errors import InputError
-from vampy.vdsp import (
+from vampy.formats.vdsp import (
     ColorConversion,
     InputFormat,
     Norm,

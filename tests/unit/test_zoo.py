@@ -1,4 +1,4 @@
-"""vampy.zoo: the VDSR graph, its weights (file or seed), metadata and files."""
+"""vampy.models.zoo: the VDSR graph, its weights (file or seed), metadata and files."""
 from __future__ import annotations
 
 import json
@@ -12,8 +12,8 @@ import pytest
 
 from vampy import __version__
 from vampy.errors import InputError, OutputError, UsageError
-from vampy.imaging import to_y
-from vampy.zoo import (
+from vampy.data.imaging import to_y
+from vampy.models.zoo import (
     RANDOM_WEIGHTS_WARNING,
     Stem,
     bt601_y_stem,

@@ -26,9 +26,9 @@ def compare_command(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (the same files and seed give the same verdict)."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the comparison as JSON."),
 ) -> None:
-    from vampy.compare import compare, unique_names
+    from vampy.measure.compare import compare, unique_names
     from vampy.errors import UsageError
-    from vampy.report import read_json, write_json
+    from vampy.report.schema import read_json, write_json
 
     if len(reports) < 2:
         raise UsageError("compare needs at least two run reports (`vampy run --json FILE`), the first being the baseline")
@@ -51,7 +51,7 @@ def _print(result: Any, reports: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vampy.compare import config_label
+    from vampy.measure.compare import config_label
 
     names = result.names
     table = Table(title=f"vampy compare: against {names[0]}")

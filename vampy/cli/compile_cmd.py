@@ -33,9 +33,9 @@ def compile_command(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
     from vampy.cli.progress import RichProgress
-    from vampy.compile_config import load_compile_config
-    from vampy.compiler import compile_model
-    from vampy.report import write_json
+    from vampy.formats.compile_yaml import load_compile_config
+    from vampy.compiler.pipeline import compile_model
+    from vampy.report.schema import write_json
 
     cfg = load_compile_config(config, vdsp_params=vdsp_params, calib_datalist=calib_datalist)
     with RichProgress(quiet=quiet) as progress:

@@ -31,7 +31,7 @@ def image2npz_command(
 ) -> None:
     from vampy.cli.progress import RichProgress
     from vampy.config import Image2NpzConfig
-    from vampy.datalist import images_to_npz
+    from vampy.data.image2npz import images_to_npz
 
     cfg = Image2NpzConfig(
         dataset_dir=dataset_path, pattern=pattern, target_dir=target_path, datalist_path=text_path,

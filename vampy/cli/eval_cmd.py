@@ -35,8 +35,8 @@ def eval_command(
     from vampy.cli.progress import RichProgress
     from vampy.config import DEFAULT_EVAL_INPUT_HW, EvalConfig
     from vampy.errors import PartialResult, UsageError
-    from vampy.evaluate import evaluate
-    from vampy.report import write_json
+    from vampy.quality.evaluate import evaluate
+    from vampy.report.schema import write_json
 
     if native and input_shape is not None:
         raise UsageError("--native compares at the ground truth's own size; drop --input_shape or --native")

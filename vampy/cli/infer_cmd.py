@@ -41,8 +41,8 @@ def infer_command(
     from vampy.cli.progress import RichProgress
     from vampy.config import InferConfig
     from vampy.errors import PartialResult
-    from vampy.infer import execute, prepare
-    from vampy.report import write_json
+    from vampy.workflows.infer import execute, prepare
+    from vampy.report.schema import write_json
 
     cfg = InferConfig(
         lr_dir=lr_image_dir, model=model, gt_dir=hr_image_dir, vdsp_params=vdsp_params, save_dir=save_dir,

@@ -34,8 +34,8 @@ def loadgen_command(
     """Run an MLPerf LoadGen scenario on the model and print LoadGen's summary (VALID/INVALID and
     why) next to vampy's statistics of the same samples."""
     from vampy.config import parse_shapes
-    from vampy.mlperf import LoadgenConfig, run_loadgen
-    from vampy.report import write_json
+    from vampy.workflows.loadgen import LoadgenConfig, run_loadgen
+    from vampy.report.schema import write_json
 
     cfg = LoadgenConfig(
         model=model, scenario=scenario, mode=mode, vdsp_params=vdsp_params, shapes=parse_shapes(shape) if shape else None,

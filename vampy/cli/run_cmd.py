@@ -90,8 +90,8 @@ def _note(text: str) -> None:
 def _dry_run(cfg: Any) -> dict[str, Any]:
     """The resolved configuration and what vampy would find on disk, loading no model or data."""
     from vampy.errors import VampyError
-    from vampy.loadgen import choose_intra_threads
-    from vampy.model import resolve_model
+    from vampy.execution.pool import choose_intra_threads
+    from vampy.models.graph import resolve_model
 
     found: dict[str, Any] = {}
     try:
@@ -113,14 +113,14 @@ def _dry_run(cfg: Any) -> dict[str, Any]:
 def _run(cfg: Any, quiet: bool, plot: str | None = None) -> None:
     from vampy.cli.progress import RichProgress
     from vampy.cli.render import run_report_text
-    from vampy.report import check_writable, write_json
-    from vampy.run import execute, prepare
+    from vampy.report.schema import check_writable, write_json
+    from vampy.workflows.run import execute, prepare
 
     for flag, target in (("--json", cfg.json_path), ("--export_times", cfg.export_times)):
         if target:
             check_writable(target, flag)
     if plot:
-        from vampy.plots import check_plot_path
+        from vampy.report.plots import check_plot_path
 
         check_plot_path(plot)
     prepared = prepare(cfg)
@@ -133,7 +133,7 @@ def _run(cfg: Any, quiet: bool, plot: str | None = None) -> None:
     if cfg.json_path:
         write_json(cfg.json_path, data)
     if plot:
-        from vampy.plots import plot_run
+        from vampy.report.plots import plot_run
 
         plot_run(data, plot)
     _exit_for(report, terminated)

@@ -43,7 +43,7 @@ def sweep_command(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No line per point on stderr."),
 ) -> None:
     from vampy.config import RunConfig, parse_shapes
-    from vampy.sweep import DEFAULT_POINT_DURATION_S, SweepConfig, SweepSpace, parse_values
+    from vampy.workflows.sweep import DEFAULT_POINT_DURATION_S, SweepConfig, SweepSpace, parse_values
 
     space = SweepSpace(*(parse_values(text, dim) for text, dim in
                          ((instances, "instances"), (processes, "processes"), (batch, "batch"), (threads, "threads"))))
@@ -61,7 +61,7 @@ class _Writer:
 
     def __init__(self, cfg: Any, quiet: bool) -> None:
         from rich.console import Console
-        from vampy.summary import environment
+        from vampy.measure.summary import environment
 
         self.cfg = cfg
         self.quiet = quiet
@@ -86,8 +86,8 @@ class _Writer:
         self.err.print(f"    {m.point.label}: {_g(m.throughput_qps)} qps, p50 {_g(m.e2e_p50_ms)} ms, p99 {_g(m.e2e_p99_ms)} ms ({stable}{role})")
 
     def write(self, result: Any) -> None:
-        from vampy.report import write_json, write_text
-        from vampy.sweep import sweep_csv, sweep_dict
+        from vampy.report.schema import write_json, write_text
+        from vampy.workflows.sweep import sweep_csv, sweep_dict
 
         if self.cfg.csv_path:
             write_text(self.cfg.csv_path, sweep_csv(result), "--csv")
@@ -96,8 +96,8 @@ class _Writer:
 
 
 def _sweep(cfg: Any, quiet: bool) -> None:
-    from vampy.plots import check_plot_path, plot_sweep
-    from vampy.sweep import SweepResult, run_sweep, sweep_dict
+    from vampy.report.plots import check_plot_path, plot_sweep
+    from vampy.workflows.sweep import SweepResult, run_sweep, sweep_dict
 
     if cfg.plot_path:
         check_plot_path(cfg.plot_path)
@@ -126,7 +126,7 @@ def _print(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vampy.sweep import CONTENDED_PERCENT, NEAR_WINNER
+    from vampy.workflows.sweep import CONTENDED_PERCENT, NEAR_WINNER
 
     table = Table(title=f"vampy sweep ({data['mode']}): {data['points_tried']} points, {data['runs']} runs")
     for name in ("#", "i", "p", "b", "threads", "qps", "p50 ms", "p99 ms", "cpu %", "others %", "MB", "stable", ""):

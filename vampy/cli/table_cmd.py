@@ -29,8 +29,8 @@ def table_command(
     csv_path: Optional[Path] = typer.Option(None, "--csv", metavar="FILE", help="Write the table as CSV: full precision, empty cells for missing figures."),
 ) -> None:
     from vampy.errors import UsageError
-    from vampy.report import write_text
-    from vampy.table import collect, render_csv, render_markdown
+    from vampy.report.schema import write_text
+    from vampy.report.table import collect, render_csv, render_markdown
 
     if markdown is not None and csv_path is not None and markdown.resolve() == csv_path.resolve():
         raise UsageError(f"--markdown and --csv both name {markdown}; give two files")
@@ -47,7 +47,7 @@ def table_command(
 
 def _count_graph(model_path: Path) -> tuple[int, int, Sequence[Sequence[int | None]]]:
     """MACs and params of a model folder whose mod.json lacks them, at the graph's own input shapes."""
-    from vampy.model import count_macs_params, describe_model
+    from vampy.models.graph import count_macs_params, describe_model
 
     macs, params = count_macs_params(model_path)
     return macs, params, [info.shape for info in describe_model(model_path).inputs]

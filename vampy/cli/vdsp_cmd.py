@@ -17,7 +17,7 @@ def vdsp_command(
 ) -> None:
     """Validate vdsp_params files and print, for each, its preprocessing pipeline in plain words."""
     from vampy.errors import VampyError
-    from vampy.vdsp import describe_vdsp, load_vdsp
+    from vampy.formats.vdsp import describe_vdsp, load_vdsp
 
     failed = 0
     for path in files:

@@ -28,7 +28,7 @@ def vdsr(
 ) -> None:
     """VDSR super-resolution: 20 conv 3x3 layers, 64 channels, global residual (Kim, Lee and Lee, CVPR 2016)."""
     from vampy.errors import UsageError
-    from vampy.zoo import write_vdsr
+    from vampy.models.zoo import write_vdsr
 
     if weights is not None and seed is not None:
         raise UsageError("--seed only applies to random weights; drop it or drop --weights")

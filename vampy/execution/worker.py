@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vampy.inputs import InputPlan, batch_feed, sample_tensor, synthetic_raw
+from vampy.data.inputs import InputPlan, batch_feed, sample_tensor, synthetic_raw
 
 Clock = Callable[[], int]
 
@@ -121,7 +121,7 @@ class _Shared:
 
 
 def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Shared, task_counter: Any, clock: Clock) -> WorkerResult:
-    from vampy.model import open_session
+    from vampy.models.graph import open_session
 
     sessions = [open_session(Path(spec.model_path), spec.intra_threads, 1, spec.allow_spinning, _profile_prefix(spec, k)) for k in range(spec.instances)]
     rng = np.random.default_rng(spec.seed + 7919 * spec.worker_index)
@@ -219,7 +219,7 @@ def _make_source(spec: WorkerSpec, task_counter: Any, clock: Clock) -> _PerfSour
     if spec.tasks:
         return _TaskSource(spec.tasks, task_counter)
     if spec.request_rate_per_s is not None:
-        from vampy.schedule import arrivals_for
+        from vampy.measure.schedule import arrivals_for
 
         rng = np.random.default_rng(spec.seed * 1_000_003 + spec.worker_index)
         offsets = arrivals_for(spec.request_rate_per_s, spec.arrival, rng, spec.requests, spec.duration_s)
@@ -308,7 +308,7 @@ class _Driver:
         return True
 
     def _run_task(self, task: DatalistTask) -> None:
-        from vampy.datalist_run import run_datalist_task
+        from vampy.execution.datalist_task import run_datalist_task
 
         run_datalist_task(self, task)
 

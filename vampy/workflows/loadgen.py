@@ -21,9 +21,9 @@ import numpy as np
 
 from vampy.config import RunConfig
 from vampy.errors import InputError, UsageError
-from vampy.inputs import InputPlan, batch_feed, build_plan, sample_tensor, synthetic_raw
-from vampy.model import describe_model, open_session, resolve_model
-from vampy.stats import summarize_latency
+from vampy.data.inputs import InputPlan, batch_feed, build_plan, sample_tensor, synthetic_raw
+from vampy.models.graph import describe_model, open_session, resolve_model
+from vampy.measure.stats import summarize_latency
 
 SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
 MODES = ("performance", "accuracy")
@@ -98,7 +98,7 @@ def run_loadgen(cfg: LoadgenConfig, clock: Callable[[], int] = time.perf_counter
     lg = _import_loadgen()
     model_path = resolve_model(cfg.model)
     info = describe_model(model_path)
-    from vampy.vdsp import load_vdsp
+    from vampy.formats.vdsp import load_vdsp
 
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
     raws, indices = _samples(cfg, spec, info)
@@ -136,7 +136,8 @@ def _samples(cfg: LoadgenConfig, spec: Any, info: Any) -> tuple[list[list[np.nda
         plan = build_plan(RunConfig(model=cfg.model, shapes=cfg.shapes, seed=cfg.seed), spec, info)
         rng = np.random.default_rng(cfg.seed)
         return [[synthetic_raw(s, spec, rng) for s in plan.slots] for _ in range(cfg.samples)], list(range(cfg.samples))
-    from vampy.datalist import load_input_npz, read_datalist
+    from vampy.formats.npz import load_input_npz
+    from vampy.formats.datalist import read_datalist
 
     entries = read_datalist(Path(cfg.datalist))
     if not entries:
@@ -208,7 +209,8 @@ class _Sut:
     def _respond(self, sample: Any, outputs: list[np.ndarray]) -> tuple[Any, Any]:
         if self.cfg.mode != "accuracy":
             return self.lg.QuerySampleResponse(sample.id, 0, 0), None
-        from vampy.datalist import output_name, write_npz_atomic
+        from vampy.formats.datalist import output_name
+        from vampy.formats.npz import write_npz_atomic
 
         arrays = {f"output_{k}": np.asarray(out) for k, out in enumerate(outputs)}
         write_npz_atomic(Path(self.cfg.path_output or "."), output_name(self.indices[sample.index]), arrays)

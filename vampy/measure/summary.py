@@ -10,13 +10,13 @@ import numpy as np
 
 from vampy import __version__
 from vampy.config import RunConfig
-from vampy.inputs import InputPlan
-from vampy.loadgen import RawRun
-from vampy.model import ModelInfo
-from vampy.report import RunReport
-from vampy.stats import histogram_us, measured_window, stability, summarize_latency, throughput_qps
-from vampy.schedule import summarize_open_loop
-from vampy.worker import COLUMNS, WorkerResult
+from vampy.data.inputs import InputPlan
+from vampy.execution.pool import RawRun
+from vampy.models.graph import ModelInfo
+from vampy.report.schema import RunReport
+from vampy.measure.stats import histogram_us, measured_window, stability, summarize_latency, throughput_qps
+from vampy.measure.schedule import summarize_open_loop
+from vampy.execution.worker import COLUMNS, WorkerResult
 
 
 def summarize(

@@ -14,17 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vampy.datalist import is_valid_output, load_input_npz, make_output_dir, output_name, read_datalist, write_npz_atomic
+from vampy.formats.npz import is_valid_output, load_input_npz, write_npz_atomic
+
+from vampy.formats.files import make_output_dir
+
+from vampy.formats.datalist import output_name, read_datalist
 from vampy.errors import OutputError, VampyError
-from vampy.inputs import batch_feed, pad_batch, sample_tensor
-from vampy.report import write_json
-from vampy.worker import DatalistTask
+from vampy.data.inputs import batch_feed, pad_batch, sample_tensor
+from vampy.report.schema import write_json
+from vampy.execution.worker import DatalistTask
 
 if TYPE_CHECKING:
     from vampy.config import RunConfig
-    from vampy.loadgen import RawRun
-    from vampy.model import ModelInfo
-    from vampy.worker import _Driver
+    from vampy.execution.pool import RawRun
+    from vampy.models.graph import ModelInfo
+    from vampy.execution.worker import _Driver
 
 FAILURES_FILE = "failures.json"
 _OUTPUT_DTYPES = {"fp16": np.float16, "fp32": np.float32}

@@ -1,4 +1,6 @@
-"""Opening user-named input files without hanging on a pipe that nobody writes to.
+"""Files in and out: bounded reads that never hang on a pipe, a nesting limit, atomic writes, output folders.
+
+Input files:
 
 open() on a FIFO waits until some process opens it for writing, so a FIFO named as a datalist, a
 vdsp file, a compiler YAML or a report hung the command for ever. open_no_wait opens without
@@ -13,10 +15,11 @@ import errno
 import os
 import re
 import stat
+import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO, Callable
 
-from vampy.errors import InputError
+from vampy.errors import InputError, OutputError
 
 _NO_WAIT = getattr(os, "O_NONBLOCK", 0)
 
@@ -101,3 +104,60 @@ def _deepest_block(text: str, stop_at: int) -> int:
         if deepest > stop_at:
             break
     return deepest
+
+
+_TMP_SUFFIX = ".tmp"  # temp files never end in .npz, so a reader's *.npz glob never sees one
+
+
+
+def _check_name(folder: Path, name: str) -> None:
+    # Nothing is ever written outside the folder the user named.
+    bad = not name or name in (".", "..") or "/" in name or "\\" in name or os.sep in name or "\0" in name
+    if bad or (os.altsep is not None and os.altsep in name):
+        raise OutputError(f"{folder}: refusing to write {name!r}: a file name must not contain a path separator")
+
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+
+def write_atomic(folder: Path, name: str, write: Callable[[IO[bytes]], object]) -> Path:
+    """Write folder/name through a temp file in the same folder, then rename it into place."""
+    folder = Path(folder)
+    _check_name(folder, name)
+    target = folder / name
+    tmp_name: str | None = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=_TMP_SUFFIX, delete=False) as tmp:
+            tmp_name = tmp.name
+            write(tmp)
+        # NamedTemporaryFile makes 0600 files; outputs get the mode any new file would get.
+        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.replace(tmp_name, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}; check that the folder exists, is writable and has space", exc.errno) from None
+    finally:
+        if tmp_name is not None and os.path.exists(tmp_name):
+            os.unlink(tmp_name)  # only when the rename did not happen
+    return target
+
+
+
+def write_bytes_atomic(folder: Path, name: str, data: bytes) -> Path:
+    """Write bytes as folder/name, atomically (as write_npz_atomic)."""
+    return write_atomic(folder, name, lambda fh: fh.write(data))
+
+
+
+def make_output_dir(folder: Path, flag: str) -> None:
+    """Create a folder the user named for outputs; one OutputError line naming the flag if not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{flag} {folder}: cannot create the folder ({exc.strerror or exc})") from None
+    if not folder.is_dir():
+        raise OutputError(f"{flag} {folder}: exists and is not a folder")

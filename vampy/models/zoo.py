@@ -10,7 +10,7 @@ Two VDSR inputs (`--input`):
 - "rgb-bt601": the RGB image, (N, 3, H, W) = RGB / 255 (an RGB_PLANAR uint8 image through DIV255).
   A first 1x1 Conv with bias computes MATLAB rgb2ycbcr's Y / 255 in float,
   (16 + 65.481 R + 128.553 G + 24.966 B) / 255 with R, G, B in [0, 1], the same value as
-  vampy.imaging.to_y(..., "bt601") / 255 before its rounding to uint8; the unchanged VDSR then
+  vampy.data.imaging.to_y(..., "bt601") / 255 before its rounding to uint8; the unchanged VDSR then
   refines that float Y (its residual adds it). The paper computes Y this way, in floating point;
   rounding the input Y to uint8 first costs about 0.3 dB on Set5 x4. The output is Y, (N, 1, H, W).
 """
@@ -31,7 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vampy import __version__
 from vampy.errors import InputError, OutputError, UsageError
-from vampy.model import file_sha256
+from vampy.models.graph import file_sha256
 
 OPSET = 17
 # IR 8 is what opset 17 shipped with; older ONNX Runtime releases refuse newer IR versions.
@@ -47,7 +47,7 @@ VDSR_HIDDEN_LAYERS = 18
 VDSR_INPUT_Y = "y"
 VDSR_INPUT_RGB_BT601 = "rgb-bt601"
 VDSR_INPUTS = (VDSR_INPUT_Y, VDSR_INPUT_RGB_BT601)
-# MATLAB rgb2ycbcr's luminance row on R, G, B in [0, 1] (as vampy.imaging's bt601), and its offset.
+# MATLAB rgb2ycbcr's luminance row on R, G, B in [0, 1] (as vampy.data.imaging's bt601), and its offset.
 BT601_Y_COEFFS = (65.481, 128.553, 24.966)
 BT601_Y_OFFSET = 16.0
 PEAK_UINT8 = 255.0
@@ -290,7 +290,7 @@ def build_vdsr(
 def _vdsr_metadata(model: onnx.ModelProto, input_shape: Sequence[int | str], dynamic: bool, source: dict[str, Any]) -> dict[str, Any]:
     import onnxruntime
 
-    from vampy.model import FLOPS_PER_MAC, count_macs_params
+    from vampy.models.graph import FLOPS_PER_MAC, count_macs_params
 
     macs_shape = (VDSR_FIXED_SHAPE[0], int(input_shape[1]), *VDSR_FIXED_SHAPE[2:])
     macs, params = count_macs_params(model, {INPUT_NAME: macs_shape})

@@ -88,7 +88,7 @@ def image_to_chw(bgr_u8: np.ndarray, mode: str, method: str = "opencv") -> np.nd
 def resize_plane(plane: np.ndarray, height_px: int, width_px: int) -> np.ndarray:
     """Bilinear resize (cv2.INTER_LINEAR) to width x height; a no-op at the same size.
 
-    Bilinear because it reproduces the vendor's VDSR table: see vampy/evaluate.py.
+    Bilinear because it reproduces the vendor's VDSR table: see vampy/quality/evaluate.py.
     """
     if plane.shape[:2] == (height_px, width_px):
         return plane

@@ -11,8 +11,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from vampy.errors import OutputError, UsageError
-from vampy.report import check_writable
-from vampy.stats import STABILITY_TOLERANCE
+from vampy.report.schema import check_writable
+from vampy.measure.stats import STABILITY_TOLERANCE
 
 DPI = 100
 

@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 
 from vampy.config import RunConfig
-from vampy.inputs import InputPlan, build_plan
-from vampy.model import ModelInfo, describe_model, resolve_model
+from vampy.data.inputs import InputPlan, build_plan
+from vampy.models.graph import ModelInfo, describe_model, resolve_model
 from vampy.progress import Progress
-from vampy.report import RunReport
-from vampy.datalist import make_output_dir
-from vampy.loadgen import RawRun
-from vampy.worker import COLUMNS, DatalistTask
+from vampy.report.schema import RunReport
+from vampy.formats.files import make_output_dir
+from vampy.execution.pool import RawRun
+from vampy.execution.worker import COLUMNS, DatalistTask
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class PreparedRun:
 
 def prepare(cfg: RunConfig) -> PreparedRun:
     """Resolve the model, read the vdsp file, check every input shape: all before spawning."""
-    from vampy.vdsp import load_vdsp
+    from vampy.formats.vdsp import load_vdsp
 
     if cfg.profile_dir is not None:
         make_output_dir(Path(cfg.profile_dir), "--profile")
@@ -49,7 +49,7 @@ def prepare(cfg: RunConfig) -> PreparedRun:
         ]
     if cfg.datalist is None:
         return PreparedRun(cfg, model_path, info, build_plan(cfg, spec, info), notes=notes)
-    from vampy.datalist_run import first_input_shapes, prepare_tasks
+    from vampy.execution.datalist_task import first_input_shapes, prepare_tasks
 
     tasks, lines, skipped = prepare_tasks(cfg, info)
     if cfg.shapes is None:
@@ -59,15 +59,15 @@ def prepare(cfg: RunConfig) -> PreparedRun:
 
 
 def execute(prepared: PreparedRun, progress: Progress) -> RunReport:
-    from vampy import loadgen
-    from vampy.summary import summarize
+    from vampy.execution import pool as loadgen
+    from vampy.measure.summary import summarize
 
     cfg = prepared.cfg
     output_names = tuple(t.name for t in prepared.info.outputs)
     raw = loadgen.run(cfg, str(prepared.model_path), prepared.plan, progress, prepared.tasks, output_names)
     datalist = None
     if cfg.datalist is not None:
-        from vampy.datalist_run import finish_datalist
+        from vampy.execution.datalist_task import finish_datalist
 
         datalist = finish_datalist(cfg, raw, prepared.datalist_lines, prepared.skipped)
     profile = _profile(raw) if cfg.profile_dir is not None else None
@@ -78,7 +78,7 @@ def execute(prepared: PreparedRun, progress: Progress) -> RunReport:
 
 
 def _profile(raw: RawRun) -> dict[str, Any]:
-    from vampy.profiling import summarize_profiles
+    from vampy.measure.profiling import summarize_profiles
 
     result = summarize_profiles([f for r in raw.results for f in r.profile_files])
     result["note"] = "ONNX Runtime's profiler was on: it slows every request; the figures include its cost, and the traces include warm-up"
@@ -86,8 +86,8 @@ def _profile(raw: RawRun) -> dict[str, Any]:
 
 
 def _export_times(raw: RawRun, path: str) -> None:
-    from vampy.datalist import write_bytes_atomic
-    from vampy.timesheet import to_text
+    from vampy.formats.files import write_bytes_atomic
+    from vampy.measure.timesheet import to_text
 
     columns = {name: np.concatenate([r.columns[name] for r in raw.results]) if raw.results else np.zeros(0, np.int64) for name in COLUMNS}
     columns["worker"] = np.concatenate([np.full(r.instance.size, r.worker_index, np.int64) for r in raw.results]) if raw.results else np.zeros(0, np.int64)

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from vampy.errors import InputError, UsageError, VampyError
-from vampy.report import SCHEMA_VERSION, read_json
+from vampy.report.schema import SCHEMA_VERSION, read_json
 
 MODEL_FILE = "mod.onnx"
 METADATA_FILE = "mod.json"
-FLOPS_PER_MAC = 2  # the project's convention, vampy.model.FLOPS_PER_MAC (not imported: pure layer)
+FLOPS_PER_MAC = 2  # the project's convention, vampy.models.graph.FLOPS_PER_MAC (not imported: pure layer)
 BYTES_PER_MB = 1_000_000
 MISSING = "-"
 MAX_SOURCE_HOPS = 4  # compile -> compile -> ... -> zoo: how far to follow source checkpoints

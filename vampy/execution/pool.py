@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 
 from vampy.errors import Terminated, WorkerError
-from vampy.monitor import ResourceMonitor, ResourceSummary
+from vampy.measure.monitor import ResourceMonitor, ResourceSummary
 from vampy.progress import NullProgress, Progress
-from vampy.worker import MSG_DONE, MSG_ERROR, MSG_READY, DatalistTask, WorkerResult, WorkerSpec, worker_main
+from vampy.execution.worker import MSG_DONE, MSG_ERROR, MSG_READY, DatalistTask, WorkerResult, WorkerSpec, worker_main
 
 if TYPE_CHECKING:
     from vampy.config import RunConfig
-    from vampy.inputs import InputPlan
+    from vampy.data.inputs import InputPlan
 
 POLL_S = 0.1
 STOP_GRACE_S = 2.0  # how long stopped workers get to send what they measured

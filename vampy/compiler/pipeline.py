@@ -60,12 +60,12 @@ from vampy.config import (
     ToTensorOp,
 )
 from vampy.errors import InputError, ModelError, OutputError, VampyError
-from vampy.model import FLOPS_PER_MAC, file_sha256
+from vampy.models.graph import FLOPS_PER_MAC, file_sha256
 from vampy.progress import NullProgress, Progress
-from vampy.report import CompileResult, write_json
+from vampy.report.schema import CompileResult, write_json
 
 if TYPE_CHECKING:
-    from vampy.vdsp import PreprocessSpec
+    from vampy.formats.vdsp import PreprocessSpec
 
 MODEL_FILE = "mod.onnx"
 METADATA_FILE = "mod.json"
@@ -308,7 +308,7 @@ def _calibration_samples(cfg: CompileConfig, model: onnx.ModelProto, log: _Log) 
 def _load_spec(vdsp_params: str | None) -> PreprocessSpec | None:
     if vdsp_params is None:
         return None
-    from vampy.vdsp import load_vdsp
+    from vampy.formats.vdsp import load_vdsp
 
     return load_vdsp(vdsp_params)
 
@@ -362,7 +362,7 @@ def _as_model_input(tensors: list[np.ndarray], value: onnx.ValueInfoProto) -> np
 
 
 def _dataset_files(cfg: CompileConfig, ds: DatasetConfig, log: _Log) -> list[Path]:
-    from vampy.imaging import IMAGE_SUFFIXES
+    from vampy.data.imaging import IMAGE_SUFFIXES
 
     folder = Path(ds.path)
     if not folder.is_dir():
@@ -380,7 +380,8 @@ def _dataset_files(cfg: CompileConfig, ds: DatasetConfig, log: _Log) -> list[Pat
 
 
 def _datalist_samples(cfg: CompileConfig, inputs: list[onnx.ValueInfoProto], spec: PreprocessSpec | None, log: _Log) -> _Samples:
-    from vampy.datalist import load_input_npz, read_datalist
+    from vampy.formats.npz import load_input_npz
+    from vampy.formats.datalist import read_datalist
 
     entries = read_datalist(Path(cfg.calib_datalist or ""))
     batch = _batch_size(inputs[0])
@@ -406,7 +407,7 @@ def _npz_tensor(cfg: CompileConfig, arrays: dict[str, np.ndarray], k: int, value
     dims = _dims(value)
     if spec is None or spec.passthrough or raw.dtype != np.uint8 or len(dims) != 4:
         return raw[0] if raw.ndim == len(dims) and raw.shape[0] == 1 else raw
-    from vampy.preprocess import preprocess
+    from vampy.data.preprocess import preprocess
 
     out_hw = spec.output_hw or ((dims[2], dims[3]) if isinstance(dims[2], int) and isinstance(dims[3], int) else None)
     tensor = preprocess(spec, raw, out_hw)
@@ -479,7 +480,7 @@ def _check_op_codes(cfg: CompileConfig, ops: tuple[ProcessOp, ...]) -> None:
 
 def _image_tensor(cfg: CompileConfig, path: Path, ops: tuple[ProcessOp, ...]) -> np.ndarray:
     """One image through the ops -> float32 CHW (ToTensor is implied at the end)."""
-    from vampy.imaging import read_image
+    from vampy.data.imaging import read_image
 
     image: np.ndarray = read_image(path)[:, :, ::-1]  # DecodeImage: RGB, as the vendor's pipeline
     for k, op in enumerate(ops):
@@ -876,7 +877,7 @@ def _calibration_dict(
 
 
 def _check_loadable(path: Path) -> None:
-    from vampy.model import open_session
+    from vampy.models.graph import open_session
 
     open_session(path, intra_threads=1)
 
@@ -901,7 +902,7 @@ def _publish(built: Path, out_dir: Path) -> Path:
 def _macs_params(model: onnx.ModelProto, log: _Log) -> tuple[int | None, int | None]:
     """Counted on the source graph at the compiled shapes: the arithmetic the model stands for,
     whatever the precision (an int8 graph's scales and zero points are not parameters)."""
-    from vampy.model import count_macs_params
+    from vampy.models.graph import count_macs_params
 
     try:
         return count_macs_params(model)

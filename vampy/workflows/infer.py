@@ -38,18 +38,18 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from vampy.config import InferConfig, RunConfig
-from vampy.datalist import make_output_dir, write_bytes_atomic
+from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.errors import InputError, ModelError, UsageError
-from vampy.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
-from vampy.imaging import IMAGE_SUFFIXES, colourise, decode_image_bytes, encode_image, encode_png, image_to_chw, read_image
-from vampy.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
-from vampy.loadgen import choose_intra_threads
-from vampy.model import ModelInfo, TensorInfo, describe_model, open_session, resolve_model
+from vampy.quality.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
+from vampy.data.imaging import IMAGE_SUFFIXES, colourise, decode_image_bytes, encode_image, encode_png, image_to_chw, read_image
+from vampy.data.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
+from vampy.execution.pool import choose_intra_threads
+from vampy.models.graph import ModelInfo, TensorInfo, describe_model, open_session, resolve_model
 from vampy.progress import NullProgress, Progress
-from vampy.report import InferFailure, InferImage, InferReport, InferTiming
+from vampy.report.schema import InferFailure, InferImage, InferReport, InferTiming
 
 if TYPE_CHECKING:
-    from vampy.vdsp import PreprocessSpec
+    from vampy.formats.vdsp import PreprocessSpec
 
 Clock = Callable[[], int]
 
@@ -104,7 +104,7 @@ class _Busy:
 
 def prepare(cfg: InferConfig) -> PreparedInfer:
     """Model, vdsp file, input plan, image list and folders: everything checked before any image is read."""
-    from vampy.vdsp import load_vdsp
+    from vampy.formats.vdsp import load_vdsp
 
     model_path = resolve_model(cfg.model)
     info = describe_model(model_path)

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Literal, Sequence
 import numpy as np
 
 from vampy.errors import InputError, ModelError, UsageError
-from vampy.preprocess import preprocess, synthetic_image
+from vampy.data.preprocess import preprocess, synthetic_image
 
 if TYPE_CHECKING:
     from vampy.config import RunConfig
-    from vampy.model import ModelInfo, TensorInfo
-    from vampy.vdsp import PreprocessSpec
+    from vampy.models.graph import ModelInfo, TensorInfo
+    from vampy.formats.vdsp import PreprocessSpec
 
 TOKEN_VALUE_RANGE = (0, 100)  # synthetic token ids: small, valid for any vocabulary
 

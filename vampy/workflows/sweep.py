@@ -36,8 +36,8 @@ from typing import Any, Callable, Protocol, Sequence
 
 from vampy.config import RunConfig
 from vampy.errors import ModelError, Terminated, UsageError, WorkerError
-from vampy.pareto import pareto_front
-from vampy.report import SCHEMA_VERSION
+from vampy.measure.pareto import pareto_front
+from vampy.report.schema import SCHEMA_VERSION
 
 DIMENSIONS = ("instances", "processes", "batch", "threads")  # Point's field order, the grid's order
 CLIMB_ORDER = ("threads", "instances", "processes", "batch")  # threads first: the same cores at the lowest latency
@@ -497,7 +497,7 @@ class RunMeasurer:
 
     def __call__(self, point: Point) -> Measurement:
         from vampy.progress import NullProgress
-        from vampy.run import execute, prepare
+        from vampy.workflows.run import execute, prepare
 
         before = _cpu_clocks()
         try:
@@ -539,7 +539,7 @@ def psutil_cores() -> int:
 
 def model_fixed_batch(base: RunConfig) -> int | None:
     """Check the shared run config once (model, vdsp, shapes: fail fast); the model's fixed batch, if any."""
-    from vampy.run import prepare
+    from vampy.workflows.run import prepare
 
     prepared = prepare(replace(base, batch_size=1, instances=1, processes=1))
     if not prepared.plan.fixed_batch:

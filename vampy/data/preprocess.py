@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from vampy.errors import InputError
-from vampy.vdsp import (
+from vampy.formats.vdsp import (
     Norm,
     OpKind,
     PadEdges,

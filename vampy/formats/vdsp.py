@@ -3,7 +3,7 @@
 The vendor's CamelCase keys and enum spellings live in this module only; everything else reads
 `PreprocessSpec` and the small Enums below. See VAMP-FORMATS.md section 3 for the file format.
 
-Meaning of each OpType (what `vampy.preprocess.preprocess` computes; output is always a float32
+Meaning of each OpType (what `vampy.data.preprocess.preprocess` computes; output is always a float32
 (C, H, W) tensor without a batch dimension):
 
 - ``FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR``: resize to Oimage W x H, colour, normalise.
@@ -53,7 +53,7 @@ from typing import Any, Literal, NamedTuple
 import yaml
 
 from vampy.errors import InputError, short_repr
-from vampy.files import check_nesting, read_input_bytes
+from vampy.formats.files import check_nesting, read_input_bytes
 
 MAX_SIDE_PX = 16384
 # A float32 (3, H, W) tensor above this is a typo in the file, not a real model input.

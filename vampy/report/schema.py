@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vampy.errors import InputError, OutputError
-from vampy.files import read_input_bytes
+from vampy.formats.files import read_input_bytes
 
 SCHEMA_VERSION = 1
 

@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vampy.errors import UsageError
-from vampy.stats import PERCENTILE_METHOD
+from vampy.measure.stats import PERCENTILE_METHOD
 
 DEFAULT_RESAMPLES = 4000
 DEFAULT_CONFIDENCE = 0.95

@@ -40,7 +40,7 @@ from vampy.config import (
     ToTensorOp,
 )
 from vampy.errors import InputError, short_repr
-from vampy.files import check_nesting, read_input_bytes
+from vampy.formats.files import check_nesting, read_input_bytes
 
 MAX_YAML_BYTES = 1 << 20
 DEFAULT_WORKSPACE = "deploy_weights"
@@ -57,7 +57,7 @@ _SAMPLER_KEYS = ("suffix", "get_data_num", "pattern")
 _WORKSPACE_KEYS = ("path",)
 _FRONTEND_DTYPES = ("fp32", "fp16")
 
-# vamc norm_type spellings -> CompileConfig's normalisation names (vampy.vdsp.Norm values).
+# vamc norm_type spellings -> CompileConfig's normalisation names (vampy.formats.vdsp.Norm values).
 _NORM_TYPES = {
     "none": "none",
     "div255": "unit",

@@ -36,12 +36,14 @@ from typing import Sequence
 import numpy as np
 
 from vampy.config import EvalConfig
-from vampy.datalist import DatalistEntry, load_input_npz, make_output_dir, output_name, read_datalist, write_bytes_atomic
+from vampy.formats.datalist import DatalistEntry, output_name, read_datalist
+from vampy.formats.npz import load_input_npz
+from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.errors import InputError
-from vampy.imaging import IMAGE_SUFFIXES, colourise, encode_png, read_image, resize_plane, to_y
-from vampy.metrics import psnr_y, ssim_y
+from vampy.data.imaging import IMAGE_SUFFIXES, colourise, encode_png, read_image, resize_plane, to_y
+from vampy.quality.metrics import psnr_y, ssim_y
 from vampy.progress import NullProgress, Progress
-from vampy.report import EvalImage, EvalReport, EvalScores, FileProblem, InferImage
+from vampy.report.schema import EvalImage, EvalReport, EvalScores, FileProblem, InferImage
 
 OUTPUT_KEY = "output_0"
 _SCALE_SUFFIX = re.compile(r"_scale_\d+$")

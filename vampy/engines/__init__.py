@@ -1,0 +1,2 @@
+"""The Engine seam: the only package that imports a runtime (ONNX Runtime today).
+"""

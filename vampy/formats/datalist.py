@@ -1,0 +1,124 @@
+"""Datalists, input/output npz files, and `vampy image2npz` (images -> npz + datalist).
+
+Datalist format (vamp's): plain UTF-8 text, one npz path per line, in processing order.
+- Blank (whitespace-only) lines are skipped and do not count: an entry's `index` is its 0-based
+  position among the non-blank lines, and output_%06d.npz is named by that index. `line_no` keeps
+  the 1-based line number in the file for messages.
+- A relative line is resolved against the datalist file's folder when the file exists there,
+  else against the current directory when it exists there, else (missing either way) against
+  the datalist's folder, so the error names the path the datalist meant.
+
+npz files are untrusted data: never unpickled, and every member's declared size is checked
+against a limit and against the archive's own sizes before numpy allocates anything.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+from vampy.errors import InputError
+from vampy.formats.files import open_no_wait
+
+# output_%06d.npz sorts in datalist order only up to six digits; more lines would break
+# the readers' `sorted(glob(...))` pairing, so longer datalists are refused.
+MAX_DATALIST_ENTRIES = 1_000_000
+MAX_DATALIST_BYTES = 1 << 28  # 268 bytes a line at the entry limit; stops /dev/zero and the like
+_READ_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class DatalistEntry:
+    index: int  # 0-based among non-blank lines: the output_%06d.npz number
+    line_no: int  # 1-based line number in the file, for messages
+    text: str  # the line as written, surrounding whitespace removed
+    path: Path  # absolute, resolved as the module doc says
+
+
+# --- datalist ---
+
+
+def read_datalist(path: Path) -> list[DatalistEntry]:
+    """Entries of a datalist file; InputError naming the file when missing, binary, or empty."""
+    text = _read_text(path)
+    folder = Path(os.path.abspath(path)).parent
+    entries = [
+        DatalistEntry(index, line_no, line, _resolve(line, folder))
+        for index, (line_no, line) in enumerate((n, s.strip()) for n, s in enumerate(text.splitlines(), 1) if s.strip())
+    ]
+    if not entries:
+        raise InputError(f"{path}: the datalist has no entries; expected one npz path per line")
+    if len(entries) > MAX_DATALIST_ENTRIES:
+        raise InputError(f"{path}: {len(entries)} entries; output names sort in datalist order only up to {MAX_DATALIST_ENTRIES}, split the datalist")
+    return entries
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = _read_bounded(Path(path))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such datalist file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; the datalist is a text file with one npz path per line") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the datalist ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the datalist as UTF-8") from None
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, read in chunks so a device such as /dev/zero fails fast instead of filling memory."""
+    chunks: list[bytes] = []
+    total_bytes = 0
+    with open_no_wait(path) as fh:
+        while chunk := fh.read(_READ_CHUNK_BYTES):
+            if b"\0" in chunk:
+                raise InputError(f"{path}: looks binary (an npz?); the datalist is a text file with one npz path per line")
+            total_bytes += len(chunk)
+            if total_bytes > MAX_DATALIST_BYTES:
+                raise InputError(f"{path}: more than {MAX_DATALIST_BYTES} bytes; not a datalist (one npz path per line)")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _resolve(line: str, folder: Path) -> Path:
+    try:
+        candidate = Path(line).expanduser()
+    except RuntimeError:  # `~nosuchuser/x.npz`: keep it as written; loading it names the path
+        candidate = Path(line)
+    if candidate.is_absolute():
+        return Path(os.path.normpath(candidate))
+    beside = Path(os.path.normpath(folder / candidate))
+    if _exists(beside):
+        return beside
+    from_cwd = Path(os.path.abspath(candidate))
+    return from_cwd if _exists(from_cwd) else beside
+
+
+def _exists(path: Path) -> bool:
+    # Path.exists() raises for a name too long (ENAMETOOLONG) or a denied folder (EACCES).
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+# --- npz in ---
+
+
+# --- npz and files out ---
+
+
+def output_name(index: int) -> str:
+    """vamp's output file name for a datalist index: output_000000.npz, output_000001.npz, ..."""
+    if not 0 <= index < MAX_DATALIST_ENTRIES:
+        raise ValueError(f"datalist index {index} is outside 0..{MAX_DATALIST_ENTRIES - 1}")
+    return "output_%06d.npz" % index
+
+
+# --- image2npz ---
+
+

@@ -1,0 +1,2 @@
+"""Measurement: raw records -> statistics, resources, schedules, profiles, comparisons.
+"""

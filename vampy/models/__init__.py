@@ -1,0 +1,2 @@
+"""Model files, runtime-neutral: resolve `-m`, the signature (ModelInfo), MACs and parameters, the reference zoo.
+"""

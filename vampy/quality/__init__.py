@@ -1,0 +1,2 @@
+"""Output quality: PSNR/SSIM and `vampy eval`.
+"""

@@ -1,0 +1,2 @@
+"""Reports: the typed results and their JSON, `vampy table`, PNG plots.
+"""
