@@ -17,7 +17,7 @@ import pytest
 
 from tests.models import slow_model
 from vampy.config import RunConfig
-from vampy.execution.pool import choose_intra_threads
+from vampy.execution.job import choose_intra_threads
 from vampy.models.graph import open_session
 from vampy.progress import NullProgress
 from vampy.workflows.run import execute, prepare

@@ -95,6 +95,7 @@ class RunConfig:
     profile_dir: str | None = None
     export_times: str | None = None
     device_id: int = 0
+    engine: str = "onnxruntime"  # a name from vampy.engines.base.ENGINES, checked when the run is prepared
     vendor_flags: dict[str, str] = field(default_factory=dict)
     json_path: str | None = None
     dry_run: bool = False
@@ -380,6 +381,7 @@ class InferConfig:
     gt_pattern: str = DEFAULT_GT_PATTERN
     threads: int | None = None
     device_id: int = 0
+    engine: str = "onnxruntime"
     json_path: str | None = None
 
     def __post_init__(self) -> None:

@@ -2,7 +2,7 @@
 
 `vampy run -t 1` and `-t 4` on the same model; the worker's peak RSS (resources.rss_peak_mb,
 sampled by the monitor) may grow only by a small margin plus the timing record, which holds
-48 bytes per request by design (vampy.execution.worker.Recorder, grown by doubling, then copied and sent
+48 bytes per request by design (vampy.measure.records.Recorder, grown by doubling, then copied and sent
 to the parent). Anything kept per request beyond that, such as an input or output tensor of
 64 KiB here, shows up as hundreds of MB over the thousands of extra requests.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.models import conv_model
-from vampy.execution.worker import COLUMNS
+from vampy.measure.records import COLUMNS
 
 pytestmark = pytest.mark.slow
 

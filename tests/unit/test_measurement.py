@@ -38,15 +38,18 @@ class FakeEvent:
 
 
 def test_breakdown_phases_add_up_to_e2e_under_a_fake_clock(tmp_path: Path) -> None:
-    from vampy.models.graph import open_session
+    from vampy.engines.base import EngineOptions, get_engine
+    from vampy.execution.job import RunJob, StopRule
 
     model = conv_model(tmp_path / "m.onnx", in_ch=1, hw=(4, 4))
     slot = InputSlot("input", "image", (1, 4, 4), "float32", None, (1, 1, 4, 4))
     plan = InputPlan((slot,), None, None, 1, True)
-    spec = WorkerSpec(0, str(model), 1, 1, plan, requests=3, duration_s=None, warmup_requests=0, seed=0)
+    job = RunJob(str(model), "onnxruntime", "cpu", 0, processes=1, instances=1, intra_threads=1, plan=plan,
+                 stop=StopRule(3, None, None), warmup_requests=0, seed=0)
+    spec = WorkerSpec(job, 0)
     clock = FakeClock()
     shared = _Shared(progress=[0], inflight=[0], stop_event=FakeEvent())
-    driver = _Driver(spec, 0, open_session(model, 1), np.random.default_rng(0), clock, shared)
+    driver = _Driver(spec, 0, get_engine().open(model, EngineOptions(intra_threads=1)), np.random.default_rng(0), clock, shared)
     driver.loop(_PerfSource(3, None, clock))
     cols = driver.record.arrays()
     assert cols["samples"].tolist() == [1, 1, 1]

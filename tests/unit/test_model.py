@@ -1,4 +1,4 @@
-"""vampy.models.graph: -m resolution, describe_model, open_session, count_macs_params."""
+"""vampy.models: -m resolution, a model's signature (as the default engine describes it), count_macs_params."""
 from __future__ import annotations
 
 import json
@@ -19,11 +19,16 @@ from tests.models import (
     token_model,
     two_output_model,
 )
-from vampy.errors import InputError, ModelError, UsageError
-from vampy.models.graph import FLOPS_PER_MAC, ModelInfo, TensorInfo, count_macs_params, describe_model, open_session, resolve_model
+from vampy.errors import InputError, ModelError
+from vampy.models.info import FLOPS_PER_MAC, ModelInfo, TensorInfo
+from vampy.engines.base import get_engine
+from vampy.models.graph import count_macs_params
+from vampy.models.resolve import resolve_model
 
 # --- resolve_model ---
 
+
+describe_model = get_engine().describe
 
 def test_resolve_onnx_file(tmp_path: Path) -> None:
     path = conv_model(tmp_path / "net.onnx")
@@ -151,43 +156,6 @@ def test_describe_corrupt_is_model_error(tmp_path: Path) -> None:
 def test_describe_missing_is_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         describe_model(tmp_path / "absent.onnx")
-
-
-# --- open_session ---
-
-
-def test_open_session_runs(tmp_path: Path) -> None:
-    session = open_session(conv_model(tmp_path / "mod.onnx"), intra_threads=1, allow_spinning=False)
-    x = np.zeros((1, 1, 8, 8), np.float32)
-    (y,) = session.run(None, {"input": x})
-    assert y.shape == (1, 1, 8, 8)
-    assert session.get_providers() == ["CPUExecutionProvider"]
-
-
-def test_open_session_profiles_with_prefix(tmp_path: Path) -> None:
-    prefix = str(tmp_path / "prof")
-    session = open_session(two_output_model(tmp_path / "two.onnx"), intra_threads=1, profile_prefix=prefix)
-    session.run(None, {"input": np.zeros((1, 4), np.float32)})
-    profile = Path(session.end_profiling())
-    assert profile.is_file() and profile.name.startswith("prof")
-
-
-def test_open_session_corrupt_is_one_line_model_error(tmp_path: Path) -> None:
-    path = corrupt_model(tmp_path / "mod.onnx")
-    with pytest.raises(ModelError) as info:
-        open_session(path, intra_threads=1)
-    message = str(info.value)
-    assert message.startswith(f"model {path}: ONNX Runtime cannot load it: ") and "\n" not in message
-
-
-def test_open_session_missing_is_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError):
-        open_session(tmp_path / "absent.onnx", intra_threads=1)
-
-
-def test_open_session_negative_threads(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="threads"):
-        open_session(conv_model(tmp_path / "mod.onnx"), intra_threads=-1)
 
 
 # --- count_macs_params ---

@@ -265,7 +265,7 @@ def test_quoted_globs_expand_and_folders_dedupe(two_models: Path) -> None:
 
 
 def test_flops_convention_matches_the_counter() -> None:
-    from vampy.models.graph import FLOPS_PER_MAC as COUNTER_FLOPS_PER_MAC
+    from vampy.models.info import FLOPS_PER_MAC as COUNTER_FLOPS_PER_MAC
 
     assert FLOPS_PER_MAC == COUNTER_FLOPS_PER_MAC == 2
 

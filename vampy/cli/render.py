@@ -96,12 +96,22 @@ def _vampy_lines(report: dict[str, Any]) -> list[str]:
         f"on {report['resources']['logical_cores']} logical cores)"
     )
     lines.append(_stability_line(report["stability"]))
+    if report.get("engine"):
+        lines.append(_engine_line(report["engine"]))
     if report.get("datalist"):
         d = report["datalist"]
         lines.append(f"outputs written: {d['written']} of {d['lines']} datalist lines ({d['skipped']} skipped by --resume, {len(d['failures'])} failed)")
         lines += [f"  failed line {f['index']}: {f['path']}: {f['reason']}" for f in d["failures"]]
     lines += [f"note: {n}" for n in report["notes"]]
     return lines
+
+
+def _engine_line(engine: dict[str, Any]) -> str:
+    """What ran, as the engine reported it (only the name when no worker reported)."""
+    if "version" not in engine:
+        return f"engine: {engine['engine']}"
+    providers = f" ({', '.join(engine['providers'])})" if engine.get("providers") else ""
+    return f"engine: {engine['engine']} {engine['version']}, {engine['device']}{providers}, precision {engine['precision']}"
 
 
 def _stability_line(stab: dict[str, Any]) -> str:

@@ -90,8 +90,8 @@ def _note(text: str) -> None:
 def _dry_run(cfg: Any) -> dict[str, Any]:
     """The resolved configuration and what vampy would find on disk, loading no model or data."""
     from vampy.errors import VampyError
-    from vampy.execution.pool import choose_intra_threads
-    from vampy.models.graph import resolve_model
+    from vampy.execution.job import choose_intra_threads
+    from vampy.models.resolve import resolve_model
 
     found: dict[str, Any] = {}
     try:

@@ -47,7 +47,8 @@ def table_command(
 
 def _count_graph(model_path: Path) -> tuple[int, int, Sequence[Sequence[int | None]]]:
     """MACs and params of a model folder whose mod.json lacks them, at the graph's own input shapes."""
-    from vampy.models.graph import count_macs_params, describe_model
+    from vampy.engines.base import get_engine
+    from vampy.models.graph import count_macs_params
 
     macs, params = count_macs_params(model_path)
-    return macs, params, [info.shape for info in describe_model(model_path).inputs]
+    return macs, params, [info.shape for info in get_engine().describe(model_path).inputs]

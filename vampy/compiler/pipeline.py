@@ -60,7 +60,8 @@ from vampy.config import (
     ToTensorOp,
 )
 from vampy.errors import InputError, ModelError, OutputError, VampyError
-from vampy.models.graph import FLOPS_PER_MAC, file_sha256
+from vampy.models.info import FLOPS_PER_MAC
+from vampy.models.resolve import file_sha256
 from vampy.progress import NullProgress, Progress
 from vampy.report.schema import CompileResult, write_json
 
@@ -877,9 +878,9 @@ def _calibration_dict(
 
 
 def _check_loadable(path: Path) -> None:
-    from vampy.models.graph import open_session
+    from vampy.engines.base import EngineOptions, get_engine
 
-    open_session(path, intra_threads=1)
+    get_engine().open(path, EngineOptions(intra_threads=1))
 
 
 def _publish(built: Path, out_dir: Path) -> Path:

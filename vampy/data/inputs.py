@@ -18,7 +18,7 @@ from vampy.data.preprocess import preprocess, synthetic_image
 
 if TYPE_CHECKING:
     from vampy.config import RunConfig
-    from vampy.models.graph import ModelInfo, TensorInfo
+    from vampy.models.info import ModelInfo, TensorInfo
     from vampy.formats.vdsp import PreprocessSpec
 
 TOKEN_VALUE_RANGE = (0, 100)  # synthetic token ids: small, valid for any vocabulary

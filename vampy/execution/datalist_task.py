@@ -7,77 +7,24 @@ written outside --path_output. A bad line becomes a failure record; every good l
 from __future__ import annotations
 
 import errno
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vampy.formats.npz import is_valid_output, load_input_npz, write_npz_atomic
+from vampy.formats.npz import load_input_npz, write_npz_atomic
 
-from vampy.formats.files import make_output_dir
 
-from vampy.formats.datalist import output_name, read_datalist
+from vampy.formats.datalist import output_name
 from vampy.errors import OutputError, VampyError
 from vampy.data.inputs import batch_feed, pad_batch, sample_tensor
-from vampy.report.schema import write_json
-from vampy.execution.worker import DatalistTask
+from vampy.execution.job import DatalistTask
 
 if TYPE_CHECKING:
-    from vampy.config import RunConfig
-    from vampy.execution.pool import RawRun
-    from vampy.models.graph import ModelInfo
     from vampy.execution.worker import _Driver
 
-FAILURES_FILE = "failures.json"
 _OUTPUT_DTYPES = {"fp16": np.float16, "fp32": np.float32}
-
-
-def prepare_tasks(cfg: RunConfig, info: ModelInfo) -> tuple[tuple[DatalistTask, ...], int, int]:
-    """Read the datalist, skip what --resume finds done, cut the rest into batches of -b lines."""
-    entries = read_datalist(Path(cfg.datalist or ""))
-    out_dir = Path(cfg.path_output) if cfg.path_output else None
-    if out_dir is not None:
-        _make_output_dir(out_dir)
-    keys = [f"output_{k}" for k in range(len(info.outputs))]
-    pending = [
-        (e.index, str(e.path))
-        for e in entries
-        if not (cfg.resume and out_dir is not None and is_valid_output(out_dir / output_name(e.index), keys))
-    ]
-    b = cfg.batch_size
-    tasks = tuple(DatalistTask(tuple(pending[i : i + b])) for i in range(0, len(pending), b))
-    return tasks, len(entries), len(entries) - len(pending)
-
-
-def first_input_shapes(tasks: tuple[DatalistTask, ...], n_inputs: int) -> tuple[tuple[int, ...], ...] | None:
-    """The shapes of the first readable datalist entry; None when none is readable (all will fail)."""
-    for task in tasks:
-        for _, path in task.items:
-            try:
-                arrays = load_input_npz(Path(path))
-                return tuple(tuple(arrays[f"input_{k}"].shape) for k in range(n_inputs))
-            except (VampyError, KeyError):
-                continue
-    return None
-
-
-def _make_output_dir(out_dir: Path) -> None:
-    make_output_dir(out_dir, "--path_output")
-    _probe_writable(out_dir)
-    # A run killed mid-write leaves its hidden temp file; the finished outputs never need it.
-    for stale in out_dir.glob(".output_*.tmp"):
-        stale.unlink(missing_ok=True)
-
-
-def _probe_writable(out_dir: Path) -> None:
-    """Fail before any inference when the folder cannot take a file (read-only, no permission)."""
-    try:
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".vampy-probe-", suffix=".tmp"):
-            pass
-    except OSError as exc:
-        raise OutputError(f"--path_output {out_dir}: cannot write there ({exc.strerror or exc})", exc.errno) from None
 
 
 # Write errors that concern the whole folder, not one line: the run stops (exit 7) and keeps
@@ -87,7 +34,7 @@ FOLDER_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC,
 
 def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
     """Load, preprocess, group by shape, infer, write: one worker thread, one task."""
-    plan, clock = driver.spec.plan, driver.clock
+    plan, clock = driver.spec.job.plan, driver.clock
     loaded = [(index, path, _load(driver, index, path)) for index, path in task.items]
     t0 = driver.begin()
     groups: OrderedDict[tuple[tuple[int, ...], ...], list[tuple[int, str, list[np.ndarray]]]] = OrderedDict()
@@ -102,7 +49,7 @@ def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
         feed = batch_feed(plan, pad_batch(samples, plan.batch_size) if plan.fixed_batch else samples)
         t1 = clock()
         try:
-            outputs = driver.session.run(None, feed)
+            outputs = driver.session.run(feed)
         except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a bad input
             driver.failures += [(i, p, f"the model rejected the input: {str(exc).splitlines()[0]}") for i, p, _ in group]
             continue
@@ -121,7 +68,7 @@ def _load(driver: _Driver, index: int, path: str) -> list[np.ndarray] | None:
     except VampyError as exc:
         driver.failures.append((index, path, str(exc)))
         return None
-    names = [f"input_{k}" for k in range(len(driver.spec.plan.slots))]
+    names = [f"input_{k}" for k in range(len(driver.spec.job.plan.slots))]
     missing = [n for n in names if n not in arrays]
     if missing:
         driver.failures.append((index, path, f"no key {', '.join(missing)} (keys: {', '.join(sorted(arrays)) or 'none'})"))
@@ -130,7 +77,7 @@ def _load(driver: _Driver, index: int, path: str) -> list[np.ndarray] | None:
 
 
 def _preprocess(driver: _Driver, index: int, path: str, raws: list[np.ndarray]) -> list[np.ndarray] | None:
-    plan = driver.spec.plan
+    plan = driver.spec.job.plan
     try:
         return [sample_tensor(slot, plan, raw) for slot, raw in zip(plan.slots, raws)]
     except Exception as exc:  # noqa: BLE001 - one bad sample must not cost the other lines their outputs
@@ -139,10 +86,10 @@ def _preprocess(driver: _Driver, index: int, path: str, raws: list[np.ndarray]) 
 
 
 def _write(driver: _Driver, group: list[tuple[int, str, list[np.ndarray]]], outputs: list[Any]) -> None:
-    out_dir = driver.spec.output_dir
+    out_dir = driver.spec.job.output_dir
     if out_dir is None:
         return
-    dtype = _OUTPUT_DTYPES.get(driver.spec.output_dtype)
+    dtype = _OUTPUT_DTYPES.get(driver.spec.job.output_dtype)
     for j, (index, path, _) in enumerate(group):
         arrays = {f"output_{k}": _cast(np.asarray(out)[j : j + 1], dtype) for k, out in enumerate(outputs)}
         try:
@@ -161,22 +108,3 @@ def _cast(array: np.ndarray, dtype: Any) -> np.ndarray:
     return array if dtype is None else array.astype(dtype)
 
 
-def finish_datalist(cfg: RunConfig, raw: RawRun, lines: int, skipped: int) -> dict[str, Any]:
-    failures = sorted((f for r in raw.results for f in r.failures), key=lambda f: f[0])
-    fatal = next((r.fatal_output_error for r in raw.results if r.fatal_output_error), None)
-    summary = {
-        "lines": lines,
-        "skipped": skipped,
-        "written": sum(r.outputs_written for r in raw.results),
-        "failures": [{"index": i, "path": p, "reason": why} for i, p, why in failures],
-        "path_output": cfg.path_output,
-        "fatal_output_error": fatal,
-    }
-    if cfg.path_output:
-        # Always rewritten, so a stale list from an earlier run never outlives its fix; when the
-        # folder itself refuses files, the list lives in the report alone.
-        try:
-            write_json(Path(cfg.path_output) / FAILURES_FILE, {"failures": summary["failures"], "lines": lines})
-        except OutputError as exc:
-            summary["failures_file_error"] = str(exc)
-    return summary

@@ -1,4 +1,4 @@
-"""P worker processes x I instances: start together, watch, stop, collect -> RawRun -> RunReport.
+"""The local Executor: P worker processes x I instances: start together, watch, stop, collect -> RawRun.
 
 The parent never runs the model. It spawns the workers, waits until every one has loaded its
 sessions and finished its warm-up, releases them together (so the measured window is common),
@@ -6,23 +6,20 @@ samples their CPU and memory, shows progress, and notices within ~0.1 s when one
 """
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import os
 import queue
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 
 from vampy.errors import Terminated, WorkerError
 from vampy.measure.monitor import ResourceMonitor, ResourceSummary
 from vampy.progress import NullProgress, Progress
-from vampy.execution.worker import MSG_DONE, MSG_ERROR, MSG_READY, DatalistTask, WorkerResult, WorkerSpec, worker_main
-
-if TYPE_CHECKING:
-    from vampy.config import RunConfig
-    from vampy.data.inputs import InputPlan
+from vampy.execution.worker import MSG_DONE, MSG_ERROR, MSG_READY, WorkerSpec, worker_main
+from vampy.execution.job import RunJob
+from vampy.measure.records import RawRun, WorkerResult
 
 POLL_S = 0.1
 STOP_GRACE_S = 2.0  # how long stopped workers get to send what they measured
@@ -32,53 +29,16 @@ AUTO_TIMEOUT_FACTOR = 20
 AUTO_TIMEOUT_MIN_S = 60.0
 
 
-@dataclass
-class RawRun:
-    """Everything measured, unprocessed: statistics are computed afterwards (stats.py)."""
+@dataclass(frozen=True)
+class LocalPool:
+    """The local Executor: P spawned worker processes on this machine."""
 
-    results: list[WorkerResult]
-    failed_workers: list[tuple[int, str]]  # (worker index, what happened)
-    resources: ResourceSummary
-    intra_threads: int
-    interrupted: str | None  # what stopped the run early, None when nothing did
-    expected_samples: int | None
-    setup_s: float
-    notes: list[str] = field(default_factory=list)
+    name: str = "local"
+    clock: Callable[[], int] = time.perf_counter_ns
 
-
-def choose_intra_threads(cfg: RunConfig, cores: int | None = None) -> int:
-    """Threads per instance so that processes x instances x threads fits the cores (>= 1)."""
-    if cfg.threads is not None:
-        return cfg.threads
-    available = cores if cores is not None else len(os.sched_getaffinity(0))
-    return max(1, available // (cfg.processes * cfg.instances))
-
-
-def run(
-    cfg: RunConfig,
-    model_path: str,
-    plan: InputPlan,
-    progress: Progress | None = None,
-    tasks: tuple[DatalistTask, ...] = (),
-    output_names: tuple[str, ...] = (),
-    clock: Callable[[], int] = time.perf_counter_ns,
-) -> RawRun:
-    progress = progress or NullProgress()
-    threads = choose_intra_threads(cfg)
-    per_process = cfg.samples_per_process
-    requests = math.ceil(per_process / cfg.batch_size) if per_process is not None and not tasks else None
-    specs = [
-        WorkerSpec(
-            worker_index=k, model_path=model_path, instances=cfg.instances, intra_threads=threads, plan=plan,
-            requests=requests, duration_s=None if tasks else cfg.duration_s, warmup_requests=cfg.warmup_requests,
-            seed=cfg.seed, output_names=output_names, tasks=tasks, output_dir=cfg.path_output,
-            output_dtype=cfg.output_dtype, profile_dir=cfg.profile_dir, arrival=cfg.arrival,
-            request_rate_per_s=cfg.rate_qps / (cfg.batch_size * cfg.processes) if cfg.rate_qps and not tasks else None,
-        )
-        for k in range(cfg.processes)
-    ]
-    expected = sum(len(t.items) for t in tasks) if tasks else (requests * cfg.batch_size * cfg.processes if requests else None)
-    return _Pool(specs, threads, expected, progress, clock, cfg.request_timeout_s).run()
+    def execute(self, job: RunJob, progress: Progress | None = None) -> RawRun:
+        specs = [WorkerSpec(job, k) for k in range(job.processes)]
+        return _Pool(specs, job.intra_threads, job.expected_samples, progress or NullProgress(), self.clock, job.stop.request_timeout_s).run()
 
 
 class _Pool:
@@ -94,7 +54,7 @@ class _Pool:
         self.queue: Any = ctx.Queue()
         self.start_event = ctx.Event()
         self.stop_event = ctx.Event()
-        slots = len(specs) * specs[0].instances
+        slots = len(specs) * specs[0].job.instances
         self.counts = ctx.Array("q", slots, lock=False)
         self.task_counter = ctx.Value("q", 0)
         self.inflight = ctx.Array("q", slots, lock=False)
@@ -185,7 +145,7 @@ class _Pool:
         if not self.timeout_ns:
             return
         now = self.clock()
-        per_worker = self.specs[0].instances
+        per_worker = self.specs[0].job.instances
         for slot, started in enumerate(self.inflight):
             worker = slot // per_worker
             if started and now - started > self.timeout_ns and worker not in self.failed and worker not in self.done:

@@ -16,13 +16,17 @@ import signal
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from vampy.data.inputs import InputPlan, batch_feed, sample_tensor, synthetic_raw
+from vampy.engines.base import EngineOptions
+from vampy.execution.datalist_task import run_datalist_task
+from vampy.execution.job import DatalistTask, RunJob
+from vampy.measure.records import COLUMNS, Recorder, WorkerResult
+from vampy.data.inputs import batch_feed, sample_tensor, synthetic_raw
 
 Clock = Callable[[], int]
 
@@ -33,69 +37,13 @@ MSG_ERROR = "error"
 
 
 @dataclass(frozen=True)
-class DatalistTask:
-    """Datalist lines for one worker request group: (output index, npz path) pairs."""
-
-    items: tuple[tuple[int, str], ...]
-
-
-@dataclass(frozen=True)
 class WorkerSpec:
+    """One worker's share of a job: the job itself, and which worker this is."""
+
+    job: RunJob
     worker_index: int
-    model_path: str
-    instances: int
-    intra_threads: int
-    plan: InputPlan
-    requests: int | None  # per process in performance mode; None: until the deadline
-    duration_s: float | None
-    warmup_requests: int  # per instance, before the common start
-    seed: int
-    output_names: tuple[str, ...] = ()
-    tasks: tuple[DatalistTask, ...] = ()  # datalist mode: shared by all workers
-    output_dir: str | None = None
-    output_dtype: str = "model"
     allow_spinning: bool = True
     max_npz_bytes: int = 1 << 30
-    request_rate_per_s: float | None = None  # open loop: this process's requests per second
-    arrival: str = "poisson"
-    profile_dir: str | None = None
-
-
-# One row per request. queue = start - arrival, preprocess = model_start - start,
-# model = model_end - model_start, output = end - model_end; e2e = end - arrival is their sum.
-COLUMNS = ("arrival_ns", "start_ns", "model_start_ns", "model_end_ns", "end_ns", "samples")
-
-
-class Recorder:
-    """Preallocated per-thread record; grows (outside the timed span) only in duration mode."""
-
-    def __init__(self, capacity: int) -> None:
-        self.rows = np.zeros((max(1, capacity), len(COLUMNS)), np.int64)
-        self.n = 0
-
-    def add(self, arrival_ns: int, start_ns: int, model_start_ns: int, model_end_ns: int, end_ns: int, samples: int) -> None:
-        if self.n == self.rows.shape[0]:
-            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
-        self.rows[self.n] = (arrival_ns, start_ns, model_start_ns, model_end_ns, end_ns, samples)
-        self.n += 1
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {name: self.rows[: self.n, k].copy() for k, name in enumerate(COLUMNS)}
-
-
-@dataclass
-class WorkerResult:
-    worker_index: int
-    pid: int
-    columns: dict[str, np.ndarray]  # COLUMNS, one entry per request
-    instance: np.ndarray
-    warmup_e2e_ns: np.ndarray
-    warmup_model_ns: np.ndarray
-    failures: list[tuple[int, str, str]] = field(default_factory=list)  # (index, path, reason)
-    outputs_written: int = 0
-    stopped_early: bool = False
-    profile_files: list[str] = field(default_factory=list)
-    fatal_output_error: str | None = None  # the output folder refused files: the run stopped
 
 
 def worker_main(spec: WorkerSpec, results: Any, start_event: Any, stop_event: Any, progress: Any, task_counter: Any, inflight: Any) -> None:
@@ -121,10 +69,11 @@ class _Shared:
 
 
 def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Shared, task_counter: Any, clock: Clock) -> WorkerResult:
-    from vampy.models.graph import open_session
+    from vampy.engines.base import get_engine
 
-    sessions = [open_session(Path(spec.model_path), spec.intra_threads, 1, spec.allow_spinning, _profile_prefix(spec, k)) for k in range(spec.instances)]
-    rng = np.random.default_rng(spec.seed + 7919 * spec.worker_index)
+    engine = get_engine(spec.job.engine)
+    sessions = [engine.open(Path(spec.job.model_path), _engine_options(spec, k)) for k in range(spec.job.instances)]
+    rng = np.random.default_rng(spec.job.seed + 7919 * spec.worker_index)
     drivers = [_Driver(spec, k, session, rng, clock, shared) for k, session in enumerate(sessions)]
     _threaded([d.warm_up for d in drivers])
     slowest_warmup_ns = max((v for d in drivers for v in d.warm_e2e_ns), default=0)
@@ -136,15 +85,16 @@ def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Share
     source = _make_source(spec, task_counter, clock)
     _threaded([functools.partial(d.loop, source) for d in drivers])
     result = _collect(spec, drivers, stop_event.is_set())
-    if spec.profile_dir is not None:
-        result.profile_files = [s.end_profiling() for s in sessions]
+    if spec.job.profile_dir is not None:
+        result.profile_files = [f for f in (s.end_profiling() for s in sessions) if f is not None]
+    result.engine = sessions[0].info.to_dict() if sessions else None
     return result
 
 
-def _profile_prefix(spec: WorkerSpec, instance: int) -> str | None:
-    if spec.profile_dir is None:
-        return None
-    return str(Path(spec.profile_dir) / f"worker{spec.worker_index}_instance{instance}")
+def _engine_options(spec: WorkerSpec, instance: int) -> EngineOptions:
+    profile = None if spec.job.profile_dir is None else str(Path(spec.job.profile_dir) / f"worker{spec.worker_index}_instance{instance}")
+    return EngineOptions(device=spec.job.device, device_id=spec.job.device_id, intra_threads=spec.job.intra_threads,
+                         allow_spinning=spec.allow_spinning, profile_prefix=profile)
 
 
 def _threaded(jobs: list[Callable[[], Any]]) -> list[Any]:
@@ -216,18 +166,18 @@ class _TaskSource:
 
 
 def _make_source(spec: WorkerSpec, task_counter: Any, clock: Clock) -> _PerfSource | _OpenLoopSource | _TaskSource:
-    if spec.tasks:
-        return _TaskSource(spec.tasks, task_counter)
-    if spec.request_rate_per_s is not None:
+    if spec.job.shards:
+        return _TaskSource(spec.job.shards, task_counter)
+    if spec.job.request_rate_per_s is not None:
         from vampy.measure.schedule import arrivals_for
 
-        rng = np.random.default_rng(spec.seed * 1_000_003 + spec.worker_index)
-        offsets = arrivals_for(spec.request_rate_per_s, spec.arrival, rng, spec.requests, spec.duration_s)
+        rng = np.random.default_rng(spec.job.seed * 1_000_003 + spec.worker_index)
+        offsets = arrivals_for(spec.job.request_rate_per_s, spec.job.arrival, rng, spec.job.stop.requests_per_process, spec.job.stop.duration_s)
         start = clock()
-        deadline = start + int(spec.duration_s * 1e9) if spec.duration_s is not None else None
+        deadline = start + int(spec.job.stop.duration_s * 1e9) if spec.job.stop.duration_s is not None else None
         return _OpenLoopSource(offsets, start, deadline, clock)
-    deadline = clock() + int(spec.duration_s * 1e9) if spec.duration_s is not None else None
-    return _PerfSource(spec.requests, deadline, clock)
+    deadline = clock() + int(spec.job.stop.duration_s * 1e9) if spec.job.stop.duration_s is not None else None
+    return _PerfSource(spec.job.stop.requests_per_process, deadline, clock)
 
 
 class _Driver:
@@ -240,14 +190,14 @@ class _Driver:
         self.clock = clock
         self.progress = shared.progress
         self.inflight = shared.inflight
-        self.slot = spec.worker_index * spec.instances + index
+        self.slot = spec.worker_index * spec.job.instances + index
         self.stop_event = shared.stop_event
-        plan = spec.plan
+        plan = spec.job.plan
         # One batch of raw inputs per instance: preprocessing runs on it for every request,
         # as the device would for fresh frames.
         self.raw = [[synthetic_raw(s, plan.spec, rng) for s in plan.slots] for _ in range(plan.batch_size)]
-        capacity = math.ceil(spec.requests / spec.instances) * 2 if spec.requests else 1024
-        self.record = Recorder(capacity if not spec.tasks else max(1, len(spec.tasks)))
+        capacity = math.ceil(spec.job.stop.requests_per_process / spec.job.instances) * 2 if spec.job.stop.requests_per_process else 1024
+        self.record = Recorder(capacity if not spec.job.shards else max(1, len(spec.job.shards)))
         self.warm_e2e_ns: list[int] = []
         self.warm_model_ns: list[int] = []
         self.failures: list[tuple[int, str, str]] = []
@@ -260,11 +210,11 @@ class _Driver:
         The outputs are numpy arrays in host memory as soon as `run` returns (CPU provider), so
         output handling here is nothing; in datalist mode it is the conversion and the npz write.
         """
-        plan = self.spec.plan
+        plan = self.spec.job.plan
         t0 = self.begin()
         feed = batch_feed(plan, [[sample_tensor(s, plan, raw) for s, raw in zip(plan.slots, sample)] for sample in self.raw])
         t1 = self.clock()
-        self.session.run(None, feed)
+        self.session.run(feed)
         t2 = self.clock()
         t3 = self.clock()
         self.end()
@@ -280,7 +230,7 @@ class _Driver:
         self.inflight[self.slot] = 0
 
     def warm_up(self) -> None:
-        for _ in range(self.spec.warmup_requests):
+        for _ in range(self.spec.job.warmup_requests):
             t0, t1, t2, t3 = self._synthetic_request()
             self.warm_e2e_ns.append(t3 - t0)
             self.warm_model_ns.append(t2 - t1)
@@ -297,8 +247,8 @@ class _Driver:
             if due_ns is not None and not self._wait_until(due_ns):
                 return
             t0, t1, t2, t3 = self._synthetic_request()
-            self.record.add(t0 if due_ns is None else due_ns, t0, t1, t2, t3, self.spec.plan.batch_size)
-            self.progress[self.slot] += self.spec.plan.batch_size
+            self.record.add(t0 if due_ns is None else due_ns, t0, t1, t2, t3, self.spec.job.plan.batch_size)
+            self.progress[self.slot] += self.spec.job.plan.batch_size
 
     def _wait_until(self, due_ns: int) -> bool:
         """Sleep until a scheduled arrival; False when the run is being stopped meanwhile."""
@@ -308,8 +258,6 @@ class _Driver:
         return True
 
     def _run_task(self, task: DatalistTask) -> None:
-        from vampy.execution.datalist_task import run_datalist_task
-
         run_datalist_task(self, task)
 
 

@@ -11,12 +11,12 @@ import numpy as np
 from vampy import __version__
 from vampy.config import RunConfig
 from vampy.data.inputs import InputPlan
-from vampy.execution.pool import RawRun
-from vampy.models.graph import ModelInfo
+from vampy.measure.records import RawRun
+from vampy.models.info import ModelInfo
 from vampy.report.schema import RunReport
 from vampy.measure.stats import histogram_us, measured_window, stability, summarize_latency, throughput_qps
 from vampy.measure.schedule import summarize_open_loop
-from vampy.execution.worker import COLUMNS, WorkerResult
+from vampy.measure.records import COLUMNS, WorkerResult
 
 
 def summarize(
@@ -58,7 +58,14 @@ def summarize(
         datalist=datalist,
         profile=profile,
         notes=notes + _model_notes(info),
+        engine=_engine(raw, cfg),
     )
+
+
+def _engine(raw: RawRun, cfg: RunConfig) -> dict[str, Any]:
+    """The first worker's sessions' own account; only the name when no worker got as far as reporting."""
+    reported = next((r.engine for r in raw.results if r.engine), None)
+    return dict(reported) if reported else {"engine": cfg.engine}
 
 
 def _cat(results: list[WorkerResult], name: str) -> np.ndarray:

@@ -1,108 +1,33 @@
-"""The ONNX Runtime boundary: resolve `-m`, describe inputs/outputs, open sessions, count MACs.
+"""A model's ONNX graph, read with the onnx package alone: its signature, its precision, its MACs.
 
-Everything that touches a model file goes through here, so the rest of the engine deals in
-`Path`, `ModelInfo` and numpy dtypes, and every failure becomes one `VampyError` line.
+No runtime is opened here (engines/ does that): reading a signature or counting MACs needs no
+session and no weights data, and every failure becomes one `VampyError` line.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import onnx
 
-from vampy.errors import InputError, ModelError, UsageError
+from vampy.errors import InputError, ModelError
+from vampy.models.info import ModelInfo, TensorInfo
+from vampy.models.resolve import read_sidecar
 
-if TYPE_CHECKING:
-    import onnxruntime
-
-MODEL_SUFFIX = ".onnx"
-DEFAULT_MODEL_NAME = "mod.onnx"
-# vamp's compiled model is `PREFIX.so/.json/.params`; a user pasting one of them means PREFIX.
-VENDOR_SUFFIXES = (".so", ".params")
-# The sidecar is descriptive only; a bigger file is not ours (e.g. a vendor graph JSON).
-MAX_SIDECAR_BYTES = 1 << 20
-# Convention for the whole project: one multiply-accumulate is two floating-point operations.
-FLOPS_PER_MAC = 2
-
-_ORT_TYPES: dict[str, str] = {
-    "float": "float32", "double": "float64", "float16": "float16", "bool": "bool", "string": "object",
-    "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
-    "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
-}
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """One model input or output. `shape` has None for every symbolic or unknown dim."""
-
-    name: str
-    shape: tuple[int | None, ...]
-    dtype: np.dtype[Any]
-    # Same length as shape: the symbolic name (e.g. "batch") where the model gives one, else None.
-    dim_names: tuple[str | None, ...]
-    # False when the model does not even say the rank; shape and dim_names are then ().
-    rank_known: bool = True
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    path: Path
-    inputs: tuple[TensorInfo, ...]
-    outputs: tuple[TensorInfo, ...]
-    # The parsed sidecar JSON (same stem + .json), e.g. what `vampy zoo` wrote; None when absent.
-    metadata: dict[str, Any] | None
-
-
-# --- resolve -m ---
-
-
-def resolve_model(arg: str) -> Path:
-    """`-m` value -> the .onnx file: a file, a vamp prefix (`dir/mod`), or a folder holding one."""
-    if not arg.strip():
-        raise InputError("-m: empty model path; give a .onnx file, a prefix DIR/mod, or a folder holding mod.onnx")
-    given = Path(arg).expanduser()
-    tried = _candidates(given)
-    for candidate in tried:
-        if candidate.is_file():
-            return candidate
-    raise InputError(
-        f"-m {arg}: no ONNX model found; tried {', '.join(str(p) for p in tried)} "
-        "(give a .onnx file, a prefix DIR/mod for DIR/mod.onnx, or a folder holding mod.onnx)"
-    )
-
-
-def _candidates(given: Path) -> list[Path]:
-    if given.is_dir():
-        return _folder_candidates(given)
-    if given.suffix.lower() == MODEL_SUFFIX:
-        return [given]
-    if given.suffix.lower() in VENDOR_SUFFIXES:
-        return [given.with_suffix(MODEL_SUFFIX)]
-    if given.is_file():
-        # Some other runtime format (e.g. .ort): let ONNX Runtime judge it when it opens.
-        return [given]
-    return [given.with_name(given.name + MODEL_SUFFIX)]
-
-
-def _folder_candidates(folder: Path) -> list[Path]:
-    preferred = folder / DEFAULT_MODEL_NAME
-    if preferred.is_file():
-        return [preferred]
-    found = sorted(p for p in folder.glob("*" + MODEL_SUFFIX) if p.is_file())
-    if len(found) > 1:
-        names = ", ".join(p.name for p in found)
-        raise InputError(f"-m {folder}: folder holds {len(found)} .onnx files ({names}) and no {DEFAULT_MODEL_NAME}; name one")
-    return [preferred, *found] if found else [preferred, folder / ("*" + MODEL_SUFFIX)]
+# Node types that only a quantized (QDQ or QOperator) graph holds.
+_INT8_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"})
 
 
 # --- describe ---
 
 
-def describe_model(path: Path) -> ModelInfo:
-    """Inputs, outputs and sidecar metadata, from the ONNX graph alone (no session, no weights data)."""
+def read_signature(path: Path) -> ModelInfo | None:
+    """Inputs, outputs and sidecar metadata from the ONNX graph alone (no session, no weights data).
+
+    None when the file is not an ONNX protobuf at all (e.g. a runtime's own format such as .ort):
+    the engine that opens it may still describe it.
+    """
     if not path.is_file():
         raise InputError(f"model {path}: no such file")
     try:
@@ -111,9 +36,23 @@ def describe_model(path: Path) -> ModelInfo:
         inputs, outputs = _signature_from_proto(proto)
     except ModelError:
         raise
-    except Exception:  # noqa: BLE001 - not an ONNX protobuf (e.g. .ort): ONNX Runtime may still read it
-        inputs, outputs = _signature_from_session(path)
+    except Exception:  # noqa: BLE001 - protobuf raises several types; all mean "not an ONNX graph"
+        return None
     return ModelInfo(path=path, inputs=inputs, outputs=outputs, metadata=read_sidecar(path))
+
+
+def graph_precision(path: Path) -> str:
+    """The precision the graph computes in: int8 (quantize/dequantize or integer ops), fp16 (float16
+    weights), else fp32; "unknown" when the file is not an ONNX graph."""
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001 - not an ONNX protobuf
+        return "unknown"
+    if any(node.op_type in _INT8_OPS for node in graph.node):
+        return "int8"
+    if any(init.data_type == onnx.TensorProto.FLOAT16 for init in graph.initializer):
+        return "fp16"
+    return "fp32"
 
 
 def _signature_from_proto(proto: onnx.ModelProto) -> tuple[tuple[TensorInfo, ...], tuple[TensorInfo, ...]]:
@@ -141,88 +80,6 @@ def _tensor_from_value_info(vi: onnx.ValueInfoProto) -> TensorInfo:
         shape.append(int(dim.dim_value) if known else None)
         names.append(dim.dim_param if dim.HasField("dim_param") and dim.dim_param else None)
     return TensorInfo(vi.name, tuple(shape), dtype, tuple(names))
-
-
-def _signature_from_session(path: Path) -> tuple[tuple[TensorInfo, ...], tuple[TensorInfo, ...]]:
-    session = open_session(path, intra_threads=1)
-    inputs = tuple(_tensor_from_node_arg(arg) for arg in session.get_inputs())
-    outputs = tuple(_tensor_from_node_arg(arg) for arg in session.get_outputs())
-    return inputs, outputs
-
-
-def _tensor_from_node_arg(arg: Any) -> TensorInfo:
-    type_name = str(arg.type)
-    if not type_name.startswith("tensor(") or type_name[7:-1] not in _ORT_TYPES:
-        raise ModelError(f"model tensor {arg.name!r} has type {type_name}; vampy feeds and reads numeric tensors only")
-    dtype = np.dtype(_ORT_TYPES[type_name[7:-1]])
-    dims = list(arg.shape) if arg.shape is not None else []
-    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
-    names = tuple(d if isinstance(d, str) else None for d in dims)
-    return TensorInfo(arg.name, shape, dtype, names, rank_known=arg.shape is not None)
-
-
-def read_sidecar(model_path: Path) -> dict[str, Any] | None:
-    """The JSON object beside the model (same stem + .json), or None when absent or not ours.
-
-    The sidecar is informative, never required: an unreadable, oversized or non-object file is
-    ignored rather than failing a run (vamp's own compiled `mod.json` is a different format).
-    """
-    sidecar = model_path.with_suffix(".json")
-    try:
-        if not sidecar.is_file() or sidecar.stat().st_size > MAX_SIDECAR_BYTES:
-            return None
-        parsed = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-# --- sessions ---
-
-
-def open_session(
-    path: Path,
-    intra_threads: int,
-    inter_threads: int = 1,
-    allow_spinning: bool = True,
-    profile_prefix: str | None = None,
-) -> onnxruntime.InferenceSession:
-    """A CPU session, fully optimised, sequential; any load failure is one ModelError line."""
-    import onnxruntime as ort
-
-    if intra_threads < 0 or inter_threads < 0:
-        raise UsageError(f"threads must be >= 0 (0 lets ONNX Runtime choose); got intra {intra_threads}, inter {inter_threads}")
-    if not path.is_file():
-        raise InputError(f"model {path}: no such file")
-    options = _session_options(ort, intra_threads, inter_threads, allow_spinning, profile_prefix)
-    try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types; all mean "cannot load"
-        raise ModelError(f"model {path}: ONNX Runtime cannot load it: {_first_line(exc)}") from exc
-
-
-def _session_options(
-    ort: Any, intra_threads: int, inter_threads: int, allow_spinning: bool, profile_prefix: str | None
-) -> Any:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = intra_threads
-    options.inter_op_num_threads = inter_threads
-    # ORT would otherwise write warnings to the terminal itself; the engine never prints.
-    options.log_severity_level = 3
-    spin = "1" if allow_spinning else "0"
-    options.add_session_config_entry("session.intra_op.allow_spinning", spin)
-    options.add_session_config_entry("session.inter_op.allow_spinning", spin)
-    if profile_prefix is not None:
-        options.enable_profiling = True
-        options.profile_file_prefix = profile_prefix
-    return options
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 # --- MACs and parameters ---
@@ -317,12 +174,8 @@ def _count_params(graph: onnx.GraphProto) -> int:
     )
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in 1 MiB blocks (models and weights can be large)."""
-    import hashlib
 
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -31,7 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vampy import __version__
 from vampy.errors import InputError, OutputError, UsageError
-from vampy.models.graph import file_sha256
+from vampy.models.resolve import file_sha256
 
 OPSET = 17
 # IR 8 is what opset 17 shipped with; older ONNX Runtime releases refuse newer IR versions.
@@ -290,7 +290,9 @@ def build_vdsr(
 def _vdsr_metadata(model: onnx.ModelProto, input_shape: Sequence[int | str], dynamic: bool, source: dict[str, Any]) -> dict[str, Any]:
     import onnxruntime
 
-    from vampy.models.graph import FLOPS_PER_MAC, count_macs_params
+    from vampy.models.info import FLOPS_PER_MAC
+
+    from vampy.models.graph import count_macs_params
 
     macs_shape = (VDSR_FIXED_SHAPE[0], int(input_shape[1]), *VDSR_FIXED_SHAPE[2:])
     macs, params = count_macs_params(model, {INPUT_NAME: macs_shape})

@@ -47,6 +47,8 @@ class RunReport:
     open_loop: dict[str, Any] | None = None
     profile: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    # What ran, as the engine's sessions reported it: engine, version, device, precision, intra_threads, providers.
+    engine: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
     kind: str = "run"
 
@@ -280,6 +282,7 @@ class InferReport:
     timing: InferTiming
     saved: int
     notes: tuple[str, ...] = ()
+    engine: dict[str, Any] | None = None  # EngineInfo.to_dict(): what ran
     schema_version: int = SCHEMA_VERSION
     kind: str = "infer"
 

@@ -43,8 +43,10 @@ from vampy.errors import InputError, ModelError, UsageError
 from vampy.quality.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
 from vampy.data.imaging import IMAGE_SUFFIXES, colourise, decode_image_bytes, encode_image, encode_png, image_to_chw, read_image
 from vampy.data.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
-from vampy.execution.pool import choose_intra_threads
-from vampy.models.graph import ModelInfo, TensorInfo, describe_model, open_session, resolve_model
+from vampy.execution.job import choose_intra_threads
+from vampy.models.info import ModelInfo, TensorInfo
+from vampy.engines.base import EngineOptions, get_engine
+from vampy.models.resolve import resolve_model
 from vampy.progress import NullProgress, Progress
 from vampy.report.schema import InferFailure, InferImage, InferReport, InferTiming
 
@@ -107,7 +109,7 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     from vampy.formats.vdsp import load_vdsp
 
     model_path = resolve_model(cfg.model)
-    info = describe_model(model_path)
+    info = get_engine(cfg.engine).describe(model_path)
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
     if spec is not None and cfg.input_hw is not None:
         spec = spec.with_output_hw(*cfg.input_hw)
@@ -134,7 +136,8 @@ def execute(prepared: PreparedInfer, progress: Progress | None = None, clock: Cl
     t_setup = clock()
     # No spinning: ONNX Runtime's idle threads would spin on the cores the decode and writer
     # threads need; on 2 cores the pipeline was faster without it in 6 of 8 pairs (docs/infer.md).
-    session = open_session(prepared.model_path, intra_threads=prepared.intra_threads, allow_spinning=False)
+    options = EngineOptions(intra_threads=prepared.intra_threads, allow_spinning=False)
+    session = get_engine(prepared.cfg.engine).open(prepared.model_path, options)
     t_warm = clock()
     notes = list(prepared.notes)
     warm_output = _warm_up(session, prepared, notes)
@@ -158,7 +161,7 @@ def execute(prepared: PreparedInfer, progress: Progress | None = None, clock: Cl
         config=prepared.cfg.to_dict(), model=_model_dict(prepared), mode=prepared.mode,
         compare_hw=list(prepared.compare_hw) if prepared.compare_hw else None, intra_threads=prepared.intra_threads,
         images=tuple(busy.images), mean=mean_scores(busy.images), failures=tuple(busy.failures), timing=timing,
-        saved=sum(1 for image in busy.images if image.output_path), notes=tuple(notes),
+        saved=sum(1 for image in busy.images if image.output_path), notes=tuple(notes), engine=session.info.to_dict(),
     )
 
 
@@ -232,7 +235,7 @@ def _warm_up(session: Any, prepared: PreparedInfer, notes: list[str]) -> np.ndar
     slot = plan.slots[0]
     sample = [sample_tensor(slot, plan, synthetic_raw(slot, plan.spec, np.random.default_rng(0)))]
     try:
-        outputs = session.run(None, batch_feed(plan, [sample] * plan.batch_size))
+        outputs = session.run(batch_feed(plan, [sample] * plan.batch_size))
     except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a bad input
         reason = _first_line(exc)
         if not plan.native_size:
@@ -421,7 +424,7 @@ class _Pipeline:
         feed = batch_feed(plan, pad_batch(samples, plan.batch_size) if plan.fixed_batch else samples)
         t1 = self.clock()
         try:
-            outputs = self.session.run(None, feed)
+            outputs = self.session.run(feed)
         except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a shape it rejects
             shape = tuple(samples[0][0].shape)
             for item in good:

@@ -22,7 +22,8 @@ import numpy as np
 from vampy.config import RunConfig
 from vampy.errors import InputError, UsageError
 from vampy.data.inputs import InputPlan, batch_feed, build_plan, sample_tensor, synthetic_raw
-from vampy.models.graph import describe_model, open_session, resolve_model
+from vampy.engines.base import EngineOptions, get_engine
+from vampy.models.resolve import resolve_model
 from vampy.measure.stats import summarize_latency
 
 SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
@@ -50,6 +51,7 @@ class LoadgenConfig:
     path_output: str | None = None  # accuracy mode: vamp-style output_%06d.npz
     log_dir: str = "mlperf_logs"
     seed: int = 0
+    engine: str = "onnxruntime"
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -87,6 +89,7 @@ class LoadgenReport:
     comparison: dict[str, Any]
     outputs_written: int
     log_dir: str
+    engine: dict[str, Any] | None = None  # EngineInfo.to_dict(): what ran
     kind: str = "loadgen"
     schema_version: int = 1
 
@@ -97,14 +100,15 @@ class LoadgenReport:
 def run_loadgen(cfg: LoadgenConfig, clock: Callable[[], int] = time.perf_counter_ns) -> LoadgenReport:
     lg = _import_loadgen()
     model_path = resolve_model(cfg.model)
-    info = describe_model(model_path)
+    engine = get_engine(cfg.engine)
+    info = engine.describe(model_path)
     from vampy.formats.vdsp import load_vdsp
 
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
     raws, indices = _samples(cfg, spec, info)
     plan = build_plan(RunConfig(model=cfg.model, shapes=cfg.shapes or _shapes_of(raws), seed=cfg.seed), spec, info)
     threads = cfg.threads or max(1, _cores() // cfg.instances)
-    sessions = [open_session(model_path, threads) for _ in range(cfg.instances)]
+    sessions = [engine.open(model_path, EngineOptions(intra_threads=threads)) for _ in range(cfg.instances)]
     sut = _Sut(plan, sessions, raws, indices, cfg, clock, lg)
     expected_ns = sut.calibrate()
     log_dir = Path(cfg.log_dir)
@@ -113,7 +117,7 @@ def run_loadgen(cfg: LoadgenConfig, clock: Callable[[], int] = time.perf_counter
     sut.close()
     summary = parse_summary((log_dir / _SUMMARY_FILE).read_text(encoding="utf-8", errors="replace"))
     ours = _our_stats(sut.records, cfg)
-    return LoadgenReport(asdict(cfg), summary, ours, compare(summary, ours), sut.written, str(log_dir))
+    return LoadgenReport(asdict(cfg), summary, ours, compare(summary, ours), sut.written, str(log_dir), sessions[0].info.to_dict())
 
 
 def _import_loadgen() -> Any:
@@ -186,7 +190,7 @@ class _Sut:
         feed = batch_feed(self.plan, [tensors])
         t0 = self.clock()
         for session in self.sessions:
-            session.run(None, feed)
+            session.run(feed)
         return max(1, (self.clock() - t0) // len(self.sessions))
 
     def _serve(self, session: Any) -> None:
@@ -199,7 +203,7 @@ class _Sut:
             raw = self.raws[sample.index]
             feed = batch_feed(self.plan, [[sample_tensor(slot, self.plan, r) for slot, r in zip(self.plan.slots, raw)]])
             model_start = self.clock()
-            outputs = session.run(None, feed)
+            outputs = session.run(feed)
             model_end = self.clock()
             response = self._respond(sample, outputs)
             end = self.clock()

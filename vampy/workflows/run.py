@@ -9,24 +9,38 @@ import numpy as np
 
 from vampy.config import RunConfig
 from vampy.data.inputs import InputPlan, build_plan
-from vampy.models.graph import ModelInfo, describe_model, resolve_model
+from vampy.models.info import ModelInfo
+from vampy.engines.base import get_engine
+from vampy.execution.executor import Executor, local_executor
+from vampy.execution.job import RunJob, job_from_config
+from vampy.models.resolve import resolve_model
 from vampy.progress import Progress
 from vampy.report.schema import RunReport
 from vampy.formats.files import make_output_dir
-from vampy.execution.pool import RawRun
-from vampy.execution.worker import COLUMNS, DatalistTask
+from vampy.measure.records import RawRun
+from vampy.measure.records import COLUMNS
+from vampy.execution.job import DatalistTask
 
 
 @dataclass(frozen=True)
 class PreparedRun:
+    """A checked run: the config, the model's signature, and the job an executor carries out."""
+
     cfg: RunConfig
     model_path: Path
     info: ModelInfo
-    plan: InputPlan
-    tasks: tuple[DatalistTask, ...] = ()
+    job: RunJob
     datalist_lines: int = 0
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def plan(self) -> InputPlan:
+        return self.job.plan
+
+    @property
+    def tasks(self) -> tuple[DatalistTask, ...]:
+        return self.job.shards
 
 
 def prepare(cfg: RunConfig) -> PreparedRun:
@@ -35,8 +49,9 @@ def prepare(cfg: RunConfig) -> PreparedRun:
 
     if cfg.profile_dir is not None:
         make_output_dir(Path(cfg.profile_dir), "--profile")
+    engine = get_engine(cfg.engine)
     model_path = resolve_model(cfg.model)
-    info = describe_model(model_path)
+    info = engine.describe(model_path)
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
     notes: list[str] = []
     if cfg.device_id != 0:
@@ -47,27 +62,29 @@ def prepare(cfg: RunConfig) -> PreparedRun:
             for t in info.inputs
             if np.dtype(t.dtype).kind in "iu" and np.dtype(t.dtype).name != cfg.token_dtype
         ]
+    output_names = tuple(t.name for t in info.outputs)
     if cfg.datalist is None:
-        return PreparedRun(cfg, model_path, info, build_plan(cfg, spec, info), notes=notes)
-    from vampy.execution.datalist_task import first_input_shapes, prepare_tasks
+        job = job_from_config(cfg, str(model_path), build_plan(cfg, spec, info), output_names=output_names)
+        return PreparedRun(cfg, model_path, info, job, notes=notes)
+    from vampy.workflows.run_datalist import first_input_shapes, prepare_tasks
 
     tasks, lines, skipped = prepare_tasks(cfg, info)
     if cfg.shapes is None:
         # Warm-up and the shape check use the data set's own first sample, not a guess.
         cfg = replace(cfg, shapes=first_input_shapes(tasks, len(info.inputs)))
-    return PreparedRun(cfg, model_path, info, build_plan(cfg, spec, info), tasks, lines, skipped, notes)
+    job = job_from_config(cfg, str(model_path), build_plan(cfg, spec, info), tasks, output_names)
+    return PreparedRun(cfg, model_path, info, job, lines, skipped, notes)
 
 
-def execute(prepared: PreparedRun, progress: Progress) -> RunReport:
-    from vampy.execution import pool as loadgen
+def execute(prepared: PreparedRun, progress: Progress, executor: Executor | None = None) -> RunReport:
+    """Carry out the prepared job (on the local pool unless an executor is given) and summarise it."""
     from vampy.measure.summary import summarize
 
     cfg = prepared.cfg
-    output_names = tuple(t.name for t in prepared.info.outputs)
-    raw = loadgen.run(cfg, str(prepared.model_path), prepared.plan, progress, prepared.tasks, output_names)
+    raw = (executor or local_executor()).execute(prepared.job, progress)
     datalist = None
     if cfg.datalist is not None:
-        from vampy.execution.datalist_task import finish_datalist
+        from vampy.workflows.run_datalist import finish_datalist
 
         datalist = finish_datalist(cfg, raw, prepared.datalist_lines, prepared.skipped)
     profile = _profile(raw) if cfg.profile_dir is not None else None

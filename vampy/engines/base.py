@@ -1,0 +1,89 @@
+"""The Engine seam: one small protocol that every runtime implements, and the registry.
+
+An engine opens a model for a device and precision, describes its inputs and outputs, runs a
+batch and, optionally, profiles it; its sessions say what actually ran (engine, version, device,
+precision, threads) for the report. Workers, infer, loadgen, sweep (through run) and compile's
+calibration all go through it, so a new runtime is one new module here and nothing else changes.
+This module imports no runtime: the registry imports an engine's module only when it is asked for.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from vampy.errors import UsageError
+from vampy.models.info import ModelInfo
+
+# name -> module under vampy.engines that defines ENGINE (an Engine); imported on first use.
+_REGISTRY: dict[str, str] = {"onnxruntime": "ort"}
+ENGINES: tuple[str, ...] = tuple(_REGISTRY)
+DEFAULT_ENGINE = "onnxruntime"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to open a model. Plain data, so it travels to worker processes and other machines."""
+
+    device: str = "cpu"
+    device_id: int = 0
+    intra_threads: int = 0  # 0: the runtime chooses
+    inter_threads: int = 1
+    allow_spinning: bool = True
+    profile_prefix: str | None = None  # where the runtime writes its profile; None: no profiling
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What actually ran, as the runtime reports it (never an echo of the flags)."""
+
+    engine: str
+    version: str
+    device: str
+    precision: str  # what the model computes in: fp32, fp16, int8, ...
+    intra_threads: int
+    providers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["providers"] = list(self.providers)
+        return data
+
+
+class Session(Protocol):
+    """One opened model. `run` takes {input name: array} and returns the outputs in model order."""
+
+    info: EngineInfo
+    output_names: tuple[str, ...]
+
+    def run(self, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]: ...
+
+    def end_profiling(self) -> str | None:
+        """Stop profiling and return the profile file (the engine's own format), None when off."""
+        ...
+
+
+class Engine(Protocol):
+    name: str
+
+    def version(self) -> str: ...
+
+    def describe(self, path: Path) -> ModelInfo:
+        """The model's inputs and outputs without running it; every failure is one VampyError."""
+        ...
+
+    def open(self, path: Path, options: EngineOptions) -> Session:
+        """A session ready to run; every failure is one VampyError (ModelError when it cannot load)."""
+        ...
+
+
+def get_engine(name: str = DEFAULT_ENGINE) -> Engine:
+    """The engine called `name`; UsageError naming the known ones otherwise."""
+    module = _REGISTRY.get(name)
+    if module is None:
+        raise UsageError(f"--engine {name}: unknown engine; choose one of {', '.join(ENGINES)}")
+    engine: Engine = importlib.import_module(f"vampy.engines.{module}").ENGINE
+    return engine

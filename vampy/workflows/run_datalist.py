@@ -1,0 +1,95 @@
+"""The parent's side of `vampy run --datalist`: shards of lines (after --resume), the output folder
+checked before any work, and failures.json afterwards. The workers' side is execution/datalist_task.py.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vampy.errors import OutputError, VampyError
+from vampy.execution.job import DatalistTask
+from vampy.formats.datalist import output_name, read_datalist
+from vampy.formats.files import make_output_dir
+from vampy.formats.npz import is_valid_output, load_input_npz
+from vampy.report.schema import write_json
+
+if TYPE_CHECKING:
+    from vampy.config import RunConfig
+    from vampy.measure.records import RawRun
+    from vampy.models.info import ModelInfo
+
+
+FAILURES_FILE = "failures.json"
+
+
+
+def prepare_tasks(cfg: RunConfig, info: ModelInfo) -> tuple[tuple[DatalistTask, ...], int, int]:
+    """Read the datalist, skip what --resume finds done, cut the rest into batches of -b lines."""
+    entries = read_datalist(Path(cfg.datalist or ""))
+    out_dir = Path(cfg.path_output) if cfg.path_output else None
+    if out_dir is not None:
+        _make_output_dir(out_dir)
+    keys = [f"output_{k}" for k in range(len(info.outputs))]
+    pending = [
+        (e.index, str(e.path))
+        for e in entries
+        if not (cfg.resume and out_dir is not None and is_valid_output(out_dir / output_name(e.index), keys))
+    ]
+    b = cfg.batch_size
+    tasks = tuple(DatalistTask(tuple(pending[i : i + b])) for i in range(0, len(pending), b))
+    return tasks, len(entries), len(entries) - len(pending)
+
+
+
+def first_input_shapes(tasks: tuple[DatalistTask, ...], n_inputs: int) -> tuple[tuple[int, ...], ...] | None:
+    """The shapes of the first readable datalist entry; None when none is readable (all will fail)."""
+    for task in tasks:
+        for _, path in task.items:
+            try:
+                arrays = load_input_npz(Path(path))
+                return tuple(tuple(arrays[f"input_{k}"].shape) for k in range(n_inputs))
+            except (VampyError, KeyError):
+                continue
+    return None
+
+
+
+def _make_output_dir(out_dir: Path) -> None:
+    make_output_dir(out_dir, "--path_output")
+    _probe_writable(out_dir)
+    # A run killed mid-write leaves its hidden temp file; the finished outputs never need it.
+    for stale in out_dir.glob(".output_*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+
+def _probe_writable(out_dir: Path) -> None:
+    """Fail before any inference when the folder cannot take a file (read-only, no permission)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".vampy-probe-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"--path_output {out_dir}: cannot write there ({exc.strerror or exc})", exc.errno) from None
+
+
+
+def finish_datalist(cfg: RunConfig, raw: RawRun, lines: int, skipped: int) -> dict[str, Any]:
+    failures = sorted((f for r in raw.results for f in r.failures), key=lambda f: f[0])
+    fatal = next((r.fatal_output_error for r in raw.results if r.fatal_output_error), None)
+    summary = {
+        "lines": lines,
+        "skipped": skipped,
+        "written": sum(r.outputs_written for r in raw.results),
+        "failures": [{"index": i, "path": p, "reason": why} for i, p, why in failures],
+        "path_output": cfg.path_output,
+        "fatal_output_error": fatal,
+    }
+    if cfg.path_output:
+        # Always rewritten, so a stale list from an earlier run never outlives its fix; when the
+        # folder itself refuses files, the list lives in the report alone.
+        try:
+            write_json(Path(cfg.path_output) / FAILURES_FILE, {"failures": summary["failures"], "lines": lines})
+        except OutputError as exc:
+            summary["failures_file_error"] = str(exc)
+    return summary
