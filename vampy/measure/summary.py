@@ -11,6 +11,7 @@ import numpy as np
 from vampy import __version__
 from vampy.config import RunConfig
 from vampy.data.inputs import InputPlan
+from vampy.engines.base import DEFAULT_ENGINE, get_engine
 from vampy.measure.records import RawRun
 from vampy.models.info import ModelInfo
 from vampy.report.schema import RunReport
@@ -33,7 +34,7 @@ def summarize(
         complete=reason is None,
         incomplete_reason=reason,
         config=cfg.to_dict(),
-        environment=environment(),
+        environment=environment(cfg.engine),
         model=_model_dict(info),
         inputs=plan.to_dict(),
         processes=cfg.processes,
@@ -139,13 +140,13 @@ def _model_notes(info: ModelInfo) -> list[str]:
     return [f"model: {warning}"] if isinstance(warning, str) and warning else []
 
 
-def environment() -> dict[str, Any]:
-    import onnxruntime
+def environment(engine: str = DEFAULT_ENGINE) -> dict[str, Any]:
+    """Versions, CPU and memory of this machine; the engine's version under its own name."""
     import psutil
 
     return {
         "vampy": __version__,
-        "onnxruntime": onnxruntime.__version__,
+        engine: get_engine(engine).version(),
         "numpy": np.__version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),

@@ -288,11 +288,9 @@ def build_vdsr(
 
 
 def _vdsr_metadata(model: onnx.ModelProto, input_shape: Sequence[int | str], dynamic: bool, source: dict[str, Any]) -> dict[str, Any]:
-    import onnxruntime
-
-    from vampy.models.info import FLOPS_PER_MAC
-
+    from vampy.engines.base import get_engine
     from vampy.models.graph import count_macs_params
+    from vampy.models.info import FLOPS_PER_MAC
 
     macs_shape = (VDSR_FIXED_SHAPE[0], int(input_shape[1]), *VDSR_FIXED_SHAPE[2:])
     macs, params = count_macs_params(model, {INPUT_NAME: macs_shape})
@@ -318,7 +316,7 @@ def _vdsr_metadata(model: onnx.ModelProto, input_shape: Sequence[int | str], dyn
         "ir_version": IR_VERSION,
         "vampy_version": __version__,
         "onnx_version": onnx.__version__,
-        "onnxruntime_version": onnxruntime.__version__,
+        "onnxruntime_version": get_engine("onnxruntime").version(),
     }
 
 
