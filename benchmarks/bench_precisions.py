@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from vampy.models.graph import open_session
+from vampy.engines.base import EngineOptions, get_engine
 
 SHAPE = (1, 1, 256, 256)
 ROUNDS = 5
@@ -33,7 +33,7 @@ def _qps_round(session: Any, feed: dict[str, np.ndarray]) -> float:
 
 def test_vdsr_precisions_one_session(benchmark: Any, compiled: dict[str, Path]) -> None:
     threads = int(os.environ.get("VAMPY_BENCH_THREADS", "0")) or (os.cpu_count() or 1)
-    sessions = {p: open_session(path, threads) for p, path in compiled.items()}
+    sessions = {p: get_engine("onnxruntime").open(path, EngineOptions(intra_threads=threads)).raw for p, path in compiled.items()}
     feed = {"input": np.random.default_rng(0).random(SHAPE, dtype=np.float32)}
     for session in sessions.values():
         for _ in range(2):
