@@ -170,7 +170,7 @@ def test_quantizer_failure_is_one_model_error_line(tmp_path: Path, monkeypatch: 
     def reject(*args: Any, **kwargs: Any) -> None:
         raise ValueError("Unsupported model\nsecond line")
 
-    monkeypatch.setattr("vampy.compiler.pipeline._quantize_static", reject)
+    monkeypatch.setattr("vampy.engines.ort_build._quantize_static", reject)
     with pytest.raises(ModelError, match="int8 quantizer rejects the model: Unsupported model$"):
         compile_model(config(yaml_dict(tmp_path)))
 

@@ -88,3 +88,13 @@ def test_precision_is_read_from_the_graph(tmp_path: Path) -> None:
     assert graph_precision(fp16) == "fp16"
     assert graph_precision(corrupt_model(tmp_path / "bad.onnx")) == "unknown"
     assert get_engine().open(qdq, EngineOptions(intra_threads=1)).info.precision == "int8"
+
+
+def test_graph_optimisation_can_be_turned_off_and_is_checked(engine, tmp_path: Path) -> None:
+    model = conv_model(tmp_path / "mod.onnx")
+    x = {"input": np.ones((1, 1, 8, 8), np.float32)}
+    plain = engine.open(model, EngineOptions(intra_threads=1, graph_optimization="none"))
+    optimised = engine.open(model, EngineOptions(intra_threads=1))
+    np.testing.assert_allclose(plain.run(x)[0], optimised.run(x)[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(UsageError, match="graph optimisation 'some'"):
+        engine.open(model, EngineOptions(graph_optimization="some"))

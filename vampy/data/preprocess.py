@@ -9,10 +9,15 @@ ops the pad values are RGB.
 
 Internally the image is an (H, W, C) array that may be a transposed view of planar input: no
 copy is made until a resize needs contiguous planes or the final float32 tensor is written.
+
+The image primitives (resize_image, crop_image, pad_image, convert_colour, normalise_inplace,
+normalised_range) are the project's only implementation of those steps: this vdsp pipeline and
+the compiler YAML's process_ops (vampy.data.process_ops) both use them, so calibration sees the
+numbers `vampy run` feeds.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -20,7 +25,6 @@ from PIL import Image
 
 from vampy.errors import InputError
 from vampy.formats.vdsp import (
-    Norm,
     OpKind,
     PadEdges,
     PreprocessSpec,
@@ -32,6 +36,14 @@ _CHANNELS = 3
 _MAX_UINT8 = 255.0
 _HALF_UINT8 = 127.5
 HW = tuple[int, int]
+WH = tuple[int, int]
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "area", "lanczos")
+RESIZE_BACKENDS = ("cv2", "pillow")
+_CV2_FLAGS = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC,
+              "area": cv2.INTER_AREA, "lanczos": cv2.INTER_LANCZOS4}
+_PILLOW_METHODS = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+                   "bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX,
+                   "lanczos": Image.Resampling.LANCZOS}
 
 
 def preprocess(spec: PreprocessSpec, image: np.ndarray, output_hw: HW | None = None) -> np.ndarray:
@@ -105,7 +117,7 @@ def _nv12_to_rgb(spec: PreprocessSpec, image: np.ndarray) -> np.ndarray:
         raise _shape_error(spec, image)
     if (image.shape[0] * 2 // 3) % 2:
         raise _shape_error(spec, image)
-    return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_YUV2RGB_NV12)
+    return convert_colour(image, "COLOR_YUV2RGB_NV12")
 
 
 # --- geometry ----------------------------------------------------------------------------------
@@ -116,45 +128,19 @@ def _hw(image: np.ndarray) -> HW:
 
 
 def _resize(spec: PreprocessSpec, hwc: np.ndarray, out_hw: HW) -> np.ndarray:
-    if _hw(hwc) == out_hw:
-        return hwc
-    size_wh = (out_hw[1], out_hw[0])
-    if spec.resize_method is ResizeMethod.PILLOW_BILINEAR:
-        planes = [_pillow_resize(hwc[:, :, c], size_wh) for c in range(hwc.shape[2])]
-        return np.stack(planes, axis=0).transpose(1, 2, 0)
-    if hwc.transpose(2, 0, 1).flags.c_contiguous:
-        # Planar input: resizing each contiguous plane avoids an interleaving copy.
-        planes = [cv2.resize(hwc[:, :, c], size_wh, interpolation=cv2.INTER_LINEAR) for c in range(hwc.shape[2])]
-        return np.stack(planes, axis=0).transpose(1, 2, 0)
-    return cv2.resize(np.ascontiguousarray(hwc), size_wh, interpolation=cv2.INTER_LINEAR)
-
-
-def _pillow_resize(plane: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
-    resized = Image.fromarray(np.ascontiguousarray(plane)).resize(size_wh, Image.Resampling.BILINEAR)
-    return np.asarray(resized)
+    backend = "pillow" if spec.resize_method is ResizeMethod.PILLOW_BILINEAR else "cv2"
+    return resize_image(hwc, (out_hw[1], out_hw[0]), "bilinear", backend)
 
 
 def _crop(spec: PreprocessSpec, hwc: np.ndarray, crop_hw: HW, crop_xy: tuple[int, int] | None) -> np.ndarray:
-    height_px, width_px = hwc.shape[:2]
-    if crop_xy is None:
-        crop_xy = ((width_px - crop_hw[1]) // 2, (height_px - crop_hw[0]) // 2)
-    x, y = crop_xy
-    if x < 0 or y < 0 or x + crop_hw[1] > width_px or y + crop_hw[0] > height_px:
-        raise InputError(
-            f"{spec.source}: crop {crop_hw[1]}x{crop_hw[0]} at x={x}, y={y} does not fit the "
-            f"{width_px}x{height_px} image; use larger images or fix the crop in the vdsp file"
-        )
-    return hwc[y : y + crop_hw[0], x : x + crop_hw[1]]
+    try:
+        return crop_image(hwc, (crop_hw[1], crop_hw[0]), crop_xy)
+    except ValueError as exc:
+        raise InputError(f"{spec.source}: {exc}; use larger images or fix the crop in the vdsp file") from None
 
 
 def _pad(hwc: np.ndarray, edges: PadEdges, value: tuple[int, int, int]) -> np.ndarray:
-    if edges == (0, 0, 0, 0):
-        return hwc
-    height_px, width_px, channels = hwc.shape
-    out = np.empty((height_px + edges.top + edges.bottom, width_px + edges.left + edges.right, channels), np.uint8)
-    out[...] = np.asarray(value, np.uint8)
-    out[edges.top : edges.top + height_px, edges.left : edges.left + width_px] = hwc
-    return out
+    return pad_image(hwc, edges, value)
 
 
 def _centred_edges(inner_hw: HW, out_hw: HW) -> PadEdges:
@@ -266,21 +252,130 @@ def _to_tensor(spec: PreprocessSpec, hwc: np.ndarray) -> np.ndarray:
     return tensor
 
 
-def _per_channel(values: tuple[float, ...] | None) -> np.ndarray:
-    assert values is not None, "vdsp validation guarantees Mean/Std for mean/std normalisations"
-    return np.asarray(values, np.float32).reshape(-1, 1, 1)
-
-
 def _normalise_inplace(spec: PreprocessSpec, tensor: np.ndarray) -> None:
-    norm = spec.norm
-    if norm in (Norm.UNIT, Norm.UNIT_MEAN_STD):
-        tensor /= np.float32(_MAX_UINT8)
-    if norm in (Norm.UNIT_MEAN_STD, Norm.MEAN_STD):
-        tensor -= _per_channel(spec.mean)
-        tensor /= _per_channel(spec.std)
-    if norm is Norm.SYMMETRIC:
-        tensor /= np.float32(_HALF_UINT8)
-        tensor -= np.float32(1.0)
+    normalise_inplace(tensor, spec.norm.value, spec.mean, spec.std, channel_axis=0)
 
 
-__all__ = ["letterbox_inner_hw", "preprocess", "synthetic_image"]
+# --- image primitives (shared with vampy.data.process_ops) ------------------------------------
+
+
+def resize_image(image: np.ndarray, size_wh: WH, interpolation: str = "bilinear", backend: str = "cv2") -> np.ndarray:
+    """An (H, W) or (H, W, C) image resized to size_wh = (width, height), with as many axes back.
+
+    cv2: cv2.resize; pillow: PIL's resize plane by plane (uint8 planes in mode L, others as float32
+    in mode F). An image already at size_wh comes back as it is (both libraries only copy then).
+    """
+    if interpolation not in INTERPOLATIONS or backend not in RESIZE_BACKENDS:
+        raise ValueError(f"resize {interpolation}/{backend}: choose one of {', '.join(INTERPOLATIONS)} and cv2 or pillow")
+    if (image.shape[1], image.shape[0]) == tuple(size_wh):
+        return image
+    if backend == "pillow":
+        return _pillow_resize(image, size_wh, _PILLOW_METHODS[interpolation])
+    flag = _CV2_FLAGS[interpolation]
+    if image.ndim == 3 and image.transpose(2, 0, 1).flags.c_contiguous:
+        # Planar input: resizing each contiguous plane avoids an interleaving copy.
+        planes = [cv2.resize(image[:, :, c], size_wh, interpolation=flag) for c in range(image.shape[2])]
+        return np.stack(planes, axis=0).transpose(1, 2, 0)
+    return _keep_axes(cv2.resize(np.ascontiguousarray(image), size_wh, interpolation=flag), image)
+
+
+def _pillow_resize(image: np.ndarray, size_wh: WH, method: Image.Resampling) -> np.ndarray:
+    hwc = image if image.ndim == 3 else image[:, :, None]
+    planes = [_pillow_plane(hwc[:, :, c], size_wh, method) for c in range(hwc.shape[2])]
+    out = np.stack(planes, axis=0).transpose(1, 2, 0)
+    return out if image.ndim == 3 else out[:, :, 0]
+
+
+def _pillow_plane(plane: np.ndarray, size_wh: WH, method: Image.Resampling) -> np.ndarray:
+    data = plane if plane.dtype == np.uint8 else plane.astype(np.float32)  # PIL's L and F modes
+    return np.asarray(Image.fromarray(np.ascontiguousarray(data)).resize(size_wh, method))
+
+
+def _keep_axes(image: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """OpenCV drops a trailing 1-channel axis; keep HWC."""
+    return image[:, :, None] if like.ndim == 3 and image.ndim == 2 else image
+
+
+def crop_image(image: np.ndarray, size_wh: WH, top_left_xy: tuple[int, int] | None = None) -> np.ndarray:
+    """A (height, width) window of an (H, W, ...) image, a view; centred (floor) when no corner is
+    given. ValueError, naming both sizes, when the window does not fit."""
+    width_px, height_px = size_wh
+    image_h, image_w = image.shape[:2]
+    if height_px > image_h or width_px > image_w:
+        raise ValueError(f"crop {width_px}x{height_px} is larger than the image {image_w}x{image_h}")
+    x, y = top_left_xy if top_left_xy is not None else ((image_w - width_px) // 2, (image_h - height_px) // 2)
+    if x < 0 or y < 0 or x + width_px > image_w or y + height_px > image_h:
+        raise ValueError(f"crop {width_px}x{height_px} at x={x}, y={y} does not fit the {image_w}x{image_h} image")
+    return image[y : y + height_px, x : x + width_px]
+
+
+def pad_image(image: np.ndarray, edges: PadEdges, value: float | Sequence[float]) -> np.ndarray:
+    """The (H, W, ...) image with edges added, filled with value (one number or one per channel,
+    cast to the image's dtype). No edges: the image itself."""
+    if tuple(edges) == (0, 0, 0, 0):
+        return image
+    if min(edges) < 0:
+        raise ValueError(f"negative padding {tuple(edges)}")
+    height_px, width_px = image.shape[:2]
+    shape = (height_px + edges.top + edges.bottom, width_px + edges.left + edges.right, *image.shape[2:])
+    out = np.empty(shape, image.dtype)
+    out[...] = np.asarray(value).astype(image.dtype)
+    out[edges.top : edges.top + height_px, edges.left : edges.left + width_px] = image
+    return out
+
+
+def is_colour_code(code: str) -> bool:
+    """Whether OpenCV has a colour conversion constant of this name (e.g. COLOR_RGB2YCrCb)."""
+    return code.startswith("COLOR_") and isinstance(getattr(cv2, code, None), int)
+
+
+def convert_colour(image: np.ndarray, code: str) -> np.ndarray:
+    """cv2.cvtColor with the named OpenCV constant; a 1-channel HWC result keeps its channel axis."""
+    if not is_colour_code(code):
+        raise ValueError(f"OpenCV has no colour code {code}")
+    return _keep_axes(cv2.cvtColor(np.ascontiguousarray(image), getattr(cv2, code)), image)
+
+
+def normalise_inplace(
+    x: np.ndarray, norm: str, mean: Sequence[float] | None = None, std: Sequence[float] | None = None, channel_axis: int | None = -1
+) -> None:
+    """x (float32, pixel values 0..255) normalised in place. norm is a vdsp Norm value: none, unit
+    (x/255), mean_std ((x-mean)/std), unit_mean_std ((x/255-mean)/std), symmetric (x/127.5-1).
+    channel_axis None: x is one plane (H, W)."""
+    if norm in ("unit", "unit_mean_std"):
+        x /= np.float32(_MAX_UINT8)
+    if norm in ("mean_std", "unit_mean_std"):
+        x -= _per_channel(mean, x, channel_axis)
+        x /= _per_channel(std, x, channel_axis)
+    if norm == "symmetric":
+        x /= np.float32(_HALF_UINT8)
+        x -= np.float32(1.0)
+
+
+def _per_channel(values: Sequence[float] | None, x: np.ndarray, channel_axis: int | None) -> np.ndarray:
+    """Mean/std per channel, shaped to broadcast; more values than channels keeps the first ones,
+    as `vampy run` keeps the first planes of a 3-plane image feeding a 1-channel model."""
+    v = np.asarray(values if values is not None else (0.0,), np.float32).reshape(-1)
+    channels = 1 if channel_axis is None else x.shape[channel_axis]
+    if len(v) not in (1, channels) and len(v) < channels:
+        raise ValueError(f"{len(v)} mean/std values for {channels} channels")
+    v = v if len(v) == 1 else v[:channels]
+    if channel_axis is None:
+        return v[:1]
+    shape = [1] * x.ndim
+    shape[channel_axis] = -1
+    return v.reshape(shape)
+
+
+def normalised_range(norm: str, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> tuple[float, float]:
+    """What uint8 pixels 0..255 become under this normalisation, over all channels."""
+    channels = len(mean) if mean else 1
+    black_white = np.array([0.0, _MAX_UINT8], np.float32)[None, :, None].repeat(channels, axis=2)  # a 1x2 image
+    normalise_inplace(black_white, norm, mean, std)
+    return float(black_white.min()), float(black_white.max())
+
+
+__all__ = [
+    "INTERPOLATIONS", "RESIZE_BACKENDS", "convert_colour", "crop_image", "is_colour_code", "letterbox_inner_hw",
+    "normalise_inplace", "normalised_range", "pad_image", "preprocess", "resize_image", "synthetic_image",
+]

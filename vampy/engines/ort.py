@@ -90,7 +90,10 @@ def _precision(path: str, mtime_ns: int) -> str:
 
 def _session_options(ort: Any, options: EngineOptions) -> Any:
     so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    levels = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL, "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL}
+    if options.graph_optimization not in levels:
+        raise UsageError(f"graph optimisation {options.graph_optimization!r}: choose one of {', '.join(levels)}")
+    so.graph_optimization_level = levels[options.graph_optimization]
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.intra_op_num_threads = options.intra_threads
     so.inter_op_num_threads = options.inter_threads

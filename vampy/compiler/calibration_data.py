@@ -1,0 +1,238 @@
+"""int8 calibration feeds: from the YAML's dataset and process_ops, or from --calib_datalist npz files.
+
+Calibration must see what the model sees at run time: process_ops that leave normalisation to the
+device (`norm_type: None`) get the vdsp file's normalisation put in; npz inputs go through the vdsp
+preprocessing exactly as `vampy run --datalist` feeds them. Feeds are made on demand, so memory
+stays one sample deep.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import onnx
+
+from vampy.compiler.common import BuildLog, dims, fmt_dims, graph_inputs
+from vampy.config import CompileConfig, DatasetConfig, NormalizeOp, ProcessOp, ToTensorOp
+from vampy.errors import InputError, ModelError
+
+if TYPE_CHECKING:
+    from vampy.formats.vdsp import PreprocessSpec
+
+# A calibration range this far outside the run-time range (as a share of it) gets a warning.
+RANGE_TOLERANCE = 0.05
+# vamc's norm_type spellings, for messages and mod.json.
+NORM_LABELS = {"none": "None", "unit": "div255", "mean_std": "minusmean_divstd",
+               "unit_mean_std": "div255_minusmean_divstd", "symmetric": "div127.5_minus1"}
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Calibration feeds, made on demand so memory stays one sample deep."""
+
+    origin: str  # "dataset" or "datalist"
+    names: tuple[str, ...]  # the files used, for the metadata
+    count: int  # number of feeds (batches)
+    make: Callable[[int], dict[str, np.ndarray]]
+    normalisation: str
+    runtime_range: tuple[float, float] | None  # what the run-time preprocessing produces
+
+
+def calibration_samples(cfg: CompileConfig, model: onnx.ModelProto, log: BuildLog) -> Samples:
+    """The feeds for cfg, checked against the model's inputs before any slow work."""
+    spec = _load_spec(cfg.vdsp_params)
+    inputs = graph_inputs(model)
+    if cfg.calib_datalist is not None:
+        samples = _datalist_samples(cfg, inputs, spec, log)
+    else:
+        assert cfg.dataset is not None, "CompileConfig guarantees a dataset or a datalist for int8"
+        samples = _dataset_samples(cfg, cfg.dataset, inputs, spec, log)
+    _check_fit(cfg, samples, inputs)
+    return samples
+
+
+def check_range(samples: Samples, observed: tuple[float, float], log: BuildLog) -> None:
+    """Warn when the calibration tensors' values do not look like the run-time preprocessing's."""
+    expected = samples.runtime_range
+    if expected is None:
+        return
+    span = max(expected[1] - expected[0], 1e-6)
+    outside = observed[0] < expected[0] - RANGE_TOLERANCE * span or observed[1] > expected[1] + RANGE_TOLERANCE * span
+    if outside or (observed[1] - observed[0]) < 0.2 * span:
+        log.warnings.append(
+            f"calibration tensors span [{observed[0]:.4g}, {observed[1]:.4g}] but the run-time preprocessing "
+            f"({samples.normalisation}) produces values in [{expected[0]:.4g}, {expected[1]:.4g}]; the int8 ranges may not fit"
+        )
+
+
+def _load_spec(vdsp_params: str | None) -> PreprocessSpec | None:
+    if vdsp_params is None:
+        return None
+    from vampy.formats.vdsp import load_vdsp
+
+    return load_vdsp(vdsp_params)
+
+
+def _check_fit(cfg: CompileConfig, samples: Samples, inputs: list[onnx.ValueInfoProto]) -> None:
+    """The first feed against the model's inputs (both shapes in the message)."""
+    feed = samples.make(0)
+    for value in inputs:
+        model_dims = dims(value)
+        fed = feed[value.name].shape
+        if len(fed) != len(model_dims) or any(isinstance(m, int) and m not in (0, f) for m, f in zip(model_dims, fed)):
+            origin = "dataset.process_ops" if samples.origin == "dataset" else f"--calib_datalist {cfg.calib_datalist}"
+            raise ModelError(
+                f"{cfg.source}: {origin} produce {fmt_dims(fed)} for input {value.name!r} (from {samples.names[0]}) "
+                f"but the model takes {fmt_dims(model_dims)}; fix the Resize/CenterCrop/ChannelSplit ops or frontend.shape"
+            )
+
+
+def _batch_size(value: onnx.ValueInfoProto) -> int:
+    shape = dims(value)
+    return shape[0] if shape and isinstance(shape[0], int) and shape[0] > 1 else 1
+
+
+def _feed_count(cfg: CompileConfig, n_files: int, batch: int) -> int:
+    if n_files < batch:
+        raise InputError(f"{cfg.source}: {n_files} calibration sample(s) but the model's fixed batch is {batch}; add samples")
+    return n_files // batch
+
+
+def _as_model_input(tensors: list[np.ndarray], value: onnx.ValueInfoProto) -> np.ndarray:
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
+    # Samples without a batch axis are stacked; samples that carry one are concatenated.
+    batched = np.stack(tensors) if len(dims(value)) == tensors[0].ndim + 1 else np.concatenate(tensors)
+    return batched.astype(dtype, copy=False)
+
+
+# --- the YAML's dataset ---
+
+
+def _dataset_samples(cfg: CompileConfig, ds: DatasetConfig, inputs: list[onnx.ValueInfoProto], spec: PreprocessSpec | None, log: BuildLog) -> Samples:
+    from vampy.data.process_ops import check_colour_codes, image_tensor
+
+    if len(inputs) != 1:
+        raise InputError(f"{cfg.source}: dataset: process_ops make one tensor but the model has {len(inputs)} inputs; use --calib_datalist")
+    files = _dataset_files(cfg, ds, log)
+    ops, normalisation, runtime = _complete_ops(cfg, ds.ops, spec, log)
+    value = inputs[0]
+    batch = _batch_size(value)
+    where = f"{cfg.source}: dataset.process_ops"
+    check_colour_codes(ops, where)
+
+    def make(index: int) -> dict[str, np.ndarray]:
+        tensors = [image_tensor(files[k], ops, where) for k in range(index * batch, index * batch + batch)]
+        return {value.name: _as_model_input(tensors, value)}
+
+    return Samples("dataset", tuple(p.name for p in files), _feed_count(cfg, len(files), batch), make, normalisation, runtime)
+
+
+def _dataset_files(cfg: CompileConfig, ds: DatasetConfig, log: BuildLog) -> list[Path]:
+    from vampy.data.imaging import IMAGE_SUFFIXES
+
+    folder = Path(ds.path)
+    if not folder.is_dir():
+        raise InputError(f"{cfg.source}: dataset.path {folder}: no such folder (relative paths start at the current folder)")
+    suffixes = tuple(f".{s}" for s in ds.suffixes) or IMAGE_SUFFIXES
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes and fnmatch(p.name, ds.pattern))
+    if not files:
+        raise InputError(
+            f"{cfg.source}: dataset.path {folder}: the calibration set is empty: no file ends in {', '.join(suffixes)} "
+            f"and matches dataset.sampler.pattern {ds.pattern!r}"
+        )
+    if ds.max_samples is not None and len(files) < ds.max_samples:
+        log.notes.append(f"dataset.sampler.get_data_num is {ds.max_samples} but {len(files)} file(s) match; calibrating on {len(files)}")
+    return files[: ds.max_samples] if ds.max_samples is not None else files
+
+
+def _complete_ops(
+    cfg: CompileConfig, ops: tuple[ProcessOp, ...], spec: PreprocessSpec | None, log: BuildLog
+) -> tuple[tuple[ProcessOp, ...], str, tuple[float, float] | None]:
+    """Put the run-time normalisation where the YAML says `norm_type: None` (the device's job)."""
+    from vampy.data.process_ops import norm_range
+
+    norms = [k for k, op in enumerate(ops) if isinstance(op, NormalizeOp) and op.norm != "none"]
+    if spec is None or spec.passthrough:
+        if not norms:
+            log.warnings.append(
+                "calibration tensors are raw pixel values 0..255 (no Normalize, or norm_type None): the seed's device applies "
+                "the vdsp file's normalisation (e.g. DIV255) at run time; pass --vdsp_params FILE so calibration sees what the model sees"
+            )
+        last = [op for op in ops if isinstance(op, NormalizeOp)]
+        return ops, NORM_LABELS[last[-1].norm if last else "none"], None
+    wanted = NormalizeOp(spec.norm.value, spec.mean, spec.std)
+    label = f"{NORM_LABELS[wanted.norm]} from --vdsp_params {cfg.vdsp_params}"
+    if norms:
+        return _check_same_norm(cfg, ops, norms[-1], wanted), label, norm_range(wanted)
+    nones = [k for k, op in enumerate(ops) if isinstance(op, NormalizeOp)]
+    at = nones[-1] if nones else len(ops) - (1 if isinstance(ops[-1], ToTensorOp) else 0)
+    completed = ops[:at] + (wanted,) + ops[at + (1 if nones else 0):]
+    log.notes.append(f"dataset.process_ops: normalising with {label} where the YAML leaves it to the device")
+    return completed, label, norm_range(wanted)
+
+
+def _check_same_norm(cfg: CompileConfig, ops: tuple[ProcessOp, ...], k: int, wanted: NormalizeOp) -> tuple[ProcessOp, ...]:
+    op = ops[k]
+    assert isinstance(op, NormalizeOp)
+    if wanted.norm == "none" or _same_norm(op, wanted):
+        return ops
+    raise InputError(
+        f"{cfg.source}: dataset.process_ops[{k}] normalises ({NORM_LABELS[op.norm]}) and --vdsp_params {cfg.vdsp_params} "
+        f"normalises ({NORM_LABELS[wanted.norm]}) at run time too; set norm_type: None to let the vdsp file's normalisation apply, or drop --vdsp_params"
+    )
+
+
+def _same_norm(a: NormalizeOp, b: NormalizeOp) -> bool:
+    if a.norm != b.norm:
+        return False
+    if a.norm not in ("mean_std", "unit_mean_std"):
+        return True
+    n = min(len(a.mean or ()), len(b.mean or ()))
+    return bool(np.allclose((a.mean or ())[:n], (b.mean or ())[:n], rtol=1e-3) and np.allclose((a.std or ())[:n], (b.std or ())[:n], rtol=1e-3))
+
+
+# --- --calib_datalist ---
+
+
+def _datalist_samples(cfg: CompileConfig, inputs: list[onnx.ValueInfoProto], spec: PreprocessSpec | None, log: BuildLog) -> Samples:
+    from vampy.data.preprocess import normalised_range
+    from vampy.formats.datalist import read_datalist
+    from vampy.formats.npz import load_input_npz
+
+    entries = read_datalist(Path(cfg.calib_datalist or ""))
+    batch = _batch_size(inputs[0])
+    if spec is None:
+        log.notes.append("--calib_datalist without --vdsp_params: npz arrays are fed to the model as they are")
+
+    def make(index: int) -> dict[str, np.ndarray]:
+        arrays = [load_input_npz(e.path) for e in entries[index * batch : index * batch + batch]]
+        return {v.name: _as_model_input([_npz_tensor(cfg, a, k, v, spec) for a in arrays], v) for k, v in enumerate(inputs)}
+
+    runtime = normalised_range(spec.norm.value, spec.mean, spec.std) if spec is not None and not spec.passthrough else None
+    normalisation = f"{NORM_LABELS[spec.norm.value]} from --vdsp_params {cfg.vdsp_params}" if spec is not None else "none (npz as is)"
+    names = tuple(e.path.name for e in entries)
+    return Samples("datalist", names, _feed_count(cfg, len(entries), batch), make, normalisation, runtime)
+
+
+def _npz_tensor(cfg: CompileConfig, arrays: dict[str, np.ndarray], k: int, value: onnx.ValueInfoProto, spec: PreprocessSpec | None) -> np.ndarray:
+    """Input k of one npz, as `vampy run --datalist` would feed it (vdsp preprocessing, first planes)."""
+    key = f"input_{k}"
+    if key not in arrays:
+        raise InputError(f"--calib_datalist {cfg.calib_datalist}: an npz has no {key!r} (keys: {', '.join(arrays)}) for model input {value.name!r}")
+    raw = arrays[key]
+    shape = dims(value)
+    if spec is None or spec.passthrough or raw.dtype != np.uint8 or len(shape) != 4:
+        return raw[0] if raw.ndim == len(shape) and raw.shape[0] == 1 else raw
+    from vampy.data.preprocess import preprocess
+
+    out_hw = spec.output_hw or ((shape[2], shape[3]) if isinstance(shape[2], int) and isinstance(shape[3], int) else None)
+    tensor = preprocess(spec, raw, out_hw)
+    channels = shape[1]
+    return tensor[:channels] if isinstance(channels, int) and channels < tensor.shape[0] else tensor
+
+
+__all__ = ["NORM_LABELS", "Samples", "calibration_samples", "check_range"]
