@@ -73,8 +73,9 @@ class OrtEngine:
             )
         if not path.is_file():
             raise InputError(f"model {path}: no such file")
+        session_options = _session_options(ort, options)
         try:
-            raw = ort.InferenceSession(str(path), sess_options=_session_options(ort, options), providers=[PROVIDER])
+            raw = ort.InferenceSession(str(path), sess_options=session_options, providers=[PROVIDER])
         except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types; all mean "cannot load"
             raise ModelError(f"model {path}: ONNX Runtime cannot load it: {_first_line(exc)}") from exc
         info = EngineInfo(self.name, self.version(), "cpu", _precision(str(path), path.stat().st_mtime_ns),
