@@ -12,7 +12,8 @@ from tests.unit.test_sweep import GRID, Fake
 from vampy.config import RunConfig
 from vampy.errors import OutputError, UsageError
 from vampy.report.plots import check_plot_path, plot_run, plot_sweep, window_times_s
-from vampy.workflows.sweep import SweepConfig, SweepResult, search, sweep_dict
+from vampy.workflows.sweep import SweepConfig, SweepResult, search
+from vampy.workflows.sweep_run import sweep_dict
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

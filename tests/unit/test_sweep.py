@@ -15,10 +15,8 @@ from hypothesis import strategies as st
 from vampy.config import RunConfig
 from vampy.errors import Terminated, UsageError
 from vampy.measure.pareto import dominates, pareto_front
-from vampy.workflows.sweep import (
-    MAX_GAIN, MIN_GAIN, Measurement, Point, SweepConfig, SweepResult, SweepSpace, auto_ladder, measurement_from_report,
-    parse_values, run_command_line, search, sweep_csv, sweep_dict,
-)
+from vampy.workflows.sweep import MAX_GAIN, MIN_GAIN, Measurement, Point, SweepConfig, SweepResult, SweepSpace, auto_ladder, measurement_from_report, parse_values, search
+from vampy.workflows.sweep_run import run_command_line, sweep_csv, sweep_dict
 
 GRID = {"instances": (1, 2, 3, 4), "processes": (1, 2), "batch": (1, 2, 3, 4), "threads": (1, 2)}
 
@@ -384,7 +382,8 @@ def test_sweep_pareto_ignores_failed_points() -> None:
 
 
 def test_others_cpu_percent_and_contended_points() -> None:
-    from vampy.workflows.sweep import CONTENDED_PERCENT, others_cpu_percent
+    from vampy.workflows.sweep import CONTENDED_PERCENT
+    from vampy.workflows.sweep_run import others_cpu_percent
 
     # 10 s on 2 cores: the machine was busy 15 CPU s, 5 of them ours -> others used half the machine
     assert others_cpu_percent((0.0, 0.0, 0.0), (10.0, 15.0, 5.0), n_cores=2) == 50.0

@@ -32,18 +32,15 @@ def eval_command(
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the full report as JSON."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
+    from vampy.api import eval_config
     from vampy.cli.progress import RichProgress
-    from vampy.config import DEFAULT_EVAL_INPUT_HW, EvalConfig
-    from vampy.errors import PartialResult, UsageError
+    from vampy.errors import PartialResult
     from vampy.quality.evaluate import evaluate
     from vampy.report.schema import write_json
 
-    if native and input_shape is not None:
-        raise UsageError("--native compares at the ground truth's own size; drop --input_shape or --native")
-    cfg = EvalConfig(
-        src_dir=src_dir, gt_dir=gt_dir, datalist=input_npz_path, outputs_dir=out_npz_dir,
-        input_hw=None if native else (input_shape or DEFAULT_EVAL_INPUT_HW), pair_by_order=vamp_flag,
-        shave_px=scale, ycbcr=ycbcr, gt_pattern=gt_pattern, draw_dir=draw_dir, json_path=json_path,
+    cfg = eval_config(
+        src_dir=src_dir, gt_dir=gt_dir, input_npz_path=input_npz_path, out_npz_dir=out_npz_dir, input_shape=input_shape,
+        native=native, vamp_flag=vamp_flag, scale=scale, ycbcr=ycbcr, gt_pattern=gt_pattern, draw_dir=draw_dir, json=json_path,
     )
     with RichProgress(quiet=quiet) as progress:
         report = evaluate(cfg, progress)

@@ -38,16 +38,16 @@ def infer_command(
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the report (per-image scores, failures, timing) as JSON."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
+    from vampy.api import infer_config
     from vampy.cli.progress import RichProgress
-    from vampy.config import InferConfig
     from vampy.errors import PartialResult
     from vampy.workflows.infer import execute, prepare
     from vampy.report.schema import write_json
 
-    cfg = InferConfig(
-        lr_dir=lr_image_dir, model=model, gt_dir=hr_image_dir, vdsp_params=vdsp_params, save_dir=save_dir,
-        pattern=pattern, mode=mode, ycbcr=ycbcr, input_hw=input_shape, native=native, batch_size=batch,
-        shave_px=scale, gt_pattern=gt_pattern, threads=threads, device_id=device, json_path=json_path,
+    cfg = infer_config(
+        lr_image_dir=lr_image_dir, model=model, hr_image_dir=hr_image_dir, vdsp_params=vdsp_params, save_dir=save_dir,
+        device=device, batch=batch, pattern=pattern, mode=mode, ycbcr=ycbcr, input_shape=input_shape, native=native,
+        scale=scale, gt_pattern=gt_pattern, threads=threads, json=json_path,
     )
     prepared = prepare(cfg)
     with RichProgress(quiet=quiet) as progress:

@@ -63,19 +63,16 @@ def run_command(
     backend: Optional[str] = typer.Option(None, "--backend", help="vamp-only; accepted and ignored."),
     forward_mode: Optional[str] = typer.Option(None, "--forward_mode", help="vamp-only; accepted (vampy is always synchronous per instance)."),
 ) -> None:
-    from vampy.config import RunConfig, parse_percentiles, parse_shapes
+    from vampy.api import run_config
 
-    vendor = {k: v for k, v in (("hwconfig", hwconfig), ("backend", backend), ("forward_mode", forward_mode)) if v is not None}
-    cfg = RunConfig(
-        model=model, vdsp_params=vdsp_params, instances=instance, processes=processes, batch_size=batch_size,
-        shapes=parse_shapes(shape) if shape is not None else None, iterations=iterations, duration_s=duration,
-        warmup_requests=warmup, threads=threads,
-        percentiles=parse_percentiles(percentiles) if percentiles else RunConfig.percentiles,
-        seed=seed, token_dtype=dtype, datalist=datalist, path_output=path_output, output_dtype=output_dtype,
-        resume=resume, native_size=native_size, request_timeout_s=timeout, device_id=device,
-        rate_qps=rate, arrival=arrival, profile_dir=profile, export_times=export_times, vendor_flags=vendor, json_path=json_path, dry_run=dry_run,
+    cfg = run_config(
+        model=model, vdsp_params=vdsp_params, instances=instance, processes=processes, batch_size=batch_size, shape=shape,
+        device=device, iterations=iterations, duration=duration, warmup=warmup, threads=threads, percentiles=percentiles,
+        seed=seed, dtype=dtype, datalist=datalist, path_output=path_output, output_dtype=output_dtype, resume=resume,
+        timeout=timeout, rate=rate, arrival=arrival, profile=profile, export_times=export_times, native_size=native_size,
+        hwconfig=hwconfig, backend=backend, forward_mode=forward_mode, json=json_path, dry_run=dry_run,
     )
-    for key in vendor:
+    for key in cfg.vendor_flags:
         _note(VENDOR_NOTES[key])
     if dry_run:
         typer.echo(json.dumps(_dry_run(cfg), indent=2))

@@ -42,17 +42,13 @@ def sweep_command(
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the sweep as JSON: points, winner, command line, noise, search log (rewritten after each point)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No line per point on stderr."),
 ) -> None:
-    from vampy.config import RunConfig, parse_shapes
-    from vampy.workflows.sweep import DEFAULT_POINT_DURATION_S, SweepConfig, SweepSpace, parse_values
+    from vampy.api import sweep_config
 
-    space = SweepSpace(*(parse_values(text, dim) for text, dim in
-                         ((instances, "instances"), (processes, "processes"), (batch, "batch"), (threads, "threads"))))
-    duration = point_duration if point_duration is not None or point_iterations is not None else DEFAULT_POINT_DURATION_S
-    base = RunConfig(
-        model=model, vdsp_params=vdsp_params, shapes=parse_shapes(shape) if shape is not None else None,
-        iterations=point_iterations, duration_s=duration, warmup_requests=warmup, seed=seed, token_dtype=dtype,
+    cfg = sweep_config(
+        model=model, vdsp_params=vdsp_params, shape=shape, instances=instances, processes=processes, batch=batch, threads=threads,
+        search=search, max_p99_ms=max_p99_ms, point_duration=point_duration, point_iterations=point_iterations, warmup=warmup,
+        seed=seed, dtype=dtype, plot=plot, csv=csv_path, json=json_path,
     )
-    cfg = SweepConfig(base=base, space=space, max_p99_ms=max_p99_ms, csv_path=csv_path, json_path=json_path, plot_path=plot, strategy=search)
     _sweep(cfg, quiet)
 
 
@@ -86,18 +82,15 @@ class _Writer:
         self.err.print(f"    {m.point.label}: {_g(m.throughput_qps)} qps, p50 {_g(m.e2e_p50_ms)} ms, p99 {_g(m.e2e_p99_ms)} ms ({stable}{role})")
 
     def write(self, result: Any) -> None:
-        from vampy.report.schema import write_json, write_text
-        from vampy.workflows.sweep import sweep_csv, sweep_dict
+        from vampy.workflows.sweep_run import write_sweep_outputs
 
-        if self.cfg.csv_path:
-            write_text(self.cfg.csv_path, sweep_csv(result), "--csv")
-        if self.cfg.json_path:
-            write_json(self.cfg.json_path, sweep_dict(result, self.cfg, self.environment))
+        write_sweep_outputs(self.cfg, result, self.environment)
 
 
 def _sweep(cfg: Any, quiet: bool) -> None:
     from vampy.report.plots import check_plot_path, plot_sweep
-    from vampy.workflows.sweep import SweepResult, run_sweep, sweep_dict
+    from vampy.workflows.sweep import SweepResult
+    from vampy.workflows.sweep_run import run_sweep, sweep_dict
 
     if cfg.plot_path:
         check_plot_path(cfg.plot_path)

@@ -23,21 +23,16 @@ deterministic fake and the CLI with real short runs (`RunMeasurer`: run.prepare/
 """
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import math
-import os
 import re
-import shlex
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from vampy.config import RunConfig
-from vampy.errors import ModelError, Terminated, UsageError, WorkerError
+from vampy.errors import Terminated, UsageError
 from vampy.measure.pareto import pareto_front
-from vampy.report.schema import SCHEMA_VERSION
 
 DIMENSIONS = ("instances", "processes", "batch", "threads")  # Point's field order, the grid's order
 CLIMB_ORDER = ("threads", "instances", "processes", "batch")  # threads first: the same cores at the lowest latency
@@ -485,154 +480,6 @@ def search(
 # --- real measurements ---
 
 
-def point_config(base: RunConfig, point: Point) -> RunConfig:
-    return replace(base, instances=point.instances, processes=point.processes, batch_size=point.batch, threads=point.threads, json_path=None, dry_run=False)
-
-
-class RunMeasurer:
-    """Measure a point with a real short run: run.prepare + run.execute, the same calls as `vampy run`."""
-
-    def __init__(self, base: RunConfig) -> None:
-        self.base = base
-
-    def __call__(self, point: Point) -> Measurement:
-        from vampy.progress import NullProgress
-        from vampy.workflows.run import execute, prepare
-
-        before = _cpu_clocks()
-        try:
-            report = execute(prepare(point_config(self.base, point)), NullProgress())
-        except (UsageError, ModelError, WorkerError) as exc:
-            return Measurement(point, error=str(exc))
-        m = measurement_from_report(point, report.to_dict())
-        return replace(m, others_cpu_percent=others_cpu_percent(before, _cpu_clocks()))
-
-
-def _cpu_clocks() -> tuple[float, float, float]:
-    """(wall s, machine busy CPU s, this process's and its reaped children's CPU s)."""
-    import time
-
-    import psutil
-
-    machine = psutil.cpu_times()
-    # steal: time the hypervisor gave to other machines, as lost to this run as another process's
-    busy = sum(getattr(machine, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
-    own = os.times()
-    return time.monotonic(), busy, own.user + own.system + own.children_user + own.children_system
-
-
-def others_cpu_percent(before: tuple[float, float, float], after: tuple[float, float, float], n_cores: int | None = None) -> float | None:
-    """CPU that other processes used over a point, as % of the machine: machine-wide busy time less
-    ours (the workers are reaped children, so os.times counts them). Spans the whole point, setup included."""
-    wall = after[0] - before[0]
-    if wall <= 0:
-        return None
-    others = (after[1] - before[1]) - (after[2] - before[2])
-    return max(0.0, min(100.0, 100.0 * others / (wall * (n_cores or psutil_cores()))))
-
-
-def psutil_cores() -> int:
-    import psutil
-
-    return psutil.cpu_count(logical=True) or 1
-
-
-def model_fixed_batch(base: RunConfig) -> int | None:
-    """Check the shared run config once (model, vdsp, shapes: fail fast); the model's fixed batch, if any."""
-    from vampy.workflows.run import prepare
-
-    prepared = prepare(replace(base, batch_size=1, instances=1, processes=1))
-    if not prepared.plan.fixed_batch:
-        return None
-    return next(int(t.shape[0]) for t in prepared.info.inputs if t.shape and t.shape[0] is not None)
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def run_sweep(cfg: SweepConfig, observer: SweepObserver | None = None, measure: Measure | None = None) -> SweepResult:
-    """The sweep of `vampy sweep`: check the model once, then grid or auto with real runs."""
-    ladders = cfg.space.ladders(cores(), model_fixed_batch(cfg.base))
-    return search(ladders, cfg.auto, measure or RunMeasurer(cfg.base), cfg.max_p99_ms, observer)
-
-
 # --- outputs ---
-
-
-def _format_shapes(shapes: tuple[tuple[int, ...], ...]) -> str:
-    parts = ["[" + ",".join(map(str, s)) + "]" for s in shapes]
-    return parts[0] if len(parts) == 1 else "[" + ",".join(parts) + "]"
-
-
-def run_command_line(base: RunConfig, point: Point) -> str:
-    """The winner as a ready-to-paste `vampy run` command line (shell-quoted)."""
-    args = ["vampy", "run", "-m", base.model]
-    if base.vdsp_params:
-        args += ["--vdsp_params", base.vdsp_params]
-    if base.shapes:
-        args += ["-s", _format_shapes(base.shapes)]
-    args += ["-i", str(point.instances), "-p", str(point.processes), "-b", str(point.batch), "--threads", str(point.threads)]
-    if base.token_dtype:
-        args += ["--dtype", base.token_dtype]
-    return shlex.join(args)
-
-
-CSV_COLUMNS = (
-    "index", "instances", "processes", "batch", "threads", "throughput_qps", "e2e_p50_ms", "e2e_p99_ms", "model_p99_ms",
-    "cpu_percent", "others_cpu_percent", "rss_mb", "samples", "duration_s", "stable", "max_deviation", "runs", "meets_bound", "pareto",
-    "winner", "role", "error",
-)
-
-
-def row_dicts(result: SweepResult) -> list[dict[str, Any]]:
-    front = set(result.pareto)
-    winner = result.winner
-    rows = []
-    for k, m in enumerate(result.rows):
-        d = asdict(m)
-        point = d.pop("point")
-        rows.append({
-            "index": k + 1, **point, **{key: d[key] for key in d if key != "runs_qps"}, "runs_qps": list(m.runs_qps),
-            "runs": len(m.runs_qps), "meets_bound": result.feasible(m), "pareto": k in front, "winner": m is winner,
-        })
-    return rows
-
-
-def sweep_csv(result: SweepResult) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in row_dicts(result):
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in CSV_COLUMNS})
-    return out.getvalue()
-
-
-def sweep_dict(result: SweepResult, cfg: SweepConfig, environment: dict[str, Any] | None = None) -> dict[str, Any]:
-    winner = result.winner
-    alt = result.low_latency_alternative
-    return {
-        "kind": "sweep",
-        "schema_version": SCHEMA_VERSION,
-        "complete": result.interrupted is None,
-        "interrupted": result.interrupted,
-        "mode": result.mode,
-        "config": {"run": cfg.base.to_dict(), "space": cfg.space.to_dict(), "max_p99_ms": cfg.max_p99_ms, "search": result.mode},
-        "ladders": {d: list(v) for d, v in result.ladders.items()},
-        "space_size": result.space_size,
-        "points_tried": result.points_tried,
-        "runs": result.runs,
-        "noise": result.noise,
-        "threshold": result.threshold,
-        "contended_points": len(result.contended),
-        "points": row_dicts(result),
-        "pareto": [k + 1 for k in result.pareto],
-        "winner": next((r for r, m in zip(row_dicts(result), result.rows) if m is winner), None),
-        "winner_command": run_command_line(cfg.base, winner.point) if winner else None,
-        "low_latency_alternative": next((r for r, m in zip(row_dicts(result), result.rows) if m is alt), None),
-        "low_latency_command": run_command_line(cfg.base, alt.point) if alt else None,
-        "log": list(result.log),
-        "environment": environment or {},
-    }
 
 
