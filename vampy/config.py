@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vampy.engines.base import DEFAULT_ENGINE, ENGINES
 from vampy.errors import UsageError
 
 # --- run (RunConfig) ---
@@ -95,7 +96,9 @@ class RunConfig:
     profile_dir: str | None = None
     export_times: str | None = None
     device_id: int = 0
-    engine: str = "onnxruntime"  # a name from vampy.engines.base.ENGINES, checked when the run is prepared
+    engine: str = DEFAULT_ENGINE
+    provider: str | None = None  # onnxruntime: cpu (default), cuda, tensorrt
+    infer_precision: str | None = None  # openvino: f32, bf16, f16; None: the device's default
     vendor_flags: dict[str, str] = field(default_factory=dict)
     json_path: str | None = None
     dry_run: bool = False
@@ -135,6 +138,7 @@ def _validate_run(cfg: RunConfig) -> None:
     if cfg.token_dtype is not None and cfg.token_dtype not in TOKEN_DTYPES:
         raise UsageError(f"--dtype {cfg.token_dtype}: choose one of {', '.join(sorted(TOKEN_DTYPES))}")
     _validate_measurement(cfg)
+    check_engine_flags(cfg.engine, cfg.provider, cfg.infer_precision)
     if cfg.path_output is not None and cfg.datalist is None:
         raise UsageError("--path_output needs --datalist: outputs are written one per datalist line")
     if cfg.resume and cfg.path_output is None:
@@ -153,6 +157,35 @@ def _validate_measurement(cfg: RunConfig) -> None:
         raise UsageError("--arrival needs --rate: arrivals are scheduled only in open-loop mode")
     if cfg.export_times is not None and not cfg.export_times.lower().endswith((".csv", ".json")):
         raise UsageError(f"--export_times {cfg.export_times}: the file must end in .csv or .json (the format follows the extension)")
+
+
+PROVIDERS = ("cpu", "cuda", "tensorrt")
+OPENVINO_PRECISIONS = ("f32", "bf16", "f16")
+
+
+def check_engine_flags(engine: str, provider: str | None, infer_precision: str | None) -> None:
+    """--engine, --provider and --infer_precision, each only with the engine that has it."""
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine}: unknown engine; choose one of {', '.join(ENGINES)}")
+    if provider is not None and provider not in PROVIDERS:
+        raise UsageError(f"--provider {provider}: choose one of {', '.join(PROVIDERS)}")
+    if provider not in (None, "cpu") and engine != "onnxruntime":
+        raise UsageError(f"--provider {provider} is an ONNX Runtime option; drop it or use --engine onnxruntime (the {engine} engine runs on the CPU)")
+    if infer_precision is not None and infer_precision not in OPENVINO_PRECISIONS:
+        raise UsageError(f"--infer_precision {infer_precision}: choose one of {', '.join(OPENVINO_PRECISIONS)}")
+    if infer_precision is not None and engine != "openvino":
+        raise UsageError(
+            "--infer_precision is an OpenVINO option; ONNX Runtime computes in the model's own precision "
+            "(compile it fp16 or int8 with vampy compile): add --engine openvino or drop --infer_precision"
+        )
+
+
+# --- device of a run ---
+
+
+def device_of(provider: str | None) -> str:
+    """The engine device a provider means: cuda and tensorrt run on the GPU -d names."""
+    return provider or "cpu"
 
 
 # --dtype values for token inputs (BERT_EMBEDDING_OP), vamp's spellings included.
@@ -381,10 +414,13 @@ class InferConfig:
     gt_pattern: str = DEFAULT_GT_PATTERN
     threads: int | None = None
     device_id: int = 0
-    engine: str = "onnxruntime"
+    engine: str = DEFAULT_ENGINE
+    provider: str | None = None
+    infer_precision: str | None = None
     json_path: str | None = None
 
     def __post_init__(self) -> None:
+        check_engine_flags(self.engine, self.provider, self.infer_precision)
         if self.mode is not None:
             _check_choice("--mode", self.mode, IMAGE2NPZ_MODES)
         _check_choice("--ycbcr", self.ycbcr, YCBCR_METHODS)

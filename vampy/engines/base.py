@@ -11,15 +11,17 @@ from __future__ import annotations
 import importlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 from vampy.errors import UsageError
-from vampy.models.info import ModelInfo
+
+if TYPE_CHECKING:  # annotations only: `import vampy` (config imports this module) stays light
+    import numpy as np
+
+    from vampy.models.info import ModelInfo
 
 # name -> module under vampy.engines that defines ENGINE (an Engine); imported on first use.
-_REGISTRY: dict[str, str] = {"onnxruntime": "ort"}
+_REGISTRY: dict[str, str] = {"onnxruntime": "ort", "openvino": "openvino"}
 ENGINES: tuple[str, ...] = tuple(_REGISTRY)
 DEFAULT_ENGINE = "onnxruntime"
 
@@ -37,6 +39,10 @@ class EngineOptions:
     # "all" for measuring; "none" where the graph must run as written (compile's calibration model:
     # the runtime's fusions would only cost memory there, 2.2 GB instead of 1.4 GB for VDSR-256).
     graph_optimization: str = "all"
+    # What to compute in where the engine has a choice (OpenVINO: f32, bf16, f16); None: the
+    # engine's own default for the device, which the session then reports.
+    precision: str | None = None
+    streams: int = 1  # instances that share one compiled model (OpenVINO streams); ORT opens one session each
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,11 @@ class Engine(Protocol):
 
     def describe(self, path: Path) -> ModelInfo:
         """The model's inputs and outputs without running it; every failure is one VampyError."""
+        ...
+
+    def check(self, options: EngineOptions) -> None:
+        """Refuse in one UsageError line, before any process starts, what the engine cannot do on
+        this machine (a missing package, a device it does not have, a precision it has no name for)."""
         ...
 
     def open(self, path: Path, options: EngineOptions) -> Session:

@@ -20,6 +20,10 @@ from vampy.models.info import ModelInfo, TensorInfo
 from vampy.models.resolve import read_sidecar
 
 PROVIDER = "CPUExecutionProvider"
+# --provider -> the execution providers asked for, first choice first (ORT falls back along the list).
+_PROVIDERS = {"cpu": ("CPUExecutionProvider",), "cuda": ("CUDAExecutionProvider",), "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider")}
+GPU_HINT = "pip install 'vampy[gpu]' (onnxruntime-gpu, in place of onnxruntime) on a machine with an NVIDIA GPU, its driver and CUDA"
+TRT_CACHE_DIR = Path.home() / ".cache" / "vampy" / "tensorrt"  # built engines are reused between runs
 _ORT_TYPES: dict[str, str] = {
     "float": "float32", "double": "float64", "float16": "float16", "bool": "bool", "string": "object",
     "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
@@ -30,14 +34,25 @@ _ORT_TYPES: dict[str, str] = {
 class OrtSession:
     """An ORT InferenceSession behind the Session protocol; `raw` is the ORT object itself."""
 
-    def __init__(self, raw: Any, info: EngineInfo) -> None:
+    def __init__(self, raw: Any, info: EngineInfo, device_id: int = 0) -> None:
         self.raw = raw
         self.info = info
         self.output_names = tuple(o.name for o in raw.get_outputs())
-        self._run = raw.run  # bound once: this sits on the timed path
+        self._device_id = device_id
+        self._run = raw.run if info.device == "cpu" else self._run_bound  # bound once: this sits on the timed path
 
     def run(self, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
         return self._run(None, feed)
+
+    def _run_bound(self, _: None, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
+        """On a GPU: each input goes to the device once, outputs stay there until copied back once."""
+        binding = self.raw.io_binding()
+        for name, array in feed.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(array))
+        for name in self.output_names:
+            binding.bind_output(name, "cuda", self._device_id)
+        self.raw.run_with_iobinding(binding)
+        return list(binding.copy_outputs_to_cpu())
 
     def end_profiling(self) -> str | None:
         return str(self.raw.end_profiling()) if self.raw.get_session_options().enable_profiling else None
@@ -62,11 +77,24 @@ class OrtEngine:
         outputs = tuple(_tensor_from_node_arg(arg) for arg in raw.get_outputs())
         return ModelInfo(path=path, inputs=inputs, outputs=outputs, metadata=read_sidecar(path))
 
+    def check(self, options: EngineOptions) -> None:
+        import onnxruntime as ort
+
+        if options.device not in _PROVIDERS:
+            raise UsageError(f"--provider {options.device}: choose one of {', '.join(_PROVIDERS)}")
+        if options.precision is not None:
+            raise UsageError("--infer_precision is an OpenVINO option; ONNX Runtime computes in the model's own precision")
+        wanted = _PROVIDERS[options.device][0]
+        if wanted not in ort.get_available_providers():
+            raise UsageError(
+                f"--provider {options.device}: this ONNX Runtime ({ort.__version__}) has no {wanted} "
+                f"(it has {', '.join(ort.get_available_providers())}); {GPU_HINT}"
+            )
+
     def open(self, path: Path, options: EngineOptions) -> OrtSession:
         import onnxruntime as ort
 
-        if options.device != "cpu":
-            raise UsageError(f"device {options.device}: the onnxruntime engine runs on the CPU here; use device cpu")
+        self.check(options)
         if options.intra_threads < 0 or options.inter_threads < 0:
             raise UsageError(
                 f"threads must be >= 0 (0 lets ONNX Runtime choose); got intra {options.intra_threads}, inter {options.inter_threads}"
@@ -75,12 +103,28 @@ class OrtEngine:
             raise InputError(f"model {path}: no such file")
         session_options = _session_options(ort, options)
         try:
-            raw = ort.InferenceSession(str(path), sess_options=session_options, providers=[PROVIDER])
+            raw = ort.InferenceSession(str(path), sess_options=session_options, providers=_provider_list(options))
         except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types; all mean "cannot load"
             raise ModelError(f"model {path}: ONNX Runtime cannot load it: {_first_line(exc)}") from exc
-        info = EngineInfo(self.name, self.version(), "cpu", _precision(str(path), path.stat().st_mtime_ns),
-                          options.intra_threads, tuple(raw.get_providers()))
-        return OrtSession(raw, info)
+        used = tuple(raw.get_providers())
+        if used[0] != _PROVIDERS[options.device][0] and not (options.device == "tensorrt" and used[0] == "CUDAExecutionProvider"):
+            # ORT falls back to the CPU silently when a GPU provider fails to start; vampy does not.
+            raise ModelError(f"model {path}: ONNX Runtime could not start {_PROVIDERS[options.device][0]} (it runs on {used[0]}); {GPU_HINT}")
+        info = EngineInfo(self.name, self.version(), options.device if options.device == "cpu" else f"{options.device}:{options.device_id}",
+                          _precision(str(path), path.stat().st_mtime_ns), options.intra_threads, used)
+        return OrtSession(raw, info, options.device_id)
+
+
+def _provider_list(options: EngineOptions) -> list[Any]:
+    if options.device == "cpu":
+        return [PROVIDER]
+    cuda = ("CUDAExecutionProvider", {"device_id": options.device_id})
+    if options.device == "cuda":
+        return [cuda, PROVIDER]
+    TRT_CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    trt = ("TensorrtExecutionProvider", {"device_id": options.device_id, "trt_engine_cache_enable": True,
+                                         "trt_engine_cache_path": str(TRT_CACHE_DIR), "trt_timing_cache_enable": True})
+    return [trt, cuda, PROVIDER]
 
 
 @lru_cache(maxsize=16)

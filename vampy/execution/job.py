@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from vampy.data.inputs import InputPlan
 
+from vampy.config import device_of
+
 if TYPE_CHECKING:
     from vampy.config import RunConfig
 
@@ -51,6 +53,7 @@ class RunJob:
     profile_dir: str | None = None
     request_rate_per_s: float | None = None  # open loop: requests per second, per process
     arrival: str = "poisson"
+    infer_precision: str | None = None  # the engine's compute precision where it has a choice
 
     @property
     def expected_samples(self) -> int | None:
@@ -79,10 +82,10 @@ def job_from_config(
     requests = math.ceil(per_process / cfg.batch_size) if per_process is not None and not shards else None
     rate = cfg.rate_qps / (cfg.batch_size * cfg.processes) if cfg.rate_qps and not shards else None
     return RunJob(
-        model_path=model_path, engine=cfg.engine, device="cpu", device_id=cfg.device_id,
+        model_path=model_path, engine=cfg.engine, device=device_of(cfg.provider), device_id=cfg.device_id,
         processes=cfg.processes, instances=cfg.instances, intra_threads=choose_intra_threads(cfg), plan=plan,
         stop=StopRule(requests, None if shards else cfg.duration_s, cfg.request_timeout_s),
         warmup_requests=cfg.warmup_requests, seed=cfg.seed, shards=shards, output_names=output_names,
         output_dir=cfg.path_output, output_dtype=cfg.output_dtype, profile_dir=cfg.profile_dir,
-        request_rate_per_s=rate, arrival=cfg.arrival,
+        request_rate_per_s=rate, arrival=cfg.arrival, infer_precision=cfg.infer_precision,
     )

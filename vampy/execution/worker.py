@@ -93,8 +93,9 @@ def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Share
 
 def _engine_options(spec: WorkerSpec, instance: int) -> EngineOptions:
     profile = None if spec.job.profile_dir is None else str(Path(spec.job.profile_dir) / f"worker{spec.worker_index}_instance{instance}")
-    return EngineOptions(device=spec.job.device, device_id=spec.job.device_id, intra_threads=spec.job.intra_threads,
-                         allow_spinning=spec.allow_spinning, profile_prefix=profile)
+    job = spec.job
+    return EngineOptions(device=job.device, device_id=job.device_id, intra_threads=job.intra_threads, allow_spinning=spec.allow_spinning,
+                         profile_prefix=profile, precision=job.infer_precision, streams=job.instances)
 
 
 def _threaded(jobs: list[Callable[[], Any]]) -> list[Any]:

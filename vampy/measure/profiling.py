@@ -44,7 +44,7 @@ def op_times(events: list[dict[str, Any]]) -> list[OpTime]:
             continue
         op = str(args.get("op_name", "?"))
         total_us[op] += float(event.get("dur", 0))
-        calls[op] += 1
+        calls[op] += int(args.get("calls", 1))  # an OpenVINO trace sums its requests per node
     grand = sum(total_us.values())
     ranked = sorted(total_us, key=lambda op: -total_us[op])
     return [OpTime(op, total_us[op], calls[op], total_us[op] / grand if grand else 0.0) for op in ranked]

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from vampy.config import InferConfig, RunConfig
+from vampy.config import InferConfig, RunConfig, device_of
 from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.errors import InputError, ModelError, UsageError
 from vampy.quality.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
@@ -109,7 +109,9 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     from vampy.formats.vdsp import load_vdsp
 
     model_path = resolve_model(cfg.model)
-    info = get_engine(cfg.engine).describe(model_path)
+    engine = get_engine(cfg.engine)
+    engine.check(_engine_options(cfg, 1))
+    info = engine.describe(model_path)
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
     if spec is not None and cfg.input_hw is not None:
         spec = spec.with_output_hw(*cfg.input_hw)
@@ -119,7 +121,7 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
         raise InputError(f"--hr_image_dir {cfg.gt_dir}: no such folder")
     if cfg.save_dir is not None:
         make_output_dir(Path(cfg.save_dir), "--save_dir")
-    notes = (f"--device {cfg.device_id}: vampy runs on the CPU; the device id is only recorded",) if cfg.device_id else ()
+    notes = (f"--device {cfg.device_id}: vampy runs on the CPU; the device id is only recorded",) if cfg.device_id and cfg.provider in (None, "cpu") else ()
     return PreparedInfer(
         cfg, model_path, info, plan, mode, tuple(images), _duplicates(images),
         None if cfg.native else plan.output_hw, choose_intra_threads(run_cfg), notes,
@@ -134,10 +136,7 @@ def infer(cfg: InferConfig, progress: Progress | None = None, clock: Clock = tim
 def execute(prepared: PreparedInfer, progress: Progress | None = None, clock: Clock = time.perf_counter_ns) -> InferReport:
     progress = progress or NullProgress()
     t_setup = clock()
-    # No spinning: ONNX Runtime's idle threads would spin on the cores the decode and writer
-    # threads need; on 2 cores the pipeline was faster without it in 6 of 8 pairs (docs/infer.md).
-    options = EngineOptions(intra_threads=prepared.intra_threads, allow_spinning=False)
-    session = get_engine(prepared.cfg.engine).open(prepared.model_path, options)
+    session = get_engine(prepared.cfg.engine).open(prepared.model_path, _engine_options(prepared.cfg, prepared.intra_threads))
     t_warm = clock()
     notes = list(prepared.notes)
     warm_output = _warm_up(session, prepared, notes)
@@ -166,6 +165,13 @@ def execute(prepared: PreparedInfer, progress: Progress | None = None, clock: Cl
 
 
 # --- preparation ---
+
+
+def _engine_options(cfg: InferConfig, intra_threads: int) -> EngineOptions:
+    # No spinning: ONNX Runtime's idle threads would spin on the cores the decode and writer
+    # threads need; on 2 cores the pipeline was faster without it in 6 of 8 pairs (docs/infer.md).
+    return EngineOptions(device=device_of(cfg.provider), device_id=cfg.device_id, intra_threads=intra_threads,
+                         allow_spinning=False, precision=cfg.infer_precision)
 
 
 def list_images(lr_dir: Path, pattern: str) -> list[Path]:

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from vampy.config import RunConfig
+from vampy.config import RunConfig, device_of
 from vampy.data.inputs import InputPlan, build_plan
 from vampy.models.info import ModelInfo
-from vampy.engines.base import get_engine
+from vampy.engines.base import EngineOptions, get_engine
 from vampy.execution.executor import Executor, local_executor
 from vampy.execution.job import RunJob, job_from_config
 from vampy.models.resolve import resolve_model
@@ -50,11 +50,12 @@ def prepare(cfg: RunConfig) -> PreparedRun:
     if cfg.profile_dir is not None:
         make_output_dir(Path(cfg.profile_dir), "--profile")
     engine = get_engine(cfg.engine)
+    engine.check(EngineOptions(device=device_of(cfg.provider), device_id=cfg.device_id, precision=cfg.infer_precision))
     model_path = resolve_model(cfg.model)
     info = engine.describe(model_path)
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
     notes: list[str] = []
-    if cfg.device_id != 0:
+    if cfg.device_id != 0 and device_of(cfg.provider) == "cpu":
         notes.append(f"-d {cfg.device_id}: vampy runs on the CPU; the device id is only recorded")
     if cfg.token_dtype is not None:
         notes += [

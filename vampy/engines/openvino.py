@@ -1,0 +1,155 @@
+"""OpenVINO on the CPU: the second Engine. `pip install 'vampy[openvino]'`.
+
+Reads the same .onnx files as ONNX Runtime (fp32, and the int8 QDQ models `vampy compile`
+writes, which OpenVINO runs with int8 kernels). One compiled model per (file, options) in a
+process, with as many streams as the worker has instances; each `open` is one infer request on
+it, so vampy's instances are OpenVINO's streams and `--threads` (per instance) times the streams
+is its thread count. The precision reported is the compiled model's own INFERENCE_PRECISION_HINT
+(bf16 by default on CPUs that have it), or int8 for a quantized graph.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from vampy.engines.base import EngineInfo, EngineOptions
+from vampy.errors import InputError, ModelError, UsageError
+from vampy.models.graph import graph_precision, read_signature
+from vampy.models.info import ModelInfo, TensorInfo
+from vampy.models.resolve import read_sidecar
+
+PRECISIONS = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}  # OpenVINO's spelling -> the report's
+INSTALL_HINT = "pip install 'vampy[openvino]'"
+_compile_lock = threading.Lock()
+
+
+def _ov() -> Any:
+    try:
+        import openvino
+    except ImportError:
+        raise UsageError(f"--engine openvino needs the openvino package: {INSTALL_HINT}") from None
+    return openvino
+
+
+@lru_cache(maxsize=1)
+def _core() -> Any:
+    return _ov().Core()
+
+
+class OvSession:
+    """One infer request on a shared compiled model, behind the Session protocol."""
+
+    def __init__(self, compiled: Any, info: EngineInfo, profile_prefix: str | None) -> None:
+        self.raw = compiled.create_infer_request()
+        self.info = info
+        self.output_names = tuple(o.get_any_name() for o in compiled.outputs)
+        self._profile_prefix = profile_prefix
+        self._node_us: dict[tuple[str, str], list[float]] = {}  # (node, op type) -> [total us, calls]
+
+    def run(self, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
+        result = self.raw.infer(dict(feed))  # copies the outputs out (share_outputs=False)
+        if self._profile_prefix is not None:
+            self._add_counters()
+        return list(result.to_tuple())
+
+    def _add_counters(self) -> None:
+        for counter in self.raw.profiling_info:
+            if str(counter.status).endswith("EXECUTED"):
+                entry = self._node_us.setdefault((counter.node_name, counter.node_type), [0.0, 0])
+                entry[0] += counter.real_time.total_seconds() * 1e6
+                entry[1] += 1
+
+    def end_profiling(self) -> str | None:
+        """OpenVINO's per-layer counters, summed over the requests, in ONNX Runtime's trace layout."""
+        if self._profile_prefix is None:
+            return None
+        events = [{"cat": "Node", "name": f"{node}_kernel_time", "dur": total_us, "args": {"op_name": op, "calls": int(calls)}}
+                  for (node, op), (total_us, calls) in self._node_us.items()]
+        path = Path(f"{self._profile_prefix}_openvino_{time.strftime('%Y%m%d_%H%M%S')}.json")
+        path.write_text(json.dumps(events), encoding="utf-8")
+        return str(path)
+
+
+@dataclass(frozen=True)
+class OpenVinoEngine:
+    name: str = "openvino"
+
+    def version(self) -> str:
+        return str(_ov().get_version())
+
+    def describe(self, path: Path) -> ModelInfo:
+        info = read_signature(path)
+        if info is not None:
+            return info
+        model = self._read(path)  # an OpenVINO IR (.xml) or another format it reads
+        inputs = tuple(_tensor(port) for port in model.inputs)
+        outputs = tuple(_tensor(port) for port in model.outputs)
+        return ModelInfo(path=path, inputs=inputs, outputs=outputs, metadata=read_sidecar(path))
+
+    def check(self, options: EngineOptions) -> None:
+        _ov()
+        if options.device != "cpu":
+            raise UsageError(f"--provider {options.device} is an ONNX Runtime option; the openvino engine runs on the CPU in vampy")
+        if options.precision is not None and options.precision not in PRECISIONS:
+            raise UsageError(f"--infer_precision {options.precision}: choose one of {', '.join(PRECISIONS)}")
+
+    def open(self, path: Path, options: EngineOptions) -> OvSession:
+        self.check(options)
+        if options.intra_threads < 0 or options.streams < 1:
+            raise UsageError(f"threads must be >= 0 and streams >= 1; got threads {options.intra_threads}, streams {options.streams}")
+        if not path.is_file():
+            raise InputError(f"model {path}: no such file")
+        key = (str(path), path.stat().st_mtime_ns, options.precision, options.intra_threads, options.streams, options.profile_prefix is not None)
+        with _compile_lock:
+            compiled = _compiled(*key)
+        return OvSession(compiled, self._info(path, compiled, options), options.profile_prefix)
+
+    def _read(self, path: Path) -> Any:
+        try:
+            return _core().read_model(str(path))
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses for any unreadable model
+            raise ModelError(f"model {path}: OpenVINO cannot read it: {_first_line(exc)}") from None
+
+    def _info(self, path: Path, compiled: Any, options: EngineOptions) -> EngineInfo:
+        hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        precision = "int8" if graph_precision(path) == "int8" else PRECISIONS.get(hint, hint)
+        threads = int(compiled.get_property("INFERENCE_NUM_THREADS"))
+        per_stream = max(1, threads // max(1, int(compiled.get_property("NUM_STREAMS"))))
+        return EngineInfo(self.name, self.version(), "cpu", precision, per_stream, ("CPU",))
+
+
+@lru_cache(maxsize=8)
+def _compiled(path: str, mtime_ns: int, precision: str | None, threads: int, streams: int, profiling: bool) -> Any:
+    """One compiled model per file version and options in this process; its instances share it."""
+    config: dict[str, Any] = {"NUM_STREAMS": streams, "PERF_COUNT": profiling}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads * streams
+    if precision is not None:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    model = OpenVinoEngine()._read(Path(path))
+    try:
+        return _core().compile_model(model, "CPU", config)
+    except Exception as exc:  # noqa: BLE001 - unsupported operators surface here
+        raise ModelError(f"model {path}: OpenVINO cannot compile it for the CPU: {_first_line(exc)}") from None
+
+
+def _tensor(port: Any) -> TensorInfo:
+    shape = port.get_partial_shape()
+    dims = tuple(int(d.get_length()) if d.is_static else None for d in shape) if shape.rank.is_static else ()
+    dtype = np.dtype(port.get_element_type().to_dtype())
+    return TensorInfo(port.get_any_name(), dims, dtype, tuple(None for _ in dims), rank_known=shape.rank.is_static)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+ENGINE = OpenVinoEngine()
