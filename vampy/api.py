@@ -145,7 +145,8 @@ def run_config(
     threads: int | None = None, percentiles: str | Sequence[float] | None = None, seed: int = 0, dtype: str | None = None,
     datalist: PathArg | None = None, path_output: PathArg | None = None, output_dtype: str = "model", resume: bool = False,
     timeout: float | None = None, rate: float | None = None, arrival: str = "poisson", profile: PathArg | None = None,
-    export_times: PathArg | None = None, native_size: bool = False, engine: str = "onnxruntime", hwconfig: str | None = None,
+    export_times: PathArg | None = None, native_size: bool = False, engine: str = "onnxruntime", provider: str | None = None,
+    infer_precision: str | None = None, hwconfig: str | None = None,
     backend: str | None = None, forward_mode: str | None = None, json: PathArg | None = None, dry_run: bool = False
 ) -> RunConfig:
     """The RunConfig of `vampy run` with these flags (the CLI builds its config here too)."""
@@ -160,7 +161,7 @@ def run_config(
         resume=_bool("resume", resume), native_size=_bool("native_size", native_size), request_timeout_s=_opt_float("timeout", timeout),
         device_id=_int("device", device), rate_qps=_opt_float("rate", rate), arrival=_str("arrival", arrival),
         profile_dir=_path("profile", profile), export_times=_path("export_times", export_times), engine=_str("engine", engine),
-        vendor_flags=vendor, json_path=_path("json", json), dry_run=_bool("dry_run", dry_run),
+        provider=_opt_str("provider", provider), infer_precision=_opt_str("infer_precision", infer_precision), vendor_flags=vendor, json_path=_path("json", json), dry_run=_bool("dry_run", dry_run),
     )
 
 
@@ -188,7 +189,8 @@ def infer_config(
     *, lr_image_dir: PathArg, model: PathArg, hr_image_dir: PathArg, vdsp_params: PathArg | None = None,
     save_dir: PathArg | None = None, device: int = 0, batch: int = 1, pattern: str = "*", mode: str | None = None,
     ycbcr: str = "opencv", input_shape: Sequence[int] | None = None, native: bool = False, scale: int = 4,
-    gt_pattern: str = "{base}.*", threads: int | None = None, engine: str = "onnxruntime", json: PathArg | None = None
+    gt_pattern: str = "{base}.*", threads: int | None = None, engine: str = "onnxruntime", provider: str | None = None,
+    infer_precision: str | None = None, json: PathArg | None = None
 ) -> InferConfig:
     """The InferConfig of `vampy infer` with these flags (the CLI builds its config here too)."""
     return InferConfig(
@@ -198,7 +200,7 @@ def infer_config(
         ycbcr=_str("ycbcr", ycbcr), input_hw=_hw("input_shape", input_shape), native=_bool("native", native),
         batch_size=_int("batch", batch), shave_px=_int("scale", scale), gt_pattern=_str("gt_pattern", gt_pattern),
         threads=_opt_int("threads", threads), device_id=_int("device", device), engine=_str("engine", engine),
-        json_path=_path("json", json),
+        provider=_opt_str("provider", provider), infer_precision=_opt_str("infer_precision", infer_precision), json_path=_path("json", json),
     )
 
 
@@ -284,6 +286,8 @@ def run(
     export_times: PathArg | None = None,
     native_size: bool = False,
     engine: str = "onnxruntime",
+    provider: str | None = None,
+    infer_precision: str | None = None,
     json: PathArg | None = None,
     hwconfig: str | None = None,
     backend: str | None = None,
@@ -313,7 +317,8 @@ def run(
         device=device, iterations=iterations, duration=duration, warmup=warmup, threads=threads, percentiles=percentiles,
         seed=seed, dtype=dtype, datalist=datalist, path_output=path_output, output_dtype=output_dtype, resume=resume,
         timeout=timeout, rate=rate, arrival=arrival, profile=profile, export_times=export_times, native_size=native_size,
-        engine=engine, hwconfig=hwconfig, backend=backend, forward_mode=forward_mode, json=json,
+        engine=engine, provider=provider, infer_precision=infer_precision, hwconfig=hwconfig, backend=backend,
+        forward_mode=forward_mode, json=json,
     )
     for flag, target in (("--json", cfg.json_path), ("--export_times", cfg.export_times)):
         if target:
@@ -498,6 +503,8 @@ def infer(
     gt_pattern: str = "{base}.*",
     threads: int | None = None,
     engine: str = "onnxruntime",
+    provider: str | None = None,
+    infer_precision: str | None = None,
     json: PathArg | None = None,
     progress: Progress | None = None,
     check: bool = True,
@@ -518,7 +525,8 @@ def infer(
     cfg = infer_config(
         lr_image_dir=lr_image_dir, model=model, hr_image_dir=hr_image_dir, vdsp_params=vdsp_params, save_dir=save_dir,
         device=device, batch=batch, pattern=pattern, mode=mode, ycbcr=ycbcr, input_shape=input_shape, native=native,
-        scale=scale, gt_pattern=gt_pattern, threads=threads, engine=engine, json=json,
+        scale=scale, gt_pattern=gt_pattern, threads=threads, engine=engine, provider=provider,
+        infer_precision=infer_precision, json=json,
     )
     report = execute(prepare(cfg), _progress(progress))
     if cfg.json_path:

@@ -34,7 +34,10 @@ def infer_command(
     native: bool = typer.Option(False, "--native", help="Each image at its own size (model with dynamic H/W), scored at its ground truth's size; not with --input_shape."),
     scale: int = typer.Option(4, "--scale", help="Border to shave before scoring, in pixels (the SR scale, by convention)."),
     gt_pattern: str = typer.Option("{base}.*", "--gt_pattern", help="Ground-truth file name in --hr_image_dir; {stem} is the image name, {base} the same without _scale_N."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="ONNX Runtime intra-op threads (default: all cores, as `vampy run -i 1 -p 1`)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Engine threads (default: all cores, as `vampy run -i 1 -p 1`)."),
+    engine: str = typer.Option("onnxruntime", "--engine", help="Runtime: onnxruntime (default) or openvino."),
+    provider: Optional[str] = typer.Option(None, "--provider", help="onnxruntime only: cpu (default), cuda or tensorrt."),
+    infer_precision: Optional[str] = typer.Option(None, "--infer_precision", help="openvino only: f32, bf16 or f16 (default: the CPU's own choice)."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the report (per-image scores, failures, timing) as JSON."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
@@ -47,7 +50,8 @@ def infer_command(
     cfg = infer_config(
         lr_image_dir=lr_image_dir, model=model, hr_image_dir=hr_image_dir, vdsp_params=vdsp_params, save_dir=save_dir,
         device=device, batch=batch, pattern=pattern, mode=mode, ycbcr=ycbcr, input_shape=input_shape, native=native,
-        scale=scale, gt_pattern=gt_pattern, threads=threads, json=json_path,
+        scale=scale, gt_pattern=gt_pattern, threads=threads, engine=engine, provider=provider, infer_precision=infer_precision,
+        json=json_path,
     )
     prepared = prepare(cfg)
     with RichProgress(quiet=quiet) as progress:
@@ -92,6 +96,9 @@ def summary_text(report: Any) -> str:
         f"stage busy (s): decode {t.decode_busy_s:.3f}, model {t.model_s:.3f} (of infer {t.infer_busy_s:.3f}), "
         f"score+write {t.write_busy_s:.3f}; warm-up {t.warmup_s:.3f} s and setup {t.setup_s:.3f} s excluded",
     ]
+    if report.engine:
+        e = report.engine
+        lines.append(f"engine: {e['engine']} {e['version']}, {e['device']}, precision {e['precision']}")
     if report.config["save_dir"]:
         lines.append(f"saved {report.saved} PNG(s) to {report.config['save_dir']}")
     return "\n".join(lines)

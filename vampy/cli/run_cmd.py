@@ -1,4 +1,4 @@
-"""`vampy run`: vamp-compatible flags -> RunConfig -> loadgen -> report on stdout (+ JSON)."""
+"""`vampy run`: vamp-compatible flags -> RunConfig -> workflows.run -> report on stdout (+ JSON)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ from vampy.errors import OutputError, WorkerError
 
 VENDOR_NOTES = {
     "hwconfig": "--hwconfig is vendor hardware configuration; ignored on ONNX Runtime",
-    "backend": "--backend selects the vendor's runtime; vampy always uses ONNX Runtime's CPU provider",
+    "backend": "--backend selects the vendor's runtime; vampy's is --engine (default onnxruntime, CPU)",
     "forward_mode": "--forward_mode: vampy always measures synchronous requests per instance (its model latency is the session call alone)",
 }
 
@@ -37,7 +37,7 @@ def run_command(
     processes: int = typer.Option(1, "-p", "--processes", help="Worker processes (vamp's `p 1` works too)."),
     batch_size: int = typer.Option(1, "-b", "--batch_size", help="Samples per request."),
     shape: Optional[str] = typer.Option(None, "-s", "--shape", help="Input image shape C,H,W: 3,256,256 or [3,256,256]; several inputs: [[1,512],[1,512]]. Default: from the vdsp file or the model."),
-    device: int = typer.Option(0, "-d", "--device", help="Device id, recorded in the report (vampy runs on the CPU)."),
+    device: int = typer.Option(0, "-d", "--device", help="Device id: the GPU with --provider cuda/tensorrt; on the CPU only recorded."),
     iterations: Optional[int] = typer.Option(None, "--iterations", help="Samples per process (default 1024 unless -t is given)."),
     duration: Optional[float] = typer.Option(None, "-t", "--duration", help="Seconds to measure; with --iterations too, whichever comes first."),
     warmup: int = typer.Option(2, "--warmup", help="Warm-up requests per instance, excluded from the figures and reported apart."),
@@ -52,8 +52,11 @@ def run_command(
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds one request may take before its worker is failed (default: 20x the slowest warm-up request, at least 60 s; 0 turns it off)."),
     rate: Optional[float] = typer.Option(None, "--rate", help="Open loop: samples per second over all processes, issued on a schedule whatever the completions; latency counts from the scheduled arrival."),
     arrival: str = typer.Option("poisson", "--arrival", help="Open-loop arrivals: poisson (exponential gaps) or constant."),
-    profile: Optional[str] = typer.Option(None, "--profile", help="Folder for ONNX Runtime's per-worker profiles (Chrome traces); prints the top operators."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Folder for the engine's per-worker profiles (ONNX Runtime's Chrome traces, OpenVINO's per-layer counters); prints the top operators."),
     export_times: Optional[str] = typer.Option(None, "--export_times", help="Write one row per request with every timestamp (ns) to FILE.csv or FILE.json."),
+    engine: str = typer.Option("onnxruntime", "--engine", help="Runtime: onnxruntime (default) or openvino (pip install 'vampy[openvino]')."),
+    provider: Optional[str] = typer.Option(None, "--provider", help="onnxruntime only: cpu (default), cuda or tensorrt (pip install 'vampy[gpu]'; -d is the GPU)."),
+    infer_precision: Optional[str] = typer.Option(None, "--infer_precision", help="openvino only: f32, bf16 or f16 (default: the CPU's own choice, bf16 where it has it; always reported)."),
     native_size: bool = typer.Option(False, "--native_size", help="Keep each image's own size (no vdsp resize); needs a model with dynamic H/W."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Write a PNG: e2e and model latency histograms, and throughput per stability window over time."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the full report (config, environment, per-process figures, histograms) as JSON."),
@@ -70,6 +73,7 @@ def run_command(
         device=device, iterations=iterations, duration=duration, warmup=warmup, threads=threads, percentiles=percentiles,
         seed=seed, dtype=dtype, datalist=datalist, path_output=path_output, output_dtype=output_dtype, resume=resume,
         timeout=timeout, rate=rate, arrival=arrival, profile=profile, export_times=export_times, native_size=native_size,
+        engine=engine, provider=provider, infer_precision=infer_precision,
         hwconfig=hwconfig, backend=backend, forward_mode=forward_mode, json=json_path, dry_run=dry_run,
     )
     for key in cfg.vendor_flags:
