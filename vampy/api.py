@@ -166,22 +166,37 @@ def run_config(
 
 
 def eval_config(
-    *, src_dir: PathArg, gt_dir: PathArg, input_npz_path: PathArg, out_npz_dir: PathArg, input_shape: Sequence[int] | None = None,
+    *, src_dir: PathArg | None, gt_dir: PathArg, input_npz_path: PathArg, out_npz_dir: PathArg, input_shape: Sequence[int] | None = None,
     native: bool = False, vamp_flag: bool = False, scale: int = 4, ycbcr: str = "opencv", gt_pattern: str = "{base}.*",
-    draw_dir: PathArg | None = None, json: PathArg | None = None
+    draw_dir: PathArg | None = None, json: PathArg | None = None, preset: str | None = None, scoring: PathArg | None = None,
+    lr_dir: PathArg | None = None, model_type: str | None = None
 ) -> EvalConfig:
-    """The EvalConfig of `vampy eval` with these flags (the CLI builds its config here too)."""
+    """The EvalConfig of `vampy eval` with these flags (the CLI builds its config here too).
+
+    `preset` names a zoo family's scoring script (vampy.quality.presets.PRESETS), `scoring` a
+    YAML/JSON file of Scoring fields; src_dir is needed only without them or for drrn/vdsr.
+    """
     from vampy.config import DEFAULT_EVAL_INPUT_HW
+    from vampy.quality.preset_eval import resolve_scoring
 
     hw = _hw("input_shape", input_shape)
     if _bool("native", native) and hw is not None:
         raise UsageError("--native compares at the ground truth's own size; drop --input_shape or --native")
+    preset, scoring_path = _opt_str("preset", preset), _path("scoring", scoring)
+    record = resolve_scoring(preset, scoring_path, _opt_str("model_type", model_type))
+    legacy = record is None or record.legacy_y
+    if legacy and src_dir is None:
+        raise UsageError(f"--src_dir is required {'for preset ' + record.name if record else 'without --preset'} (the bicubic input's scores and --draw_dir's chroma come from it)")
+    if not legacy and native:
+        raise UsageError(f"--native applies to the Y-channel eval only; preset {record.name if record else ''} compares at the output's size")
+    input_hw = (None if native else (hw or DEFAULT_EVAL_INPUT_HW)) if record is None else hw
     return EvalConfig(
-        src_dir=_required_path("src_dir", src_dir), gt_dir=_required_path("gt_dir", gt_dir),
+        src_dir="" if src_dir is None else _required_path("src_dir", src_dir), gt_dir=_required_path("gt_dir", gt_dir),
         datalist=_required_path("input_npz_path", input_npz_path), outputs_dir=_required_path("out_npz_dir", out_npz_dir),
-        input_hw=None if native else (hw or DEFAULT_EVAL_INPUT_HW), pair_by_order=_bool("vamp_flag", vamp_flag),
+        input_hw=input_hw, pair_by_order=_bool("vamp_flag", vamp_flag) or record is not None,
         shave_px=_int("scale", scale), ycbcr=_str("ycbcr", ycbcr), gt_pattern=_str("gt_pattern", gt_pattern),
-        draw_dir=_path("draw_dir", draw_dir), json_path=_path("json", json),
+        draw_dir=_path("draw_dir", draw_dir), json_path=_path("json", json), preset=record.name if record and preset else None,
+        scoring_path=scoring_path, lr_dir=_path("lr_dir", lr_dir), model_type=_opt_str("model_type", model_type),
     )
 
 
@@ -208,10 +223,11 @@ def sweep_config(
     *, model: PathArg, vdsp_params: PathArg | None = None, shape: ShapeArg | None = None, instances: ValuesArg = "auto",
     processes: ValuesArg = "auto", batch: ValuesArg = "auto", threads: ValuesArg = "auto", search: str | None = None,
     max_p99_ms: float | None = None, point_duration: float | None = None, point_iterations: int | None = None, warmup: int = 1,
-    seed: int = 0, dtype: str | None = None, plot: PathArg | None = None, csv: PathArg | None = None, json: PathArg | None = None
+    seed: int = 0, dtype: str | None = None, plot: PathArg | None = None, csv: PathArg | None = None, json: PathArg | None = None,
+    engines: str | Sequence[str] = "onnxruntime"
 ) -> SweepConfig:
     """The SweepConfig of `vampy sweep` with these flags (the CLI builds its config here too)."""
-    from vampy.workflows.sweep import DEFAULT_POINT_DURATION_S, SweepConfig, SweepSpace, parse_values
+    from vampy.workflows.sweep import DEFAULT_POINT_DURATION_S, SweepConfig, SweepSpace, parse_engines, parse_values
 
     dims = (("instances", instances), ("processes", processes), ("batch", batch), ("threads", threads))
     space = SweepSpace(*(parse_values(_values_text(dim, value), dim) for dim, value in dims))
@@ -227,6 +243,7 @@ def sweep_config(
     return SweepConfig(
         base=base, space=space, max_p99_ms=_opt_float("max_p99_ms", max_p99_ms), csv_path=_path("csv", csv),
         json_path=_path("json", json), plot_path=_path("plot", plot), strategy=_opt_str("search", search),
+        engines=parse_engines(engines if isinstance(engines, str) else ",".join(engines)),
     )
 
 
@@ -347,23 +364,30 @@ def evaluate(
     json: PathArg | None = None,
     progress: Progress | None = None,
     check: bool = True,
-) -> EvalReport:
+    preset: str | None = None,
+    scoring: PathArg | None = None,
+    lr_dir: PathArg | None = None,
+    model_type: str | None = None,
+) -> EvalReport | EvalPresetReport:
     """Score super-resolution outputs against ground truth on Y, as `vampy eval` (the vendor's eval flags).
 
     `input_npz_path` is the datalist the outputs were made from, `out_npz_dir` the folder of output
     npz files; `input_shape` (H, W) is the compare size (default (256, 256)), `native=True` compares
     at the ground truth's size; `vamp_flag=True` pairs outputs by order (output_NNNNNN.npz);
-    `scale` is the border shaved, in pixels.
+    `scale` is the border shaved, in pixels. `preset` (a zoo family's scoring script, see
+    docs/eval.md) or `scoring` (a YAML/JSON file of its fields) score the way that family does,
+    with `lr_dir` (ecbsr) and `model_type` (real_esrgan) as its flags; src_dir is then optional.
 
-    Returns the EvalReport (`to_dict()` is the `--json` content). Raises UsageError or InputError;
+    Returns the EvalReport (an EvalPresetReport with a preset other than drrn/vdsr) (`to_dict()` is the `--json` content). Raises UsageError or InputError;
     PartialResult (with `exc.report`) when some images could not be scored, unless check=False.
     """
-    from vampy.quality.evaluate import evaluate as evaluate_outputs
+    from vampy.quality.preset_eval import run_eval as evaluate_outputs
     from vampy.report.schema import write_json
 
     cfg = eval_config(
         src_dir=src_dir, gt_dir=gt_dir, input_npz_path=input_npz_path, out_npz_dir=out_npz_dir, input_shape=input_shape,
         native=native, vamp_flag=vamp_flag, scale=scale, ycbcr=ycbcr, gt_pattern=gt_pattern, draw_dir=draw_dir, json=json,
+        preset=preset, scoring=scoring, lr_dir=lr_dir, model_type=model_type,
     )
     report = evaluate_outputs(cfg, _progress(progress))
     if cfg.json_path:
@@ -381,8 +405,12 @@ def compile(
     calib_datalist: PathArg | None = None,
     json: PathArg | None = None,
     progress: Progress | None = None,
-) -> CompileResult:
+    dry_run: bool = False,
+) -> CompileResult | dict[str, Any]:
     """Compile an ONNX model from a vamc-style YAML, as `vampy compile CONFIG`: fp32, fp16 or int8.
+
+    dry_run=True: validate and return the resolved plan (the `--dry_run` JSON, a dict) without
+    reading the checkpoint or the dataset.
 
     Writes <workspace.path>/<name>/mod.onnx and mod.json; `vdsp_params` completes the YAML's
     normalisation, `calib_datalist` calibrates int8 on these npz inputs. The notes and warnings the
@@ -400,6 +428,13 @@ def compile(
         calib_datalist=_path("calib_datalist", calib_datalist),
     )
     json_path = _path("json", json)
+    if dry_run:
+        from vampy.compiler.plan import compile_plan
+
+        plan = compile_plan(cfg)
+        if json_path:
+            write_json(json_path, plan)
+        return plan
     result = compile_model(cfg, _progress(progress))
     if json_path:
         write_json(json_path, result.to_dict())
@@ -443,6 +478,7 @@ def sweep(
     warmup: int = 1,
     seed: int = 0,
     dtype: str | None = None,
+    engines: str | Sequence[str] = "onnxruntime",
     csv: PathArg | None = None,
     json: PathArg | None = None,
     progress: Progress | None = None,
@@ -453,7 +489,8 @@ def sweep(
     Each of `instances`, `processes`, `batch`, `threads` is "auto", a list "1,2,4" or (1, 2, 4), a
     range "1-4", or one value; `search` is "auto" (climb) or "grid". Each point is a short run of
     `point_duration` seconds (default 4 unless `point_iterations` is given) and/or
-    `point_iterations` samples per process. `csv` and `json` are rewritten after every point (for
+    `point_iterations` samples per process. `engines` ("onnxruntime,openvino", or entries with a
+    precision such as "openvino:bf16") are searched one after the other and ranked together. `csv` and `json` are rewritten after every point (for
     --plot: vampy.report.plots.plot_sweep(report.to_dict(), path)). Workers are spawned processes:
     call this under `if __name__ == "__main__":`.
 
@@ -468,7 +505,7 @@ def sweep(
     cfg = sweep_config(
         model=model, vdsp_params=vdsp_params, shape=shape, instances=instances, processes=processes, batch=batch,
         threads=threads, search=search, max_p99_ms=max_p99_ms, point_duration=point_duration, point_iterations=point_iterations,
-        warmup=warmup, seed=seed, dtype=dtype, csv=csv, json=json,
+        warmup=warmup, seed=seed, dtype=dtype, csv=csv, json=json, engines=engines,
     )
     env = environment()
     write_sweep_outputs(cfg, SweepResult("auto" if cfg.auto else "grid", (), {}), env)  # an unwritable output fails now

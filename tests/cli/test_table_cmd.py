@@ -39,8 +39,8 @@ def test_writes_markdown_and_csv(work: Path) -> None:
     assert (work / "t.md").read_text() == proc.stdout
     lines = proc.stdout.splitlines()
     # 8x8 output, 1x1x3x3 kernel: 576 MACs, 10 params (weight + bias)
-    assert lines[2] == "| plain | - | - | 1x1x8x8 | 0.000 | 0.000 | - | - | 123.46 | 8.00 | 9.50 | " + f"{(work / 'plain/mod.onnx').stat().st_size / 1e6:.3f} |"
-    assert lines[3].startswith("| int8 | int8 | max, per-tensor, 3 samples | 1x1x256x256 | 4.000 | 0.664 | 30.500 | 0.8700 | 45.00 | 20.00 | 25.00 |")
+    assert lines[2] == "| plain | onnxruntime | - | - | 1x1x8x8 | 0.000 | 0.000 | - | - | 123.46 | 8.00 | 9.50 | " + f"{(work / 'plain/mod.onnx').stat().st_size / 1e6:.3f} |"
+    assert lines[3].startswith("| int8 | onnxruntime | int8 | max, per-tensor, 3 samples | 1x1x256x256 | 4.000 | 0.664 | 30.500 | 0.8700 | 45.00 | 20.00 | 25.00 |")
     assert "- GFLOPs: 1 MAC = 2 FLOPs" in proc.stdout
     with (work / "t.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))

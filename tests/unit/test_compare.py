@@ -150,3 +150,32 @@ def test_throughput_replicates_are_harmonic_means() -> None:
 
 def test_unique_names() -> None:
     assert unique_names(["a/run.json", "b/run.json", "c.json"]) == ["a/run.json", "b/run.json", "c"]
+
+
+def test_different_engines_are_never_called_a_plain_regression() -> None:
+    from vampy.measure.compare import compare as compare_reports, engine_label
+
+    base = _engine_report("onnxruntime", "fp32", qps=5.0)
+    other = _engine_report("openvino", "bf16", qps=20.0)
+    result = compare_reports([base, other], ["ort", "ov"], resamples=200)
+    assert result.engines == ("onnxruntime fp32", "openvino bf16")
+    verdict = result.verdict(1)
+    assert verdict.startswith("ov vs ort (different engines: openvino bf16 vs onnxruntime fp32; not a regression of either)")
+    assert any("different engines" in n for n in result.notes)
+    assert list(result.to_dict()["engines"]) == ["onnxruntime fp32", "openvino bf16"]
+    same = compare_reports([base, _engine_report("onnxruntime", "fp32", qps=5.1)], ["a", "b"], resamples=200)
+    assert "different engines" not in same.verdict(1) and not any("different engines" in n for n in same.notes)
+    assert engine_label({}) == "onnxruntime"  # a report from before the engine block
+
+
+def _engine_report(engine: str, precision: str, qps: float) -> dict:
+    windows = [qps * (1 + 0.01 * k) for k in (-1, 0, 1, 0, -1)]
+    return {
+        "kind": "run", "complete": True, "samples": 100, "throughput_qps": qps, "instances": 1, "processes": 1, "batch_size": 1,
+        "intra_threads": 2, "model": {"path": "m.onnx"}, "inputs": {"inputs": []},
+        "e2e": {"avg_us": 1e6 / qps, "percentiles_us": {"p50": 1e6 / qps, "p99": 1.1e6 / qps}},
+        "model_latency": {"avg_us": 1e6 / qps, "percentiles_us": {"p50": 1e6 / qps, "p99": 1.1e6 / qps}},
+        "histograms": {"e2e": {"edges_us": [0.9e6 / qps, 1.0e6 / qps, 1.1e6 / qps], "counts": [50, 50]}},
+        "stability": {"stable": True, "max_deviation": 0.01, "window_qps": windows, "window_samples": [20] * 5},
+        "engine": {"engine": engine, "version": "x", "device": "cpu", "precision": precision, "intra_threads": 2, "providers": []},
+    }

@@ -11,7 +11,8 @@ import pytest
 
 from vampy.errors import InputError, ModelError, UsageError
 from vampy.report.schema import SCHEMA_VERSION, CompileResult, EvalImage, EvalReport, EvalScores, FileProblem, RunReport, write_json
-from vampy.report.table import CSV_FIELDS, FLOPS_PER_MAC, collect, render_csv, render_markdown
+from vampy.report.table_render import CSV_FIELDS, render_csv, render_markdown
+from vampy.report.table import FLOPS_PER_MAC, collect
 
 # --- saved reports, made with the dataclasses vampy itself writes ---
 
@@ -47,14 +48,14 @@ def zoo_json(folder: Path, random_weights: bool, onnx_bytes: int = 1000) -> Path
 
 
 def run_json(path: Path, model_path: str, qps: float, p50_us: float, p99_us: float, datalist: dict[str, Any] | None = None,
-             complete: bool = True, metadata: dict[str, Any] | None = None) -> Path:
+             complete: bool = True, metadata: dict[str, Any] | None = None, engine: dict[str, Any] | None = None) -> Path:
     latency = {"count": 10, "avg_us": p50_us, "min_us": p50_us, "max_us": p99_us, "percentiles_us": {"p50": p50_us, "p99": p99_us}}
     report = RunReport(
         complete=complete, incomplete_reason=None if complete else "worker 0 died", config={"path_output": (datalist or {}).get("path_output")},
         environment={}, model={"path": model_path, "inputs": [], "outputs": [], "metadata": metadata},
         inputs={}, processes=1, instances=1, batch_size=1, intra_threads=2, samples=10, requests=10, forward_time_s=1.0,
         throughput_qps=qps, e2e=latency, model_latency=latency, warmup={}, per_process=[], resources={}, stability={},
-        histograms={}, failed_workers=[], setup_s=0.1, datalist=datalist,
+        histograms={}, failed_workers=[], setup_s=0.1, datalist=datalist, engine=engine,
     )
     write_json(path, report.to_dict())
     return path
@@ -88,13 +89,13 @@ def two_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 TWO_MODELS_MARKDOWN = """\
-| model | precision | calibration | input | GFLOPs | params (M) | PSNR (dB) | SSIM | throughput (qps) | e2e p50 (ms) | e2e p99 (ms) | size (MB) |
-| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| vdsr_fp32 | fp32 | - | 1x1x256x256 | 4.000 | 0.664 | - | - | 5.51 | 181.40 | 190.25 | 2.500 |
-| vdsr_int8 | int8 | kl_divergence, per-channel, 5 samples | 1x1x256x256 | 4.000 | 0.664 | 30.842 | 0.8612 | 18.91 | 52.87 | 60.00 | 0.690 |
+| model | engine | precision | calibration | input | GFLOPs | params (M) | PSNR (dB) | SSIM | throughput (qps) | e2e p50 (ms) | e2e p99 (ms) | size (MB) |
+| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| vdsr_fp32 | onnxruntime | fp32 | - | 1x1x256x256 | 4.000 | 0.664 | - | - | 5.51 | 181.40 | 190.25 | 2.500 |
+| vdsr_int8 | onnxruntime | int8 | kl_divergence, per-channel, 5 samples | 1x1x256x256 | 4.000 | 0.664 | 30.842 | 0.8612 | 18.91 | 52.87 | 60.00 | 0.690 |
 
 - GFLOPs: 1 MAC = 2 FLOPs, counting the multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul in one forward pass at the input shape shown. params (M): weights, in millions.
-- throughput: samples per second over the measured window; e2e p50/p99: request latency, from `vampy run --json`. size: mod.onnx in MB (10^6 bytes). -: no figure.
+- throughput: samples per second over the measured window; e2e p50/p99: request latency, from `vampy run --json`. size: mod.onnx in MB (10^6 bytes). -: no figure. engine and precision: what the run's sessions reported they ran (precision from the model folder when there is no run).
 - runs: 1 process x 1 instance, batch 1, 2 intra-op threads.
 - PSNR/SSIM: Y (opencv), 256x256, 4 px border shaved.
 """
@@ -127,7 +128,7 @@ def test_missing_figures_render_as_dash(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "mod.onnx").write_bytes(b"\0" * 1500)
     table = collect([str(folder)])
-    assert render_markdown(table).splitlines()[2] == "| bare | - | - | - | - | - | - | - | - | - | - | 0.002 |"
+    assert render_markdown(table).splitlines()[2] == "| bare | - | - | - | - | - | - | - | - | - | - | - | 0.002 |"
     assert "runs:" not in render_markdown(table) and "PSNR/SSIM:" not in render_markdown(table)
 
 
@@ -155,7 +156,7 @@ def test_random_weights_are_marked(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "| 12.500 (random weights) | 0.2500 (random weights) |" in lines[2]
     assert "| 12.500 (random weights) | 0.2500 (random weights) |" in lines[3]
     assert "| 12.500 | 0.2500 |" in lines[4]
-    assert lines[2].startswith("| vdsr | fp32 | - | 1x1x256x256 | 87.134 | 0.665 |")
+    assert lines[2].startswith("| vdsr | - | fp32 | - | 1x1x256x256 | 87.134 | 0.665 |")
     assert any(line.startswith("- (random weights): the model has seeded random weights") for line in lines)
     assert [r.accuracy_meaningful for r in table.rows] == [False, False, True]
 
@@ -272,4 +273,22 @@ def test_flops_convention_matches_the_counter() -> None:
 
 def test_markdown_cells_escape_pipes(tmp_path: Path) -> None:
     compile_json(tmp_path / "a|b", "fp32")
-    assert render_markdown(collect([str(tmp_path / "a|b")])).splitlines()[2].startswith("| a\\|b | fp32 |")
+    assert render_markdown(collect([str(tmp_path / "a|b")])).splitlines()[2].startswith("| a\\|b | - | fp32 |")
+
+
+def test_one_row_per_engine_with_each_engines_own_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    compile_json(tmp_path / "fp32", "fp32")
+    model = str(tmp_path / "fp32" / "mod.onnx")
+    ov = {"engine": "openvino", "version": "2026.4", "device": "cpu", "precision": "bf16", "intra_threads": 2, "providers": ["CPU"]}
+    ort = dict(ov, engine="onnxruntime", version="1.32", precision="fp32", providers=["CPUExecutionProvider"])
+    run_json(tmp_path / "run_ort.json", model, 5.0, 180e3, 190e3, datalist={"path_output": "out_ort"}, engine=ort)
+    run_json(tmp_path / "run_ov.json", model, 9.8, 100e3, 110e3, datalist={"path_output": "out_ov"}, engine=ov)
+    eval_json(tmp_path / "eval_ort.json", "out_ort", 30.930, 0.898)
+    eval_json(tmp_path / "eval_ov.json", "out_ov", 30.906, 0.897)
+    table = collect(["fp32/"], ["run_ort.json", "run_ov.json"], ["eval_*.json"])
+    assert [(r.engine, r.precision, r.psnr_db, r.throughput_qps) for r in table.rows] == [
+        ("onnxruntime", "fp32", 30.930, 5.0), ("openvino", "bf16", 30.906, 9.8)]
+    lines = render_markdown(table).splitlines()
+    assert lines[2].startswith("| fp32 | onnxruntime | fp32 |") and lines[3].startswith("| fp32 | openvino | bf16 |")
+    assert "engine" in render_csv(table).splitlines()[0].split(",")

@@ -51,7 +51,7 @@ def _print(result: Any, reports: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vampy.measure.compare import config_label
+    from vampy.measure.compare import config_label, engine_label
 
     names = result.names
     table = Table(title=f"vampy compare: against {names[0]}")
@@ -61,6 +61,7 @@ def _print(result: Any, reports: list[dict[str, Any]]) -> None:
         table.add_column(name, justify="right")
         table.add_column("change", justify="right")
     table.add_row("config", config_label(reports[0]), *[c for r in reports[1:] for c in (config_label(r), "")])
+    table.add_row("engine", engine_label(reports[0]), *[c for r in reports[1:] for c in (engine_label(r), "")])
     table.add_row("samples", str(reports[0]["samples"]), *[c for r in reports[1:] for c in (str(r["samples"]), "")])
     for row in result.metrics:
         cells = [_num(row.values[0])]

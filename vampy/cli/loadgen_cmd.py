@@ -18,7 +18,10 @@ def loadgen_command(
     vdsp_params: Optional[str] = typer.Option(None, "--vdsp_params", help="vdsp_params preprocessing file."),
     shape: Optional[str] = typer.Option(None, "-s", "--shape", help="Input shape C,H,W as for vampy run."),
     instance: int = typer.Option(1, "-i", "--instance", help="Model instances (threads of this process) serving LoadGen's queries."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="ONNX Runtime intra-op threads per instance (default: cores / instances)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Engine threads per instance (default: cores / instances)."),
+    engine: str = typer.Option("onnxruntime", "--engine", help="Runtime: onnxruntime (default) or openvino."),
+    provider: Optional[str] = typer.Option(None, "--provider", help="onnxruntime only: cpu (default), cuda or tensorrt."),
+    infer_precision: Optional[str] = typer.Option(None, "--infer_precision", help="openvino only: f32, bf16 or f16."),
     samples: int = typer.Option(64, "--samples", help="Query sample library size in performance mode (synthetic inputs)."),
     min_queries: int = typer.Option(100, "--min_queries", help="LoadGen's minimum query count."),
     min_duration: float = typer.Option(1.0, "--min_duration", help="LoadGen's minimum duration, seconds."),
@@ -39,7 +42,7 @@ def loadgen_command(
 
     cfg = LoadgenConfig(
         model=model, scenario=scenario, mode=mode, vdsp_params=vdsp_params, shapes=parse_shapes(shape) if shape else None,
-        instances=instance, threads=threads, samples=samples, min_queries=min_queries, min_duration_s=min_duration,
+        instances=instance, threads=threads, engine=engine, provider=provider, infer_precision=infer_precision, samples=samples, min_queries=min_queries, min_duration_s=min_duration,
         max_duration_s=max_duration, target_qps=target_qps, target_latency_ms=target_latency_ms,
         samples_per_query=samples_per_query, datalist=datalist, path_output=path_output, log_dir=log_dir,
     )

@@ -11,7 +11,7 @@ from vampy.cli.signals import on_sigterm
 
 SWEEP_HELP = (
     "Find the configuration with the highest throughput whose p99 e2e latency meets --max_p99_ms: short "
-    "runs over instances, processes, batch size and ONNX Runtime threads. Each dimension takes a list (1,2,4), "
+    "runs over instances, processes, batch size and threads, on one engine or several (--engines). Each dimension takes a list (1,2,4), "
     "a range (1-4) or auto. All lists: the full grid. Any auto (or --search auto): a climb that grows each dimension while "
     "throughput improves by more than the run-to-run noise it measured (docs/sweep.md). Prints every point, "
     "the winner as a `vampy run` command line; --csv/--json are rewritten after every point, so Ctrl-C keeps them."
@@ -29,7 +29,8 @@ def sweep_command(
     instances: str = typer.Option("auto", "-i", "--instances", help="Model instances per process: auto, a list 1,2,4 or a range 1-4."),
     processes: str = typer.Option("auto", "-p", "--processes", help="Worker processes: auto, a list or a range."),
     batch: str = typer.Option("auto", "-b", "--batch", help="Samples per request: auto, a list or a range (a model with a fixed batch keeps it)."),
-    threads: str = typer.Option("auto", "--threads", help="ONNX Runtime intra-op threads per instance: auto, a list or a range."),
+    threads: str = typer.Option("auto", "--threads", help="Engine threads per instance: auto, a list or a range."),
+    engines: str = typer.Option("onnxruntime", "--engines", help="Engines to search, each on its own ladders, pooled into one ranking: onnxruntime,openvino; a precision as openvino:bf16,openvino:f32."),
     search: Optional[str] = typer.Option(None, "--search", help="auto (climb) or grid (every combination). Default: auto when any dimension is auto, else grid."),
     max_p99_ms: Optional[float] = typer.Option(None, "--max_p99_ms", help="Only points whose p99 e2e latency is at most this many ms can win."),
     point_duration: Optional[float] = typer.Option(None, "--point_duration", help="Seconds each point measures (default 4 unless --point_iterations is given)."),
@@ -47,7 +48,7 @@ def sweep_command(
     cfg = sweep_config(
         model=model, vdsp_params=vdsp_params, shape=shape, instances=instances, processes=processes, batch=batch, threads=threads,
         search=search, max_p99_ms=max_p99_ms, point_duration=point_duration, point_iterations=point_iterations, warmup=warmup,
-        seed=seed, dtype=dtype, plot=plot, csv=csv_path, json=json_path,
+        seed=seed, dtype=dtype, plot=plot, csv=csv_path, json=json_path, engines=engines,
     )
     _sweep(cfg, quiet)
 
@@ -115,6 +116,10 @@ def _g(value: float) -> str:
     return f"{value:.{max(0, 3 - math.floor(math.log10(abs(value))))}f}"
 
 
+def _engine(row: dict[str, Any]) -> str:
+    return f"{row['engine']}:{row['infer_precision']}" if row.get("infer_precision") else str(row.get("engine", "onnxruntime"))
+
+
 def _print(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -122,7 +127,7 @@ def _print(data: dict[str, Any]) -> None:
     from vampy.workflows.sweep import CONTENDED_PERCENT, NEAR_WINNER
 
     table = Table(title=f"vampy sweep ({data['mode']}): {data['points_tried']} points, {data['runs']} runs")
-    for name in ("#", "i", "p", "b", "threads", "qps", "p50 ms", "p99 ms", "cpu %", "others %", "MB", "stable", ""):
+    for name in ("#", "i", "p", "b", "threads", "engine", "qps", "p50 ms", "p99 ms", "cpu %", "others %", "MB", "stable", ""):
         table.add_column(name, justify="left" if name in ("stable", "") else "right")
     for row in data["points"]:
         marks = [m for m, on in (("WINNER", row["winner"]), ("pareto", row["pareto"]), (row["role"], bool(row["role"])),
@@ -131,7 +136,7 @@ def _print(data: dict[str, Any]) -> None:
             marks = [f"failed: {row['error']}"]
         stable = {True: "yes", False: "NO", None: "-"}[row["stable"]]
         table.add_row(str(row["index"]), str(row["instances"]), str(row["processes"]), str(row["batch"]), str(row["threads"]),
-                      _g(row["throughput_qps"]), _g(row["e2e_p50_ms"]), _g(row["e2e_p99_ms"]),
+                      _engine(row), _g(row["throughput_qps"]), _g(row["e2e_p50_ms"]), _g(row["e2e_p99_ms"]),
                       f"{row['cpu_percent']:.0f}", "-" if row["others_cpu_percent"] is None else f"{row['others_cpu_percent']:.0f}",
                       f"{row['rss_mb']:.0f}", stable, ", ".join(marks))
     Console(width=140, highlight=False).print(table)
@@ -150,7 +155,7 @@ def _print(data: dict[str, Any]) -> None:
         lines.append("no winner: " + (f"no point met --max_p99_ms {bound:g}" if bound else "no point finished"))
     else:
         within = f" (p99 bound {bound:g} ms)" if bound else ""
-        lines.append(f"winner: i{win['instances']} p{win['processes']} b{win['batch']} t{win['threads']}: "
+        lines.append(f"winner: i{win['instances']} p{win['processes']} b{win['batch']} t{win['threads']} {_engine(win)}: "
                      f"{_g(win['throughput_qps'])} qps, p99 {_g(win['e2e_p99_ms'])} ms{within}")
         lines.append(data["winner_command"])
         alt = data["low_latency_alternative"]

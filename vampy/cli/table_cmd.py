@@ -30,7 +30,8 @@ def table_command(
 ) -> None:
     from vampy.errors import UsageError
     from vampy.report.schema import write_text
-    from vampy.report.table import collect, render_csv, render_markdown
+    from vampy.report.table import collect
+    from vampy.report.table_render import render_csv, render_markdown
 
     if markdown is not None and csv_path is not None and markdown.resolve() == csv_path.resolve():
         raise UsageError(f"--markdown and --csv both name {markdown}; give two files")

@@ -88,6 +88,7 @@ class Comparison:
     resamples: int
     seed: int
     min_change: float
+    engines: tuple[str, ...] = ()  # what ran in each report: "engine precision" (empty for reports older than the engine block)
 
     def tests_of(self, k: int) -> list[Test]:
         return [t for t in self.tests if t.report == k]
@@ -96,6 +97,9 @@ class Comparison:
         tests = self.tests_of(k)
         significant = [t for t in tests if t.significant]
         versus = f"{self.names[k]} vs {self.names[0]}"
+        if self.engines and self.engines[k] != self.engines[0]:
+            # A faster or slower engine is a different system, not a regression of this one: say so first.
+            versus += f" (different engines: {self.engines[k]} vs {self.engines[0]}; not a regression of either)"
         if significant:
             return f"{versus}: significant difference in " + ", ".join(f"{t.metric} ({t.change:+.1%})" for t in significant if t.change is not None)
         if all(t.significant is None for t in tests):
@@ -196,6 +200,15 @@ def config_label(report: dict[str, Any]) -> str:
     return f"i{report.get('instances')} p{report.get('processes')} b{report.get('batch_size')} t{report.get('intra_threads')}"
 
 
+def engine_label(report: dict[str, Any]) -> str:
+    """What ran: "openvino bf16" (engine and precision, as the run's sessions reported them)."""
+    engine = report.get("engine") or {}
+    if not engine:
+        return "onnxruntime"  # reports before the engine block were all ONNX Runtime's CPU provider
+    parts = [str(engine.get("engine", "?")), str(engine.get("precision", "")), str(engine.get("device", ""))]
+    return " ".join(p for p in parts if p and p != "cpu")
+
+
 def _config_notes(reports: Sequence[dict[str, Any]], names: Sequence[str]) -> list[str]:
     notes = []
     for key, label in (("model.path", "model"), ("inputs.inputs", "inputs")):
@@ -247,7 +260,12 @@ def compare(
         tests.append(_test("throughput", k, metrics[0].change(k), rates[0], rates[k], why, confidence, min_change))
         tests.append(_test("median e2e latency", k, metrics[1].change(k), medians[0], medians[k],
                            "no e2e histogram in the report", confidence, min_change))
-    return Comparison(tuple(names), metrics, tuple(tests), tuple(_config_notes(reports, names)), confidence, resamples, seed, min_change)
+    engines = tuple(engine_label(r) for r in reports)
+    notes = _config_notes(reports, names)
+    if len(set(engines)) > 1:
+        notes.append("the reports ran on different engines (" + "; ".join(f"{n}: {e}" for n, e in zip(names, engines))
+                     + "): a difference between them is the engine's, not a regression")
+    return Comparison(tuple(names), metrics, tuple(tests), tuple(notes), confidence, resamples, seed, min_change, engines)
 
 
 def unique_names(paths: Sequence[str]) -> list[str]:

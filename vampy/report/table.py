@@ -11,14 +11,16 @@ whose mod.json has no MACs), never prints. Matching (documented in docs/compile.
                   as above) whose --path_output is the eval's --out_npz_dir. An eval report does not
                   name its model, so nothing else is guessed.
 
-A folder may get one run report for its speed columns (a synthetic-input run is preferred over a
---datalist run) and one eval report; more is an error naming the files. Unmatched reports are notes.
+A folder gets one row per engine its run reports ran on (the report's `engine` block; reports from
+before it are onnxruntime), so the fp32 model measured with ONNX Runtime and with OpenVINO's bf16 are
+two rows. Each row may get one run report for its speed columns (a synthetic-input run is
+preferred over a --datalist run) and one eval report (matched to the engine of the run whose
+--path_output it scored; an explicit DIR=FILE eval goes to the folder's first engine); more is an
+error naming the files. Unmatched reports are notes.
 """
 from __future__ import annotations
 
-import csv
 import glob
-import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -69,7 +71,8 @@ class Report:
 class Row:
     model: str
     folder: str
-    precision: str | None
+    engine: str | None  # what the run ran on, None without a run
+    precision: str | None  # what ran (the run's engine says), else what the folder's mod.json says
     calibration: str | None
     input_shape: str | None  # the shape GFLOPs were counted at
     gflops: float | None
@@ -222,8 +225,25 @@ def build_table(folders: Sequence[ModelFolder], runs: Sequence[Report], evals: S
     runs_of = _assign(folders, runs, lambda r: _run_folder(r, folders), "--run", notes)
     outputs = _outputs_dirs(runs_of)
     evals_of = _assign(folders, evals, lambda e: _lookup(outputs, _resolved(_get(e.data, "config", "outputs_dir"))), "--eval", notes)
-    rows = [_row(f, _pick_run(runs_of[f.key], f), _pick(evals_of[f.key], f, "--eval"), count, notes) for f in folders]
+    rows = []
+    for f in folders:
+        engines = list(dict.fromkeys(engine_of(r) for r in runs_of[f.key])) or [None]
+        for engine in engines:
+            runs = [r for r in runs_of[f.key] if engine_of(r) == engine]
+            own = [e for e in evals_of[f.key] if _eval_engine(e, outputs) in (engine, None if engine == engines[0] else engine)]
+            rows.append(_row(f, engine, _pick_run(runs, f), _pick(own, f, "--eval"), count, notes))
     return Table(tuple(rows), tuple(notes))
+
+
+def engine_of(run: Report) -> str:
+    """The engine a run report ran on; onnxruntime for reports from before the engine block."""
+    return str(_get(run.data, "engine", "engine") or "onnxruntime")
+
+
+def _eval_engine(ev: Report, outputs: dict[Path, tuple[Path, str]]) -> str | None:
+    """The engine of the run whose outputs an eval scored; None when not known (an explicit pair)."""
+    hit = outputs.get(_resolved(_get(ev.data, "config", "outputs_dir")) or Path("/nonexistent"))
+    return hit[1] if hit else None
 
 
 def _assign(
@@ -260,19 +280,20 @@ def _run_folder(run: Report, folders: Sequence[ModelFolder]) -> Path | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def _outputs_dirs(runs_of: dict[Path, list[Report]]) -> dict[Path, Path]:
-    """--path_output of every matched run -> its model folder."""
-    found: dict[Path, Path] = {}
+def _outputs_dirs(runs_of: dict[Path, list[Report]]) -> dict[Path, tuple[Path, str]]:
+    """--path_output of every matched run -> (its model folder, its engine)."""
+    found: dict[Path, tuple[Path, str]] = {}
     for key, runs in runs_of.items():
         for run in runs:
             out = _resolved(_get(run.data, "datalist", "path_output") or _get(run.data, "config", "path_output"))
             if out is not None:
-                found[out] = key
+                found[out] = (key, engine_of(run))
     return found
 
 
-def _lookup(found: dict[Path, Path], outputs_dir: Path | None) -> Path | None:
-    return found.get(outputs_dir) if outputs_dir is not None else None
+def _lookup(found: dict[Path, tuple[Path, str]], outputs_dir: Path | None) -> Path | None:
+    hit = found.get(outputs_dir) if outputs_dir is not None else None
+    return hit[0] if hit else None
 
 
 def _pick_run(runs: list[Report], folder: ModelFolder) -> Report | None:
@@ -291,7 +312,7 @@ def _pick(reports: list[Report], folder: ModelFolder, flag: str) -> Report | Non
 # --- one row ---
 
 
-def _row(folder: ModelFolder, run: Report | None, ev: Report | None, count: GraphCounter | None, notes: list[str]) -> Row:
+def _row(folder: ModelFolder, engine: str | None, run: Report | None, ev: Report | None, count: GraphCounter | None, notes: list[str]) -> Row:
     meta = folder.metadata or {}
     macs, params, shape = _graph_figures(folder, count, notes)
     flops_per_mac = meta.get("flops_per_mac") or FLOPS_PER_MAC
@@ -300,7 +321,8 @@ def _row(folder: ModelFolder, run: Report | None, ev: Report | None, count: Grap
     return Row(
         model=folder.name,
         folder=str(folder.folder),
-        precision=_precision(folder.metadata),
+        engine=engine if run else None,
+        precision=_get(run_data, "engine", "precision") or _precision(folder.metadata),
         calibration=calibration_label(meta.get("calibration")),
         input_shape=shape,
         gflops=macs * flops_per_mac / 1e9 if macs is not None else None,
@@ -440,109 +462,6 @@ def _ms(value_us: Any) -> float | None:
     return number / 1e3 if number is not None else None
 
 
-# --- rendering ---
 
-# (header, Row attribute, decimals); None decimals: text, left-aligned.
-COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("model", "model", None),
-    ("precision", "precision", None),
-    ("calibration", "calibration", None),
-    ("input", "input_shape", None),
-    ("GFLOPs", "gflops", 3),
-    ("params (M)", "params_m", 3),
-    ("PSNR (dB)", "psnr_db", 3),
-    ("SSIM", "ssim", 4),
-    ("throughput (qps)", "throughput_qps", 2),
-    ("e2e p50 (ms)", "e2e_p50_ms", 2),
-    ("e2e p99 (ms)", "e2e_p99_ms", 2),
-    ("size (MB)", "size_mb", 3),
-)
-ACCURACY_FIELDS = ("psnr_db", "ssim")
-SPEED_FIELDS = ("throughput_qps", "e2e_p50_ms", "e2e_p99_ms")
-
-
-def render_markdown(table: Table) -> str:
-    """The table, then what its figures mean (the FLOPs convention, settings, marks)."""
-    lines = ["| " + " | ".join(header for header, _, _ in COLUMNS) + " |"]
-    lines.append("| " + " | ".join("---" if digits is None else "---:" for _, _, digits in COLUMNS) + " |")
-    lines += ["| " + " | ".join(_md_escape(cell) for cell in _cells(row)) + " |" for row in table.rows]
-    return "\n".join(lines) + "\n\n" + "".join(f"- {line}\n" for line in _legend(table.rows))
-
-
-def _cells(row: Row) -> list[str]:
-    cells = []
-    for _, attr, digits in COLUMNS:
-        value = getattr(row, attr)
-        text = MISSING if value is None else (str(value) if digits is None else f"{value:.{digits}f}")
-        if value is not None and attr in ACCURACY_FIELDS:
-            text += _accuracy_mark(row)
-        if value is not None and attr in SPEED_FIELDS and row.run_complete is False:
-            text += " " + INCOMPLETE_MARK
-        cells.append(text)
-    return cells
-
-
-def _accuracy_mark(row: Row) -> str:
-    mark = f" {RANDOM_MARK}" if row.accuracy_meaningful is False else ""
-    if row.eval_images_scored is not None and row.eval_images_total is not None and row.eval_images_scored < row.eval_images_total:
-        mark += f" ({row.eval_images_scored}/{row.eval_images_total} images)"
-    return mark
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def _legend(rows: Sequence[Row]) -> list[str]:
-    lines = [
-        f"GFLOPs: 1 MAC = {FLOPS_PER_MAC} FLOPs, counting the multiply-accumulates of Conv, ConvTranspose, Gemm "
-        "and MatMul in one forward pass at the input shape shown. params (M): weights, in millions.",
-        "throughput: samples per second over the measured window; e2e p50/p99: request latency, "
-        "from `vampy run --json`. size: mod.onnx in MB (10^6 bytes). -: no figure.",
-    ]
-    lines += _settings_lines("runs", [(r.model, r.run_settings) for r in rows])
-    lines += _settings_lines("PSNR/SSIM", [(r.model, r.eval_settings) for r in rows])
-    if any(r.accuracy_meaningful is False and r.psnr_db is not None for r in rows):
-        lines.append(f"{RANDOM_MARK}: the model has seeded random weights (`vampy zoo` without --weights); its PSNR and SSIM mean nothing, do not quote them.")
-    if any(r.run_complete is False for r in rows):
-        lines.append(f"{INCOMPLETE_MARK}: the run report says the run did not finish (see its incomplete_reason).")
-    if any(_accuracy_mark(r).endswith("images)") for r in rows if r.psnr_db is not None):
-        lines.append("(k/n images): the eval report lists images it could not score; the mean covers the k scored.")
-    return lines
-
-
-def _settings_lines(label: str, pairs: Sequence[tuple[str, str | None]]) -> list[str]:
-    by_setting: dict[str, list[str]] = {}
-    for model, setting in pairs:
-        if setting is not None:
-            by_setting.setdefault(setting, []).append(model)
-    if len(by_setting) == 1:
-        return [f"{label}: {next(iter(by_setting))}."]
-    return [f"{label}: " + "; ".join(f"{setting} ({', '.join(models)})" for setting, models in by_setting.items()) + "."] if by_setting else []
-
-
-CSV_FIELDS = (
-    "model", "folder", "precision", "calibration", "input_shape", "gflops", "params_m", "psnr_db", "ssim",
-    "accuracy_meaningful", "eval_images_scored", "eval_images_total", "throughput_qps", "e2e_p50_ms",
-    "e2e_p99_ms", "run_complete", "size_mb", "run_report", "eval_report",
-)
-
-
-def render_csv(table: Table) -> str:
-    """One line per row, full precision (repr), empty cells for missing figures, true/false flags."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for row in table.rows:
-        writer.writerow([_csv_cell(getattr(row, name)) for name in CSV_FIELDS])
-    return buffer.getvalue()
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
 
 

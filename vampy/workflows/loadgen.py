@@ -13,13 +13,13 @@ import queue
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from vampy.config import RunConfig
+from vampy.config import RunConfig, check_engine_flags, device_of
 from vampy.errors import InputError, UsageError
 from vampy.data.inputs import InputPlan, batch_feed, build_plan, sample_tensor, synthetic_raw
 from vampy.engines.base import EngineOptions, get_engine
@@ -52,8 +52,11 @@ class LoadgenConfig:
     log_dir: str = "mlperf_logs"
     seed: int = 0
     engine: str = "onnxruntime"
+    provider: str | None = None
+    infer_precision: str | None = None
 
     def __post_init__(self) -> None:
+        check_engine_flags(self.engine, self.provider, self.infer_precision)
         if self.scenario not in SCENARIOS:
             raise UsageError(f"--scenario {self.scenario}: choose one of {', '.join(SCENARIOS)}")
         if self.mode not in MODES:
@@ -101,6 +104,8 @@ def run_loadgen(cfg: LoadgenConfig, clock: Callable[[], int] = time.perf_counter
     lg = _import_loadgen()
     model_path = resolve_model(cfg.model)
     engine = get_engine(cfg.engine)
+    options = EngineOptions(device=device_of(cfg.provider), precision=cfg.infer_precision)
+    engine.check(options)
     info = engine.describe(model_path)
     from vampy.formats.vdsp import load_vdsp
 
@@ -108,7 +113,7 @@ def run_loadgen(cfg: LoadgenConfig, clock: Callable[[], int] = time.perf_counter
     raws, indices = _samples(cfg, spec, info)
     plan = build_plan(RunConfig(model=cfg.model, shapes=cfg.shapes or _shapes_of(raws), seed=cfg.seed), spec, info)
     threads = cfg.threads or max(1, _cores() // cfg.instances)
-    sessions = [engine.open(model_path, EngineOptions(intra_threads=threads)) for _ in range(cfg.instances)]
+    sessions = [engine.open(model_path, replace(options, intra_threads=threads, streams=cfg.instances)) for _ in range(cfg.instances)]
     sut = _Sut(plan, sessions, raws, indices, cfg, clock, lg)
     expected_ns = sut.calibrate()
     log_dir = Path(cfg.log_dir)

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from vampy.config import RunConfig
+from vampy.config import RunConfig, check_engine_flags
+from vampy.engines.base import DEFAULT_ENGINE
 from vampy.errors import Terminated, UsageError
 from vampy.measure.pareto import pareto_front
 
@@ -55,6 +56,8 @@ class Point:
     processes: int
     batch: int
     threads: int
+    engine: str = DEFAULT_ENGINE
+    infer_precision: str = ""  # "" : the engine's default (a str, not None, so points stay orderable)
 
     def get(self, dim: str) -> int:
         return int(getattr(self, dim))
@@ -64,7 +67,26 @@ class Point:
 
     @property
     def label(self) -> str:
-        return f"i{self.instances} p{self.processes} b{self.batch} t{self.threads}"
+        numbers = f"i{self.instances} p{self.processes} b{self.batch} t{self.threads}"
+        return numbers if self.engine == DEFAULT_ENGINE else f"{numbers} {engine_label(self.engine, self.infer_precision)}"
+
+
+def engine_label(engine: str, infer_precision: str) -> str:
+    return f"{engine}:{infer_precision}" if infer_precision else engine
+
+
+def parse_engines(text: str) -> tuple[tuple[str, str], ...]:
+    """`onnxruntime,openvino:bf16,openvino:f32` -> ((engine, precision or ""), ...), each checked."""
+    specs: list[tuple[str, str]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            raise UsageError(f"--engines {text!r}: an empty entry; give e.g. onnxruntime,openvino or openvino:bf16,openvino:f32")
+        engine, _, precision = item.partition(":")
+        check_engine_flags(engine, None, precision or None)
+        if (engine, precision) in specs:
+            raise UsageError(f"--engines {text!r}: {item} is listed twice")
+        specs.append((engine, precision))
+    return tuple(specs)
 
 
 @dataclass(frozen=True)
@@ -210,6 +232,7 @@ class SweepConfig:
     json_path: str | None = None
     plot_path: str | None = None
     strategy: str | None = None  # "auto" | "grid"; None: auto when any dimension is auto
+    engines: tuple[tuple[str, str], ...] = ((DEFAULT_ENGINE, ""),)  # (engine, infer precision or ""), searched one after the other
 
     @property
     def auto(self) -> bool:

@@ -14,11 +14,14 @@ from typing import Any
 from vampy.config import RunConfig
 from vampy.errors import ModelError, UsageError, WorkerError
 from vampy.report.schema import SCHEMA_VERSION, write_json, write_text
-from vampy.workflows.sweep import Measure, Measurement, Point, SweepConfig, SweepObserver, SweepResult, measurement_from_report, search
+from vampy.workflows.sweep import (
+    Measure, Measurement, Point, SweepConfig, SweepObserver, SweepResult, engine_label, measurement_from_report, search,
+)
 
 
 def point_config(base: RunConfig, point: Point) -> RunConfig:
-    return replace(base, instances=point.instances, processes=point.processes, batch_size=point.batch, threads=point.threads, json_path=None, dry_run=False)
+    return replace(base, instances=point.instances, processes=point.processes, batch_size=point.batch, threads=point.threads,
+                   engine=point.engine, infer_precision=point.infer_precision or None, json_path=None, dry_run=False)
 
 
 
@@ -91,9 +94,52 @@ def cores() -> int:
 
 
 def run_sweep(cfg: SweepConfig, observer: SweepObserver | None = None, measure: Measure | None = None) -> SweepResult:
-    """The sweep of `vampy sweep`: check the model once, then grid or auto with real runs."""
+    """The sweep of `vampy sweep`: check the model once, then grid or auto with real runs, engine by engine.
+
+    Each engine (and precision) is searched on its own ladders, one after the other; the rows are
+    pooled, so the winner and the Pareto front are across engines, each row saying its engine.
+    """
     ladders = cfg.space.ladders(cores(), model_fixed_batch(cfg.base))
-    return search(ladders, cfg.auto, measure or RunMeasurer(cfg.base), cfg.max_p99_ms, observer)
+    measure = measure or RunMeasurer(cfg.base)
+    done: list[SweepResult] = []
+    for engine, precision in cfg.engines:
+        tagged = _EngineTagged(measure, engine, precision)
+        part = search(ladders, cfg.auto, tagged, cfg.max_p99_ms, _Offset(observer, done, tagged) if observer else None)
+        done.append(part)
+        if part.interrupted:
+            break
+    return done[0] if len(done) == 1 else _pooled(done)
+
+
+class _EngineTagged:
+    """The search varies the numbers; this puts the engine on every point before it is measured."""
+
+    def __init__(self, measure: Measure, engine: str, precision: str) -> None:
+        self.measure, self.engine, self.precision = measure, engine, precision
+
+    def __call__(self, point: Point) -> Measurement:
+        return self.measure(replace(point, engine=self.engine, infer_precision=self.precision))
+
+
+class _Offset:
+    """An observer for one engine's search: row numbers and partial results count the engines before it."""
+
+    def __init__(self, observer: SweepObserver, done: list[SweepResult], tagged: _EngineTagged) -> None:
+        self.observer, self.done, self.tagged = observer, list(done), tagged
+
+    def point_started(self, point: Point, index: int, total: int | None) -> None:
+        before = sum(len(r.rows) for r in self.done)
+        shown = replace(point, engine=self.tagged.engine, infer_precision=self.tagged.precision)
+        self.observer.point_started(shown, before + index, None if total is None or self.done else total)
+
+    def point_done(self, measurement: Measurement, partial: SweepResult) -> None:
+        self.observer.point_done(measurement, _pooled([*self.done, partial]) if self.done else partial)
+
+
+def _pooled(parts: list[SweepResult]) -> SweepResult:
+    first = parts[0]
+    log = tuple(f"{engine_label(r.rows[0].point.engine, r.rows[0].point.infer_precision)}: {line}" for r in parts if r.rows for line in r.log)
+    return replace(first, rows=tuple(m for r in parts for m in r.rows), interrupted=next((r.interrupted for r in parts if r.interrupted), None), log=log)
 
 
 
@@ -111,6 +157,10 @@ def run_command_line(base: RunConfig, point: Point) -> str:
     if base.shapes:
         args += ["-s", _format_shapes(base.shapes)]
     args += ["-i", str(point.instances), "-p", str(point.processes), "-b", str(point.batch), "--threads", str(point.threads)]
+    if point.engine != "onnxruntime":
+        args += ["--engine", point.engine]
+    if point.infer_precision:
+        args += ["--infer_precision", point.infer_precision]
     if base.token_dtype:
         args += ["--dtype", base.token_dtype]
     return shlex.join(args)
@@ -118,7 +168,7 @@ def run_command_line(base: RunConfig, point: Point) -> str:
 
 
 CSV_COLUMNS = (
-    "index", "instances", "processes", "batch", "threads", "throughput_qps", "e2e_p50_ms", "e2e_p99_ms", "model_p99_ms",
+    "index", "instances", "processes", "batch", "threads", "engine", "infer_precision", "throughput_qps", "e2e_p50_ms", "e2e_p99_ms", "model_p99_ms",
     "cpu_percent", "others_cpu_percent", "rss_mb", "samples", "duration_s", "stable", "max_deviation", "runs", "meets_bound", "pareto",
     "winner", "role", "error",
 )
@@ -159,7 +209,8 @@ def sweep_dict(result: SweepResult, cfg: SweepConfig, environment: dict[str, Any
         "complete": result.interrupted is None,
         "interrupted": result.interrupted,
         "mode": result.mode,
-        "config": {"run": cfg.base.to_dict(), "space": cfg.space.to_dict(), "max_p99_ms": cfg.max_p99_ms, "search": result.mode},
+        "config": {"run": cfg.base.to_dict(), "space": cfg.space.to_dict(), "max_p99_ms": cfg.max_p99_ms, "search": result.mode,
+                   "engines": [engine_label(e, p) for e, p in cfg.engines]},
         "ladders": {d: list(v) for d, v in result.ladders.items()},
         "space_size": result.space_size,
         "points_tried": result.points_tried,
