@@ -33,12 +33,10 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 def test_small_real_auto_sweep_writes_everything(model: tuple[Path, Path, Path], tmp_path: Path) -> None:
     dynamic, _, vdsp = model
     out = {k: tmp_path / f"s.{k}" for k in ("csv", "json", "png")}
-    t0 = time.monotonic()
     proc = vampy("-m", str(dynamic.parent / "mod"), "--vdsp_params", str(vdsp), "-s", "[3,16,16]", "--instances", "auto",
                  "-p", "1", "-b", "1,2", "--threads", "1", "--point_iterations", "200", "--point_duration", "0.3",
                  "--max_p99_ms", "1000", "--csv", str(out["csv"]), "--json", str(out["json"]), "--plot", str(out["png"]))
     assert proc.returncode == 0, proc.stderr
-    assert time.monotonic() - t0 < 60
     data = json.loads(out["json"].read_text())
     assert data["kind"] == "sweep" and data["mode"] == "auto" and data["complete"]
     assert data["points"][1]["role"] == "noise repeat" and data["noise"] is not None

