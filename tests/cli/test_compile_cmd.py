@@ -57,7 +57,7 @@ def test_int8_writes_model_and_metadata(tmp_path: Path, capsys: pytest.CaptureFi
     lines = captured.out.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"wrote {out_dir / 'mod.onnx'} (+ mod.json): int8, input input [1,1,8,8]")
     assert "max per-channel, 2 calibration sample(s)" in lines[0] and "Q/DQ" in lines[0]
-    assert "vampy: note: ignored vendor-only key: backend.type" in captured.err and "Traceback" not in captured.err
+    assert "vampy: note: ignored vendor-only key backend.type: the vendor's backend (tvm_vacc)" in captured.err and "Traceback" not in captured.err
     meta = json.loads((out_dir / "mod.json").read_text())
     assert json.loads(report.read_text()) == meta and meta["precision"] == "int8"
 
@@ -124,3 +124,51 @@ def test_bad_vdsp_and_json_paths(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_flags_unused_by_fp32_are_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _vampy(["compile", str(write_yaml(tmp_path, "fp32")), "--vdsp_params", str(tmp_path / "v.json")]) == 0
     assert "note: not used for fp32: --vdsp_params" in capsys.readouterr().err
+
+
+# --- vendor files: --dry_run, other frontends, the typo warning ---
+
+
+def _vendor_edit(data: dict[str, Any]) -> None:
+    data["dataset"]["type"] = "tvm"
+    data["backend"]["compile"] = {"cluster_mode": 0, "output_layout": "NCHW"}
+    data["graph"] = {"extra_ops": [{"type": "yolov5_nms", "params": {"anchor": [1, 2]}}]}
+
+
+def test_dry_run_prints_the_plan_and_reads_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_yaml(tmp_path, edit=_vendor_edit)
+    (tmp_path / "src.onnx").unlink()  # not read: reported missing
+    report = tmp_path / "plan.json"
+    assert _vampy(["compile", str(config), "--dry_run", "--json", str(report)]) == 0
+    captured = capsys.readouterr()
+    plan = json.loads(captured.out)
+    assert plan == json.loads(report.read_text())
+    assert plan["precision"] == "int8" and plan["calibration"]["method"] == "max" and plan["calibration"]["per_channel"]
+    assert plan["missing_files"] == [f"frontend.checkpoint {tmp_path / 'src.onnx'}"]
+    assert sorted(k["key"] for k in plan["ignored_keys"]) == ["backend.compile.cluster_mode", "backend.compile.output_layout",
+                                                            "backend.type", "dataset.type"]
+    assert plan["extra_ops_applied"] == [] and "yolov5_nms: not applied" in plan["notes"][0]
+    assert not (tmp_path / "ws").exists() and captured.err == ""
+
+
+def test_dry_run_bad_vdsp_file_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    vdsp = tmp_path / "v.json"
+    vdsp.write_text("{not json")
+    assert _vampy(["compile", str(write_yaml(tmp_path)), "--dry_run", "--vdsp_params", str(vdsp)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("vampy: error: ") and err.count("\n") == 1 and str(vdsp) in err
+
+
+@pytest.mark.parametrize("frontend", ["pytorch", "huggingface", "keras", "tensorflow", "darknet"])
+def test_other_frontends_exit_3_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], frontend: str) -> None:
+    config = write_yaml(tmp_path, edit=lambda d: d["frontend"].update(type=frontend, model_kwargs={"tp": 1}))
+    assert _vampy(["compile", str(config), "--dry_run"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"frontend.type: str '{frontend}'" in err and "export the model to ONNX first" in err
+
+
+def test_misspelt_key_warns_and_compiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_yaml(tmp_path, edit=lambda d: d["backend"]["quantize"].update(alibrate_mode="max"))
+    assert _vampy(["compile", str(config), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "vampy: warning: " in err and "backend.quantize.alibrate_mode: unknown key, probably a misspelling of calibrate_mode" in err

@@ -153,7 +153,7 @@ def test_process_ops(op: dict[str, Any], expected: object) -> None:
         (lambda d: d["frontend"].update(weights="w"), "frontend.weights: unknown key"),
         (lambda d: d["backend"]["quantize"].update(calib_mode="max"), "backend.quantize.calib_mode: unknown key"),
         (lambda d: d["dataset"]["sampler"].update(shuffle=True), "dataset.sampler.shuffle: unknown key"),
-        (lambda d: d["dataset"]["process_ops"][2].update(sizes=[1, 1]), r"dataset.process_ops[2].sizes: unknown key"),
+        (lambda d: d["dataset"]["process_ops"][2].update(width=[1, 1]), r"dataset.process_ops[2].width: unknown key"),
         (lambda d: d["workspace"].update(tmp="x"), "workspace.tmp: unknown key"),
         (lambda d: d["dataset"]["process_ops"].append({"type": "Flip"}), "dataset.process_ops[6].type: unknown operation 'Flip'"),
         (lambda d: d.pop("name"), "name: missing"),

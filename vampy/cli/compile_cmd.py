@@ -9,7 +9,9 @@ import typer
 COMPILE_HELP = (
     "Compile an ONNX model to fp32 (graph-optimised), fp16 or int8 (static QDQ, calibrated on the YAML's "
     "dataset) from a vamc compiler YAML; writes <workspace.path>/<name>/mod.onnx and mod.json, ready for "
-    "`vampy run -m <workspace.path>/<name>/mod`. Vendor-only keys (backend.type, compile:) are accepted and ignored."
+    "`vampy run -m <workspace.path>/<name>/mod`. Reads the vendor's files as they are: device-only keys (backend.type, "
+    "backend.compile, dataset.type, ...) are accepted and listed as ignored with the reason; graph.extra_ops softmax is "
+    "appended; *_nms extra ops are not applied. Other frontends (pytorch, huggingface, ...) are refused (exit 3): export to ONNX first."
 )
 
 
@@ -30,6 +32,11 @@ def compile_command(
         "they go through the same preprocessing as `vampy run --datalist`.",
     ),
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result (the same content as mod.json) to this file."),
+    dry_run: bool = typer.Option(
+        False, "--dry_run",
+        help="Validate the YAML (and --vdsp_params) and print the resolved compile plan as JSON; reads neither the "
+        "checkpoint nor the dataset (missing files are listed in the JSON). Exit 0 when the file is understood.",
+    ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
     from vampy.cli.progress import RichProgress
@@ -38,6 +45,16 @@ def compile_command(
     from vampy.report.schema import write_json
 
     cfg = load_compile_config(config, vdsp_params=vdsp_params, calib_datalist=calib_datalist)
+    if dry_run:
+        import json
+
+        from vampy.compiler.plan import compile_plan
+
+        plan = compile_plan(cfg)
+        typer.echo(json.dumps(plan, indent=2))
+        if json_path:
+            write_json(json_path, plan)
+        return
     with RichProgress(quiet=quiet) as progress:
         result = compile_model(cfg, progress)
     data = result.to_dict()

@@ -55,6 +55,23 @@ def calibration_samples(cfg: CompileConfig, model: onnx.ModelProto, log: BuildLo
     return samples
 
 
+def check_calibration_inputs(cfg: CompileConfig, model: onnx.ModelProto) -> None:
+    """The YAML's images can feed one float input; token ids, masks or several inputs need npz files.
+    Checked right after the model is read, before any slow work."""
+    if cfg.calib_datalist is not None:
+        return
+    inputs = graph_inputs(model)
+    if len(inputs) != 1:
+        names = ", ".join(repr(v.name) for v in inputs)
+        raise InputError(f"{cfg.source}: dataset: process_ops make one image tensor but the model has {len(inputs)} inputs ({names}); "
+                         "calibrate from npz files with --calib_datalist FILE (input_0, input_1, ... in the model's input order)")
+    elem = inputs[0].type.tensor_type.elem_type
+    if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE):
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(elem).name
+        raise InputError(f"{cfg.source}: dataset: process_ops make an image tensor but the model input {inputs[0].name!r} is {dtype}; "
+                         "calibrate from npz files with --calib_datalist FILE")
+
+
 def check_range(samples: Samples, observed: tuple[float, float], log: BuildLog) -> None:
     """Warn when the calibration tensors' values do not look like the run-time preprocessing's."""
     expected = samples.runtime_range
@@ -235,4 +252,4 @@ def _npz_tensor(cfg: CompileConfig, arrays: dict[str, np.ndarray], k: int, value
     return tensor[:channels] if isinstance(channels, int) and channels < tensor.shape[0] else tensor
 
 
-__all__ = ["NORM_LABELS", "Samples", "calibration_samples", "check_range"]
+__all__ = ["NORM_LABELS", "Samples", "calibration_samples", "check_calibration_inputs", "check_range"]

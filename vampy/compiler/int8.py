@@ -13,7 +13,7 @@ import onnx
 from vampy.compiler.calibration_data import Samples, calibration_samples, check_range
 from vampy.compiler.common import BuildLog, first_line
 from vampy.compiler.ranges import Ranges, calibrate, histogram_bins
-from vampy.config import CompileConfig, QuantizeConfig
+from vampy.config import CompileConfig, FloatNodes, QuantizeConfig
 from vampy.engines import ort_build
 from vampy.errors import InputError, ModelError, VampyError
 from vampy.progress import Progress
@@ -54,23 +54,44 @@ def _pre_process(source: Path, work: Path, log: BuildLog) -> Path:
     return target
 
 
+_AMONG = {"conv": ("Conv", "ConvTranspose"), "matmul": ("MatMul", "Gemm")}
+
+
 def excluded_nodes(model_path: Path, cfg: CompileConfig) -> list[str]:
-    """backend.quantize.skip_layers as node names: names as given, integers as indices among the Conv nodes."""
+    """Nodes kept in float, by name: backend.quantize.skip_layers (names, or integers = indices among
+    the Conv nodes), skip_conv_layers, skip_matmul_layers, exclude_layers (all nodes), ops_usingfp (op types)."""
     graph = onnx.load(str(model_path), load_external_data=False).graph
+    selectors = [FloatNodes("backend.quantize.skip_layers", "conv", cfg.quantize.skip_layers), *cfg.quantize.float_nodes]
+    excluded: list[str] = []
+    for selector in selectors:
+        for name in _select(graph, selector, cfg.source):
+            if name not in excluded:
+                excluded.append(name)
+    return excluded
+
+
+def _select(graph: onnx.GraphProto, sel: FloatNodes, source: str) -> list[str]:
     names = [n.name for n in graph.node]
-    convs = [n.name for n in graph.node if n.op_type in ("Conv", "ConvTranspose")]
-    excluded = []
-    for k, item in enumerate(cfg.quantize.skip_layers):
-        key = f"{cfg.source}: backend.quantize.skip_layers[{k}]"
+    if sel.among == "op_type":
+        wanted = {str(item).lower() for item in sel.items}
+        return [n.name for n in graph.node if n.op_type.lower() in wanted]
+    pool = [n.name for n in graph.node if sel.among == "all" or n.op_type in _AMONG[sel.among]]
+    label = {"conv": "Conv", "matmul": "MatMul/Gemm", "all": ""}[sel.among]
+    out = []
+    for k, item in enumerate(sel.items):
+        key = f"{source}: {sel.key}[{k}]"
         if isinstance(item, int):
-            if item >= len(convs):
-                raise InputError(f"{key}: Conv index {item} but the model has {len(convs)} Conv node(s) (0 is the first)")
-            excluded.append(convs[item])
+            if not -len(pool) <= item < len(pool):
+                kind = f"{label} " if label else ""
+                raise InputError(f"{key}: {label or 'node'} index {item} but the model has {len(pool)} {kind}node(s) (0 is the first)")
+            out.append(pool[item])
         elif item in names:
-            excluded.append(item)
+            out.append(item)
+        elif fused := [n for n in names if n.startswith(f"{item}/")]:
+            out += fused  # ORT's pre-processing names a fused node after its first part (fc1 -> fc1/MatMulAddFusion)
         else:
             raise InputError(f"{key}: no node named {item!r} (some node names: {', '.join(names[:6])})")
-    return excluded
+    return out
 
 
 def calibration_record(

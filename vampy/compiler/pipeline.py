@@ -24,7 +24,10 @@ import numpy as np
 import onnx
 
 from vampy import __version__
+from vampy.compiler.calibration_data import check_calibration_inputs
 from vampy.compiler.common import BuildLog, dims, first_line, fmt_dims, graph_inputs
+from vampy.compiler.extra_ops import apply_extra_ops
+from vampy.compiler.plan import ignored_notes
 from vampy.compiler.int8 import build_int8
 from vampy.compiler.ranges import mse_range
 from vampy.config import CompileConfig
@@ -46,12 +49,15 @@ def compile_model(cfg: CompileConfig, progress: Progress | None = None, clock: C
     """Build `<workspace>/<name>/mod.onnx` and `mod.json`; every failure is one VampyError line."""
     progress = progress or NullProgress()
     start_s = clock()
-    log = BuildLog(notes=[f"ignored vendor-only key: {key}" for key in cfg.ignored_keys]
+    log = BuildLog(warnings=list(cfg.warnings), notes=ignored_notes(cfg) + list(cfg.notes)
                    + [f"not used for {cfg.precision}: {key}" for key in cfg.unused_keys])
     checkpoint = Path(cfg.checkpoint)
     model = _load_checkpoint(cfg, checkpoint)
     _fix_input_shapes(model, cfg)
     _check_frontend_dtype(model, cfg)
+    if cfg.precision == "int8":
+        check_calibration_inputs(cfg, model)  # before any slow work
+    log.notes += apply_extra_ops(model, cfg)
     with tempfile.TemporaryDirectory(prefix="vampy-compile-") as tmp, ort_build.capture_ort_logs(log.notes):
         built, calibration = _BUILDERS[cfg.precision](model, cfg, Path(tmp), progress, log)
         _check_loadable(built)
@@ -139,6 +145,8 @@ def _fix_one(value: onnx.ValueInfoProto, wanted_dims: tuple[int, ...], symbols: 
 
 
 def _check_frontend_dtype(model: onnx.ModelProto, cfg: CompileConfig) -> None:
+    if cfg.frontend_dtype not in ("fp32", "fp16"):
+        return  # int64 / int32: token ids; the float inputs of such a model (if any) are what they are
     wanted = {"fp32": onnx.TensorProto.FLOAT, "fp16": onnx.TensorProto.FLOAT16}[cfg.frontend_dtype]
     for value in graph_inputs(model):
         elem = value.type.tensor_type.elem_type

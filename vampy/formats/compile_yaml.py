@@ -1,10 +1,13 @@
 """The vamc compiler YAML (VAMP-FORMATS.md section 6) -> a validated `CompileConfig`.
 
-vamc's spellings (`get_data_num`, `norm_type: div255_minusmean_divstd`, `quantize_per_channel`,
-`calibrate_range` as a fraction) are translated here and nowhere else. Every problem is one
+The vendor's files are read as they are. vamc's spellings (`get_data_num`, `norm_type:
+div255_minusmean_divstd`, `quantize_per_channel`, `calibrate_range` as a fraction,
+`skip_conv_layers`, `graph.extra_ops`) are translated here and nowhere else; the key vocabulary
+(which keys are device-only, and why) is data in vampy.formats.compile_vocab. Every problem is one
 InputError line naming the file and the key path (`backend.quantize.calibrate_mode`,
-`dataset.process_ops[2].size`). Keys that only mean something to the vendor's device
-(`backend.type`, the `compile:` section) are accepted and listed in `ignored_keys`.
+`dataset.process_ops[2].size`); other frontends (pytorch, huggingface, ...) are refused first.
+Device-only keys (`backend.type`, `backend.compile.*`, `dataset.type`, ...) are accepted and listed
+in `ignored_keys` with `ignored_reasons`; a key that looks like a misspelt known one is a warning.
 
 Relative paths in the file (checkpoint, dataset, workspace) are relative to the current working
 directory, as with vamc: `vampy compile build/x.yaml` run from the project root writes under
@@ -32,6 +35,8 @@ from vampy.config import (
     CvtColorOp,
     DatasetConfig,
     DecodeImageOp,
+    ExtraOp,
+    FloatNodes,
     NormalizeOp,
     PadOp,
     ProcessOp,
@@ -40,22 +45,13 @@ from vampy.config import (
     ToTensorOp,
 )
 from vampy.errors import InputError, short_repr
+from vampy.formats import compile_vocab as vocab
 from vampy.formats.files import check_nesting, read_input_bytes
 
 MAX_YAML_BYTES = 1 << 20
 DEFAULT_WORKSPACE = "deploy_weights"
 MIN_BINS, MAX_BINS = 128, 1 << 16
-
-_TOP_KEYS = ("name", "frontend", "backend", "dataset", "workspace")
-_VENDOR_TOP_KEYS = ("compile",)
-_FRONTEND_KEYS = ("type", "checkpoint", "shape", "dtype")
-_BACKEND_KEYS = ("dtype", "quantize")
-_VENDOR_BACKEND_KEYS = ("type",)
-_QUANTIZE_KEYS = ("calibrate_mode", "quantize_per_channel", "calibrate_range", "skip_layers", "activation_type", "num_bins")
-_DATASET_KEYS = ("path", "sampler", "process_ops")
-_SAMPLER_KEYS = ("suffix", "get_data_num", "pattern")
-_WORKSPACE_KEYS = ("path",)
-_FRONTEND_DTYPES = ("fp32", "fp16")
+MAX_LAYER_INDEX = 1 << 20
 
 # vamc norm_type spellings -> CompileConfig's normalisation names (vampy.formats.vdsp.Norm values).
 _NORM_TYPES = {
@@ -67,19 +63,27 @@ _NORM_TYPES = {
 _INTERPOLATIONS = {"nearest": "nearest", "bilinear": "bilinear", "linear": "bilinear", "bicubic": "bicubic",
                    "cubic": "bicubic", "area": "area", "lanczos": "lanczos"}
 _RESIZE_BACKENDS = {"cv2": "cv2", "opencv": "cv2", "pillow": "pillow", "pil": "pillow"}
+_COLOUR_FLAGS = ("IMREAD_COLOR", "IMREAD_UNCHANGED", "IMREAD_ANYCOLOR")
 _CV_CODE = re.compile(r"^COLOR_[A-Za-z0-9_]+$")
 _FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
 class _Ctx:
-    """Where we are in the file, so every error names the file and the key path."""
+    """Where we are in the file, so every error names the file and the key path; what was ignored, and why."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.ignored: list[str] = []
+        self.reasons: list[str] = []
+        self.warnings: list[str] = []
+        self.notes: list[str] = []
 
     def error(self, key: str, problem: str) -> InputError:
         return InputError(f"{self.source}: {key}: {problem}")
+
+    def ignore(self, key: str, reason: str) -> None:
+        self.ignored.append(key)
+        self.reasons.append(reason)
 
 
 def load_compile_config(path: str | Path, vdsp_params: str | None = None, calib_datalist: str | None = None) -> CompileConfig:
@@ -117,11 +121,17 @@ def _one_line(detail: object) -> str:
 
 def parse_compile_config(obj: object, source: str, vdsp_params: str | None = None, calib_datalist: str | None = None) -> CompileConfig:
     ctx = _Ctx(source)
-    top = _section(ctx, obj, "", _TOP_KEYS, _VENDOR_TOP_KEYS, required=("name", "frontend", "backend"))
-    frontend = _section(ctx, top["frontend"], "frontend", _FRONTEND_KEYS, required=("checkpoint",))
-    backend = _section(ctx, top["backend"], "backend", _BACKEND_KEYS, _VENDOR_BACKEND_KEYS, required=("dtype",))
+    top = _section(ctx, obj, "", vocab.TOP_KEYS, required=("name", "frontend", "backend"))
+    # The frontend first: a PyTorch or Hugging Face file is refused for what it is, whatever else it holds.
+    if isinstance(top["frontend"], Mapping):
+        _frontend_type(ctx, top["frontend"])
+    frontend = _section(ctx, top["frontend"], "frontend", vocab.FRONTEND_KEYS)
+    frontend_dtype = _frontend(ctx, frontend)
+    backend = _section(ctx, top["backend"], "backend", vocab.BACKEND_KEYS, required=("dtype",))
     precision = _choice(ctx, "backend.dtype", backend["dtype"], PRECISIONS)
-    dataset = _dataset(ctx, top["dataset"]) if "dataset" in top else None
+    quantize = _quantize(ctx, backend.get("quantize"))
+    dataset = _dataset(ctx, top["dataset"]) if top.get("dataset") is not None else None
+    extra_ops = _graph(ctx, top["graph"]) if top.get("graph") is not None else ()
     if precision == "int8" and dataset is None and calib_datalist is None:
         raise ctx.error("dataset", "missing; backend.dtype int8 needs calibration images (or pass --calib_datalist FILE)")
     return CompileConfig(
@@ -131,35 +141,46 @@ def parse_compile_config(obj: object, source: str, vdsp_params: str | None = Non
         precision=precision,
         workspace=_workspace(ctx, top.get("workspace")),
         input_shapes=_shapes(ctx, frontend.get("shape")),
-        frontend_dtype=_frontend(ctx, frontend),
-        quantize=_quantize(ctx, backend.get("quantize")),
+        frontend_dtype=frontend_dtype,
+        quantize=quantize,
         dataset=dataset,
         vdsp_params=vdsp_params,
         calib_datalist=calib_datalist,
         ignored_keys=tuple(ctx.ignored),
         unused_keys=_unused(top, backend, precision, vdsp_params, calib_datalist),
+        ignored_reasons=tuple(ctx.reasons),
+        extra_ops=extra_ops,
+        warnings=tuple(ctx.warnings),
+        notes=tuple(ctx.notes),
     )
 
 
 # --- generic checks ---
 
 
-def _section(
-    ctx: _Ctx, obj: object, path: str, allowed: tuple[str, ...], vendor: tuple[str, ...] = (), required: tuple[str, ...] = ()
-) -> dict[str, Any]:
+def _section(ctx: _Ctx, obj: object, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The known keys of one mapping; device-only keys are ignored with their reason, a key that
+    looks like a misspelt known one is a warning, any other key an error naming its path."""
     where = path or "the top level"
     if not isinstance(obj, Mapping):
         raise ctx.error(where, f"expected a mapping of keys, got {_kind(obj)}")
     out: dict[str, Any] = {}
     for key, value in obj.items():
         full = f"{path}.{_key(key)}" if path else _key(key)
-        if key in vendor:
-            ctx.ignored.append(full)
-        elif key in allowed:
+        reason = vocab.vendor_reason(full) if isinstance(key, str) else None
+        if key in allowed:
             out[key] = value
+        elif reason is not None and full in vocab.VENDOR_SECTIONS and isinstance(value, Mapping) and value:
+            for sub in value:  # each device option listed, with its own reason where the zoo's files tell it
+                ctx.ignore(f"{full}.{_key(sub)}", vocab.vendor_reason(f"{full}.{_key(sub)}") or reason)
+        elif reason is not None:
+            ctx.ignore(full, reason)
+        elif isinstance(key, str) and (likely := vocab.likely_key(key, allowed)) is not None:
+            ctx.warnings.append(f"{ctx.source}: {full}: unknown key, probably a misspelling of {likely}; ignored "
+                                f"(as the vendor's compiler ignores it): write {likely} to set it")
+            ctx.ignore(full, f"misspelt {likely}")
         else:
-            known = ", ".join((*allowed, *vendor))
-            raise ctx.error(full, f"unknown key (expected one of: {known})")
+            raise ctx.error(full, f"unknown key (expected one of: {', '.join(allowed)})")
     for key in required:
         if out.get(key) is None:
             raise ctx.error(f"{path}.{key}" if path else key, "missing; it is required")
@@ -238,15 +259,27 @@ def _name(ctx: _Ctx, value: object) -> str:
 def _workspace(ctx: _Ctx, obj: object) -> str:
     if obj is None:
         return DEFAULT_WORKSPACE
-    section = _section(ctx, obj, "workspace", _WORKSPACE_KEYS, required=("path",))
+    section = _section(ctx, obj, "workspace", vocab.WORKSPACE_KEYS, required=("path",))
     return _text(ctx, "workspace.path", section["path"])
 
 
 def _frontend(ctx: _Ctx, frontend: dict[str, Any]) -> str:
-    kind = frontend.get("type", "onnx")
-    if not isinstance(kind, str) or kind.strip().lower() != "onnx":
-        raise ctx.error("frontend.type", f"{_kind(kind)}: vampy compiles ONNX models only; export the model to ONNX and set type: onnx")
-    return _choice(ctx, "frontend.dtype", frontend.get("dtype", "fp32"), _FRONTEND_DTYPES)
+    _frontend_type(ctx, frontend)
+    if frontend.get("checkpoint") is None:
+        raise ctx.error("frontend.checkpoint", "missing; it is required")
+    return _choice(ctx, "frontend.dtype", frontend.get("dtype", "fp32"), vocab.FRONTEND_DTYPES)
+
+
+def _frontend_type(ctx: _Ctx, frontend: Mapping[Any, Any]) -> None:
+    """frontend.type: missing with a .onnx checkpoint means onnx; any other frontend is refused."""
+    kind = frontend.get("type")
+    checkpoint = frontend.get("checkpoint")
+    fix = "export the model to ONNX first (the seed's step 1) and point frontend.checkpoint at the .onnx file (type: onnx)"
+    if kind is None:
+        if not (isinstance(checkpoint, str) and checkpoint.strip().lower().endswith(".onnx")):
+            raise ctx.error("frontend.type", f"missing, and frontend.checkpoint {_kind(checkpoint)} is not an .onnx file: {fix}")
+    elif not isinstance(kind, str) or kind.strip().lower() != "onnx":
+        raise ctx.error("frontend.type", f"{_kind(kind)}: vampy compiles ONNX models only; {fix}")
 
 
 def _shapes(ctx: _Ctx, obj: object) -> tuple[tuple[str, tuple[int, ...]], ...]:
@@ -266,7 +299,7 @@ def _shapes(ctx: _Ctx, obj: object) -> tuple[tuple[str, tuple[int, ...]], ...]:
 def _quantize(ctx: _Ctx, obj: object) -> QuantizeConfig:
     if obj is None:
         return QuantizeConfig()
-    q = _section(ctx, obj, "backend.quantize", _QUANTIZE_KEYS)
+    q = _section(ctx, obj, "backend.quantize", vocab.QUANTIZE_KEYS)
     key = "backend.quantize."
     return QuantizeConfig(
         calibrate_mode=_choice(ctx, key + "calibrate_mode", q.get("calibrate_mode", "kl_divergence"), CALIBRATE_MODES),
@@ -275,7 +308,61 @@ def _quantize(ctx: _Ctx, obj: object) -> QuantizeConfig:
         skip_layers=_skip_layers(ctx, q.get("skip_layers", [])),
         activation_type=_choice(ctx, key + "activation_type", q.get("activation_type", "uint8"), ACTIVATION_TYPES),
         num_bins=None if q.get("num_bins") is None else _int(ctx, key + "num_bins", q["num_bins"], MIN_BINS, MAX_BINS),
+        float_nodes=tuple(
+            _float_nodes(ctx, key + name, q[name], among) for name, among in _FLOAT_NODE_KEYS.items() if q.get(name) is not None
+        ),
     )
+
+
+# backend.quantize lists of nodes kept in float -> which nodes their integers count.
+_FLOAT_NODE_KEYS = {"skip_conv_layers": "conv", "skip_matmul_layers": "matmul", "exclude_layers": "all", "ops_usingfp": "op_type"}
+
+
+def _float_nodes(ctx: _Ctx, key: str, value: object, among: str) -> FloatNodes:
+    """A list (or one item) of node names or indices; ops_usingfp: operator type names."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    out: list[str | int] = []
+    for k, item in enumerate(items):
+        if isinstance(item, str) and item.strip():
+            out.append(item.strip())
+        elif among != "op_type" and isinstance(item, int) and not isinstance(item, bool) and abs(item) <= MAX_LAYER_INDEX:
+            out.append(item)
+        else:
+            wanted = "an operator type such as Softmax" if among == "op_type" else "a node name or an index (0 = first, -1 = last)"
+            raise ctx.error(f"{key}[{k}]", f"expected {wanted}, got {_kind(item)}")
+    return FloatNodes(key, among, tuple(out))
+
+
+def _graph(ctx: _Ctx, obj: object) -> tuple[ExtraOp, ...]:
+    graph = _section(ctx, obj, "graph", vocab.GRAPH_KEYS)
+    ops = graph.get("extra_ops")
+    if ops is None:
+        return ()
+    items = [ops] if isinstance(ops, Mapping) else ops
+    if not isinstance(items, list):
+        raise ctx.error("graph.extra_ops", f"expected a mapping such as {{type: softmax}} or a list of them, got {_kind(ops)}")
+    applied: list[ExtraOp] = []
+    for k, item in enumerate(items):
+        key = "graph.extra_ops" if isinstance(ops, Mapping) else f"graph.extra_ops[{k}]"
+        op = _section(ctx, item, key, vocab.EXTRA_OP_KEYS, required=("type",))
+        kind = _text(ctx, f"{key}.type", op["type"]).lower()
+        params = op.get("params") or {}
+        if not isinstance(params, Mapping):
+            raise ctx.error(f"{key}.params", f"expected a mapping, got {_kind(params)}")
+        if kind == "softmax":
+            applied.append(ExtraOp("softmax", _softmax_axis(ctx, f"{key}.params", params)))
+        elif vocab.is_not_applied_extra_op(kind):
+            ctx.notes.append(f"{key}.type {kind}: not applied (the vendor's device post-processing); the compiled model keeps its raw outputs")
+        else:
+            raise ctx.error(f"{key}.type", f"{kind!r} is not an extra op vampy knows (softmax; *_nms and insert_odma are accepted, not applied)")
+    return tuple(applied)
+
+
+def _softmax_axis(ctx: _Ctx, key: str, params: Mapping[Any, Any]) -> int:
+    for name in params:
+        if name != "axis":
+            ctx.ignore(f"{key}.{_key(name)}", "a softmax parameter of the vendor's device; vampy's Softmax takes axis only")
+    return _int(ctx, f"{key}.axis", params.get("axis", -1), -8, 8)
 
 
 def _calibrate_range(ctx: _Ctx, value: object) -> float:
@@ -301,8 +388,8 @@ def _skip_layers(ctx: _Ctx, value: object) -> tuple[str | int, ...]:
 
 
 def _dataset(ctx: _Ctx, obj: object) -> DatasetConfig:
-    d = _section(ctx, obj, "dataset", _DATASET_KEYS, required=("path",))
-    sampler = _section(ctx, d.get("sampler") or {}, "dataset.sampler", _SAMPLER_KEYS)
+    d = _section(ctx, obj, "dataset", vocab.DATASET_KEYS, required=("path",))
+    sampler = _section(ctx, d.get("sampler") or {}, "dataset.sampler", vocab.SAMPLER_KEYS)
     num = sampler.get("get_data_num")
     return DatasetConfig(
         path=_text(ctx, "dataset.path", d["path"]),
@@ -357,6 +444,13 @@ def _process_op(ctx: _Ctx, key: str, obj: object) -> ProcessOp:
 
 
 def _decode(ctx: _Ctx, key: str, p: dict[str, Any]) -> ProcessOp:
+    """vampy decodes every file to RGB with OpenCV; `backend` (cv2 or pillow) decodes the same pixels
+    for the lossless formats and nearly so for JPEG; cv2_flags may only ask for colour."""
+    if "backend" in p:
+        _choice(ctx, f"{key}.backend", p["backend"], tuple(_RESIZE_BACKENDS))
+    flags = p.get("cv2_flags")
+    if flags is not None and not (flags in (1, -1) or (isinstance(flags, str) and flags.split(".")[-1] in _COLOUR_FLAGS)):
+        raise ctx.error(f"{key}.cv2_flags", f"{_kind(flags)}: vampy decodes to RGB colour (IMREAD_COLOR); convert afterwards with CvtColor")
     return DecodeImageOp()
 
 
@@ -440,7 +534,7 @@ def _pad(ctx: _Ctx, key: str, p: dict[str, Any]) -> ProcessOp:
 
 
 _OP_PARSERS: dict[str, tuple[tuple[str, ...], Callable[[_Ctx, str, dict[str, Any]], ProcessOp]]] = {
-    "DecodeImage": ((), _decode),
+    "DecodeImage": (("backend", "cv2_flags"), _decode),
     "CvtColor": (("code",), _cvt_color),
     "Resize": (("size", "interpolation", "backend", "adaptive_side"), _resize),
     "ChannelSplit": (("index",), _channel_split),
