@@ -5,7 +5,7 @@ Flag names are the vendor script's (`--dataset_path`, `--target_path`, `--text_p
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -27,6 +27,8 @@ def image2npz_command(
     target_path: str = typer.Option(..., "--target_path", help="Folder for the npz files (created if needed)."),
     text_path: str = typer.Option(..., "--text_path", help="Datalist file to write."),
     relative: bool = typer.Option(False, "--relative", help="Write paths relative to the datalist's folder (default: absolute)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Prepare as this zoo family's image2npz does (overrides --mode; docs/eval.md): rgb families, drrn/vdsr Y x3, ecbsr truncating Y, fsrnet/pfsrnet/sparnet/realsr Pillow chains."),
+    hr_path: Optional[str] = typer.Option(None, "--hr_path", help="--preset realsr: folder for the HR-512 ground-truth PNGs its eval reads."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
     from vampy.cli.progress import RichProgress
@@ -35,7 +37,7 @@ def image2npz_command(
 
     cfg = Image2NpzConfig(
         dataset_dir=dataset_path, pattern=pattern, target_dir=target_path, datalist_path=text_path,
-        mode=mode, ycbcr=ycbcr, relative=relative,
+        mode=mode, ycbcr=ycbcr, relative=relative, preset=preset, hr_path=hr_path,
     )
     with RichProgress(quiet=quiet) as progress:
         result = images_to_npz(cfg, progress)
@@ -47,6 +49,6 @@ def image2npz_command(
 def summary_line(result: Any) -> str:
     skipped = f", skipped {len(result.skipped)} unreadable (listed on stderr)" if result.skipped else ""
     return (
-        f"wrote {len(result.written)} npz ({result.mode}{'' if result.mode == 'rgb' else f', {result.ycbcr} Y'}) to {result.target_dir} "
+        f"wrote {len(result.written)} npz ({result.mode}{'' if result.mode not in ('y3', 'gray') else f', {result.ycbcr} Y'}) to {result.target_dir} "
         f"and the datalist {result.datalist_path}{skipped}"
     )

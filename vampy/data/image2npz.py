@@ -7,8 +7,12 @@ import os
 from pathlib import Path
 
 from vampy.config import Image2NpzConfig
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
 from vampy.data.imaging import image_to_chw, read_image
-from vampy.errors import InputError
+from vampy.errors import InputError, UsageError
 from vampy.formats.files import make_output_dir, write_atomic
 from vampy.formats.npz import write_npz_atomic
 from vampy.progress import NullProgress, Progress
@@ -18,6 +22,7 @@ from vampy.report.schema import FileProblem, Image2NpzResult
 def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Image2NpzResult:
     """Write NAME.npz (input_0: uint8 CHW) per matching image, sorted by name, then the datalist."""
     progress = progress or NullProgress()
+    recipe = _recipe(cfg)
     images = _matching_images(Path(cfg.dataset_dir), cfg.pattern)
     target = Path(cfg.target_dir)
     make_output_dir(target, "--target_path")
@@ -26,7 +31,7 @@ def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Ima
     progress.start("image2npz", len(images))
     for image_path, name in _output_names(images, skipped):
         try:
-            chw = image_to_chw(read_image(image_path), cfg.mode, cfg.ycbcr)
+            chw = image_to_chw(read_image(image_path), cfg.mode, cfg.ycbcr) if recipe is None else _prepare(recipe, image_path, cfg, name)
         except InputError as exc:
             skipped.append(FileProblem(str(image_path), str(exc)))
         else:
@@ -37,7 +42,7 @@ def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Ima
         raise InputError(f"{cfg.dataset_dir}: none of the {len(images)} matching files could be read as an image (first: {skipped[0].reason})")
     datalist = _write_datalist(Path(cfg.datalist_path), written, cfg.relative)
     return Image2NpzResult(
-        str(datalist), str(target), cfg.mode, cfg.ycbcr, tuple(str(p) for p in written),
+        str(datalist), str(target), cfg.preset or cfg.mode, cfg.ycbcr, tuple(str(p) for p in written),
         tuple(sorted(skipped, key=lambda s: s.path)),
     )
 
@@ -79,3 +84,60 @@ def _write_datalist(datalist: Path, npz_paths: list[Path], relative: bool) -> Pa
     buffer = io.StringIO()
     buffer.writelines(f"{line}\n" for line in lines)
     return write_atomic(folder, datalist.name, lambda fh: fh.write(buffer.getvalue().encode("utf-8")))
+
+
+# Each zoo family's image2npz (SR-ZOO.md section 2) by preset name: the recipe its docs use (2b).
+PREP_PRESETS: dict[str, str] = {
+    **{name: "rgb" for name in ("bicubic_plusplus", "bsrgan", "dipnet-basicsr", "ecbsr-basicsr", "edsr", "edsr-basicsr", "esrgan",
+                                "gpen", "lesrcnn", "msrn", "ncnet", "rcan", "rcan-basicsr", "real_esrgan")},
+    "drrn": "y3", "vdsr": "y3", "ecbsr": "ecbsr_y3", "fsrnet": "fsrnet", "pfsrnet": "pfsrnet", "realsr": "realsr", "sparnet": "sparnet",
+}
+
+
+def _recipe(cfg: Image2NpzConfig) -> str | None:
+    if cfg.preset is None:
+        return None
+    if cfg.preset not in PREP_PRESETS:
+        raise UsageError(f"--preset {cfg.preset!r}: no such preset; choose one of {', '.join(PREP_PRESETS)}")
+    recipe = PREP_PRESETS[cfg.preset]
+    if recipe == "realsr":
+        if cfg.hr_path is None:
+            raise UsageError("--preset realsr writes the HR-512 ground truth too: give --hr_path")
+        make_output_dir(Path(cfg.hr_path), "--hr_path")
+    return recipe
+
+
+def _prepare(recipe: str, path: Path, cfg: Image2NpzConfig, npz_name: str) -> np.ndarray:
+    """uint8 CHW by the family's script: OpenCV reads for rgb / y3 / ecbsr_y3, Pillow chains for the others."""
+    if recipe in ("rgb", "y3"):
+        return image_to_chw(read_image(path), recipe, "opencv")
+    if recipe == "ecbsr_y3":  # SRCNN-style Y = 16 + (64.738 R + 129.057 G + 25.064 B) / 256, truncated (Q10)
+        rgb = cv2.cvtColor(read_image(path), cv2.COLOR_BGR2RGB).astype(np.float64)
+        y = (16.0 + (64.738 * rgb[:, :, 0] + 129.057 * rgb[:, :, 1] + 25.064 * rgb[:, :, 2]) / 256.0).astype(np.uint8)
+        return np.ascontiguousarray(np.stack([y, y, y]))
+    image = _open_pil(path)
+    bicubic, bilinear = Image.Resampling.BICUBIC, Image.Resampling.BILINEAR
+    if recipe == "fsrnet":
+        image = image.resize([16, 16], bicubic).resize([128, 128], bicubic)
+    elif recipe == "sparnet":
+        image = image.resize((16, 16), bicubic)
+    elif recipe == "pfsrnet":  # torchvision CenterCrop(178), Resize(128), Resize(64), Resize(32), Resize(16) on PIL
+        width, height = image.size
+        top, left = int(round((height - 178) / 2.0)), int(round((width - 178) / 2.0))
+        image = image.convert("RGB").crop((left, top, left + 178, top + 178))
+        for side in (128, 64, 32, 16):
+            image = image.resize((side, side), bilinear)
+    elif recipe == "realsr":  # LR-128 and HR-512, each from the original (Q16)
+        image = image.convert("RGB")
+        image.resize((512, 512), bicubic).save(Path(str(cfg.hr_path)) / f"{Path(npz_name).stem}.png")
+        image = image.resize((128, 128), bicubic)
+    return np.ascontiguousarray(np.asarray(image.convert("RGB")).transpose(2, 0, 1))
+
+
+def _open_pil(path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.copy()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InputError(f"{path}: not an image Pillow can read ({exc})") from None
