@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import re
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,21 @@ def test_plot_path_checks(tmp_path: Path) -> None:
         check_plot_path(tmp_path / "missing" / "a.png")
     with pytest.raises(OutputError, match="--plot"):
         plot_run(run_report(), tmp_path / "missing" / "a.png")
+
+
+def test_axes_are_linear_with_plain_labels_within_a_decade() -> None:
+    """110-125 ms (the int8 VDSR case): linear axes, counts linear, no 1.1x10^2 labels; a title naming model, engine, precision."""
+    from vampy.report.plots import _figure, _histogram, run_title, spans_decades
+
+    edges = list(np.geomspace(100_000, 130_000, 41))
+    counts = [0] * 5 + [3, 4] * 15 + [0] * 5
+    fig = _figure((6, 4))
+    ax = fig.add_subplot()
+    _histogram(ax, {"edges_us": edges, "counts": counts}, {"percentiles_us": {"p50": 115_000, "p99": 124_000}}, "e2e")
+    fig.canvas.draw()
+    assert ax.get_xscale() == "linear" and ax.get_yscale() == "linear"
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all(re.fullmatch(r"\d+(\.\d+)?", text) for text in labels), labels
+    assert not spans_decades(110, 125) and spans_decades(1, 11)
+    report = {**run_report(), "engine": {"engine": "onnxruntime", "precision": "int8"}, "model": {"path": "deploy_weights/vdsr/mod.onnx"}}
+    assert run_title(report).startswith("vdsr/mod (onnxruntime int8)")

@@ -1,4 +1,4 @@
-"""PNG plots of run and sweep reports (matplotlib, headless: the Agg canvas, no pyplot state).
+"""PNG and SVG plots of run and sweep reports (matplotlib, headless: the Agg canvas, no pyplot state).
 
 Interface-adjacent: the only module that imports matplotlib, and it reads report dicts only, so
 a plot can be drawn from any saved JSON as well as from a run that just finished.
@@ -71,25 +71,59 @@ def window_times_s(window_qps: Sequence[float], samples: int, forward_time_s: fl
     return edges * (forward_time_s / edges[-1]) if edges[-1] > 0 and forward_time_s > 0 else edges
 
 
+def _occupied_ms(edges_us: Sequence[float], counts: Sequence[int]) -> tuple[float, float]:
+    """The latency range that holds requests (the report's bins span far more than that)."""
+    hit = np.flatnonzero(np.asarray(counts) > 0)
+    edges = np.asarray(edges_us, dtype=np.float64) / 1e3
+    return float(edges[hit[0]]), float(edges[hit[-1] + 1])
+
+
+def plain_number(value: float) -> str:
+    """37861 rather than 3.786e+04; three significant digits below 100."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def spans_decades(low: float, high: float) -> bool:
+    """Log axes only when the data spans more than a decade; below that they only garble the ticks."""
+    return low > 0 and high / low > 10
+
+
+def _plain_ticks(axis: Any, log: bool = False) -> None:
+    """Tick labels as plain numbers (110, 115, 0.5), never 1.1x10^2 or an offset; a log axis gets
+    ticks at 1, 2 and 5 of each decade so a span of one or two decades still has several labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    if log:
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda _v, _pos: ""))
+
+
 def _histogram(ax: Any, hist: dict[str, Any], summary: dict[str, Any], title: str, warmup_us: float | None = None) -> None:
     edges, counts = hist.get("edges_us") or [], hist.get("counts") or []
-    if not counts:
+    ax.set_title(title)
+    if not counts or not any(counts):
         ax.text(0.5, 0.5, "no requests", ha="center", va="center", transform=ax.transAxes)
-        ax.set_title(title)
         return
     ms = np.asarray(edges) / 1e3
     ax.stairs(counts, ms, fill=True, alpha=0.6, color="tab:blue")
-    ax.set_xscale("log")
+    low, high = _occupied_ms(edges, counts)
+    log_x = spans_decades(low, high)
+    if log_x:
+        ax.set_xscale("log")
+    pad = 0.0 if log_x else (high - low) * 0.05
+    marks = [v / 1e3 for v in (summary.get("percentiles_us", {}).get("p50"), summary.get("percentiles_us", {}).get("p99"), warmup_us) if v]
+    ax.set_xlim(min([low, *marks]) - pad, max([high, *marks]) + pad)
     for key, style in (("p50", "-"), ("p99", "--")):
         value = summary.get("percentiles_us", {}).get(key)
         if value:
             ax.axvline(value / 1e3, color="black", linestyle=style, linewidth=1, label=f"{key} {value / 1e3:.3g} ms")
     if warmup_us:
         ax.axvline(warmup_us / 1e3, color="tab:orange", linestyle=":", linewidth=1.5, label=f"warm-up avg {warmup_us / 1e3:.3g} ms")
-    ax.set_yscale("log")  # the tail is what matters, and it is orders of magnitude below the mode
-    ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("requests (log scale)")
-    ax.set_title(title)
+    _plain_ticks(ax.xaxis, log_x)
+    _plain_ticks(ax.yaxis)
+    ax.set_xlabel("latency (ms, log scale)" if log_x else "latency (ms)")
+    ax.set_ylabel("requests")
     ax.legend(fontsize=8)
 
 
@@ -107,35 +141,114 @@ def _throughput(ax: Any, report: dict[str, Any]) -> None:
     ax.axhspan(median * (1 - STABILITY_TOLERANCE), median * (1 + STABILITY_TOLERANCE), color="tab:green", alpha=0.15,
                label=f"median +-{STABILITY_TOLERANCE:.0%} (stable band)")
     ax.stairs(rates, edges, color="tab:blue", linewidth=2, baseline=None, label="window throughput")
-    ax.axhline(report["throughput_qps"], color="black", linestyle="--", linewidth=1, label=f"run {report['throughput_qps']:.4g} qps")
+    ax.axhline(report["throughput_qps"], color="black", linestyle="--", linewidth=1, label=f"run {plain_number(report['throughput_qps'])} qps")
     verdict = {True: "stable", False: "UNSTABLE", None: "too few samples to judge"}[stab.get("stable")]
     ax.set_title(f"throughput per stability window: {verdict} (max deviation {stab.get('max_deviation', 0):.1%})")
     low = min(min(rates), median * (1 - STABILITY_TOLERANCE))
     ax.set_ylim(bottom=max(0.0, low * 0.9))
+    _plain_ticks(ax.yaxis)
     ax.legend(fontsize=8, loc="lower right")
 
 
-def plot_run(report: dict[str, Any], path: str | Path, flag: str = "--plot") -> None:
+BREAKDOWN_PHASES = ("queue", "preprocess", "model", "output")
+
+
+def _breakdown(ax: Any, report: dict[str, Any]) -> None:
+    """Mean and p99 time per phase of a request; the means add up to the e2e mean."""
+    phases = report.get("breakdown") or {}
+    names = [n for n in BREAKDOWN_PHASES if n in phases] + [n for n in phases if n not in BREAKDOWN_PHASES]
+    ax.set_title("where a request's time goes (per phase)")
+    if not names:
+        ax.text(0.5, 0.5, "no per-phase breakdown in this report", ha="center", va="center", transform=ax.transAxes)
+        return
+    y = np.arange(len(names))
+    avg = [float((phases[n] or {}).get("avg_us") or 0) / 1e3 for n in names]
+    p99 = [float(((phases[n] or {}).get("percentiles_us") or {}).get("p99") or 0) / 1e3 for n in names]
+    ax.barh(y - 0.2, avg, height=0.4, color="tab:blue", label="mean")
+    ax.barh(y + 0.2, p99, height=0.4, color="tab:gray", label="p99")
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("time (ms)")
+    _plain_ticks(ax.xaxis)
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def run_title(report: dict[str, Any]) -> str:
+    """Model, engine and precision first: what a reader needs to tell two plots apart."""
+    model = _model_name((report.get("model") or {}).get("path") or (report.get("config") or {}).get("model"))
+    eng = report.get("engine") or {}
+    what = " ".join(str(eng[k]) for k in ("engine", "precision") if eng.get(k)) or str((report.get("config") or {}).get("engine") or "")
+    state = "  INCOMPLETE" if report.get("complete") is False else ""
+    return (f"{model} ({what}): i{report.get('instances')} p{report.get('processes')} b{report.get('batch_size')} "
+            f"t{report.get('intra_threads')}, {report.get('samples')} samples{state}")
+
+
+def _warmup_us(report: dict[str, Any]) -> float | None:
+    warm = report.get("warmup") or {}
+    return warm.get("e2e", {}).get("avg_us") if warm.get("requests") else None
+
+
+def run_figure(report: dict[str, Any]) -> Any:
     """e2e and model latency histograms (p50, p99, warm-up marked) and throughput over time."""
     fig = _figure((12, 7.5))
     grid = fig.add_gridspec(2, 2)
-    warm = (report.get("warmup") or {}).get("e2e", {}).get("avg_us") if (report.get("warmup") or {}).get("requests") else None
     hists = report.get("histograms") or {}
-    _histogram(fig.add_subplot(grid[0, 0]), hists.get("e2e") or {}, report.get("e2e") or {}, "e2e latency", warm)
+    _histogram(fig.add_subplot(grid[0, 0]), hists.get("e2e") or {}, report.get("e2e") or {}, "e2e latency", _warmup_us(report))
     _histogram(fig.add_subplot(grid[0, 1]), hists.get("model") or {}, report.get("model_latency") or {}, "model latency")
     _throughput(fig.add_subplot(grid[1, :]), report)
-    model = _model_name((report.get("model") or {}).get("path"))
-    state = "" if report.get("complete", True) else "  INCOMPLETE"
-    fig.suptitle(f"{model}: i{report.get('instances')} p{report.get('processes')} b{report.get('batch_size')} "
-                 f"t{report.get('intra_threads')}, {report.get('samples')} samples{state}")
-    _save(fig, path, flag)
+    fig.suptitle(run_title(report))
+    return fig
+
+
+def plot_run(report: dict[str, Any], path: str | Path, flag: str = "--plot") -> None:
+    """The PNG of `vampy run --plot`: run_figure."""
+    _save(run_figure(report), path, flag)
+
+
+def run_svgs(report: dict[str, Any]) -> dict[str, str]:
+    """The HTML report's figures of one run, as SVG text: histogram, breakdown, stability."""
+    hists = report.get("histograms") or {}
+    out: dict[str, str] = {}
+    fig = _figure((10, 3.6))
+    grid = fig.add_gridspec(1, 2)
+    _histogram(fig.add_subplot(grid[0, 0]), hists.get("e2e") or {}, report.get("e2e") or {}, "e2e latency", _warmup_us(report))
+    _histogram(fig.add_subplot(grid[0, 1]), hists.get("model") or {}, report.get("model_latency") or {}, "model latency")
+    fig.suptitle(run_title(report))
+    out["histogram"] = to_svg(fig)
+    fig = _figure((10, 2.6))
+    _breakdown(fig.add_subplot(), report)
+    out["breakdown"] = to_svg(fig)
+    fig = _figure((10, 3.2))
+    _throughput(fig.add_subplot(), report)
+    out["stability"] = to_svg(fig)
+    return out
+
+
+def to_svg(fig: Any) -> str:
+    """The figure as a standalone SVG document: text kept as text, no metadata links, stable ids."""
+    import io
+
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "vampy"}):
+        fig.savefig(buffer, format="svg", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # the XML prolog and DOCTYPE (a URL to the DTD) are not needed inline
 
 
 # --- sweep ---
 
 
-def plot_sweep(sweep: dict[str, Any], path: str | Path, flag: str = "--plot") -> None:
-    """Throughput against p99 e2e latency for every point, the Pareto front joined, the winner starred."""
+def point_label(p: dict[str, Any]) -> str:
+    """How a sweep point is named everywhere (plot key, HTML table): -i/-p/-b/--threads, engine if any."""
+    label = f"i{p.get('instances')} p{p.get('processes')} b{p.get('batch')} t{p.get('threads')}"
+    return f"{label} {p['engine']}" if p.get("engine") else label
+
+
+def sweep_figure(sweep: dict[str, Any]) -> Any:
+    """Throughput against p99 e2e latency: every point numbered (#k as in the table and the key),
+    the Pareto front joined, the winner starred."""
     fig = _figure((10, 6.5))
     ax = fig.add_subplot()
     points = [p for p in sweep.get("points", []) if not p.get("error")]
@@ -148,20 +261,43 @@ def plot_sweep(sweep: dict[str, Any], path: str | Path, flag: str = "--plot") ->
         ax.scatter([p["e2e_p99_ms"] for p in points], [p["throughput_qps"] for p in points], color="tab:gray", alpha=0.6, label="point")
         front = sorted((p for p in points if p.get("pareto")), key=lambda p: p["e2e_p99_ms"])
         ax.plot([p["e2e_p99_ms"] for p in front], [p["throughput_qps"] for p in front], "o-", color="tab:blue", label="Pareto front")
-        for k, p in enumerate(front):  # alternate above and below so neighbours' labels do not overlap
-            ax.annotate(f"i{p['instances']} p{p['processes']} b{p['batch']} t{p['threads']}", (p["e2e_p99_ms"], p["throughput_qps"]),
-                        textcoords="offset points", xytext=(6, 6 if k % 2 == 0 else -14), fontsize=8)
+        for k, p in enumerate(points):  # alternate above and below so neighbours' labels overlap less
+            ax.annotate(f"#{p.get('index', k + 1)}", (p["e2e_p99_ms"], p["throughput_qps"]),
+                        textcoords="offset points", xytext=(5, 5 if k % 2 == 0 else -12), fontsize=8)
         win = sweep.get("winner")
         if win:
             ax.scatter([win["e2e_p99_ms"]], [win["throughput_qps"]], marker="*", s=300, color="tab:orange", zorder=5, label="winner")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower right")
+        key = "\n".join(f"#{p.get('index', k + 1)} {point_label(p)}" for k, p in enumerate(points[:30]))
+        if len(points) > 30:
+            key += f"\n... {len(points) - 30} more (see the CSV)"
+        ax.text(1.02, 1.0, key, transform=ax.transAxes, va="top", ha="left", fontsize=7, family="monospace")
     else:
         ax.text(0.5, 0.5, "no point finished", ha="center", va="center", transform=ax.transAxes)
     p99s = [p["e2e_p99_ms"] for p in points if p["e2e_p99_ms"] > 0]
-    if p99s and max(p99s) > 20 * min(p99s):
+    log_x = bool(p99s) and spans_decades(min(p99s), max(p99s))
+    if log_x:
         ax.set_xscale("log")
-    model = _model_name(((sweep.get("config") or {}).get("run") or {}).get("model"))
-    state = "" if sweep.get("complete", True) else f", {sweep.get('interrupted')}"
-    ax.set_title(f"{model}: {sweep.get('mode')} sweep, {sweep.get('points_tried')} points{state}")
+    _plain_ticks(ax.xaxis, log_x)
+    _plain_ticks(ax.yaxis)
+    ax.set_title(sweep_title(sweep))
     ax.grid(alpha=0.3)
-    _save(fig, path, flag)
+    return fig
+
+
+def sweep_title(sweep: dict[str, Any]) -> str:
+    run = (sweep.get("config") or {}).get("run") or {}
+    model = _model_name(run.get("model"))
+    precision = {str(p["precision"]) for p in sweep.get("points", []) if p.get("precision")}
+    what = " ".join([str(run.get("engine") or "onnxruntime"), *sorted(precision)])
+    state = "" if sweep.get("complete", True) else f", {sweep.get('interrupted')}"
+    return f"{model} ({what}): {sweep.get('mode')} sweep, {sweep.get('points_tried')} points{state}"
+
+
+def plot_sweep(sweep: dict[str, Any], path: str | Path, flag: str = "--plot") -> None:
+    """The PNG of `vampy sweep --plot`: sweep_figure."""
+    _save(sweep_figure(sweep), path, flag)
+
+
+def sweep_svg(sweep: dict[str, Any]) -> str:
+    return to_svg(sweep_figure(sweep))

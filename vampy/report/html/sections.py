@@ -1,0 +1,276 @@
+"""The parts of the HTML report, one builder per report kind: plain dicts and lists for the template.
+
+Values are left as they are (numbers, strings from the report); the template formats and escapes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from vampy.errors import VampyError
+from vampy.report import plots
+from vampy.report.html.types import Source, data_uri
+from vampy.report.html.commands import command_line
+from vampy.report.table import METADATA_FILE, ModelFolder, Report, build_table, load_model_folder
+# vampy table's own cells and legend, so the page and `vampy table` cannot disagree.
+from vampy.report.table_render import COLUMNS, _cells, _legend
+
+CROP_PX = 96  # side of the square cut from the middle of each drawn image
+
+
+def page_context(sources: Sequence[Source], bad: Sequence[str]) -> dict[str, Any]:
+    by_kind: dict[str, list[Source]] = {}
+    for source in sources:
+        by_kind.setdefault(source.kind, []).append(source)
+    return {
+        "title": _title(sources),
+        "runs": [run_section(s) for s in by_kind.get("run", [])],
+        "sweeps": [sweep_section(s) for s in by_kind.get("sweep", [])],
+        "compares": [compare_section(s) for s in by_kind.get("compare", [])],
+        "evals": [eval_section(s) for s in by_kind.get("eval", [])],
+        "infers": [infer_section(s) for s in by_kind.get("infer", [])],
+        "compiles": [compile_section(s) for s in by_kind.get("compile", [])],
+        "loadgens": [loadgen_section(s) for s in by_kind.get("loadgen", [])],
+        "precision": precision_table(sources),
+        "environments": _environments(sources),
+        "commands": [(s.label, cmd) for s in sources if (cmd := command_line(s.data))],
+        "bad": list(bad),
+        "sources": [(s.kind, s.label) for s in sources],
+    }
+
+
+def _title(sources: Sequence[Source]) -> str:
+    models = sorted({plots._model_name(m) for s in sources if (m := _model_of(s.data))})
+    return "vampy report: " + (", ".join(models) if models else ", ".join(sorted({s.kind for s in sources})))
+
+
+def _model_of(data: dict[str, Any]) -> str | None:
+    model = data.get("model")
+    if isinstance(model, dict):
+        return model.get("path")
+    config = data.get("config") or {}
+    return config.get("model") or (config.get("run") or {}).get("model") or data.get("model_path")
+
+
+def _get(data: Any, *keys: str) -> Any:
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+# --- run ---
+
+
+def run_section(source: Source) -> dict[str, Any]:
+    d = source.data
+    eng = d.get("engine") or {}
+    stab = d.get("stability") or {}
+    return {
+        "label": source.label,
+        "title": plots.run_title(d),
+        "model": _get(d, "model", "path"),
+        "engine": eng,
+        "config": [("instances (-i)", d.get("instances")), ("processes (-p)", d.get("processes")), ("batch (-b)", d.get("batch_size")),
+                   ("intra-op threads", d.get("intra_threads")), ("samples", d.get("samples")), ("requests", d.get("requests")),
+                   ("measured window (s)", d.get("forward_time_s"))],
+        "throughput_qps": d.get("throughput_qps"),
+        "e2e": _get(d, "e2e", "percentiles_us") or {},
+        "model_latency": _get(d, "model_latency", "percentiles_us") or {},
+        "stable": stab.get("stable"),
+        "max_deviation": stab.get("max_deviation"),
+        "complete": d.get("complete") is not False,
+        "incomplete_reason": d.get("incomplete_reason"),
+        "notes": list(d.get("notes") or []),
+        "failed_workers": [str(w.get("error") or w)[:500] if isinstance(w, dict) else str(w) for w in d.get("failed_workers") or []],
+        "figures": {name: data_uri("image/svg+xml", svg.encode("utf-8")) for name, svg in plots.run_svgs(d).items()},
+    }
+
+
+# --- sweep ---
+
+POINT_COLUMNS = (
+    ("#", "index"), ("-i", "instances"), ("-p", "processes"), ("-b", "batch"), ("threads", "threads"), ("engine", "engine"),
+    ("throughput (qps)", "throughput_qps"), ("p50 (ms)", "e2e_p50_ms"), ("p99 (ms)", "e2e_p99_ms"), ("stable", "stable"),
+    ("Pareto", "pareto"), ("winner", "winner"), ("role", "role"), ("error", "error"),
+)
+
+
+def sweep_section(source: Source) -> dict[str, Any]:
+    d = source.data
+    points = [p for p in d.get("points") or [] if isinstance(p, dict)]
+    columns = [(head, key) for head, key in POINT_COLUMNS if key != "engine" or any(p.get("engine") for p in points)]
+    return {
+        "label": source.label,
+        "title": plots.sweep_title(d),
+        "complete": d.get("complete") is not False,
+        "interrupted": d.get("interrupted"),
+        "columns": columns,
+        "points": [[p.get(key) for _, key in columns] for p in points],
+        "winner": d.get("winner"),
+        "winner_label": plots.point_label(d["winner"]) if isinstance(d.get("winner"), dict) else None,
+        "winner_command": d.get("winner_command"),
+        "low_latency_command": d.get("low_latency_command"),
+        "figure": data_uri("image/svg+xml", plots.sweep_svg(d).encode("utf-8")),
+    }
+
+
+# --- compare ---
+
+
+def compare_section(source: Source) -> dict[str, Any]:
+    d = source.data
+    names = [str(n) for n in d.get("names") or []]
+    rows = []
+    for m in d.get("metrics") or []:
+        values = list(m.get("values") or [])
+        base = values[0] if values else None
+        changes = [None if not base or v is None else v / base - 1 for v in values[1:]]
+        rows.append({"label": m.get("label"), "figures": values, "changes": changes})
+    return {"label": source.label, "names": names, "rows": rows, "verdicts": list(d.get("verdicts") or []),
+            "notes": list(d.get("notes") or []), "confidence": d.get("confidence")}
+
+
+# --- eval and infer ---
+
+
+def eval_section(source: Source) -> dict[str, Any]:
+    d = source.data
+    images = [i for i in d.get("images") or [] if isinstance(i, dict)]
+    draw_dir = _get(d, "config", "draw_dir")
+    return {"label": source.label, "mean": d.get("mean") or {}, "images": [_image_row(i) for i in images],
+            "failures": [f"{f.get('path')}: {f.get('reason')}" for f in d.get("failures") or [] if isinstance(f, dict)],
+            "crops": _crops(images, draw_dir, source.path), "draw_dir": draw_dir}
+
+
+def infer_section(source: Source) -> dict[str, Any]:
+    d = source.data
+    images = [i for i in d.get("images") or [] if isinstance(i, dict)]
+    return {"label": source.label, "model": _get(d, "model", "path"), "engine": d.get("engine") or {}, "mean": d.get("mean") or {},
+            "timing": d.get("timing") or {}, "images": [_image_row(i) for i in images],
+            "failures": [f"{f.get('path')} ({f.get('stage')}): {f.get('reason')}" for f in d.get("failures") or [] if isinstance(f, dict)],
+            "notes": list(d.get("notes") or [])}
+
+
+def _image_row(image: dict[str, Any]) -> dict[str, Any]:
+    s = image.get("scores") or {}
+    psnr, bic = s.get("psnr_db"), s.get("bicubic_psnr_db")
+    gain = psnr - bic if isinstance(psnr, (int, float)) and isinstance(bic, (int, float)) else None
+    return {"name": image.get("name"), "size": f"{image.get('height_px')}x{image.get('width_px')}", "psnr_db": psnr, "ssim": s.get("ssim"),
+            "bicubic_psnr_db": bic, "bicubic_ssim": s.get("bicubic_ssim"), "gain_db": gain}
+
+
+def _crops(images: list[dict[str, Any]], draw_dir: str | None, report_path: Path | None) -> list[dict[str, Any]]:
+    """Best and worst image by PSNR: the middle CROP_PX square of output, ground truth and bicubic
+    source, when --draw_dir's NAME.png and the images can still be found."""
+    scored = [i for i in images if isinstance(_get(i, "scores", "psnr_db"), (int, float))]
+    if not draw_dir or not scored:
+        return []
+    ranked = sorted(scored, key=lambda i: i["scores"]["psnr_db"])
+    picks = [("best", ranked[-1])] + ([("worst", ranked[0])] if len(ranked) > 1 else [])
+    out = []
+    for role, image in picks:
+        paths = {"output": Path(draw_dir) / f"{image.get('name')}.png", "ground truth": Path(str(image.get("gt_path"))),
+                 "bicubic": Path(str(image.get("source_path")))}
+        tiles = _tiles(paths, report_path)
+        if tiles:
+            out.append({"role": role, "name": image.get("name"), "psnr_db": image["scores"]["psnr_db"], "tiles": tiles})
+    return out
+
+
+def _tiles(paths: dict[str, Path], report_path: Path | None) -> list[tuple[str, str]]:
+    import cv2
+
+    from vampy.data.imaging import read_image
+
+    tiles: list[tuple[str, str]] = []
+    size: tuple[int, int] | None = None
+    for caption, path in paths.items():
+        found = _find(path, report_path)
+        if found is None:
+            return []
+        try:
+            bgr = read_image(found)
+        except VampyError:
+            return []
+        if size is None:
+            size = (bgr.shape[1], bgr.shape[0])
+        elif (bgr.shape[1], bgr.shape[0]) != size:
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_CUBIC)
+        h, w = bgr.shape[:2]
+        top, left = max(0, (h - CROP_PX) // 2), max(0, (w - CROP_PX) // 2)
+        ok, png = cv2.imencode(".png", bgr[top:top + CROP_PX, left:left + CROP_PX])
+        if not ok:
+            return []
+        tiles.append((caption, data_uri("image/png", png.tobytes())))
+    return tiles
+
+
+def _find(path: Path, report_path: Path | None) -> Path | None:
+    """As written (relative to where the command ran, usually here), else beside the report."""
+    if path.is_file():
+        return path
+    if report_path is not None and not path.is_absolute() and (report_path.parent / path).is_file():
+        return report_path.parent / path
+    return None
+
+
+# --- compile and loadgen ---
+
+
+def compile_section(source: Source) -> dict[str, Any]:
+    d = source.data
+    calib = d.get("calibration") or {}
+    rows = [("precision", d.get("precision")), ("model", d.get("model_path")), ("source", _get(d, "source", "checkpoint")),
+            ("size (bytes)", _get(d, "output", "size_bytes")), ("source size (bytes)", _get(d, "source", "size_bytes")),
+            ("MACs", d.get("macs")), ("params", d.get("params")), ("calibration", calib.get("method") or calib.get("calibrate_mode") if calib else None),
+            ("compile time (s)", d.get("compile_time_s"))]
+    return {"label": source.label, "name": d.get("name"), "rows": rows, "versions": d.get("versions") or {},
+            "node_counts": d.get("node_counts") or {}, "notes": [*(d.get("warnings") or []), *(d.get("notes") or [])]}
+
+
+def loadgen_section(source: Source) -> dict[str, Any]:
+    d = source.data
+    lg = {k: v for k, v in (d.get("loadgen") or {}).items() if not isinstance(v, (dict, list)) and k != "text"}
+    ours = {k: v for k, v in (d.get("vampy") or {}).items() if not isinstance(v, (dict, list))}
+    return {"label": source.label, "config": d.get("config") or {}, "engine": d.get("engine") or {}, "loadgen": lg, "vampy": ours,
+            "comparison": d.get("comparison") or {}}
+
+
+# --- precision table (`vampy table`) and environment ---
+
+
+def precision_table(sources: Sequence[Source]) -> dict[str, Any] | None:
+    """vampy table's rows, when model folders are known: compile mod.json files given, or the
+    folders of the run reports' models that hold a mod.json."""
+    folders: dict[Path, ModelFolder] = {}
+    notes: list[str] = []
+    candidates = [s.path.parent for s in sources if s.kind == "compile" and s.path is not None]
+    candidates += [Path(str(m)).parent for s in sources if s.kind == "run" and (m := _get(s.data, "model", "path"))]
+    for folder in candidates:
+        if (folder / METADATA_FILE).is_file() and folder.resolve() not in folders:
+            try:
+                folders[folder.resolve()] = load_model_folder(folder)
+            except VampyError as exc:
+                notes.append(str(exc))
+    runs = [Report(s.path or Path("-"), s.data) for s in sources if s.kind == "run"]
+    evals = [Report(s.path or Path("-"), s.data) for s in sources if s.kind == "eval"]
+    if not folders or not (runs or evals):
+        return None
+    try:
+        table = build_table(list(folders.values()), runs, evals)
+    except VampyError as exc:
+        return {"headers": [], "rows": [], "notes": [*notes, f"precision table left out: {exc}"], "legend": []}
+    return {"headers": [h for h, _, _ in COLUMNS], "rows": [_cells(row) for row in table.rows],
+            "notes": [*notes, *table.notes], "legend": _legend(table.rows)}
+
+
+def _environments(sources: Sequence[Source]) -> list[tuple[str, dict[str, Any]]]:
+    """One table per distinct environment (most pages come from one machine)."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+    for s in sources:
+        env = s.data.get("environment") or s.data.get("versions")
+        if isinstance(env, dict) and env:
+            comparable = {k: v for k, v in env.items() if k != "created_utc"}
+            if not any({k: v for k, v in e.items() if k != "created_utc"} == comparable for _, e in seen):
+                seen.append((s.label, env))
+    return seen
