@@ -43,6 +43,15 @@ def _core() -> Any:
     return _ov().Core()
 
 
+_LOCKS: dict[int, threading.Lock] = {}
+
+
+def _lock_of(compiled: Any) -> threading.Lock:
+    """One lock per compiled model (the compiled models live in _compiled's cache for the process)."""
+    with _compile_lock:
+        return _LOCKS.setdefault(id(compiled), threading.Lock())
+
+
 class OvSession:
     """One infer request on a shared compiled model, behind the Session protocol."""
 
@@ -52,12 +61,22 @@ class OvSession:
         self.output_names = tuple(o.get_any_name() for o in compiled.outputs)
         self._profile_prefix = profile_prefix
         self._node_us: dict[tuple[str, str], list[float]] = {}  # (node, op type) -> [total us, calls]
+        self._inputs_lock = _lock_of(compiled)
+        self._tensor = _ov().Tensor
 
     def run(self, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
-        result = self.raw.infer(dict(feed))  # copies the outputs out (share_outputs=False)
+        # Two requests of one compiled model resizing their input tensors at the same time (a
+        # dynamic-shape model, instance threads of one worker) deadlocked inside OpenVINO 2026.4
+        # about once in ten runs. Handing each request a fresh tensor, one request at a time,
+        # avoids the resize; the inference itself still runs in parallel.
+        tensors = {name: self._tensor(np.ascontiguousarray(array)) for name, array in feed.items()}
+        with self._inputs_lock:
+            for name, tensor in tensors.items():
+                self.raw.set_tensor(name, tensor)
+        self.raw.infer()
         if self._profile_prefix is not None:
             self._add_counters()
-        return list(result.to_tuple())
+        return [np.array(self.raw.get_output_tensor(k).data, copy=True) for k in range(len(self.output_names))]
 
     def _add_counters(self) -> None:
         for counter in self.raw.profiling_info:
