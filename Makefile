@@ -16,7 +16,7 @@ $(BIN)/vampy: pyproject.toml
 setup: $(BIN)/vampy
 
 setup-test: setup
-	$(BIN)/python -m pip install --quiet -e '.[test,openvino]'
+	$(BIN)/python -m pip install --quiet -e '.[test,openvino,ray]'
 
 # Builds the embedded VDSR reference model (seeded random weights: speed is real, accuracy is not)
 # and profiles it with vamp's own command line.

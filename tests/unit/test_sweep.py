@@ -394,3 +394,65 @@ def test_others_cpu_percent_and_contended_points() -> None:
     result = SweepResult("grid", (quiet, busy), dict.fromkeys(("instances", "processes", "batch", "threads"), (1,)))
     assert result.contended == [busy]
     assert sweep_dict(result, SweepConfig(RunConfig(model="m.onnx", duration_s=1.0)))["contended_points"] == 1
+
+
+# --- --ray: points on several kinds of machine are ranked per kind (issue 16) ---
+
+BIG, SMALL = "Xeon 8480, 112 logical cores, 512 GiB", "Xeon E5, 8 logical cores, 32 GiB"
+
+
+def on_kind(kind: str, node: str, qps: float, p99: float, **point: int) -> Measurement:
+    values = {"instances": 1, "processes": 1, "batch": 1, "threads": 1, **point}
+    return Measurement(Point(**values), throughput_qps=qps, e2e_p99_ms=p99, node=node, node_kind=kind, runs_qps=(qps,))
+
+
+def test_points_on_two_kinds_of_machine_are_ranked_per_kind_never_together() -> None:
+    rows = (
+        on_kind(BIG, "10.0.0.1", 900.0, 5.0, instances=1), on_kind(BIG, "10.0.0.2", 1200.0, 9.0, instances=2),
+        on_kind(SMALL, "10.0.0.3", 100.0, 2.0, instances=1), on_kind(SMALL, "10.0.0.3", 150.0, 4.0, instances=2),
+        Measurement(Point(4, 1, 1, 1), error="on node 10.0.0.3: boom", node="10.0.0.3", node_kind=SMALL),
+    )
+    result = SweepResult("grid", rows, {"instances": (1, 2, 4), "processes": (1,), "batch": (1,), "threads": (1,)})
+    assert result.node_kinds == [BIG, SMALL]
+    assert result.winner is None  # one ranking across kinds would compare machines, not configurations
+    winners = result.winners_by_node_kind
+    assert winners[BIG] is rows[1] and winners[SMALL] is rows[3]
+    # One Pareto front per kind: the small machine's points are not dominated by the big one's.
+    assert result.pareto == [0, 1, 2, 3]
+    cfg = SweepConfig(base=RunConfig(model="m.onnx"), space=SweepSpace((1, 2, 4), (1,), (1,), (1,)))
+    data = sweep_dict(result, cfg)
+    assert data["winner"] is None and data["node_kinds"] == [BIG, SMALL]
+    assert [(e["node_kind"], e["winner"]["node"], e["winner"]["instances"]) for e in data["winners_by_node_kind"]] == [(BIG, "10.0.0.2", 2), (SMALL, "10.0.0.3", 2)]
+    assert "-i 2" in data["winners_by_node_kind"][1]["winner_command"]
+    assert [r["winner"] for r in data["points"]] == [False, True, False, True, False]
+    table = list(csv.DictReader(io.StringIO(sweep_csv(result))))
+    assert [(r["node"], r["node_kind"]) for r in table] == [(m.node, m.node_kind) for m in rows]
+    # A bound that only the small machine's slow point fails leaves each kind its own winner.
+    bounded = SweepResult("grid", rows, result.ladders, max_p99_ms=3.0)
+    assert bounded.winners_by_node_kind == {SMALL: rows[2]}
+
+
+def test_the_printed_summary_says_the_points_ran_on_two_kinds(capsys: pytest.CaptureFixture[str]) -> None:
+    from vampy.cli.sweep_cmd import _print
+
+    rows = (on_kind(BIG, "10.0.0.1", 900.0, 5.0), on_kind(SMALL, "10.0.0.3", 150.0, 4.0, instances=2))
+    result = SweepResult("grid", rows, {"instances": (1, 2), "processes": (1,), "batch": (1,), "threads": (1,)})
+    _print(sweep_dict(result, SweepConfig(base=RunConfig(model="m.onnx"), space=SweepSpace((1, 2), (1,), (1,), (1,)))))
+    out = capsys.readouterr().out
+    assert "the points ran on 2 kinds of machine: ranked per kind" in out
+    assert f"winner on {BIG}: i1 p1 b1 t1 onnxruntime (node 10.0.0.1)" in out and f"winner on {SMALL}: i2" in out
+    assert "\nwinner:" not in out
+
+
+def test_points_on_one_kind_have_one_winner_naming_its_node() -> None:
+    rows = (on_kind(BIG, "10.0.0.1", 900.0, 5.0), on_kind(BIG, "10.0.0.2", 1200.0, 9.0, instances=2))
+    result = SweepResult("grid", rows, {"instances": (1, 2), "processes": (1,), "batch": (1,), "threads": (1,)})
+    assert result.winner is rows[1] and result.winners == [rows[1]] and result.winners_by_node_kind == {BIG: rows[1]}
+    assert sweep_dict(result, SweepConfig(base=RunConfig(model="m.onnx")))["winner"]["node"] == "10.0.0.2"
+
+
+def test_the_ray_address_of_a_sweep_is_checked() -> None:
+    assert SweepConfig(base=RunConfig(model="m.onnx"), ray_address="ray://10.0.0.5:10001").ray_address == "ray://10.0.0.5:10001"
+    for bad in ("", "head node"):
+        with pytest.raises(UsageError, match="HOST:PORT"):
+            SweepConfig(base=RunConfig(model="m.onnx"), ray_address=bad)

@@ -98,11 +98,26 @@ def _vampy_lines(report: dict[str, Any]) -> list[str]:
     lines.append(_stability_line(report["stability"]))
     if report.get("engine"):
         lines.append(_engine_line(report["engine"]))
+    if report.get("cluster"):
+        lines += _cluster_lines(report["cluster"])
     if report.get("datalist"):
         d = report["datalist"]
         lines.append(f"outputs written: {d['written']} of {d['lines']} datalist lines ({d['skipped']} skipped by --resume, {len(d['failures'])} failed)")
         lines += [f"  failed line {f['index']}: {f['path']}: {f['reason']}" for f in d["failures"]]
     lines += [f"note: {n}" for n in report["notes"]]
+    return lines
+
+
+def _cluster_lines(cluster: dict[str, Any]) -> list[str]:
+    """Where a --ray run ran: per node its samples and throughput, and every node lost on the way."""
+    nodes = cluster.get("nodes") or []
+    lines = [f"cluster: {cluster.get('address')}, {len(nodes)} node(s)"]
+    for node in nodes:
+        lost = ", LOST during the run" if node.get("lost") else ""
+        lines.append(f"  node {node.get('ip')} ({node.get('name')}): {node.get('workers')} worker(s), {node.get('samples')} samples, "
+                     f"{node.get('throughput_qps', 0.0):.4f} qps{lost}")
+    for lost in cluster.get("lost") or []:
+        lines.append(f"  lost node {lost.get('node')} ({lost.get('host')}): {lost.get('reason')}; its unfinished shards ran elsewhere")
     return lines
 
 

@@ -41,16 +41,18 @@ def sweep_command(
     plot: Optional[str] = typer.Option(None, "--plot", help="Write throughput against p99 latency, Pareto front marked, as PNG."),
     csv_path: Optional[str] = typer.Option(None, "--csv", help="Write every point as CSV (rewritten after each point)."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the sweep as JSON: points, winner, command line, noise, search log (rewritten after each point)."),
+    html: Optional[str] = typer.Option(None, "--html", help="Also write the self-contained HTML page of `vampy report` for this result."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No line per point on stderr."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run each point alone on one node of the Ray cluster at ADDRESS (HOST:PORT, ray://HOST:PORT or auto), grid points on several nodes at once; points on different kinds of machine are ranked per kind. pip install 'vampy[ray]'; see docs/cluster.md."),
 ) -> None:
     from vampy.api import sweep_config
 
     cfg = sweep_config(
         model=model, vdsp_params=vdsp_params, shape=shape, instances=instances, processes=processes, batch=batch, threads=threads,
         search=search, max_p99_ms=max_p99_ms, point_duration=point_duration, point_iterations=point_iterations, warmup=warmup,
-        seed=seed, dtype=dtype, plot=plot, csv=csv_path, json=json_path, engines=engines,
+        seed=seed, dtype=dtype, plot=plot, csv=csv_path, json=json_path, engines=engines, ray=ray,
     )
-    _sweep(cfg, quiet)
+    _sweep(cfg, quiet, html)
 
 
 class _Writer:
@@ -88,13 +90,17 @@ class _Writer:
         write_sweep_outputs(self.cfg, result, self.environment)
 
 
-def _sweep(cfg: Any, quiet: bool) -> None:
+def _sweep(cfg: Any, quiet: bool, html: str | None = None) -> None:
     from vampy.report.plots import check_plot_path, plot_sweep
     from vampy.workflows.sweep import SweepResult
     from vampy.workflows.sweep_run import run_sweep, sweep_dict
 
     if cfg.plot_path:
         check_plot_path(cfg.plot_path)
+    if html:
+        from vampy.report.html import check_html_path
+
+        check_html_path(html, "--html")
     writer = _Writer(cfg, quiet)
     writer.write(SweepResult("auto" if cfg.auto else "grid", (), {}))  # an unwritable output fails now, not after the sweep
     terminated = on_sigterm()
@@ -103,6 +109,10 @@ def _sweep(cfg: Any, quiet: bool) -> None:
     data = sweep_dict(result, cfg, writer.environment)
     if cfg.plot_path:
         plot_sweep(data, cfg.plot_path)
+    if html:
+        from vampy.report.html import write_page
+
+        write_page([data], html)
     _print(data)
     if result.interrupted:
         sys.stderr.write(f"vampy: sweep {result.interrupted}: {len(result.rows)} finished point(s) kept in the outputs\n")
@@ -127,8 +137,9 @@ def _print(data: dict[str, Any]) -> None:
     from vampy.workflows.sweep import CONTENDED_PERCENT, NEAR_WINNER
 
     table = Table(title=f"vampy sweep ({data['mode']}): {data['points_tried']} points, {data['runs']} runs")
-    for name in ("#", "i", "p", "b", "threads", "engine", "qps", "p50 ms", "p99 ms", "cpu %", "others %", "MB", "stable", ""):
-        table.add_column(name, justify="left" if name in ("stable", "") else "right")
+    on_nodes = any(row.get("node") for row in data["points"])
+    for name in ("#", "i", "p", "b", "threads", "engine", *(("node",) if on_nodes else ()), "qps", "p50 ms", "p99 ms", "cpu %", "others %", "MB", "stable", ""):
+        table.add_column(name, justify="left" if name in ("stable", "", "node") else "right")
     for row in data["points"]:
         marks = [m for m, on in (("WINNER", row["winner"]), ("pareto", row["pareto"]), (row["role"], bool(row["role"])),
                                  ("over bound", row["error"] is None and not row["meets_bound"])) if on]
@@ -136,7 +147,7 @@ def _print(data: dict[str, Any]) -> None:
             marks = [f"failed: {row['error']}"]
         stable = {True: "yes", False: "NO", None: "-"}[row["stable"]]
         table.add_row(str(row["index"]), str(row["instances"]), str(row["processes"]), str(row["batch"]), str(row["threads"]),
-                      _engine(row), _g(row["throughput_qps"]), _g(row["e2e_p50_ms"]), _g(row["e2e_p99_ms"]),
+                      _engine(row), *((row.get("node") or "-",) if on_nodes else ()), _g(row["throughput_qps"]), _g(row["e2e_p50_ms"]), _g(row["e2e_p99_ms"]),
                       f"{row['cpu_percent']:.0f}", "-" if row["others_cpu_percent"] is None else f"{row['others_cpu_percent']:.0f}",
                       f"{row['rss_mb']:.0f}", stable, ", ".join(marks))
     Console(width=140, highlight=False).print(table)
@@ -151,11 +162,22 @@ def _print(data: dict[str, Any]) -> None:
                      f"{CONTENDED_PERCENT:g}% of the machine (column 'others %'): their throughput understates this machine")
     bound = data["config"]["max_p99_ms"]
     win = data["winner"]
-    if win is None:
+    kinds = data.get("node_kinds") or []
+    if len(kinds) > 1:
+        lines.append(f"the points ran on {len(kinds)} kinds of machine: ranked per kind, never across kinds")
+        for entry in data["winners_by_node_kind"]:
+            w = entry["winner"]
+            lines.append(f"winner on {entry['node_kind']}: i{w['instances']} p{w['processes']} b{w['batch']} t{w['threads']} {_engine(w)} "
+                         f"(node {w['node']}): {_g(w['throughput_qps'])} qps, p99 {_g(w['e2e_p99_ms'])} ms")
+            lines.append(entry["winner_command"])
+        missing = [k for k in kinds if k not in {e["node_kind"] for e in data["winners_by_node_kind"]}]
+        lines += [f"no winner on {k}: " + (f"no point met --max_p99_ms {bound:g}" if bound else "no point finished") for k in missing]
+    elif win is None:
         lines.append("no winner: " + (f"no point met --max_p99_ms {bound:g}" if bound else "no point finished"))
     else:
         within = f" (p99 bound {bound:g} ms)" if bound else ""
-        lines.append(f"winner: i{win['instances']} p{win['processes']} b{win['batch']} t{win['threads']} {_engine(win)}: "
+        node = f" on node {win['node']} ({win['node_kind']})" if win.get("node") else ""
+        lines.append(f"winner: i{win['instances']} p{win['processes']} b{win['batch']} t{win['threads']} {_engine(win)}{node}: "
                      f"{_g(win['throughput_qps'])} qps, p99 {_g(win['e2e_p99_ms'])} ms{within}")
         lines.append(data["winner_command"])
         alt = data["low_latency_alternative"]

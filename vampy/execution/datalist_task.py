@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vampy.formats.npz import load_input_npz, write_npz_atomic
+from vampy.formats.npz import write_npz_atomic
 
 
 from vampy.formats.datalist import output_name
@@ -64,7 +64,7 @@ def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
 
 def _load(driver: _Driver, index: int, path: str) -> list[np.ndarray] | None:
     try:
-        arrays = load_input_npz(Path(path), max_bytes=driver.spec.max_npz_bytes)
+        arrays = driver.read_npz(Path(path), max_bytes=driver.spec.max_npz_bytes)
     except VampyError as exc:
         driver.failures.append((index, path, str(exc)))
         return None
@@ -92,6 +92,9 @@ def _write(driver: _Driver, group: list[tuple[int, str, list[np.ndarray]]], outp
     dtype = _OUTPUT_DTYPES.get(driver.spec.job.output_dtype)
     for j, (index, path, _) in enumerate(group):
         arrays = {f"output_{k}": _cast(np.asarray(out)[j : j + 1], dtype) for k, out in enumerate(outputs)}
+        if driver.output_sink is not None:
+            driver.output_sink(index, arrays)  # the executor writes it where the run was started
+            continue
         try:
             write_npz_atomic(Path(out_dir), output_name(index), arrays)
         except OutputError as exc:

@@ -27,3 +27,22 @@ def local_executor() -> Executor:
     from vampy.execution.pool import LocalPool
 
     return LocalPool()
+
+
+def ray_executor(address: str) -> Executor:
+    """The datalist's shards on the Ray cluster at `address` (execution/ray_executor.py; pip install 'vampy[ray]')."""
+    from vampy.execution.ray_executor import RayExecutor
+
+    return RayExecutor(address)
+
+
+def connect_cluster(address: str) -> None:
+    """Attach to the Ray cluster at `address`, bounded in time: an unreachable one is a UsageError naming it."""
+    try:
+        from vampy.execution.ray_executor import connect
+        import ray  # noqa: F401 - only to say clearly when it is missing
+    except ImportError:
+        from vampy.errors import UsageError
+
+        raise UsageError(f"--ray {address}: Ray is not installed; pip install 'vampy[ray]'") from None
+    connect(address)

@@ -54,6 +54,7 @@ class RunJob:
     request_rate_per_s: float | None = None  # open loop: requests per second, per process
     arrival: str = "poisson"
     infer_precision: str | None = None  # the engine's compute precision where it has a choice
+    auto_threads: bool = False  # no --threads: a cluster executor fits intra_threads to each node's CPUs
 
     @property
     def expected_samples(self) -> int | None:
@@ -87,5 +88,5 @@ def job_from_config(
         stop=StopRule(requests, None if shards else cfg.duration_s, cfg.request_timeout_s),
         warmup_requests=cfg.warmup_requests, seed=cfg.seed, shards=shards, output_names=output_names,
         output_dir=cfg.path_output, output_dtype=cfg.output_dtype, profile_dir=cfg.profile_dir,
-        request_rate_per_s=rate, arrival=cfg.arrival, infer_precision=cfg.infer_precision,
+        request_rate_per_s=rate, arrival=cfg.arrival, infer_precision=cfg.infer_precision, auto_threads=cfg.threads is None,
     )

@@ -25,6 +25,7 @@ import numpy as np
 from vampy.engines.base import EngineOptions
 from vampy.execution.datalist_task import run_datalist_task
 from vampy.execution.job import DatalistTask, RunJob
+from vampy.formats.npz import load_input_npz
 from vampy.measure.records import COLUMNS, Recorder, WorkerResult
 from vampy.data.inputs import batch_feed, sample_tensor, synthetic_raw
 
@@ -69,14 +70,8 @@ class _Shared:
 
 
 def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Shared, task_counter: Any, clock: Clock) -> WorkerResult:
-    from vampy.engines.base import get_engine
-
-    engine = get_engine(spec.job.engine)
-    sessions = [engine.open(Path(spec.job.model_path), _engine_options(spec, k)) for k in range(spec.job.instances)]
-    rng = np.random.default_rng(spec.job.seed + 7919 * spec.worker_index)
-    drivers = [_Driver(spec, k, session, rng, clock, shared) for k, session in enumerate(sessions)]
-    _threaded([d.warm_up for d in drivers])
-    slowest_warmup_ns = max((v for d in drivers for v in d.warm_e2e_ns), default=0)
+    sessions, drivers = open_instances(spec, clock, shared)
+    slowest_warmup_ns = warm_up_all(drivers)
     results.put((MSG_READY, spec.worker_index, slowest_warmup_ns))
     stop_event = shared.stop_event
     while not start_event.wait(0.1):
@@ -89,6 +84,22 @@ def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Share
         result.profile_files = [f for f in (s.end_profiling() for s in sessions) if f is not None]
     result.engine = sessions[0].info.to_dict() if sessions else None
     return result
+
+
+def open_instances(spec: WorkerSpec, clock: Clock, shared: _Shared) -> tuple[list[Any], list[_Driver]]:
+    """The worker's I sessions, through its engine, each with the driver that runs it."""
+    from vampy.engines.base import get_engine
+
+    engine = get_engine(spec.job.engine)
+    sessions = [engine.open(Path(spec.job.model_path), _engine_options(spec, k)) for k in range(spec.job.instances)]
+    rng = np.random.default_rng(spec.job.seed + 7919 * spec.worker_index)
+    return sessions, [_Driver(spec, k, session, rng, clock, shared) for k, session in enumerate(sessions)]
+
+
+def warm_up_all(drivers: list[_Driver]) -> int:
+    """Warm every instance up at once; the slowest warm-up request in ns (the watchdog's base)."""
+    _threaded([d.warm_up for d in drivers])
+    return max((v for d in drivers for v in d.warm_e2e_ns), default=0)
 
 
 def _engine_options(spec: WorkerSpec, instance: int) -> EngineOptions:
@@ -204,6 +215,10 @@ class _Driver:
         self.failures: list[tuple[int, str, str]] = []
         self.outputs_written = 0
         self.fatal_output_error: str | None = None
+        # Where datalist inputs come from and outputs go: files on this machine by default; a
+        # cluster executor ships both through its object store instead (ray_executor.py).
+        self.read_npz: Callable[..., dict[str, np.ndarray]] = load_input_npz
+        self.output_sink: Callable[[int, dict[str, np.ndarray]], None] | None = None
 
     def _synthetic_request(self) -> tuple[int, int, int, int]:
         """One request on the synthetic batch -> (start, model_start, model_end, end) in ns.

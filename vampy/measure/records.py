@@ -65,3 +65,4 @@ class RawRun:
     expected_samples: int | None
     setup_s: float
     notes: list[str] = field(default_factory=list)
+    cluster: dict[str, Any] | None = None  # a cluster executor's account: address, nodes, what was lost

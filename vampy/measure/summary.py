@@ -58,8 +58,9 @@ def summarize(
         setup_s=raw.setup_s,
         datalist=datalist,
         profile=profile,
-        notes=notes + _model_notes(info),
+        notes=notes + raw.notes + _model_notes(info),
         engine=_engine(raw, cfg),
+        cluster=raw.cluster,
     )
 
 

@@ -11,7 +11,7 @@ from vampy.config import RunConfig, device_of
 from vampy.data.inputs import InputPlan, build_plan
 from vampy.models.info import ModelInfo
 from vampy.engines.base import EngineOptions, get_engine
-from vampy.execution.executor import Executor, local_executor
+from vampy.execution.executor import Executor, connect_cluster, local_executor, ray_executor
 from vampy.execution.job import RunJob, job_from_config
 from vampy.models.resolve import resolve_model
 from vampy.progress import Progress
@@ -47,6 +47,8 @@ def prepare(cfg: RunConfig) -> PreparedRun:
     """Resolve the model, read the vdsp file, check every input shape: all before spawning."""
     from vampy.formats.vdsp import load_vdsp
 
+    if cfg.ray_address is not None:
+        connect_cluster(cfg.ray_address)  # an unreachable cluster fails here, before any work
     if cfg.profile_dir is not None:
         make_output_dir(Path(cfg.profile_dir), "--profile")
     engine = get_engine(cfg.engine)
@@ -82,7 +84,9 @@ def execute(prepared: PreparedRun, progress: Progress, executor: Executor | None
     from vampy.measure.summary import summarize
 
     cfg = prepared.cfg
-    raw = (executor or local_executor()).execute(prepared.job, progress)
+    if executor is None:
+        executor = ray_executor(cfg.ray_address) if cfg.ray_address is not None else local_executor()
+    raw = executor.execute(prepared.job, progress)
     datalist = None
     if cfg.datalist is not None:
         from vampy.workflows.run_datalist import finish_datalist

@@ -108,7 +108,13 @@ class Measurement:
     error: str | None = None
     role: str = ""  # "noise repeat": auto's second run of its first point
     others_cpu_percent: float | None = None  # CPU other processes used during the point, % of the machine
-
+    # --ray: the node the point ran on (its IP, Ray's node id and its kind: CPU model, cores, memory, read
+    # there), and the point's start and end on that node's clock (ns since the epoch; compare on one node only)
+    node: str = ""
+    node_id: str = ""
+    node_kind: str = ""
+    node_started_ns: int = 0
+    node_ended_ns: int = 0
 
     @property
     def ok(self) -> bool:
@@ -233,6 +239,7 @@ class SweepConfig:
     plot_path: str | None = None
     strategy: str | None = None  # "auto" | "grid"; None: auto when any dimension is auto
     engines: tuple[tuple[str, str], ...] = ((DEFAULT_ENGINE, ""),)  # (engine, infer precision or ""), searched one after the other
+    ray_address: str | None = None  # --ray: each point on a node of this Ray cluster, one point per node at a time
 
     @property
     def auto(self) -> bool:
@@ -243,6 +250,8 @@ class SweepConfig:
             raise UsageError(f"--search {self.strategy}: choose auto (climb) or grid (every combination)")
         if self.max_p99_ms is not None and not 0 < self.max_p99_ms < math.inf:
             raise UsageError(f"--max_p99_ms {self.max_p99_ms}: give a positive number of milliseconds")
+        if self.ray_address is not None and (not self.ray_address.strip() or any(c.isspace() for c in self.ray_address)):
+            raise UsageError(f"--ray {self.ray_address!r}: give the cluster's address as HOST:PORT, ray://HOST:PORT or auto")
         if self.base.datalist is not None:
             raise UsageError("--datalist: sweep measures performance on synthetic input; run the data set with `vampy run --datalist`")
         named = [(f, p) for f, p in (("--csv", self.csv_path), ("--json", self.json_path), ("--plot", self.plot_path)) if p]
@@ -297,7 +306,33 @@ class SweepResult:
         return m.ok and (self.max_p99_ms is None or m.e2e_p99_ms <= self.max_p99_ms)
 
     @property
+    def node_kinds(self) -> list[str]:
+        """The kinds of machine the points ran on (--ray), in order of first appearance; [] for a local sweep."""
+        return list(dict.fromkeys(m.node_kind for m in self.rows if m.node_kind))
+
+    @property
+    def winners_by_node_kind(self) -> dict[str, Measurement]:
+        """Per node kind, its highest-throughput feasible point: machines of different kinds are ranked apart."""
+        out: dict[str, Measurement] = {}
+        for kind in self.node_kinds:
+            candidates = [m for m in self.rows if m.node_kind == kind and self.feasible(m)]
+            if candidates:
+                out[kind] = max(candidates, key=lambda m: m.throughput_qps)
+        return out
+
+    @property
+    def winners(self) -> list[Measurement]:
+        """The winner, or with points on several node kinds one winner per kind."""
+        if len(self.node_kinds) > 1:
+            return list(self.winners_by_node_kind.values())
+        return [self.winner] if self.winner is not None else []
+
+    @property
     def winner(self) -> Measurement | None:
+        """The highest-throughput feasible point; None when the points ran on several kinds of machine
+        (a ranking across kinds would compare machines, not configurations: see winners_by_node_kind)."""
+        if len(self.node_kinds) > 1:
+            return None
         candidates = [m for m in self.rows if self.feasible(m)]
         return max(candidates, key=lambda m: m.throughput_qps) if candidates else None
 
@@ -319,10 +354,14 @@ class SweepResult:
 
     @property
     def pareto(self) -> list[int]:
-        """Indices into rows of the Pareto front (throughput up, p99 down) of the points that ran."""
-        ok = [k for k, m in enumerate(self.rows) if m.ok]
-        front = pareto_front([(self.rows[k].throughput_qps, self.rows[k].e2e_p99_ms) for k in ok])
-        return [ok[k] for k in front]
+        """Indices into rows of the Pareto front (throughput up, p99 down) of the points that ran; one
+        front per node kind when the points ran on several kinds of machine."""
+        out: list[int] = []
+        for kind in self.node_kinds or [""]:
+            ok = [k for k, m in enumerate(self.rows) if m.ok and m.node_kind == kind]
+            front = pareto_front([(self.rows[k].throughput_qps, self.rows[k].e2e_p99_ms) for k in ok])
+            out += [ok[k] for k in front]
+        return sorted(out)
 
 
 Measure = Callable[[Point], Measurement]
@@ -330,6 +369,20 @@ Measure = Callable[[Point], Measurement]
 
 def _contended(m: Measurement) -> bool:
     return m.others_cpu_percent is not None and m.others_cpu_percent > CONTENDED_PERCENT
+
+
+def measured(point: Point, once: Measure) -> tuple[Measurement, str]:
+    """One point's run, repeated once when its windows disagree or other processes loaded the
+    machine: the kept run (an uncontended, then the steadier) with every run's throughput, and the log line."""
+    first = once(point)
+    why = _repeat_reason(first)
+    if not why:
+        return replace(first, runs_qps=(first.throughput_qps,)), ""
+    second = once(point)
+    kept = min((first, second), key=lambda m: (not m.ok, _contended(m), m.max_deviation))
+    line = (f"{point.label}: {why}, repeated: {first.throughput_qps:.4g} then {second.throughput_qps:.4g} qps; kept the "
+            f"{'first' if kept is first else 'second'}")
+    return replace(kept, runs_qps=(first.throughput_qps, second.throughput_qps)), line
 
 
 def _repeat_reason(m: Measurement) -> str:
@@ -377,18 +430,10 @@ class _Search:
     def measure(self, point: Point, role: str = "") -> Measurement:
         if point in self.seen and not role:
             return self.seen[point][0]
-        first = self._once(point)
-        kept = first
-        runs: tuple[float, ...] = (first.throughput_qps,)
-        why = _repeat_reason(first)
-        if why:
-            second = self._once(point)
-            runs += (second.throughput_qps,)
-            # an uncontended run first, then the steadier
-            kept = min((first, second), key=lambda m: (not m.ok, _contended(m), m.max_deviation))
-            self.log.append(f"{point.label}: {why}, repeated: {first.throughput_qps:.4g} then {second.throughput_qps:.4g} qps; kept the "
-                            f"{'first' if kept is first else 'second'}")
-        kept = replace(kept, runs_qps=runs, role=role)
+        kept, line = measured(point, self._once)
+        if line:
+            self.log.append(line)
+        kept = replace(kept, role=role)
         self.rows.append(kept)
         self.seen.setdefault(point, []).append(kept)
         self.observer.point_done(kept, self.result())

@@ -8,6 +8,7 @@ import csv
 import io
 import os
 import shlex
+import threading
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -15,7 +16,7 @@ from vampy.config import RunConfig
 from vampy.errors import ModelError, UsageError, WorkerError
 from vampy.report.schema import SCHEMA_VERSION, write_json, write_text
 from vampy.workflows.sweep import (
-    Measure, Measurement, Point, SweepConfig, SweepObserver, SweepResult, engine_label, measurement_from_report, search,
+    Measure, Measurement, Point, SweepConfig, SweepObserver, SweepResult, engine_label, measured, measurement_from_report, search,
 )
 
 
@@ -43,6 +44,55 @@ class RunMeasurer:
         m = measurement_from_report(point, report.to_dict())
         return replace(m, others_cpu_percent=others_cpu_percent(before, _cpu_clocks()))
 
+
+
+def measure_on_node(base: RunConfig, files: dict[str, Any], point: Point, repeat: bool, stop: Any = None) -> tuple[Measurement, str]:
+    """`vampy sweep --ray`: one point on the node this runs on, as a local `vampy sweep` measures it
+    (RunMeasurer: run.prepare/execute on the local pool, that node's own warm-up), with the model and
+    vdsp files the starting machine sent written to a temporary folder here first (no shared file
+    system). files: {"model": {name: bytes}, "model_name": name, "vdsp": {name: bytes} or {}}.
+    repeat: also the unstable/contended repeat (grid); the auto climb repeats itself. stop: the
+    sweep's stop flag (an actor): when the starting machine sets it (Ctrl-C), the point is interrupted
+    here as Ctrl-C interrupts a local run, so its local pool stops its workers.
+    The point's start and end are stamped on this node's clock."""
+    import shutil
+    import tempfile
+    import time
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="vampy-sweep-"))
+    finished = threading.Event()
+    if stop is not None:
+        threading.Thread(target=_watch_stop, args=(stop, finished), name="vampy-sweep-stop", daemon=True).start()
+    try:
+        for group in ("model", "vdsp"):
+            (folder / group).mkdir()
+            for name, data in files[group].items():
+                (folder / group / Path(name).name).write_bytes(data)  # plain names only: never a path from elsewhere
+        here = replace(base, model=str(folder / "model" / Path(files["model_name"]).name),
+                       vdsp_params=str(folder / "vdsp" / next(iter(files["vdsp"]))) if files["vdsp"] else None)
+        started = time.time_ns()
+        measure = RunMeasurer(here)
+        kept, line = measured(point, measure) if repeat else (replace(m := measure(point), runs_qps=(m.throughput_qps,)), "")
+        return replace(kept, node_started_ns=started, node_ended_ns=time.time_ns()), line
+    finally:
+        finished.set()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _watch_stop(stop: Any, finished: threading.Event, poll_s: float = 0.5) -> None:
+    # ray.cancel of a running task tripped a check in Ray 2.60's driver (it aborted), so the stop travels as data.
+    import _thread
+
+    import ray
+
+    while not finished.wait(poll_s):
+        try:
+            if ray.get(stop.is_set.remote(), timeout=10):
+                _thread.interrupt_main()  # a KeyboardInterrupt in the point's run, as Ctrl-C locally
+                return
+        except ray.exceptions.RayError:
+            return  # the flag is gone: the sweep ended
 
 
 def _cpu_clocks() -> tuple[float, float, float]:
@@ -99,12 +149,26 @@ def run_sweep(cfg: SweepConfig, observer: SweepObserver | None = None, measure: 
     Each engine (and precision) is searched on its own ladders, one after the other; the rows are
     pooled, so the winner and the Pareto front are across engines, each row saying its engine.
     """
-    ladders = cfg.space.ladders(cores(), model_fixed_batch(cfg.base))
+    cluster = None
+    if cfg.ray_address is not None and measure is None:
+        from vampy.execution.executor import connect_cluster
+
+        connect_cluster(cfg.ray_address)  # an unreachable cluster fails here, before any work
+    fixed_batch = model_fixed_batch(cfg.base)  # the model and vdsp file checked here, before a node sees them
+    if cfg.ray_address is not None and measure is None:
+        from vampy.workflows.sweep_ray import ClusterSweep
+
+        cluster = ClusterSweep(cfg, measure_on_node)
+    ladders = cfg.space.ladders(cluster.cores(cfg.auto) if cluster else cores(), fixed_batch)
     measure = measure or RunMeasurer(cfg.base)
     done: list[SweepResult] = []
     for engine, precision in cfg.engines:
         tagged = _EngineTagged(measure, engine, precision)
-        part = search(ladders, cfg.auto, tagged, cfg.max_p99_ms, _Offset(observer, done, tagged) if observer else None)
+        offset = _Offset(observer, done, tagged) if observer else None
+        if cluster is not None:
+            part = cluster.search(ladders, cfg.auto, engine, precision, offset)
+        else:
+            part = search(ladders, cfg.auto, tagged, cfg.max_p99_ms, offset)
         done.append(part)
         if part.interrupted:
             break
@@ -170,21 +234,21 @@ def run_command_line(base: RunConfig, point: Point) -> str:
 CSV_COLUMNS = (
     "index", "instances", "processes", "batch", "threads", "engine", "infer_precision", "throughput_qps", "e2e_p50_ms", "e2e_p99_ms", "model_p99_ms",
     "cpu_percent", "others_cpu_percent", "rss_mb", "samples", "duration_s", "stable", "max_deviation", "runs", "meets_bound", "pareto",
-    "winner", "role", "error",
+    "winner", "role", "error", "node", "node_kind",
 )
 
 
 
 def row_dicts(result: SweepResult) -> list[dict[str, Any]]:
     front = set(result.pareto)
-    winner = result.winner
+    winners = result.winners
     rows = []
     for k, m in enumerate(result.rows):
         d = asdict(m)
         point = d.pop("point")
         rows.append({
             "index": k + 1, **point, **{key: d[key] for key in d if key != "runs_qps"}, "runs_qps": list(m.runs_qps),
-            "runs": len(m.runs_qps), "meets_bound": result.feasible(m), "pareto": k in front, "winner": m is winner,
+            "runs": len(m.runs_qps), "meets_bound": result.feasible(m), "pareto": k in front, "winner": any(m is w for w in winners),
         })
     return rows
 
@@ -224,6 +288,12 @@ def sweep_dict(result: SweepResult, cfg: SweepConfig, environment: dict[str, Any
         "winner_command": run_command_line(cfg.base, winner.point) if winner else None,
         "low_latency_alternative": next((r for r, m in zip(row_dicts(result), result.rows) if m is alt), None),
         "low_latency_command": run_command_line(cfg.base, alt.point) if alt else None,
+        "node_kinds": result.node_kinds,
+        "winners_by_node_kind": [
+            {"node_kind": kind, "winner": next(r for r, m in zip(row_dicts(result), result.rows) if m is w), "winner_command": run_command_line(cfg.base, w.point)}
+            for kind, w in result.winners_by_node_kind.items()
+        ],
+        "ray_address": cfg.ray_address,
         "log": list(result.log),
         "environment": environment or {},
     }

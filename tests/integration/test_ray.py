@@ -1,0 +1,331 @@
+"""`vampy run --datalist --ray`: a real two-node Ray cluster on loopback (issue 16).
+
+The head listens on 127.0.0.2 (Ray resolves 127.0.0.1 to the machine's network address), the
+second node joins it and registers as 127.0.0.1; both have one CPU, a small object store and
+their session files under the test's temp dir. Every process the cluster starts is a descendant
+of the two `ray start --block` processes, and teardown ends each by its pid, also when a test fails.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray", reason="Ray is not installed (pip install 'vampy[ray]')")
+import psutil  # noqa: E402
+
+from tests.integration.test_run_datalist import make_inputs  # noqa: E402
+from tests.models import conv_model, slow_model  # noqa: E402
+from vampy.config import RunConfig  # noqa: E402
+from vampy.errors import UsageError  # noqa: E402
+
+RAY = Path(sys.executable).with_name("ray")
+HEAD_IP = "127.0.0.2"
+ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+START_WAIT_S = 120.0  # a bound on waiting for the cluster (never a timing assertion)
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    address: str
+    temp_dir: Path
+    starters: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    client_port: int = 0  # the head's Ray Client server: ray://HOST:PORT addresses
+
+    def start_node(self, head: bool = False) -> subprocess.Popen[bytes]:
+        common = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats", "--block"]
+        if head:
+            port = self.address.rsplit(":", 1)[1]
+            self.client_port = free_port(HEAD_IP)
+            args = ["--head", f"--node-ip-address={HEAD_IP}", f"--port={port}", "--include-dashboard=false",
+                    f"--ray-client-server-port={self.client_port}", f"--temp-dir={self.temp_dir}"]
+        else:
+            args = [f"--address={self.address}"]
+        proc = subprocess.Popen([str(RAY), "start", *args, *common], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        self.starters.append(proc)
+        return proc
+
+    def wait_nodes(self, n: int) -> None:
+        probe = ("import ray, sys; ray.init(address=sys.argv[1], logging_level=40, log_to_driver=False); "
+                 "sys.exit(0 if sum(x['Alive'] for x in ray.nodes()) >= int(sys.argv[2]) else 1)")
+        deadline = time.monotonic() + START_WAIT_S
+        while time.monotonic() < deadline:
+            try:  # ray.init can hang on a head still starting: a bounded try, then another
+                if subprocess.run([sys.executable, "-c", probe, self.address, str(n)], env=ENV, capture_output=True, timeout=20).returncode == 0:
+                    return
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the Ray cluster at {self.address} did not reach {n} nodes")
+
+    def pids(self, starter: subprocess.Popen[bytes] | None = None) -> list[int]:
+        found: list[int] = []
+        for proc in [starter] if starter else self.starters:
+            try:
+                found += [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+            except psutil.NoSuchProcess:
+                pass
+        return found
+
+    def kill(self, starter: subprocess.Popen[bytes]) -> None:
+        """SIGKILL one node's processes, each by its pid: the node is gone, as a machine that dies."""
+        for pid in reversed(self.pids(starter)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        starter.wait(timeout=30)
+
+    def stop(self) -> None:
+        pids = self.pids()
+        for proc in self.starters:
+            if proc.poll() is None:
+                proc.terminate()  # `ray start --block` stops what it started
+        for proc in self.starters:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        for pid in pids:  # whatever outlived its starter
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    # A short folder: Ray's Unix sockets live under it, and a socket path has at most 107 bytes.
+    c = Cluster(f"{HEAD_IP}:{free_port(HEAD_IP)}", tmp_path_factory.mktemp("ray"))
+    try:
+        c.start_node(head=True)
+        c.wait_nodes(1)
+        c.start_node()
+        c.wait_nodes(2)
+        yield c
+    finally:
+        c.stop()
+
+
+def vampy(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vampy", *args], capture_output=True, text=True, timeout=300, env=ENV)
+
+
+def vdsp(tmp: Path, hw: int) -> Path:
+    path = tmp / f"vdsp{hw}.json"
+    path.write_text(json.dumps({"OpType": "FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR", "OpConfig": {
+        "IimageFormat": "RGB_PLANAR", "NormaType": "DIV255", "ColorCvtCode": "NO_CHANGE", "ResizeType": "BILINEAR_CV",
+        "OimageWidth": hw, "OimageHeight": hw}}))
+    return path
+
+
+def datalist(tmp: Path, n: int, bad: bool = False) -> Path:
+    lines = [str(p) for p in make_inputs(tmp / "in", n)]
+    if bad:
+        (tmp / "in" / "text.npz").write_text("not an npz")
+        lines.insert(3, str(tmp / "in" / "text.npz"))
+    path = tmp / "list.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def assert_loopback_only(pids: list[int]) -> None:
+    """`ss -tnp` (psutil where ss is missing): every TCP connection of the cluster's processes is on loopback."""
+    seen = 0  # connections checked: the nodes hold some (raylets to the GCS), so none seen is a broken check
+    if shutil.which("ss") is None:
+        for pid in pids:
+            try:
+                conns = psutil.Process(pid).net_connections(kind="tcp")
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            for conn in conns:
+                for addr in (conn.laddr, conn.raddr):
+                    assert not addr or addr.ip in ("0.0.0.0", "::") or ipaddress.ip_address(addr.ip).is_loopback, conn
+                seen += 1
+        assert seen > 0
+        return
+    out = subprocess.run(["ss", "-tnpH"], capture_output=True, text=True, timeout=30).stdout
+    wanted = {f"pid={p}," for p in pids}
+    for line in out.splitlines():
+        if any(w in line for w in wanted):
+            local, peer = line.split()[3:5]
+            for addr in (local, peer):
+                host = addr.rsplit(":", 1)[0].strip("[]").removeprefix("::ffff:")
+                assert host == "*" or ipaddress.ip_address(host).is_loopback, line
+            seen += 1
+    assert seen > 0
+
+
+def outputs(folder: Path) -> dict[str, np.ndarray]:
+    return {p.name: np.load(p, allow_pickle=False)["output_0"] for p in sorted(folder.glob("output_*.npz"))}
+
+
+@pytest.mark.slow
+def test_outputs_equal_a_local_run_and_both_nodes_work(cluster: Cluster, tmp_path: Path) -> None:
+    model, spec, lines = conv_model(tmp_path / "m.onnx", in_ch=1, dynamic=True), vdsp(tmp_path, 16), datalist(tmp_path, 12, bad=True)
+    common = ["-m", str(model), "--vdsp_params", str(spec), "--threads", "1", "--datalist", str(lines), "-q"]
+    local = vampy("run", *common, "--path_output", str(tmp_path / "local"))
+    remote = vampy("run", *common, "--path_output", str(tmp_path / "ray"), "--json", str(tmp_path / "r.json"), "--ray", cluster.address)
+    assert local.returncode == remote.returncode == 6, remote.stderr  # the bad line, as locally: every good output written
+    got, want = outputs(tmp_path / "ray"), outputs(tmp_path / "local")
+    assert sorted(got) == sorted(want) == [f"output_{i:06d}.npz" for i in range(13) if i != 3]
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name])
+    assert json.loads((tmp_path / "ray" / "failures.json").read_text()) == json.loads((tmp_path / "local" / "failures.json").read_text())
+    report = json.loads((tmp_path / "r.json").read_text())
+    nodes = {n["ip"]: n for n in report["cluster"]["nodes"]}
+    assert report["cluster"]["address"] == cluster.address and set(nodes) == {"127.0.0.1", HEAD_IP}
+    assert all(n["samples"] > 0 and n["throughput_qps"] > 0 for n in nodes.values())
+    assert sum(n["samples"] for n in nodes.values()) == report["samples"] == 12 and report["cluster"]["lost"] == []
+    assert not list((tmp_path / "ray").glob(".*.tmp"))
+    assert_loopback_only(cluster.pids())
+    # --resume: only the missing outputs are run again, on the cluster (through Ray Client this
+    # time, the ray://HOST:PORT form), named as before and equal to the local ones.
+    for name in ("output_000001.npz", "output_000007.npz"):
+        (tmp_path / "ray" / name).unlink()
+    again = vampy("run", *common, "--path_output", str(tmp_path / "ray"), "--json", str(tmp_path / "r2.json"),
+                  "--ray", f"ray://{HEAD_IP}:{cluster.client_port}", "--resume")
+    assert again.returncode == 6, again.stderr
+    summary = json.loads((tmp_path / "r2.json").read_text())["datalist"]
+    assert summary["skipped"] == 10 and summary["written"] == 2  # 12 good lines, 2 outputs removed
+    got = outputs(tmp_path / "ray")
+    assert sorted(got) == sorted(want)
+    for name in ("output_000001.npz", "output_000007.npz"):
+        np.testing.assert_array_equal(got[name], want[name])
+
+
+def slow_run(cluster: Cluster, tmp_path: Path, n: int) -> tuple[subprocess.Popen[str], Path, Path]:
+    model = slow_model(tmp_path / "slow.onnx", ms=40, size=384)
+    out, report = tmp_path / "out", tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "vampy", "run", "-m", str(model), "--vdsp_params", str(vdsp(tmp_path, 384)), "--threads", "1",
+                             "--datalist", str(datalist(tmp_path, n)), "--path_output", str(out), "--json", str(report), "-q", "--ray", cluster.address],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    return proc, out, report
+
+
+def wait_for_outputs(proc: subprocess.Popen[str], out: Path, count: int) -> None:
+    deadline = time.monotonic() + START_WAIT_S
+    while len(list(out.glob("output_*.npz"))) < count:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no outputs appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_node_lost_mid_run_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
+    third = cluster.start_node()  # the one that dies; the module's two nodes stay for the other tests
+    try:
+        cluster.wait_nodes(3)
+        proc, out, report_path = slow_run(cluster, tmp_path, 60)
+        wait_for_outputs(proc, out, 3)
+        cluster.kill(third)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if third.poll() is None:
+            cluster.kill(third)
+    assert proc.returncode == 0, stderr
+    names = sorted(p.name for p in out.glob("output_*.npz"))
+    assert names == [f"output_{i:06d}.npz" for i in range(60)]
+    assert all(np.load(out / n, allow_pickle=False)["output_0"].shape == (1, 1, 384, 384) for n in names)
+    report = json.loads(report_path.read_text())
+    assert report["complete"] and report["datalist"]["written"] == 60 and report["samples"] == 60
+    lost = report["cluster"]["lost"]
+    assert len(lost) == 1 and lost[0]["node"] not in ("",), lost
+    # Every node but the head registers as 127.0.0.1 here, so nodes are told apart by their id.
+    assert [n["node_id"] for n in report["cluster"]["nodes"] if n["lost"]] == [lost[0]["node_id"]]
+    assert sum(n["samples"] for n in report["cluster"]["nodes"]) == 60
+    assert any("lost node" in note for note in report["notes"])
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_the_cluster_work_and_keeps_the_outputs(cluster: Cluster, tmp_path: Path) -> None:
+    proc, out, _ = slow_run(cluster, tmp_path, 200)
+    try:
+        wait_for_outputs(proc, out, 2)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    written = sorted(out.glob("output_*.npz"))
+    assert 2 <= len(written) < 200 and not list(out.glob(".*.tmp"))
+    assert all(np.load(p, allow_pickle=False)["output_0"].shape == (1, 1, 384, 384) for p in written)
+    # The actors were ended (ray.kill), not left computing: their processes go within a bounded wait.
+    deadline = time.monotonic() + START_WAIT_S
+    while any("ShardWorker" in _cmdline(pid) for pid in cluster.pids()):
+        assert time.monotonic() < deadline, "a ShardWorker outlived the interrupted run"
+        time.sleep(0.2)
+
+
+def _cmdline(pid: int) -> str:
+    """The command line of a live process; "" for one that is gone or a zombie (it may exit between the calls)."""
+    try:
+        return " ".join(psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return ""
+
+
+def test_an_unreachable_cluster_is_one_line_before_any_work(tmp_path: Path) -> None:
+    model = conv_model(tmp_path / "m.onnx", in_ch=1, dynamic=True)
+    address = f"{HEAD_IP}:{free_port(HEAD_IP)}"  # nothing listens there
+    proc = vampy("run", "-m", str(model), "--vdsp_params", str(vdsp(tmp_path, 16)), "--datalist", str(datalist(tmp_path, 2)),
+                 "--path_output", str(tmp_path / "out"), "--ray", address)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and address in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()  # nothing was prepared, let alone run
+
+
+def test_ray_flag_needs_a_datalist_and_a_plain_address(tmp_path: Path) -> None:
+    assert RunConfig(model="m.onnx", datalist="l.txt", ray_address="auto").ray_address == "auto"
+    assert RunConfig(model="m.onnx", datalist="l.txt", ray_address="ray://10.0.0.5:10001").ray_address
+    with pytest.raises(UsageError, match="--ray runs a data set"):
+        RunConfig(model="m.onnx", ray_address="auto")
+    with pytest.raises(UsageError, match="HOST:PORT"):
+        RunConfig(model="m.onnx", datalist="l.txt", ray_address="head node")
+    with pytest.raises(UsageError, match="--profile with --ray"):
+        RunConfig(model="m.onnx", datalist="l.txt", ray_address="auto", profile_dir=str(tmp_path))
+    proc = vampy("run", "-m", "m.onnx", "--ray", "auto")
+    assert proc.returncode == 2 and "--datalist" in proc.stderr
+
+
+def test_the_model_travels_with_its_external_data_and_nothing_else(tmp_path: Path) -> None:
+    import onnx
+
+    from vampy.execution.ray_executor import model_files
+
+    path = conv_model(tmp_path / "m.onnx", in_ch=1, dynamic=True)
+    assert model_files(str(path)) == {"m.onnx": path.read_bytes()}
+    proto = onnx.load(str(path))
+    onnx.save_model(proto, str(tmp_path / "ext.onnx"), save_as_external_data=True, location="ext.data", size_threshold=0)
+    assert sorted(model_files(str(tmp_path / "ext.onnx"))) == ["ext.data", "ext.onnx"]
+    # A location is data from an untrusted file: one that leaves the model's folder is never read.
+    proto = onnx.load(str(path))
+    for tensor in proto.graph.initializer:
+        tensor.ClearField("raw_data")
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        entry = tensor.external_data.add()
+        entry.key, entry.value = "location", "../secret.data"
+    (tmp_path / "forged").mkdir()
+    onnx.save_model(proto, str(tmp_path / "forged" / "f.onnx"))
+    (tmp_path / "secret.data").write_bytes(b"secret")
+    assert sorted(model_files(str(tmp_path / "forged" / "f.onnx"))) == ["f.onnx"]

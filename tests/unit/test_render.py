@@ -1,0 +1,23 @@
+"""The text report's lines that vampy adds to vamp's layout: engine and cluster."""
+from __future__ import annotations
+
+from vampy.cli.render import _cluster_lines, _engine_line
+
+
+def test_engine_line_says_what_ran_or_only_the_name() -> None:
+    ran = {"engine": "openvino", "version": "2026.4", "device": "cpu", "precision": "bf16", "intra_threads": 2, "providers": ["CPU"]}
+    assert _engine_line(ran) == "engine: openvino 2026.4, cpu (CPU), precision bf16"
+    assert _engine_line({"engine": "onnxruntime"}) == "engine: onnxruntime"  # no worker got as far as reporting
+
+
+def test_cluster_lines_name_every_node_and_every_loss() -> None:
+    cluster = {"address": "127.0.0.2:6390", "executor": "ray",
+               "nodes": [{"ip": "127.0.0.2", "name": "head", "workers": 1, "samples": 30, "throughput_qps": 14.5, "lost": False},
+                         {"ip": "127.0.0.1", "name": "n2", "workers": 1, "samples": 10, "throughput_qps": 7.25, "lost": True}],
+               "lost": [{"node": "127.0.0.1", "host": "n2", "worker": 1, "reason": "node died"}]}
+    assert _cluster_lines(cluster) == [
+        "cluster: 127.0.0.2:6390, 2 node(s)",
+        "  node 127.0.0.2 (head): 1 worker(s), 30 samples, 14.5000 qps",
+        "  node 127.0.0.1 (n2): 1 worker(s), 10 samples, 7.2500 qps, LOST during the run",
+        "  lost node 127.0.0.1 (n2): node died; its unfinished shards ran elsewhere",
+    ]

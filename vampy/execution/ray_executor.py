@@ -1,0 +1,403 @@
+"""The cluster Executor: a RunJob's datalist shards on a Ray cluster (`vampy run --datalist --ray ADDRESS`).
+
+Each node runs vampy's own worker code (worker.open_instances, warm_up_all, run_datalist_task) in
+Ray actors, -p per node (at most the CPUs Ray sees there), I instances each. No shared file system
+is assumed: this process reads every input npz (with the same checks as a local run) and ships
+the arrays with the shard through Ray's object store; the outputs come back the same way and are
+written here, into --path_output, by line index, atomically and once each. Shards are handed out
+on demand; a shard whose actor dies (its node lost) goes back to the queue for another node.
+Timestamps are wall-clock ns (time.time_ns), so the common window spans machines whose clocks are
+NTP-synchronised; every latency is a difference on one node and needs no synchronisation.
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vampy.errors import OutputError, Terminated, UsageError, WorkerError
+from vampy.execution.datalist_task import FOLDER_ERRNOS, run_datalist_task
+from vampy.execution.job import DatalistTask, RunJob
+from vampy.execution.worker import WorkerSpec, _Shared, open_instances, warm_up_all
+from vampy.formats.datalist import output_name
+from vampy.formats.npz import NpzError, load_input_npz, write_npz_atomic
+from vampy.measure.monitor import ResourceSummary
+from vampy.measure.records import COLUMNS, RawRun, Recorder, WorkerResult
+from vampy.measure.stats import measured_window, throughput_qps
+from vampy.progress import NullProgress, Progress
+
+CONNECT_TIMEOUT_S = 20.0  # ray.init waits a minute or more on an address nobody answers
+POLL_S = 0.2
+
+
+def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Attach this process to the cluster at `address` (HOST:PORT, ray://HOST:PORT or auto), bounded in time."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    _probe(address, timeout_s)
+    failure: list[BaseException] = []
+
+    def init() -> None:
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        except BaseException as exc:  # noqa: BLE001 - reported below as one line
+            failure.append(exc)
+
+    # ray.init runs on a thread so that it can be given up on; there it cannot set its SIGTERM
+    # handler, which vampy does not want anyway (the CLI owns signals), so that warning goes.
+    logging.getLogger("ray._private.worker").addFilter(lambda record: "SIGTERM handler" not in record.getMessage())
+    thread = threading.Thread(target=init, name="vampy-ray-connect", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise UsageError(f"--ray {address}: no Ray cluster answered within {timeout_s:g} s; check the address (ray status on the head shows it)")
+    if failure:
+        why = str(failure[0]).strip().splitlines()[0] if str(failure[0]).strip() else type(failure[0]).__name__
+        raise UsageError(f"--ray {address}: cannot connect to a Ray cluster ({why}); start one with `ray start --head` or fix the address")
+
+
+def _probe(address: str, timeout_s: float) -> None:
+    """A TCP connect to HOST:PORT first: an unreachable cluster fails in seconds, not minutes."""
+    if address == "auto":
+        return
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UsageError(f"--ray {address}: give the cluster's address as HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=min(timeout_s, 5.0)):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--ray {address}: cannot reach a Ray cluster there ({exc.strerror or exc}); start one with `ray start --head` or fix the address") from None
+
+
+class ShardWorker:
+    """One vampy worker on a node: the job's I instances, opened and warmed up once, then shards.
+
+    A Ray actor with max_concurrency=I: each call takes a free instance, so I shards run at once.
+    """
+
+    def __init__(self, job: RunJob, worker_index: int, model: dict[str, bytes]) -> None:
+        # The model travels as bytes too; the sessions hold it in memory once open, so the copy goes.
+        folder = Path(tempfile.mkdtemp(prefix="vampy-model-"))
+        try:
+            for name, data in model.items():
+                (folder / name).write_bytes(data)
+            self.spec = WorkerSpec(replace(job, model_path=str(folder / Path(job.model_path).name)), worker_index)
+            slots = (worker_index + 1) * job.instances
+            self.shared = _Shared(np.zeros(slots, np.int64), np.zeros(slots, np.int64), threading.Event())
+            self.sessions, self.drivers = open_instances(self.spec, time.time_ns, self.shared)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.free: collections.deque[Any] = collections.deque(self.drivers)
+        self.lock = threading.Lock()
+
+    def warm_up(self) -> dict[str, Any]:
+        slowest_ns = warm_up_all(self.drivers)
+        return {
+            "host": socket.gethostname(), "pid": os.getpid(), "slowest_warmup_ns": slowest_ns,
+            "warmup_e2e_ns": np.array([v for d in self.drivers for v in d.warm_e2e_ns], np.int64),
+            "warmup_model_ns": np.array([v for d in self.drivers for v in d.warm_model_ns], np.int64),
+            "engine": self.sessions[0].info.to_dict() if self.sessions else None,
+        }
+
+    def run_shard(self, items: tuple[tuple[int, str], ...], inputs: dict[str, Any]) -> dict[str, Any]:
+        """One shard on a free instance -> its outputs by line index, failures and timestamp rows."""
+        with self.lock:
+            driver = self.free.popleft()
+        try:
+            outputs: dict[int, dict[str, np.ndarray]] = {}
+            driver.read_npz = functools.partial(_shipped, inputs)
+            driver.output_sink = outputs.__setitem__
+            driver.failures = []
+            driver.record = Recorder(len(items))
+            run_datalist_task(driver, DatalistTask(items))
+            return {"outputs": outputs, "failures": driver.failures, "rows": driver.record.arrays(), "instance": driver.index}
+        finally:
+            with self.lock:
+                self.free.append(driver)
+
+
+def model_files(model_path: str) -> dict[str, bytes]:
+    """The model file and the files it needs beside it (ONNX external data, OpenVINO's .bin), by name."""
+    path = Path(model_path)
+    names = {path.name}
+    if path.suffix == ".xml":
+        names.add(path.with_suffix(".bin").name)
+    elif path.suffix == ".onnx":
+        import onnx
+
+        for tensor in onnx.load(str(path), load_external_data=False).graph.initializer:
+            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                # Only plain names in the model's folder: a location is data from the file, never a path to follow.
+                names |= {e.value for e in tensor.external_data if e.key == "location" and Path(e.value).name == e.value}
+    return {n: (path.parent / n).read_bytes() for n in sorted(names) if (path.parent / n).is_file()}
+
+
+def _shipped(inputs: dict[str, Any], path: Path, max_bytes: int = 0) -> dict[str, np.ndarray]:
+    """datalist_task's npz reader on a node: the arrays the starting machine read and checked."""
+    got = inputs[str(path)]
+    if isinstance(got, str):
+        raise NpzError(path, got)
+    return got
+
+
+def read_shard_inputs(items: tuple[tuple[int, str], ...], max_bytes: int) -> dict[str, Any]:
+    """Each input npz of a shard, read here with the local run's checks; its reason when unusable."""
+    inputs: dict[str, Any] = {}
+    for _, path in items:
+        try:
+            inputs[path] = load_input_npz(Path(path), max_bytes=max_bytes)
+        except NpzError as exc:
+            inputs[path] = exc.reason
+    return inputs
+
+
+@dataclass
+class _Actor:
+    """The parent's view of one ShardWorker: where it runs and what came back from it."""
+
+    index: int
+    handle: Any
+    node_id: str
+    ip: str
+    threads: int
+    host: str = ""
+    pid: int = 0
+    alive: bool = True
+    warm: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, np.ndarray]] = field(default_factory=list)
+    instance: list[np.ndarray] = field(default_factory=list)
+    failures: list[tuple[int, str, str]] = field(default_factory=list)
+    written: int = 0
+
+
+@dataclass(frozen=True)
+class RayExecutor:
+    """The cluster Executor: the job's datalist shards on the Ray cluster at `address`."""
+
+    address: str
+    name: str = "ray"
+
+    def execute(self, job: RunJob, progress: Progress | None = None) -> RawRun:
+        connect(self.address)
+        if not job.shards:  # --resume found every line done (RunConfig refuses --ray without --datalist)
+            return RawRun([], [], ResourceSummary(0.0, 0.0, 0, 0.0, 0, 0), job.intra_threads, None, 0, 0.0,
+                          cluster={"address": self.address, "executor": "ray", "nodes": [], "lost": []})
+        return _ClusterRun(job, self.address, progress or NullProgress()).run()
+
+
+class _ClusterRun:
+    def __init__(self, job: RunJob, address: str, progress: Progress) -> None:
+        self.job = job
+        self.address = address
+        self.progress = progress
+        self.actors: list[_Actor] = []
+        self.inflight: dict[Any, tuple[_Actor, int]] = {}
+        self.pending: collections.deque[int] = collections.deque(range(len(job.shards)))
+        self.written: set[int] = set()
+        self.failed: list[tuple[int, str]] = []
+        self.lost: list[dict[str, Any]] = []
+        self.fatal_output_error: str | None = None
+        self.cpus = 0  # Ray's CPUs on the nodes the run uses
+        self.start_failures: list[str] = []
+
+    def run(self) -> RawRun:
+        t0 = time.monotonic()
+        interrupted: str | None = None
+        try:
+            self._start_actors()
+            setup_s = time.monotonic() - t0
+            if not any(a.alive for a in self.actors):
+                raise WorkerError("no vampy worker started on the cluster: " + ("; ".join(self.start_failures) or "no node has a CPU"))
+            self.progress.start(f"inference on {len({a.node_id for a in self.actors if a.alive})} node(s)", self.job.expected_samples)
+            self._dispatch()
+        except KeyboardInterrupt as exc:
+            interrupted = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+            setup_s = time.monotonic() - t0
+        finally:
+            self.progress.finish()
+            self._stop()
+        return self._raw(interrupted, setup_s)
+
+    def _start_actors(self) -> None:
+        """-p ShardWorkers per alive node with CPUs (at most one per CPU), each pinned to its node."""
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        remote = ray.remote(ShardWorker)
+        job = self.job
+        model = ray.put(model_files(job.model_path))  # once in the object store, read by every node
+        for node in sorted((n for n in ray.nodes() if n["Alive"]), key=lambda n: n["NodeManagerAddress"]):
+            cpus = int(node["Resources"].get("CPU", 0))
+            per_node = min(job.processes, cpus)
+            threads = max(1, cpus // (per_node * job.instances)) if job.auto_threads and per_node else job.intra_threads
+            for _ in range(per_node):
+                k = len(self.actors)
+                handle = remote.options(
+                    num_cpus=1, max_concurrency=job.instances, max_restarts=0, name=None,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
+                ).remote(replace(job, intra_threads=threads, shards=()), k, model)
+                self.actors.append(_Actor(k, handle, node["NodeID"], node["NodeManagerAddress"], threads))
+            self.cpus += cpus if per_node else 0
+        self.progress.start(f"loading models and warming up on {len({a.node_id for a in self.actors})} node(s)", None)
+        calls = {a.handle.warm_up.remote(): a for a in self.actors}
+        while calls:
+            ready, _ = ray.wait(list(calls), num_returns=1, timeout=POLL_S)
+            for ref in ready:
+                actor = calls.pop(ref)
+                try:
+                    actor.warm = ray.get(ref)
+                    actor.host, actor.pid = actor.warm["host"], actor.warm["pid"]
+                except ray.exceptions.RayError as exc:
+                    actor.alive = False  # the others carry on; the run fails only when none started
+                    self.start_failures.append(f"worker {actor.index} on node {actor.ip} did not start: {_last_line(exc)}")
+        self.progress.finish()
+
+    def _dispatch(self) -> None:
+        import ray
+
+        while self.pending or self.inflight:
+            if self.fatal_output_error:
+                return
+            self._submit()
+            if not self.inflight:
+                return  # shards left and no live worker to take them: named in failed_workers
+            ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=POLL_S)
+            for ref in ready:
+                self._receive(ref)
+
+    def _submit(self) -> None:
+        """Keep each live actor one shard ahead of its I instances, so none waits for the parent."""
+        busy = collections.Counter(a.index for a, _ in self.inflight.values())
+        for actor in self.actors:
+            while actor.alive and self.pending and busy[actor.index] < self.job.instances + 1:
+                shard = self.pending.popleft()
+                items = self.job.shards[shard].items
+                inputs = read_shard_inputs(items, WorkerSpec(self.job, 0).max_npz_bytes)
+                self.inflight[actor.handle.run_shard.remote(items, inputs)] = (actor, shard)
+                busy[actor.index] += 1
+        if self.pending and not any(a.alive for a in self.actors) and not self.inflight:
+            lines = sum(len(self.job.shards[s].items) for s in self.pending)
+            last = self.lost[-1]["worker"] if self.lost else -1
+            self.failed.append((last, f"was the last worker left and was lost: {lines} line(s) not run (--resume finishes them)"))
+            self.pending.clear()
+
+    def _receive(self, ref: Any) -> None:
+        import ray
+
+        actor, shard = self.inflight.pop(ref)
+        try:
+            result = ray.get(ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError) as exc:
+            # The actor died, or its node did after the shard ran and before its outputs came here.
+            self._lose(actor, shard, exc)
+            return
+        except ray.exceptions.RayError as exc:
+            actor.alive = False
+            self.failed.append((actor.index, f"on node {actor.ip}: {_last_line(exc)}"))
+            self.pending.clear()
+            return
+        actor.rows.append(result["rows"])
+        actor.instance.append(np.full(result["rows"]["end_ns"].size, result["instance"], np.int64))
+        actor.failures += result["failures"]
+        self._write(actor, shard, result["outputs"])
+        self.progress.advance(len(self.job.shards[shard].items))
+
+    def _lose(self, actor: _Actor, shard: int, exc: BaseException) -> None:
+        """The actor died (its node lost, or its process killed): its shard goes back to the queue."""
+        self.pending.appendleft(shard)
+        if not actor.alive:
+            return
+        actor.alive = False
+        self.lost.append({"node": actor.ip, "node_id": actor.node_id, "host": actor.host, "worker": actor.index, "reason": _last_line(exc)})
+
+    def _write(self, actor: _Actor, shard: int, outputs: dict[int, dict[str, np.ndarray]]) -> None:
+        out_dir = self.job.output_dir
+        if out_dir is None:
+            return
+        paths = dict(self.job.shards[shard].items)
+        for index in sorted(outputs):
+            if index in self.written:
+                continue  # a shard redone after a loss: its first outputs stand
+            try:
+                write_npz_atomic(Path(out_dir), output_name(index), outputs[index])
+            except OutputError as exc:
+                actor.failures.append((index, paths[index], str(exc)))
+                if exc.errno in FOLDER_ERRNOS:
+                    self.fatal_output_error = str(exc)
+                    return
+                continue
+            self.written.add(index)
+            actor.written += 1
+
+    def _stop(self) -> None:
+        """Cancel what is still queued or running on the cluster and end the actors: nothing lingers."""
+        import ray
+
+        for ref in list(self.inflight):
+            try:
+                ray.cancel(ref)
+            except Exception:  # noqa: BLE001 - its actor may be gone already
+                pass
+        for actor in self.actors:
+            try:
+                ray.kill(actor.handle, no_restart=True)
+            except Exception:  # noqa: BLE001 - as above
+                pass
+
+    def _raw(self, interrupted: str | None, setup_s: float) -> RawRun:
+        results = [self._result(a) for a in self.actors if a.warm]
+        notes = ["CPU and memory are not sampled on cluster nodes (resources show zeros); see per-node throughput under cluster"]
+        if self.job.stop.request_timeout_s:
+            notes.append(f"--timeout {self.job.stop.request_timeout_s:g}: the hung-request watchdog does not run on a cluster yet (docs/cluster.md)")
+        notes += self.start_failures
+        notes += [f"lost node {x['node']} ({x['host']}, id {x['node_id'][:12]}): its unfinished shards ran on other nodes ({x['reason']})" for x in self.lost]
+        threads = collections.Counter(a.threads for a in self.actors).most_common(1)
+        return RawRun(
+            results, sorted(self.failed), ResourceSummary(0.0, 0.0, 0, 0.0, 0, self.cpus), threads[0][0] if threads else self.job.intra_threads,
+            interrupted, self.job.expected_samples, setup_s, notes, cluster=self._cluster(results),
+        )
+
+    def _result(self, actor: _Actor) -> WorkerResult:
+        columns = {name: np.concatenate([r[name] for r in actor.rows]) if actor.rows else np.zeros(0, np.int64) for name in COLUMNS}
+        return WorkerResult(
+            worker_index=actor.index, pid=actor.pid, columns=columns,
+            instance=np.concatenate(actor.instance) if actor.instance else np.zeros(0, np.int64),
+            warmup_e2e_ns=actor.warm["warmup_e2e_ns"], warmup_model_ns=actor.warm["warmup_model_ns"],
+            failures=actor.failures, outputs_written=actor.written, fatal_output_error=self.fatal_output_error, engine=actor.warm["engine"],
+        )
+
+    def _cluster(self, results: list[WorkerResult]) -> dict[str, Any]:
+        nodes: dict[str, dict[str, Any]] = {}
+        for actor, result in zip([a for a in self.actors if a.warm], results):
+            node = nodes.setdefault(actor.node_id, {"ip": actor.ip, "name": actor.host, "node_id": actor.node_id, "workers": 0, "threads": actor.threads,
+                                               "lost": False, "_start": [], "_end": [], "_samples": 0})
+            node["workers"] += 1
+            node["lost"] = node["lost"] or not actor.alive and any(x["worker"] == actor.index for x in self.lost)
+            node["_start"].append(result.columns["arrival_ns"])
+            node["_end"].append(result.columns["end_ns"])
+            node["_samples"] += int(result.columns["samples"].sum())
+        for node in nodes.values():
+            window = measured_window(np.concatenate(node.pop("_start")), np.concatenate(node.pop("_end")))
+            node["samples"] = node.pop("_samples")
+            node["throughput_qps"] = throughput_qps(node["samples"], window)
+        return {"address": self.address, "executor": "ray", "nodes": list(nodes.values()), "lost": self.lost}
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(exc).__name__
