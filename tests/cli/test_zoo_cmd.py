@@ -102,3 +102,26 @@ def test_bad_usage_exits_2(args: list[str]) -> None:
 def test_help_lists_vdsr(capsys: pytest.CaptureFixture[str]) -> None:
     assert _vampy(["zoo", "--help"]) == 0
     assert "vdsr" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("command", "scale", "shape"), [("edsr", "2", "2*height"), ("edsr", "4", "4*height"), ("face-sr", "8", "8*height"), ("face-sr", "1", "height")])
+def test_sr_models_write_files_and_warn(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, scale: str, shape: str) -> None:
+    assert _vampy(["zoo", command, "-o", str(tmp_path / "m"), "--scale", scale, "--seed", "3"]) == 0
+    captured = capsys.readouterr()
+    meta = json.loads((tmp_path / "m" / "mod.json").read_text())
+    assert meta["model"] == command and meta["scale"] == int(scale) and meta["seed"] == 3 and meta["accuracy_meaningful"] is False
+    assert meta["output"]["shape"][2] == shape and (tmp_path / "m" / "mod.onnx").is_file()
+    assert captured.out.startswith(f"wrote {tmp_path / 'm' / 'mod.onnx'}") and "RANDOM weights (seed 3)" in captured.out
+    assert "warning: seeded random weights" in captured.err
+
+
+def test_edsr_default_scale_is_2(tmp_path: Path) -> None:
+    assert _vampy(["zoo", "edsr", "-o", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "mod.json").read_text())["scale"] == 2
+
+
+@pytest.mark.parametrize(("command", "scale"), [("edsr", "3"), ("face-sr", "2")])
+def test_sr_bad_scale_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, scale: str) -> None:
+    assert _vampy(["zoo", command, "-o", str(tmp_path), "--scale", scale]) == 2
+    err = capsys.readouterr().err
+    assert f"--scale {scale}" in err and "Traceback" not in err and not (tmp_path / "mod.onnx").exists()

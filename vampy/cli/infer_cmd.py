@@ -38,12 +38,15 @@ def infer_command(
     engine: str = typer.Option("onnxruntime", "--engine", help="Runtime: onnxruntime (default) or openvino."),
     provider: Optional[str] = typer.Option(None, "--provider", help="onnxruntime only: cpu (default), cuda or tensorrt."),
     infer_precision: Optional[str] = typer.Option(None, "--infer_precision", help="openvino only: f32, bf16 or f16 (default: the CPU's own choice)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Score RGB models as this `vampy eval --preset` does (docs/eval.md): images fed as image2npz --preset, ground truth named by the preset; --gt_pattern, --ycbcr and --scale do not apply."),
+    scoring: Optional[str] = typer.Option(None, "--scoring", help="YAML/JSON file of scoring fields (docs/eval.md), over --preset's or the defaults, as `vampy eval --scoring`."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the report (per-image scores, failures, timing) as JSON."),
+    html: Optional[str] = typer.Option(None, "--html", help="Also write the self-contained HTML page of `vampy report` for this result."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
     from vampy.api import infer_config
     from vampy.cli.progress import RichProgress
-    from vampy.errors import PartialResult
+    from vampy.errors import PartialResult, UsageError
     from vampy.workflows.infer import execute, prepare
     from vampy.report.schema import write_json
 
@@ -51,17 +54,30 @@ def infer_command(
         lr_image_dir=lr_image_dir, model=model, hr_image_dir=hr_image_dir, vdsp_params=vdsp_params, save_dir=save_dir,
         device=device, batch=batch, pattern=pattern, mode=mode, ycbcr=ycbcr, input_shape=input_shape, native=native,
         scale=scale, gt_pattern=gt_pattern, threads=threads, engine=engine, provider=provider, infer_precision=infer_precision,
-        json=json_path,
+        json=json_path, preset=preset, scoring=scoring,
     )
+    if html and (cfg.preset or cfg.scoring_path):
+        raise UsageError("--html does not show --preset/--scoring results yet; use --json")
     prepared = prepare(cfg)
     with RichProgress(quiet=quiet) as progress:
         report = execute(prepared, progress)
-    _print_table(report)
+    if prepared.preset is None:
+        _print_table(report)
+    else:
+        from vampy.cli.eval_cmd import _print_preset_table
+
+        _print_preset_table(report)
     typer.echo(summary_text(report))
     if json_path:
         write_json(json_path, report.to_dict())
+    if html:
+        from vampy.report.html import write_page
+
+        write_page([report.to_dict()], html)
     for note in report.notes:
         sys.stderr.write(f"vampy: note: {note}\n")
+    for deviation in getattr(report, "deviations", ()):
+        sys.stderr.write(f"vampy: differs from the family's script: {deviation}\n")
     for failure in report.failures:
         sys.stderr.write(f"vampy: not processed ({failure.stage}): {failure.reason}\n")
     if report.failures:
@@ -89,8 +105,11 @@ def _print_table(report: Any) -> None:
 def summary_text(report: Any) -> str:
     """The mean at full precision (as the vendor's script prints it), throughput, and where the images went."""
     t = report.timing
+    preset = getattr(report, "preset", None)
+    mean_lines = [f"mean psnr: {report.mean.psnr_db!r}"] if preset is None else \
+        [f"mean psnr: {report.mean_psnr_db!r}"] + ([f"mean ssim: {report.mean_ssim!r}"] if report.mean_ssim is not None else [])
     lines = [
-        f"mean psnr: {report.mean.psnr_db!r}",
+        *mean_lines,
         f"throughput (images/s): {t.throughput_ips:.4f} ({t.images} images in {t.pipeline_s:.3f} s, first read to last write; "
         f"batch {report.config['batch_size']}, {report.intra_threads} intra-op threads)",
         f"stage busy (s): decode {t.decode_busy_s:.3f}, model {t.model_s:.3f} (of infer {t.infer_busy_s:.3f}), "

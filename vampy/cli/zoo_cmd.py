@@ -1,4 +1,4 @@
-"""`vampy zoo`: write reference models (VDSR) as DIR/mod.onnx + DIR/mod.json."""
+"""`vampy zoo`: write reference models (VDSR; the EDSR-like and face-SR-like RGB models) as DIR/mod.onnx + DIR/mod.json."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,6 +51,50 @@ def _summary(model_path: Path, metadata: dict[str, Any]) -> str:
         f"input {metadata['input']['name']!r} {shape} float32 ({metadata['input_kind']}), {metadata['params'] / 1e6:.3f} M params, "
         f"{gmacs:.2f} GMACs ({gmacs * metadata['flops_per_mac']:.2f} GFLOPs) at {at_shape}, {source}"
     )
+
+
+_SEED_HELP = "Seed for the random weights (default 0)."
+_OUT_HELP = "Folder to write mod.onnx and mod.json into (created if needed)."
+
+
+@zoo_app.command("edsr")
+def edsr(
+    out_dir: Path = typer.Option(..., "-o", "--output", help=_OUT_HELP),
+    scale: int = typer.Option(2, "--scale", help="Upscaling factor: 2 or 4 (one or two conv + PixelShuffle(2) stages)."),
+    seed: int = typer.Option(0, "--seed", help=_SEED_HELP),
+) -> None:
+    """EDSR-baseline-like RGB super-resolution, seeded RANDOM weights: input (N,3,H,W) RGB 0..255 (vdsp NormaType EQUAL),
+    output (N,3,sH,sW) RGB 0..255, as `vampy eval --preset edsr` scores it. vdsp file: vdsp_params/edsr-xS-vdsp_params.json."""
+    from vampy.models.zoo_sr import edsr_spec, write_sr
+
+    _write_sr(write_sr(out_dir, edsr_spec(scale), seed))
+
+
+@zoo_app.command("face-sr")
+def face_sr(
+    out_dir: Path = typer.Option(..., "-o", "--output", help=_OUT_HELP),
+    scale: int = typer.Option(8, "--scale", help="8: PFSRNet-like, 16x16 -> 128x128 (preset pfsrnet); 1: GPEN-like, 512 -> 512 (preset gpen)."),
+    seed: int = typer.Option(0, "--seed", help=_SEED_HELP),
+) -> None:
+    """Face-SR-like RGB model with a tanh output, seeded RANDOM weights: input (RGB/255-0.5)/0.5 in -1..1
+    (vdsp DIV255_MINUSMEAN_DIVSTD, mean = std = 0.5), output (N,3,sH,sW) in -1..1, as --preset gpen / pfsrnet score it.
+    vdsp file: vdsp_params/face-sr-xS-vdsp_params.json."""
+    from vampy.models.zoo_sr import face_spec, write_sr
+
+    _write_sr(write_sr(out_dir, face_spec(scale), seed))
+
+
+def _write_sr(result: Any) -> None:
+    meta = result.metadata
+    gmacs = meta["macs"] / 1e9
+    at_shape = "x".join(str(d) for d in meta["macs_input_shape"])
+    shape = "[" + ",".join(str(d) for d in meta["output"]["shape"]) + "]"
+    typer.echo(
+        f"wrote {result.model_path} (+ {result.metadata_path.name}): {meta['model']} x{meta['scale']}, input {meta['input']['name']!r} "
+        f"[batch,3,height,width] float32 ({meta['input']['range']}), output {shape}, {meta['params'] / 1e6:.3f} M params, "
+        f"{gmacs:.2f} GMACs ({gmacs * meta['flops_per_mac']:.2f} GFLOPs) at {at_shape}, RANDOM weights (seed {meta['seed']})"
+    )
+    typer.echo(f"warning: {meta['warning']} (seed {meta['seed']})", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -328,6 +328,11 @@ def _vdsr_metadata(model: onnx.ModelProto, input_shape: Sequence[int | str], dyn
 def write_vdsr(out_dir: Path, weights: Path | None, seed: int, dynamic: bool, input_kind: str = VDSR_INPUT_Y) -> ZooResult:
     """Write out_dir/mod.onnx and out_dir/mod.json (created if needed); nothing else is touched."""
     model, metadata = build_vdsr(weights, seed=seed, dynamic=dynamic, input_kind=input_kind)
+    return write_model_files(out_dir, model, metadata)
+
+
+def write_model_files(out_dir: Path, model: onnx.ModelProto, metadata: dict[str, Any]) -> ZooResult:
+    """out_dir/mod.onnx and out_dir/mod.json, each written atomically (shared by every zoo model)."""
     _make_dir(out_dir)
     model_path = _write_atomic(out_dir, MODEL_FILE, model.SerializeToString())
     metadata_path = _write_atomic(out_dir, METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode("utf-8"))

@@ -48,7 +48,8 @@ from vampy.models.info import ModelInfo, TensorInfo
 from vampy.engines.base import EngineOptions, get_engine
 from vampy.models.resolve import resolve_model
 from vampy.progress import NullProgress, Progress
-from vampy.report.schema import InferFailure, InferImage, InferReport, InferTiming
+from vampy.report.schema import InferFailure, InferImage, InferPresetReport, InferReport, InferTiming
+from vampy.workflows.infer_preset import PresetPlan, preset_chw, preset_gt_path, preset_plan, preset_report, score_preset, warm_score
 
 if TYPE_CHECKING:
     from vampy.formats.vdsp import PreprocessSpec
@@ -74,6 +75,7 @@ class PreparedInfer:
     compare_hw: tuple[int, int] | None
     intra_threads: int
     notes: tuple[str, ...] = ()
+    preset: PresetPlan | None = None  # --preset / --scoring: scored as eval --preset (infer_preset.py)
 
 
 @dataclass
@@ -116,6 +118,7 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     if spec is not None and cfg.input_hw is not None:
         spec = spec.with_output_hw(*cfg.input_hw)
     plan, mode, run_cfg = _plan(cfg, spec, info)
+    preset = preset_plan(cfg, info, mode)
     images = list_images(Path(cfg.lr_dir), cfg.pattern)
     if not Path(cfg.gt_dir).is_dir():
         raise InputError(f"--hr_image_dir {cfg.gt_dir}: no such folder")
@@ -124,16 +127,18 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     notes = (f"--device {cfg.device_id}: vampy runs on the CPU; the device id is only recorded",) if cfg.device_id and cfg.provider in (None, "cpu") else ()
     return PreparedInfer(
         cfg, model_path, info, plan, mode, tuple(images), _duplicates(images),
-        None if cfg.native else plan.output_hw, choose_intra_threads(run_cfg), notes,
+        None if cfg.native else plan.output_hw, choose_intra_threads(run_cfg), notes, preset,
     )
 
 
-def infer(cfg: InferConfig, progress: Progress | None = None, clock: Clock = time.perf_counter_ns) -> InferReport:
+def infer(cfg: InferConfig, progress: Progress | None = None, clock: Clock = time.perf_counter_ns) -> InferReport | InferPresetReport:
     """Run every image through the pipeline; see the module doc for the stages, sizes and failures."""
     return execute(prepare(cfg), progress, clock)
 
 
-def execute(prepared: PreparedInfer, progress: Progress | None = None, clock: Clock = time.perf_counter_ns) -> InferReport:
+def execute(
+    prepared: PreparedInfer, progress: Progress | None = None, clock: Clock = time.perf_counter_ns
+) -> InferReport | InferPresetReport:
     progress = progress or NullProgress()
     t_setup = clock()
     session = get_engine(prepared.cfg.engine).open(prepared.model_path, _engine_options(prepared.cfg, prepared.intra_threads))
@@ -156,6 +161,10 @@ def execute(prepared: PreparedInfer, progress: Progress | None = None, clock: Cl
         decode_busy_s=busy.decode_ns / 1e9, infer_busy_s=busy.infer_ns / 1e9, model_s=busy.model_ns / 1e9,
         write_busy_s=busy.write_ns / 1e9, warmup_s=(t_start - t_warm) / 1e9, setup_s=(t_warm - t_setup) / 1e9,
     )
+    if prepared.preset is not None:
+        base = {"config": prepared.cfg.to_dict(), "model": _model_dict(prepared), "mode": prepared.mode,
+                "intra_threads": prepared.intra_threads, "notes": tuple(notes), "engine": session.info.to_dict()}
+        return preset_report(prepared.preset, base, busy.images, busy.failures, timing)  # type: ignore[arg-type]
     return InferReport(
         config=prepared.cfg.to_dict(), model=_model_dict(prepared), mode=prepared.mode,
         compare_hw=list(prepared.compare_hw) if prepared.compare_hw else None, intra_threads=prepared.intra_threads,
@@ -378,14 +387,18 @@ class _Pipeline:
         except InputError as exc:
             item.failure = ("read", str(exc))
             return item
+        preset = self.prep.preset
         try:
-            item.gt_path = find_ground_truth(self.ground_truth, cfg.gt_pattern, item.name, path.name)
-            item.gt_bgr = read_image(item.gt_path)
+            if preset is None:
+                item.gt_path = find_ground_truth(self.ground_truth, cfg.gt_pattern, item.name, path.name)
+                item.gt_bgr = read_image(item.gt_path)
+            else:  # read by the writer, at the size the preset compares at
+                item.gt_path = preset_gt_path(preset, Path(cfg.gt_dir), item.name)
         except InputError as exc:
             item.failure = ("ground truth", str(exc))
             return item
         try:
-            chw = image_to_chw(item.source_bgr, self.prep.mode, cfg.ycbcr)
+            chw = image_to_chw(item.source_bgr, self.prep.mode, cfg.ycbcr) if preset is None else preset_chw(preset, path, item.source_bgr)
             item.tensors = [sample_tensor(slot, plan, chw) for slot in plan.slots]
         except Exception as exc:  # noqa: BLE001 - one image the preprocessing refuses must not stop the rest
             item.failure = ("preprocess", f"{path}: preprocessing failed: {exc}")
@@ -436,7 +449,7 @@ class _Pipeline:
             for item in good:
                 item.failure = ("model", f"{item.path}: the model rejected the input {shape}: {_first_line(exc)}")
         else:
-            first = np.asarray(outputs[0])
+            first = np.asarray(outputs[self.prep.preset.output_index if self.prep.preset else 0])
             for j, item in enumerate(good):
                 item.output = first[j : j + 1] if first.ndim else first
             self.busy.inferred += len(good)
@@ -460,13 +473,17 @@ class _Pipeline:
             t0 = self.clock()
             if item.failure is None:
                 try:
-                    self.busy.images.append(self._finish(item))
+                    self.busy.images.append(self._finish(item) if self.prep.preset is None else self._finish_preset(item, self.prep.preset))
                 except InputError as exc:
                     item.failure = ("score", str(exc))
             if item.failure is not None:
                 self.busy.failures.append(InferFailure(item.index, str(item.path), *item.failure))
             self.busy.write_ns += self.clock() - t0
             self.progress.advance()
+
+    def _finish_preset(self, item: _Item, preset: PresetPlan) -> Any:
+        assert item.output is not None and item.gt_path is not None
+        return score_preset(preset, item.index, item.path, item.gt_path, item.output, self.prep.cfg.save_dir)
 
     def _finish(self, item: _Item) -> InferImage:
         cfg = self.prep.cfg
@@ -504,7 +521,9 @@ def _warm_decode(prep: PreparedInfer) -> None:
 
 def _warm_write(prep: PreparedInfer, warm_output: np.ndarray | None) -> None:
     """The model's warm-up output through the writer's calls: reader, compare sizes, scores, PNG."""
-    if warm_output is None:
+    if warm_output is None or prep.preset is not None:
+        if prep.preset is not None:
+            warm_score(prep.preset, warm_output)
         return
     try:
         sr_y = output_y(warm_output, "warm-up output")
