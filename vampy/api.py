@@ -23,7 +23,7 @@ from vampy.errors import OutputError, PartialResult, UsageError, WorkerError
 
 if TYPE_CHECKING:
     from vampy.progress import Progress
-    from vampy.report.schema import CompileResult, EvalReport, InferReport, RunReport
+    from vampy.report.schema import CompileResult, EvalPresetReport, EvalReport, InferPresetReport, InferReport, RunReport
     from vampy.workflows.sweep import Measurement, Point, SweepConfig, SweepResult
     from vampy.workflows.sweep_run import SweepReport
 
@@ -147,7 +147,8 @@ def run_config(
     timeout: float | None = None, rate: float | None = None, arrival: str = "poisson", profile: PathArg | None = None,
     export_times: PathArg | None = None, native_size: bool = False, engine: str = "onnxruntime", provider: str | None = None,
     infer_precision: str | None = None, hwconfig: str | None = None,
-    backend: str | None = None, forward_mode: str | None = None, json: PathArg | None = None, dry_run: bool = False
+    backend: str | None = None, forward_mode: str | None = None, json: PathArg | None = None, dry_run: bool = False,
+    ray: str | None = None,
 ) -> RunConfig:
     """The RunConfig of `vampy run` with these flags (the CLI builds its config here too)."""
     vendor = {k: v for k, v in (("hwconfig", hwconfig), ("backend", backend), ("forward_mode", forward_mode)) if v is not None}
@@ -162,6 +163,7 @@ def run_config(
         device_id=_int("device", device), rate_qps=_opt_float("rate", rate), arrival=_str("arrival", arrival),
         profile_dir=_path("profile", profile), export_times=_path("export_times", export_times), engine=_str("engine", engine),
         provider=_opt_str("provider", provider), infer_precision=_opt_str("infer_precision", infer_precision), vendor_flags=vendor, json_path=_path("json", json), dry_run=_bool("dry_run", dry_run),
+        ray_address=_opt_str("ray", ray),
     )
 
 
@@ -205,7 +207,7 @@ def infer_config(
     save_dir: PathArg | None = None, device: int = 0, batch: int = 1, pattern: str = "*", mode: str | None = None,
     ycbcr: str = "opencv", input_shape: Sequence[int] | None = None, native: bool = False, scale: int = 4,
     gt_pattern: str = "{base}.*", threads: int | None = None, engine: str = "onnxruntime", provider: str | None = None,
-    infer_precision: str | None = None, json: PathArg | None = None
+    infer_precision: str | None = None, json: PathArg | None = None, preset: str | None = None, scoring: PathArg | None = None
 ) -> InferConfig:
     """The InferConfig of `vampy infer` with these flags (the CLI builds its config here too)."""
     return InferConfig(
@@ -216,6 +218,7 @@ def infer_config(
         batch_size=_int("batch", batch), shave_px=_int("scale", scale), gt_pattern=_str("gt_pattern", gt_pattern),
         threads=_opt_int("threads", threads), device_id=_int("device", device), engine=_str("engine", engine),
         provider=_opt_str("provider", provider), infer_precision=_opt_str("infer_precision", infer_precision), json_path=_path("json", json),
+        preset=_opt_str("preset", preset), scoring_path=_path("scoring", scoring),
     )
 
 
@@ -224,7 +227,7 @@ def sweep_config(
     processes: ValuesArg = "auto", batch: ValuesArg = "auto", threads: ValuesArg = "auto", search: str | None = None,
     max_p99_ms: float | None = None, point_duration: float | None = None, point_iterations: int | None = None, warmup: int = 1,
     seed: int = 0, dtype: str | None = None, plot: PathArg | None = None, csv: PathArg | None = None, json: PathArg | None = None,
-    engines: str | Sequence[str] = "onnxruntime"
+    engines: str | Sequence[str] = "onnxruntime", ray: str | None = None
 ) -> SweepConfig:
     """The SweepConfig of `vampy sweep` with these flags (the CLI builds its config here too)."""
     from vampy.workflows.sweep import DEFAULT_POINT_DURATION_S, SweepConfig, SweepSpace, parse_engines, parse_values
@@ -243,7 +246,7 @@ def sweep_config(
     return SweepConfig(
         base=base, space=space, max_p99_ms=_opt_float("max_p99_ms", max_p99_ms), csv_path=_path("csv", csv),
         json_path=_path("json", json), plot_path=_path("plot", plot), strategy=_opt_str("search", search),
-        engines=parse_engines(engines if isinstance(engines, str) else ",".join(engines)),
+        engines=parse_engines(engines if isinstance(engines, str) else ",".join(engines)), ray_address=_opt_str("ray", ray),
     )
 
 
@@ -309,6 +312,7 @@ def run(
     hwconfig: str | None = None,
     backend: str | None = None,
     forward_mode: str | None = None,
+    ray: str | None = None,
     progress: Progress | None = None,
     check: bool = True,
 ) -> RunReport:
@@ -317,7 +321,8 @@ def run(
     Keywords are `vampy run`'s flags (`instances` is -i, `processes` -p, `batch_size` -b, `shape` -s,
     `duration` -t in seconds); `shape` is a string as -s takes it ("3,256,256"), a tuple of ints or
     a list of them (one per model input). With `datalist` (and `path_output`), runs the data set
-    and writes one output_NNNNNN.npz per line. `json`, `export_times` and `profile` write what the
+    and writes one output_NNNNNN.npz per line; `ray` ("HOST:PORT", "ray://HOST:PORT", "auto") runs those
+    lines on a Ray cluster (docs/cluster.md). `json`, `export_times` and `profile` write what the
     flags write (for --plot: vampy.report.plots.plot_run(report.to_dict(), path)). Workers are
     spawned processes: call this under `if __name__ == "__main__":`.
 
@@ -335,7 +340,7 @@ def run(
         seed=seed, dtype=dtype, datalist=datalist, path_output=path_output, output_dtype=output_dtype, resume=resume,
         timeout=timeout, rate=rate, arrival=arrival, profile=profile, export_times=export_times, native_size=native_size,
         engine=engine, provider=provider, infer_precision=infer_precision, hwconfig=hwconfig, backend=backend,
-        forward_mode=forward_mode, json=json,
+        forward_mode=forward_mode, json=json, ray=ray,
     )
     for flag, target in (("--json", cfg.json_path), ("--export_times", cfg.export_times)):
         if target:
@@ -350,7 +355,7 @@ def run(
 
 def evaluate(
     *,
-    src_dir: PathArg,
+    src_dir: PathArg | None = None,
     gt_dir: PathArg,
     input_npz_path: PathArg,
     out_npz_dir: PathArg,
@@ -483,6 +488,7 @@ def sweep(
     json: PathArg | None = None,
     progress: Progress | None = None,
     check: bool = True,
+    ray: str | None = None,
 ) -> SweepReport:
     """Find the configuration with the highest throughput within `max_p99_ms`, as `vampy sweep`.
 
@@ -490,7 +496,8 @@ def sweep(
     range "1-4", or one value; `search` is "auto" (climb) or "grid". Each point is a short run of
     `point_duration` seconds (default 4 unless `point_iterations` is given) and/or
     `point_iterations` samples per process. `engines` ("onnxruntime,openvino", or entries with a
-    precision such as "openvino:bf16") are searched one after the other and ranked together. `csv` and `json` are rewritten after every point (for
+    precision such as "openvino:bf16") are searched one after the other and ranked together. `ray` ("HOST:PORT",
+    "ray://HOST:PORT", "auto") runs each point alone on one node of that Ray cluster (docs/cluster.md). `csv` and `json` are rewritten after every point (for
     --plot: vampy.report.plots.plot_sweep(report.to_dict(), path)). Workers are spawned processes:
     call this under `if __name__ == "__main__":`.
 
@@ -505,7 +512,7 @@ def sweep(
     cfg = sweep_config(
         model=model, vdsp_params=vdsp_params, shape=shape, instances=instances, processes=processes, batch=batch,
         threads=threads, search=search, max_p99_ms=max_p99_ms, point_duration=point_duration, point_iterations=point_iterations,
-        warmup=warmup, seed=seed, dtype=dtype, csv=csv, json=json, engines=engines,
+        warmup=warmup, seed=seed, dtype=dtype, csv=csv, json=json, engines=engines, ray=ray,
     )
     env = environment()
     write_sweep_outputs(cfg, SweepResult("auto" if cfg.auto else "grid", (), {}), env)  # an unwritable output fails now
@@ -543,9 +550,11 @@ def infer(
     provider: str | None = None,
     infer_precision: str | None = None,
     json: PathArg | None = None,
+    preset: str | None = None,
+    scoring: PathArg | None = None,
     progress: Progress | None = None,
     check: bool = True,
-) -> InferReport:
+) -> InferReport | InferPresetReport:
     """Stream a folder of low-resolution images through the vdsp preprocessing and the model, as `vampy infer`.
 
     Writes the colourised SR PNGs to `save_dir` (if given) and scores them on Y against the ground
@@ -555,6 +564,10 @@ def infer(
     Returns the InferReport (`to_dict()` is the `--json` content). Raises UsageError, InputError
     (also when no image could be processed), ModelError or OutputError; PartialResult (with
     `exc.report`) when some images failed, unless check=False.
+
+    With `preset` (a `vampy eval --preset` name) and/or `scoring` (a --scoring file), RGB models are
+    scored as that preset does (docs/eval.md), equal to image2npz --preset + run --datalist + eval
+    --preset; returns an InferPresetReport.
     """
     from vampy.report.schema import write_json
     from vampy.workflows.infer import execute, prepare
@@ -563,7 +576,7 @@ def infer(
         lr_image_dir=lr_image_dir, model=model, hr_image_dir=hr_image_dir, vdsp_params=vdsp_params, save_dir=save_dir,
         device=device, batch=batch, pattern=pattern, mode=mode, ycbcr=ycbcr, input_shape=input_shape, native=native,
         scale=scale, gt_pattern=gt_pattern, threads=threads, engine=engine, provider=provider,
-        infer_precision=infer_precision, json=json,
+        infer_precision=infer_precision, json=json, preset=preset, scoring=scoring,
     )
     report = execute(prepare(cfg), _progress(progress))
     if cfg.json_path:

@@ -102,6 +102,7 @@ class RunConfig:
     vendor_flags: dict[str, str] = field(default_factory=dict)
     json_path: str | None = None
     dry_run: bool = False
+    ray_address: str | None = None  # --ray: run the datalist's shards on this Ray cluster
 
     def __post_init__(self) -> None:
         _validate_run(self)
@@ -143,6 +144,18 @@ def _validate_run(cfg: RunConfig) -> None:
         raise UsageError("--path_output needs --datalist: outputs are written one per datalist line")
     if cfg.resume and cfg.path_output is None:
         raise UsageError("--resume needs --datalist and --path_output: it skips lines whose output already exists")
+    _validate_ray(cfg)
+
+
+def _validate_ray(cfg: RunConfig) -> None:
+    if cfg.ray_address is None:
+        return
+    if not cfg.ray_address.strip() or any(c.isspace() for c in cfg.ray_address):
+        raise UsageError(f"--ray {cfg.ray_address!r}: give the cluster's address as HOST:PORT, ray://HOST:PORT or auto")
+    if cfg.datalist is None:
+        raise UsageError("--ray runs a data set on a cluster: add --datalist (a performance run measures one machine; vampy sweep --ray spreads points over nodes)")
+    if cfg.profile_dir is not None:
+        raise UsageError("--profile with --ray: the traces would stay on each node's disk; profile on one machine without --ray")
 
 
 def _validate_measurement(cfg: RunConfig) -> None:
@@ -219,6 +232,8 @@ class Image2NpzConfig:
     mode: str = "rgb"
     ycbcr: str = "opencv"
     relative: bool = False
+    preset: str | None = None  # a zoo family's image2npz (vampy/data/image2npz.py PREP_PRESETS); overrides mode
+    hr_path: str | None = None  # realsr: where its HR-512 ground truth PNGs go
 
     def __post_init__(self) -> None:
         _check_choice("--mode", self.mode, IMAGE2NPZ_MODES)
@@ -247,6 +262,12 @@ class EvalConfig:
     gt_pattern: str = DEFAULT_GT_PATTERN
     draw_dir: str | None = None
     json_path: str | None = None
+    # --preset NAME / --scoring FILE (vampy/quality/presets.py). With a preset other than drrn/vdsr,
+    # src_dir may be "" and input_hw None means "the preset's default size".
+    preset: str | None = None
+    scoring_path: str | None = None
+    lr_dir: str | None = None  # ecbsr: the LR images whose chroma recolours the Y output
+    model_type: str | None = None  # real_esrgan: x4plus -> GT suffix x4, else x2
 
     def __post_init__(self) -> None:
         _check_choice("--ycbcr", self.ycbcr, YCBCR_METHODS)
@@ -342,6 +363,26 @@ class QuantizeConfig:
     skip_layers: tuple[str | int, ...] = ()  # node names, or indices among the Conv nodes
     activation_type: str = "uint8"
     num_bins: int | None = None  # histogram bins; None keeps ONNX Runtime's default per mode
+    float_nodes: tuple[FloatNodes, ...] = ()  # skip_conv_layers, skip_matmul_layers, exclude_layers, ops_usingfp
+
+
+@dataclass(frozen=True)
+class FloatNodes:
+    """Nodes kept in float, from one YAML list (`key`): node names, or indices among the `among` nodes
+    (conv: Conv/ConvTranspose, matmul: MatMul/Gemm, all: every node; negative counts from the end);
+    among "op_type": the items are operator types (ops_usingfp)."""
+
+    key: str
+    among: str
+    items: tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class ExtraOp:
+    """graph.extra_ops that vampy applies: a Softmax over `axis` appended to every graph output."""
+
+    kind: str  # "softmax"
+    axis: int = -1
 
 
 @dataclass(frozen=True)
@@ -372,6 +413,10 @@ class CompileConfig:
     calib_datalist: str | None = None
     ignored_keys: tuple[str, ...] = ()  # vendor-only keys, accepted and reported
     unused_keys: tuple[str, ...] = ()  # valid keys this precision does not use
+    ignored_reasons: tuple[str, ...] = ()  # one per ignored_keys entry: why it means nothing on ONNX Runtime
+    extra_ops: tuple[ExtraOp, ...] = ()  # graph.extra_ops applied to the model
+    warnings: tuple[str, ...] = ()  # from reading the file (a key that looks misspelt)
+    notes: tuple[str, ...] = ()  # from reading the file (extra ops not applied)
 
     def __post_init__(self) -> None:
         _check_choice("backend.dtype", self.precision, PRECISIONS)
@@ -418,9 +463,16 @@ class InferConfig:
     provider: str | None = None
     infer_precision: str | None = None
     json_path: str | None = None
+    # --preset NAME / --scoring FILE: score as `eval --preset` does (vampy/workflows/infer_preset.py)
+    preset: str | None = None
+    scoring_path: str | None = None
 
     def __post_init__(self) -> None:
         check_engine_flags(self.engine, self.provider, self.infer_precision)
+        if (self.preset or self.scoring_path) and self.gt_pattern != DEFAULT_GT_PATTERN:
+            raise UsageError("--gt_pattern does not apply with --preset/--scoring: the preset names the ground truth (docs/eval.md); drop it")
+        if (self.preset or self.scoring_path) and self.mode not in (None, "rgb"):
+            raise UsageError(f"--mode {self.mode}: --preset/--scoring score RGB models, fed as image2npz --preset does; drop --mode")
         if self.mode is not None:
             _check_choice("--mode", self.mode, IMAGE2NPZ_MODES)
         _check_choice("--ycbcr", self.ycbcr, YCBCR_METHODS)

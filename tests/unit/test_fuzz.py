@@ -196,7 +196,9 @@ def test_load_vdsp_bytes(work_dir: Path, data: bytes, name: str) -> None:
 
 COMPILE_KEYS = st.sampled_from(["name", "frontend", "backend", "dataset", "workspace", "compile", "checkpoint", "dtype", "quantize",
                                 "calibrate_mode", "calibrate_range", "skip_layers", "num_bins", "path", "sampler", "process_ops",
-                                "type", "size", "mean", "std", "norm_type", "shape"]) | st.text(max_size=6)
+                                "type", "size", "mean", "std", "norm_type", "shape", "graph", "extra_ops", "params", "axis",
+                                "skip_conv_layers", "skip_matmul_layers", "exclude_layers", "ops_usingfp", "alibrate_mode",
+                                "merge_params", "model_kwargs", "cv2_flags", "div255"]) | st.text(max_size=6)
 
 
 def _op() -> st.SearchStrategy[dict[str, Any]]:

@@ -292,3 +292,15 @@ def test_one_row_per_engine_with_each_engines_own_eval(tmp_path: Path, monkeypat
     lines = render_markdown(table).splitlines()
     assert lines[2].startswith("| fp32 | onnxruntime | fp32 |") and lines[3].startswith("| fp32 | openvino | bf16 |")
     assert "engine" in render_csv(table).splitlines()[0].split(",")
+
+
+def test_preset_eval_reports_fill_the_accuracy_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    compile_json(tmp_path / "edsr", "fp32")
+    run_json(tmp_path / "run.json", str(tmp_path / "edsr" / "mod.onnx"), 7.5, 130e3, 140e3, datalist={"path_output": "out"})
+    preset = {"kind": "eval", "schema_version": 1, "preset": "edsr", "config": {"outputs_dir": "out"}, "scoring": {},
+              "images": [], "mean_psnr_db": 34.5, "mean_ssim": 0.93, "failures": [], "drawn": 0, "deviations": []}
+    (tmp_path / "eval.json").write_text(json.dumps(preset))
+    table = collect(["edsr/"], ["run.json"], ["eval.json"])
+    assert (table.rows[0].psnr_db, table.rows[0].ssim) == (34.5, 0.93)
+    assert "- PSNR/SSIM: the edsr family's own scoring" in render_markdown(table)

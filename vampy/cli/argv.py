@@ -19,7 +19,7 @@ VALUE_FLAGS = frozenset(
         "-s", "--shape", "-d", "--device", "--datalist", "--path_output", "--iterations", "-t", "--duration",
         "--hwconfig", "--backend", "--dtype", "--forward_mode", "--json", "--percentiles", "--threads",
         "--warmup", "--seed", "--output_dtype", "--timeout", "--rate", "--arrival", "--profile", "--export_times",
-        "--plot", "--engine", "--provider", "--infer_precision",
+        "--plot", "--engine", "--provider", "--infer_precision", "--html", "--ray",
     }
 )
 GLUED_SHORT = ("-m", "-i", "-p", "-b", "-s", "-d", "-t")

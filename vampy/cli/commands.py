@@ -35,3 +35,6 @@ def register(app: typer.Typer) -> None:
     from vampy.cli import loadgen_cmd
 
     loadgen_cmd.register(app)
+    from vampy.cli import report_cmd
+
+    report_cmd.register(app)

@@ -25,6 +25,7 @@ def compare_command(
     resamples: int = typer.Option(4000, "--resamples", help="Bootstrap replicates."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (the same files and seed give the same verdict)."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the comparison as JSON."),
+    html: Optional[str] = typer.Option(None, "--html", help="Also write the self-contained HTML page of `vampy report` for this result."),
 ) -> None:
     from vampy.measure.compare import compare, unique_names
     from vampy.errors import UsageError
@@ -37,6 +38,10 @@ def compare_command(
     _print(result, data)
     if json_path:
         write_json(json_path, result.to_dict())
+    if html:
+        from vampy.report.html import write_page
+
+        write_page([result.to_dict(), *data], html)
 
 
 def _pct(value: float | None) -> str:

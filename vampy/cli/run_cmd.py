@@ -60,11 +60,13 @@ def run_command(
     native_size: bool = typer.Option(False, "--native_size", help="Keep each image's own size (no vdsp resize); needs a model with dynamic H/W."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Write a PNG: e2e and model latency histograms, and throughput per stability window over time."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the full report (config, environment, per-process figures, histograms) as JSON."),
+    html: Optional[str] = typer.Option(None, "--html", help="Also write the self-contained HTML page of `vampy report` for this result."),
     dry_run: bool = typer.Option(False, "--dry_run", help="Print the resolved configuration as JSON and exit 0, loading nothing."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
     hwconfig: Optional[str] = typer.Option(None, "--hwconfig", help="vamp-only; accepted and ignored."),
     backend: Optional[str] = typer.Option(None, "--backend", help="vamp-only; accepted and ignored."),
     forward_mode: Optional[str] = typer.Option(None, "--forward_mode", help="vamp-only; accepted (vampy is always synchronous per instance)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="With --datalist: run the shards on the Ray cluster at ADDRESS (HOST:PORT, ray://HOST:PORT or auto); outputs are written here. pip install 'vampy[ray]'; see docs/cluster.md."),
 ) -> None:
     from vampy.api import run_config
 
@@ -74,14 +76,14 @@ def run_command(
         seed=seed, dtype=dtype, datalist=datalist, path_output=path_output, output_dtype=output_dtype, resume=resume,
         timeout=timeout, rate=rate, arrival=arrival, profile=profile, export_times=export_times, native_size=native_size,
         engine=engine, provider=provider, infer_precision=infer_precision,
-        hwconfig=hwconfig, backend=backend, forward_mode=forward_mode, json=json_path, dry_run=dry_run,
+        hwconfig=hwconfig, backend=backend, forward_mode=forward_mode, json=json_path, dry_run=dry_run, ray=ray,
     )
     for key in cfg.vendor_flags:
         _note(VENDOR_NOTES[key])
     if dry_run:
         typer.echo(json.dumps(_dry_run(cfg), indent=2))
         return
-    _run(cfg, quiet, plot)
+    _run(cfg, quiet, plot, html)
 
 
 def _note(text: str) -> None:
@@ -111,7 +113,7 @@ def _dry_run(cfg: Any) -> dict[str, Any]:
     }
 
 
-def _run(cfg: Any, quiet: bool, plot: str | None = None) -> None:
+def _run(cfg: Any, quiet: bool, plot: str | None = None, html: str | None = None) -> None:
     from vampy.cli.progress import RichProgress
     from vampy.cli.render import run_report_text
     from vampy.report.schema import check_writable, write_json
@@ -124,6 +126,10 @@ def _run(cfg: Any, quiet: bool, plot: str | None = None) -> None:
         from vampy.report.plots import check_plot_path
 
         check_plot_path(plot)
+    if html:
+        from vampy.report.html import check_html_path
+
+        check_html_path(html, "--html")
     prepared = prepare(cfg)
     terminated = on_sigterm()
     with RichProgress(quiet=quiet) as progress:
@@ -137,6 +143,10 @@ def _run(cfg: Any, quiet: bool, plot: str | None = None) -> None:
         from vampy.report.plots import plot_run
 
         plot_run(data, plot)
+    if html:
+        from vampy.report.html import write_page
+
+        write_page([data], html)
     _exit_for(report, terminated)
 
 

@@ -49,6 +49,8 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     # What ran, as the engine's sessions reported it: engine, version, device, precision, intra_threads, providers.
     engine: dict[str, Any] | None = None
+    # --ray: the cluster's address, per node its name, IP, samples and throughput, and lost nodes.
+    cluster: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
     kind: str = "run"
 
@@ -177,6 +179,46 @@ class EvalReport:
     drawn: int
     schema_version: int = SCHEMA_VERSION
     kind: str = "eval"
+    preset: str | None = None  # --preset drrn / vdsr (the Y convention this report is); None: no preset
+    deviations: tuple[str, ...] = ()  # where vampy differs from the family's script, and why
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalPresetImage:
+    """One image scored by a preset's convention; height/width are the size compared."""
+
+    index: int
+    name: str
+    output_path: str
+    gt_path: str
+    height_px: int
+    width_px: int
+    psnr_db: float
+    ssim: float | None  # None where the convention has no SSIM
+
+
+@dataclass(frozen=True)
+class EvalPresetReport:
+    """`vampy eval --preset NAME` (or --scoring FILE): per-image PSNR/SSIM by that family's convention."""
+
+    config: dict[str, Any]
+    preset: str
+    scoring: dict[str, Any]  # the Scoring record's fields, as used
+    images: tuple[EvalPresetImage, ...]
+    mean_psnr_db: float
+    mean_ssim: float | None
+    failures: tuple[FileProblem, ...]
+    drawn: int
+    deviations: tuple[str, ...]  # where vampy differs from the family's script, and why
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "eval"
 
     @property
     def complete(self) -> bool:
@@ -283,6 +325,51 @@ class InferReport:
     saved: int
     notes: tuple[str, ...] = ()
     engine: dict[str, Any] | None = None  # EngineInfo.to_dict(): what ran
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "infer"
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class InferPresetImage:
+    """One image through `vampy infer --preset NAME`: scored by that preset's convention at height x width."""
+
+    index: int
+    name: str
+    source_path: str
+    gt_path: str
+    output_path: str | None  # the decoded output as PNG under --save_dir (eval --draw_dir's picture); None without it
+    height_px: int
+    width_px: int
+    psnr_db: float
+    ssim: float | None  # None where the convention has no SSIM
+
+
+@dataclass(frozen=True)
+class InferPresetReport:
+    """`vampy infer --preset NAME` (or --scoring FILE): the streamed images scored as `eval --preset NAME` scores them."""
+
+    config: dict[str, Any]
+    model: dict[str, Any]
+    mode: str
+    intra_threads: int
+    preset: str
+    scoring: dict[str, Any]  # the Scoring record's fields, as used
+    images: tuple[InferPresetImage, ...]
+    mean_psnr_db: float
+    mean_ssim: float | None
+    failures: tuple[InferFailure, ...]
+    timing: InferTiming
+    saved: int
+    deviations: tuple[str, ...]  # where vampy differs from the family's script, and why
+    notes: tuple[str, ...] = ()
+    engine: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
     kind: str = "infer"
 

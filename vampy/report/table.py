@@ -327,8 +327,9 @@ def _row(folder: ModelFolder, engine: str | None, run: Report | None, ev: Report
         input_shape=shape,
         gflops=macs * flops_per_mac / 1e9 if macs is not None else None,
         params_m=params / 1e6 if params is not None else None,
-        psnr_db=_number(_get(eval_data, "mean", "psnr_db")),
-        ssim=_number(_get(eval_data, "mean", "ssim")),
+        # `vampy eval` writes mean.psnr_db; `vampy eval --preset` writes mean_psnr_db (its family's convention)
+        psnr_db=_number(_get(eval_data, "mean", "psnr_db") if "mean" in eval_data else eval_data.get("mean_psnr_db")),
+        ssim=_number(_get(eval_data, "mean", "ssim") if "mean" in eval_data else eval_data.get("mean_ssim")),
         accuracy_meaningful=accuracy_meaningful(folder.metadata),
         eval_images_scored=len(images) if isinstance(images, list) else None,
         eval_images_total=len(images) + len(failures) if isinstance(images, list) and isinstance(failures, list) else None,
@@ -429,6 +430,8 @@ def _run_settings(data: dict[str, Any]) -> str:
 
 def _eval_settings(data: dict[str, Any]) -> str:
     config = data.get("config") or {}
+    if data.get("preset") and "mean" not in data:
+        return f"the {data['preset']} family's own scoring (`vampy eval --preset {data['preset']}`; docs/eval.md)"
     hw = config.get("input_hw")
     size = "native size" if hw is None else "x".join(str(d) for d in hw)
     return f"Y ({config.get('ycbcr', '?')}), {size}, {config.get('shave_px', '?')} px border shaved"
