@@ -1,4 +1,4 @@
-"""vampy: profile and validate deployed neural-network models on ONNX Runtime, vamp-compatible.
+"""vampy: profile and validate deployed neural-network models on ONNX Runtime or OpenVINO, vamp-compatible.
 
 The Python API (docs/api.md): `vampy.run`, `vampy.evaluate`, `vampy.compile`, `vampy.sweep` and
 `vampy.infer` take the CLI's flags as keyword arguments and return the reports `--json` writes.

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vampy.engines.base import DEFAULT_ENGINE, ENGINES
+from vampy.engines.base import DEFAULT_ENGINE, check_engine_flags  # noqa: F401 - re-exported for the configs' users
 from vampy.errors import UsageError
 
 # --- run (RunConfig) ---
@@ -170,27 +170,6 @@ def _validate_measurement(cfg: RunConfig) -> None:
         raise UsageError("--arrival needs --rate: arrivals are scheduled only in open-loop mode")
     if cfg.export_times is not None and not cfg.export_times.lower().endswith((".csv", ".json")):
         raise UsageError(f"--export_times {cfg.export_times}: the file must end in .csv or .json (the format follows the extension)")
-
-
-PROVIDERS = ("cpu", "cuda", "tensorrt")
-OPENVINO_PRECISIONS = ("f32", "bf16", "f16")
-
-
-def check_engine_flags(engine: str, provider: str | None, infer_precision: str | None) -> None:
-    """--engine, --provider and --infer_precision, each only with the engine that has it."""
-    if engine not in ENGINES:
-        raise UsageError(f"--engine {engine}: unknown engine; choose one of {', '.join(ENGINES)}")
-    if provider is not None and provider not in PROVIDERS:
-        raise UsageError(f"--provider {provider}: choose one of {', '.join(PROVIDERS)}")
-    if provider not in (None, "cpu") and engine != "onnxruntime":
-        raise UsageError(f"--provider {provider} is an ONNX Runtime option; drop it or use --engine onnxruntime (the {engine} engine runs on the CPU)")
-    if infer_precision is not None and infer_precision not in OPENVINO_PRECISIONS:
-        raise UsageError(f"--infer_precision {infer_precision}: choose one of {', '.join(OPENVINO_PRECISIONS)}")
-    if infer_precision is not None and engine != "openvino":
-        raise UsageError(
-            "--infer_precision is an OpenVINO option; ONNX Runtime computes in the model's own precision "
-            "(compile it fp16 or int8 with vampy compile): add --engine openvino or drop --infer_precision"
-        )
 
 
 # --- device of a run ---

@@ -148,3 +148,18 @@ def test_cuda_is_refused_in_one_line_where_onnxruntime_has_none(tmp_path: Path) 
         assert "has no " in proc.stderr and "pip install 'vampy[gpu]'" in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
         assert proc.stdout == ""  # refused before any work: nothing measured, nothing printed
+
+
+@pytest.mark.parametrize("engine", ["onnxruntime", pytest.param("openvino", marks=needs_openvino)])
+def test_a_model_the_engine_cannot_load_is_exit_4_in_one_line(tmp_path: Path, engine: str) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"])], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    model = tmp_path / "bad_op.onnx"
+    onnx.save(helper.make_model(graph), str(model))
+    proc = vampy("run", "-m", str(model), "-s", "4", "--iterations", "2", "--engine", engine)
+    assert proc.returncode == 4, proc.stderr  # as a model that fails in the parent: the worker's ModelError, not "worker failed"
+    assert proc.stderr.startswith(f"vampy: error: model {model}: ") and "NoSuchOp" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

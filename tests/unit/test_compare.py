@@ -166,6 +166,12 @@ def test_different_engines_are_never_called_a_plain_regression() -> None:
     same = compare_reports([base, _engine_report("onnxruntime", "fp32", qps=5.1)], ["a", "b"], resamples=200)
     assert "different engines" not in same.verdict(1) and not any("different engines" in n for n in same.notes)
     assert engine_label({}) == "onnxruntime"  # a report from before the engine block
+    old = dict(base)
+    del old["engine"]
+    against_old = compare_reports([old, base], ["old", "new"], resamples=200)
+    assert "different engines" not in against_old.verdict(1)  # the same system: a regression is called one
+    int8 = compare_reports([base, _engine_report("onnxruntime", "int8", qps=15.0)], ["fp32", "int8"], resamples=200)
+    assert "different engines" not in int8.verdict(1) and any("different precisions" in n for n in int8.notes)
 
 
 def _engine_report(engine: str, precision: str, qps: float) -> dict:

@@ -88,6 +88,8 @@ def test_precision_is_read_from_the_graph(tmp_path: Path) -> None:
     assert graph_precision(fp16) == "fp16"
     assert graph_precision(corrupt_model(tmp_path / "bad.onnx")) == "unknown"
     assert get_engine().open(qdq, EngineOptions(intra_threads=1)).info.precision == "int8"
+    # fp16 weights on the CPU provider: ONNX Runtime casts them and computes in fp32, and says so
+    assert get_engine().open(fp16, EngineOptions(intra_threads=1)).info.precision == "fp32 (fp16 weights)"
 
 
 def test_graph_optimisation_can_be_turned_off_and_is_checked(engine, tmp_path: Path) -> None:

@@ -94,5 +94,24 @@ def test_refusals_are_one_line(model: Path, tmp_path: Path) -> None:
         engine.open(model, EngineOptions(precision="i8"))
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
-    with pytest.raises(ModelError, match="OpenVINO cannot read it"):
+    with pytest.raises(ModelError, match="not a readable ONNX file"):
         engine.open(bad, EngineOptions())
+
+
+def test_load_failures_name_the_reason_and_print_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"])], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    bad_op = tmp_path / "bad_op.onnx"
+    onnx.save(helper.make_model(graph), str(bad_op))
+    engine = get_engine("openvino")
+    with pytest.raises(ModelError) as caught:
+        engine.open(bad_op, EngineOptions())
+    assert "No conversion rule found for operations: NoSuchOp" in str(caught.value) and "\n" not in str(caught.value)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="not a readable ONNX file"):
+        engine.describe(garbage)
+    assert capfd.readouterr().err == ""  # OpenVINO's other readers never got to print

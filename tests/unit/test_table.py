@@ -304,3 +304,14 @@ def test_preset_eval_reports_fill_the_accuracy_columns(tmp_path: Path, monkeypat
     table = collect(["edsr/"], ["run.json"], ["eval.json"])
     assert (table.rows[0].psnr_db, table.rows[0].ssim) == (34.5, 0.93)
     assert "- PSNR/SSIM: the edsr family's own scoring" in render_markdown(table)
+
+
+def test_two_precisions_of_one_engine_are_two_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    compile_json(tmp_path / "fp32", "fp32")
+    model = str(tmp_path / "fp32" / "mod.onnx")
+    bf16 = {"engine": "openvino", "version": "2026.4", "device": "cpu", "precision": "bf16", "intra_threads": 2, "providers": ["CPU"]}
+    run_json(tmp_path / "run_bf16.json", model, 9.8, 100e3, 110e3, engine=bf16)
+    run_json(tmp_path / "run_f32.json", model, 5.1, 190e3, 200e3, engine=dict(bf16, precision="fp32"))
+    table = collect(["fp32/"], ["run_bf16.json", "run_f32.json"])
+    assert [(r.engine, r.precision, r.throughput_qps) for r in table.rows] == [("openvino", "bf16", 9.8), ("openvino", "fp32", 5.1)]

@@ -23,7 +23,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
     help=(
-        "Profile and validate neural-network models on ONNX Runtime, with vamp's command lines "
+        "Profile and validate neural-network models on ONNX Runtime or OpenVINO, with vamp's command lines "
         "and files. Add --debug anywhere for tracebacks. " + EXIT_CODE_HELP
     ),
 )
@@ -39,7 +39,7 @@ def _version_callback(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
 ) -> None:
-    """Profile and validate neural-network models on ONNX Runtime."""
+    """Profile and validate neural-network models on ONNX Runtime or OpenVINO."""
 
 
 def _register() -> None:

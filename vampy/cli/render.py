@@ -52,7 +52,8 @@ def _breakdown_lines(report: dict[str, Any]) -> list[str]:
             f"peak backlog {o['peak_backlog']} requests{growing}: {verdict}"
         )
     if report.get("profile"):
-        lines.append("top operators (ONNX Runtime profiler, all workers): share / total ms / calls")
+        engine = (report.get("engine") or {}).get("engine", "onnxruntime")
+        lines.append(f"top operators ({engine} profiler, all workers): share / total ms / calls")
         for op in report["profile"]["top_ops"][:10]:
             lines.append(f"    {op['op_type']:<24}{op['share'] * 100:5.1f}% {op['total_us'] / 1e3:10.1f} {op['calls']:6d}")
         lines.append(f"profiles: {', '.join(report['profile']['files'])}")

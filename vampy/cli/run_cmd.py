@@ -13,7 +13,7 @@ from vampy.cli.signals import on_sigterm
 from vampy.errors import OutputError, WorkerError
 
 VENDOR_NOTES = {
-    "hwconfig": "--hwconfig is vendor hardware configuration; ignored on ONNX Runtime",
+    "hwconfig": "--hwconfig is vendor hardware configuration; ignored (vampy runs on --engine, --provider)",
     "backend": "--backend selects the vendor's runtime; vampy's is --engine (default onnxruntime, CPU)",
     "forward_mode": "--forward_mode: vampy always measures synchronous requests per instance (its model latency is the session call alone)",
 }
@@ -41,7 +41,7 @@ def run_command(
     iterations: Optional[int] = typer.Option(None, "--iterations", help="Samples per process (default 1024 unless -t is given)."),
     duration: Optional[float] = typer.Option(None, "-t", "--duration", help="Seconds to measure; with --iterations too, whichever comes first."),
     warmup: int = typer.Option(2, "--warmup", help="Warm-up requests per instance, excluded from the figures and reported apart."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="ONNX Runtime intra-op threads per instance (default: cores / (processes x instances), at least 1)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Engine threads per instance: ONNX Runtime intra-op threads, OpenVINO threads per stream (default: cores / (processes x instances), at least 1)."),
     percentiles: Optional[str] = typer.Option(None, "--percentiles", help="Extra latency percentiles, e.g. 50,99.9 (p50, p90, p95, p99 are always shown)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic input."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="Integer type of token inputs (int32, int64, uint32, ...); default: the model's."),

@@ -94,6 +94,41 @@ class Engine(Protocol):
         ...
 
 
+# What each engine offers, for the flags; the engines map these names to their runtime's own.
+PROVIDERS = ("cpu", "cuda", "tensorrt")
+OPENVINO_PRECISIONS = ("f32", "bf16", "f16")
+
+
+def check_engine_flags(engine: str, provider: str | None, infer_precision: str | None) -> None:
+    """--engine, --provider and --infer_precision, each only with the engine that has it."""
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine}: unknown engine; choose one of {', '.join(ENGINES)}")
+    if provider is not None and provider not in PROVIDERS:
+        raise UsageError(f"--provider {provider}: choose one of {', '.join(PROVIDERS)}")
+    if provider not in (None, "cpu") and engine != "onnxruntime":
+        raise UsageError(f"--provider {provider} is an ONNX Runtime option; drop it or use --engine onnxruntime (the {engine} engine runs on the CPU)")
+    if infer_precision is not None and infer_precision not in OPENVINO_PRECISIONS:
+        raise UsageError(f"--infer_precision {infer_precision}: choose one of {', '.join(OPENVINO_PRECISIONS)}")
+    if infer_precision is not None and engine != "openvino":
+        raise UsageError(
+            "--infer_precision is an OpenVINO option; ONNX Runtime computes in the model's own precision "
+            "(compile it fp16 or int8 with vampy compile): add --engine openvino or drop --infer_precision"
+        )
+
+
+
+def what_ran(engine: dict[str, Any] | None) -> tuple[str, str, str]:
+    """(engine, precision, device) from a report's `engine` block; reports from before the block were
+    all ONNX Runtime on the CPU, precision unknown ("")."""
+    engine = engine or {}
+    return str(engine.get("engine") or DEFAULT_ENGINE), str(engine.get("precision") or ""), str(engine.get("device") or "cpu")
+
+
+def run_label(engine: str, precision: str = "", device: str = "cpu") -> str:
+    """"openvino bf16", "onnxruntime int8 cuda:0": the one label every table and comparison prints."""
+    return " ".join(part for part in (engine, precision, "" if device == "cpu" else device) if part)
+
+
 def get_engine(name: str = DEFAULT_ENGINE) -> Engine:
     """The engine called `name`; UsageError naming the known ones otherwise."""
     module = _REGISTRY.get(name)

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from vampy.engines.base import EngineInfo, EngineOptions
+from vampy.engines.base import EngineInfo, EngineOptions, check_engine_flags
 from vampy.errors import InputError, ModelError, UsageError
 from vampy.models.graph import graph_precision, read_signature
 from vampy.models.info import ModelInfo, TensorInfo
@@ -114,10 +114,7 @@ class OpenVinoEngine:
 
     def check(self, options: EngineOptions) -> None:
         _ov()
-        if options.device != "cpu":
-            raise UsageError(f"--provider {options.device} is an ONNX Runtime option; the openvino engine runs on the CPU in vampy")
-        if options.precision is not None and options.precision not in PRECISIONS:
-            raise UsageError(f"--infer_precision {options.precision}: choose one of {', '.join(PRECISIONS)}")
+        check_engine_flags(self.name, options.device, options.precision)
 
     def open(self, path: Path, options: EngineOptions) -> OvSession:
         self.check(options)
@@ -131,6 +128,9 @@ class OpenVinoEngine:
         return OvSession(compiled, self._info(path, compiled, options), options.profile_prefix)
 
     def _read(self, path: Path) -> Any:
+        if path.suffix.lower() == ".onnx" and read_signature(path) is None:
+            # Not an ONNX protobuf: OpenVINO would go on to its other readers (TensorFlow's prints to stderr).
+            raise ModelError(f"model {path}: not a readable ONNX file; export it again, or give an OpenVINO IR (.xml)")
         try:
             return _core().read_model(str(path))
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses for any unreadable model
@@ -167,8 +167,11 @@ def _tensor(port: Any) -> TensorInfo:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+    """OpenVINO's messages start with source locations ("Exception from src/...", "Check '...' failed
+    at ..."); the reason a user can act on is what follows them, kept on one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reasons = [line for line in lines if not line.startswith(("Exception from ", "Check '", "[ GENERAL_ERROR ]"))]
+    return " ".join(reasons or lines or [type(exc).__name__])[:300]
 
 
 ENGINE = OpenVinoEngine()

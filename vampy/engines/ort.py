@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from vampy.engines.base import EngineInfo, EngineOptions
+from vampy.engines.base import EngineInfo, EngineOptions, check_engine_flags
 from vampy.errors import InputError, ModelError, UsageError
 from vampy.models.graph import graph_precision, read_signature
 from vampy.models.info import ModelInfo, TensorInfo
@@ -80,10 +80,7 @@ class OrtEngine:
     def check(self, options: EngineOptions) -> None:
         import onnxruntime as ort
 
-        if options.device not in _PROVIDERS:
-            raise UsageError(f"--provider {options.device}: choose one of {', '.join(_PROVIDERS)}")
-        if options.precision is not None:
-            raise UsageError("--infer_precision is an OpenVINO option; ONNX Runtime computes in the model's own precision")
+        check_engine_flags(self.name, options.device, options.precision)
         wanted = _PROVIDERS[options.device][0]
         if wanted not in ort.get_available_providers():
             raise UsageError(
@@ -110,9 +107,26 @@ class OrtEngine:
         if used[0] != _PROVIDERS[options.device][0] and not (options.device == "tensorrt" and used[0] == "CUDAExecutionProvider"):
             # ORT falls back to the CPU silently when a GPU provider fails to start; vampy does not.
             raise ModelError(f"model {path}: ONNX Runtime could not start {_PROVIDERS[options.device][0]} (it runs on {used[0]}); {GPU_HINT}")
-        info = EngineInfo(self.name, self.version(), options.device if options.device == "cpu" else f"{options.device}:{options.device_id}",
-                          _precision(str(path), path.stat().st_mtime_ns), options.intra_threads, used)
+        info = EngineInfo(self.name, self.version(), _device(used, options), _compute_precision(path, used), options.intra_threads, used)
         return OrtSession(raw, info, options.device_id)
+
+
+_DEVICE_OF = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda", "TensorrtExecutionProvider": "tensorrt"}
+
+
+def _device(used: tuple[str, ...], options: EngineOptions) -> str:
+    """Where the session runs, from the provider ONNX Runtime put first (TensorRT may have fallen back to CUDA)."""
+    device = _DEVICE_OF.get(used[0], used[0])
+    return device if device == "cpu" else f"{device}:{options.device_id}"
+
+
+def _compute_precision(path: Path, used: tuple[str, ...]) -> str:
+    precision = _precision(str(path), path.stat().st_mtime_ns)
+    if precision == "fp16" and used[0] == "CPUExecutionProvider":
+        # The CPU provider has no fp16 kernels for most operators on x86: ONNX Runtime inserts
+        # casts and computes in fp32 (why fp16 VDSR runs at fp32's speed, README "Speed").
+        return "fp32 (fp16 weights)"
+    return precision
 
 
 def _provider_list(options: EngineOptions) -> list[Any]:

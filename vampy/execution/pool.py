@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 
-from vampy.errors import Terminated, WorkerError
+from vampy import errors
+from vampy.errors import Terminated, VampyError, WorkerError
 from vampy.measure.monitor import ResourceMonitor, ResourceSummary
 from vampy.progress import NullProgress, Progress
 from vampy.execution.worker import MSG_DONE, MSG_ERROR, MSG_READY, WorkerSpec, worker_main
@@ -86,7 +87,7 @@ class _Pool:
             self.progress.finish()
             setup_s = time.monotonic() - t0
             if self.failed:
-                raise WorkerError(self._failure_line())
+                raise self._startup_error()
             if self.timeout_s is None:
                 self.timeout_ns = max(int(AUTO_TIMEOUT_MIN_S * 1e9), AUTO_TIMEOUT_FACTOR * self.slowest_warmup_ns)
             monitor = ResourceMonitor([p.pid for p in self.procs if p.pid is not None])
@@ -175,9 +176,15 @@ class _Pool:
         self.queue.close()
         self.queue.join_thread()
 
-    def _failure_line(self) -> str:
+    def _startup_error(self) -> VampyError:
+        """A worker that failed before the start: its own VampyError (a model that cannot load is exit 4,
+        as in the parent), anything else a WorkerError naming the worker."""
         index, reason = sorted(self.failed.items())[0]
-        return f"worker {index} failed before the run started: {reason}"
+        kind, _, message = reason.partition(": ")
+        own = getattr(errors, kind.rsplit(".", 1)[-1], None) if kind.startswith("vampy.errors.") else None
+        if isinstance(own, type) and issubclass(own, VampyError) and own is not VampyError and message:
+            return own(message)
+        return WorkerError(f"worker {index} failed before the run started: {reason}")
 
 
 def _last_line(tb: str) -> str:

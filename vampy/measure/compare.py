@@ -34,6 +34,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vampy.engines.base import run_label, what_ran
 from vampy.errors import UsageError
 from vampy.measure.stats import PERCENTILE_METHOD
 
@@ -88,7 +89,8 @@ class Comparison:
     resamples: int
     seed: int
     min_change: float
-    engines: tuple[str, ...] = ()  # what ran in each report: "engine precision" (empty for reports older than the engine block)
+    engines: tuple[str, ...] = ()  # what ran in each report: "engine precision device" (engine_label)
+    systems: tuple[tuple[str, str], ...] = ()  # (engine, device) of each report: a difference here is not a regression
 
     def tests_of(self, k: int) -> list[Test]:
         return [t for t in self.tests if t.report == k]
@@ -97,7 +99,7 @@ class Comparison:
         tests = self.tests_of(k)
         significant = [t for t in tests if t.significant]
         versus = f"{self.names[k]} vs {self.names[0]}"
-        if self.engines and self.engines[k] != self.engines[0]:
+        if self.systems and self.systems[k] != self.systems[0]:
             # A faster or slower engine is a different system, not a regression of this one: say so first.
             versus += f" (different engines: {self.engines[k]} vs {self.engines[0]}; not a regression of either)"
         if significant:
@@ -201,12 +203,14 @@ def config_label(report: dict[str, Any]) -> str:
 
 
 def engine_label(report: dict[str, Any]) -> str:
-    """What ran: "openvino bf16" (engine and precision, as the run's sessions reported them)."""
-    engine = report.get("engine") or {}
-    if not engine:
-        return "onnxruntime"  # reports before the engine block were all ONNX Runtime's CPU provider
-    parts = [str(engine.get("engine", "?")), str(engine.get("precision", "")), str(engine.get("device", ""))]
-    return " ".join(p for p in parts if p and p != "cpu")
+    """What ran: "openvino bf16" (engine, precision, device, as the run's sessions reported them)."""
+    return run_label(*what_ran(report.get("engine")))
+
+
+def _system(report: dict[str, Any]) -> tuple[str, str]:
+    """Engine and device: runs that differ here are different systems, not one system regressing."""
+    name, _, device = what_ran(report.get("engine"))
+    return name, device
 
 
 def _config_notes(reports: Sequence[dict[str, Any]], names: Sequence[str]) -> list[str]:
@@ -261,11 +265,14 @@ def compare(
         tests.append(_test("median e2e latency", k, metrics[1].change(k), medians[0], medians[k],
                            "no e2e histogram in the report", confidence, min_change))
     engines = tuple(engine_label(r) for r in reports)
+    systems = tuple(_system(r) for r in reports)
     notes = _config_notes(reports, names)
-    if len(set(engines)) > 1:
+    if len(set(systems)) > 1:
         notes.append("the reports ran on different engines (" + "; ".join(f"{n}: {e}" for n, e in zip(names, engines))
                      + "): a difference between them is the engine's, not a regression")
-    return Comparison(tuple(names), metrics, tuple(tests), tuple(notes), confidence, resamples, seed, min_change, engines)
+    elif len({e for e in engines}) > 1:
+        notes.append("the reports ran in different precisions (" + "; ".join(f"{n}: {e}" for n, e in zip(names, engines)) + ")")
+    return Comparison(tuple(names), metrics, tuple(tests), tuple(notes), confidence, resamples, seed, min_change, engines, systems)
 
 
 def unique_names(paths: Sequence[str]) -> list[str]:

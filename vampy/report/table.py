@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vampy.engines.base import run_label, what_ran
 from vampy.errors import InputError, UsageError, VampyError
 from vampy.report.schema import SCHEMA_VERSION, read_json
 
@@ -235,9 +236,15 @@ def build_table(folders: Sequence[ModelFolder], runs: Sequence[Report], evals: S
     return Table(tuple(rows), tuple(notes))
 
 
+def _engine_cell(engine: dict[str, Any] | None) -> str:
+    name, _, device = what_ran(engine)
+    return run_label(name, "", device)
+
+
 def engine_of(run: Report) -> str:
-    """The engine a run report ran on; onnxruntime for reports from before the engine block."""
-    return str(_get(run.data, "engine", "engine") or "onnxruntime")
+    """What a run report ran on, as one key: engine, precision and device ("openvino bf16"); reports
+    from before the engine block are onnxruntime. Two precisions of one engine are two rows."""
+    return run_label(*what_ran(run.data.get("engine")))
 
 
 def _eval_engine(ev: Report, outputs: dict[Path, tuple[Path, str]]) -> str | None:
@@ -321,7 +328,7 @@ def _row(folder: ModelFolder, engine: str | None, run: Report | None, ev: Report
     return Row(
         model=folder.name,
         folder=str(folder.folder),
-        engine=engine if run else None,
+        engine=_engine_cell(run_data.get("engine")) if run else None,
         precision=_get(run_data, "engine", "precision") or _precision(folder.metadata),
         calibration=calibration_label(meta.get("calibration")),
         input_shape=shape,

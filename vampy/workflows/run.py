@@ -103,7 +103,9 @@ def _profile(raw: RawRun) -> dict[str, Any]:
     from vampy.measure.profiling import summarize_profiles
 
     result = summarize_profiles([f for r in raw.results for f in r.profile_files])
-    result["note"] = "ONNX Runtime's profiler was on: it slows every request; the figures include its cost, and the traces include warm-up"
+    engine = next((r.engine["engine"] for r in raw.results if r.engine), "onnxruntime")
+    profiler = {"onnxruntime": "ONNX Runtime's profiler", "openvino": "OpenVINO's per-layer counters"}.get(engine, f"{engine}'s profiler")
+    result["note"] = f"{profiler} was on: it slows every request; the figures include its cost, and the traces include warm-up"
     return result
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from vampy.config import RunConfig, check_engine_flags
-from vampy.engines.base import DEFAULT_ENGINE
+from vampy.engines.base import DEFAULT_ENGINE, ENGINES, OPENVINO_PRECISIONS
 from vampy.errors import Terminated, UsageError
 from vampy.measure.pareto import pareto_front
 
@@ -82,7 +82,13 @@ def parse_engines(text: str) -> tuple[tuple[str, str], ...]:
         if not item:
             raise UsageError(f"--engines {text!r}: an empty entry; give e.g. onnxruntime,openvino or openvino:bf16,openvino:f32")
         engine, _, precision = item.partition(":")
-        check_engine_flags(engine, None, precision or None)
+        try:
+            check_engine_flags(engine, None, precision or None)
+        except UsageError:
+            raise UsageError(
+                f"--engines {item}: give an engine ({', '.join(ENGINES)}), with a precision only for openvino "
+                f"({', '.join(OPENVINO_PRECISIONS)}), e.g. onnxruntime,openvino:bf16,openvino:f32"
+            ) from None
         if (engine, precision) in specs:
             raise UsageError(f"--engines {text!r}: {item} is listed twice")
         specs.append((engine, precision))
@@ -289,10 +295,11 @@ class SweepResult:
     threshold: float | None = None  # auto: the gain a step had to show
     interrupted: str | None = None
     log: tuple[str, ...] = ()
+    engines: int = 1  # engines (or engine:precision entries) searched, each over the same ladders
 
     @property
     def space_size(self) -> int:
-        return math.prod(len(v) for v in self.ladders.values())
+        return math.prod(len(v) for v in self.ladders.values()) * self.engines
 
     @property
     def points_tried(self) -> int:

@@ -155,6 +155,7 @@ def run_sweep(cfg: SweepConfig, observer: SweepObserver | None = None, measure: 
 
         connect_cluster(cfg.ray_address)  # an unreachable cluster fails here, before any work
     fixed_batch = model_fixed_batch(cfg.base)  # the model and vdsp file checked here, before a node sees them
+    _check_engines(cfg)
     if cfg.ray_address is not None and measure is None:
         from vampy.workflows.sweep_ray import ClusterSweep
 
@@ -164,7 +165,7 @@ def run_sweep(cfg: SweepConfig, observer: SweepObserver | None = None, measure: 
     done: list[SweepResult] = []
     for engine, precision in cfg.engines:
         tagged = _EngineTagged(measure, engine, precision)
-        offset = _Offset(observer, done, tagged) if observer else None
+        offset = _Offset(observer, done, tagged, cfg.engines) if observer else None
         if cluster is not None:
             part = cluster.search(ladders, cfg.auto, engine, precision, offset)
         else:
@@ -172,7 +173,15 @@ def run_sweep(cfg: SweepConfig, observer: SweepObserver | None = None, measure: 
         done.append(part)
         if part.interrupted:
             break
-    return done[0] if len(done) == 1 else _pooled(done)
+    return done[0] if len(done) == 1 else _pooled(done, cfg.engines)
+
+
+def _check_engines(cfg: SweepConfig) -> None:
+    """Every engine of --engines can run here (installed, with that precision), before the first point."""
+    from vampy.engines.base import EngineOptions, get_engine
+
+    for engine, precision in cfg.engines:
+        get_engine(engine).check(EngineOptions(precision=precision or None))
 
 
 class _EngineTagged:
@@ -188,22 +197,26 @@ class _EngineTagged:
 class _Offset:
     """An observer for one engine's search: row numbers and partial results count the engines before it."""
 
-    def __init__(self, observer: SweepObserver, done: list[SweepResult], tagged: _EngineTagged) -> None:
-        self.observer, self.done, self.tagged = observer, list(done), tagged
+    def __init__(self, observer: SweepObserver, done: list[SweepResult], tagged: _EngineTagged, engines: tuple[tuple[str, str], ...]) -> None:
+        self.observer, self.done, self.tagged, self.engines = observer, list(done), tagged, engines
 
     def point_started(self, point: Point, index: int, total: int | None) -> None:
         before = sum(len(r.rows) for r in self.done)
         shown = replace(point, engine=self.tagged.engine, infer_precision=self.tagged.precision)
-        self.observer.point_started(shown, before + index, None if total is None or self.done else total)
+        # a grid's total covers every engine (they share the ladders); a climb has none
+        self.observer.point_started(shown, before + index, None if total is None else total * len(self.engines))
 
     def point_done(self, measurement: Measurement, partial: SweepResult) -> None:
-        self.observer.point_done(measurement, _pooled([*self.done, partial]) if self.done else partial)
+        pooled = _pooled([*self.done, partial], self.engines) if len(self.engines) > 1 else partial
+        self.observer.point_done(measurement, pooled)
 
 
-def _pooled(parts: list[SweepResult]) -> SweepResult:
+def _pooled(parts: list[SweepResult], engines: tuple[tuple[str, str], ...]) -> SweepResult:
+    """The engines' searches as one result. noise/threshold stay the first engine's: the log gives each one's."""
     first = parts[0]
-    log = tuple(f"{engine_label(r.rows[0].point.engine, r.rows[0].point.infer_precision)}: {line}" for r in parts if r.rows for line in r.log)
-    return replace(first, rows=tuple(m for r in parts for m in r.rows), interrupted=next((r.interrupted for r in parts if r.interrupted), None), log=log)
+    log = tuple(f"{engine_label(*spec)}: {line}" for spec, r in zip(engines, parts) for line in r.log)
+    return replace(first, rows=tuple(m for r in parts for m in r.rows), interrupted=next((r.interrupted for r in parts if r.interrupted), None),
+                   log=log, engines=len(engines))
 
 
 
