@@ -33,6 +33,10 @@ def compare_command(
 
     if len(reports) < 2:
         raise UsageError("compare needs at least two run reports (`vampy run --json FILE`), the first being the baseline")
+    if html:
+        from vampy.report.html import check_html_path
+
+        check_html_path(html, "--html")  # a bad page path fails now, not after the work
     data = [read_json(path, kind="run") for path in reports]
     result = compare(data, unique_names(reports), seed=seed, resamples=resamples, confidence=confidence, min_change=min_change)
     _print(result, data)

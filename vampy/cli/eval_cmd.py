@@ -54,6 +54,10 @@ def eval_command(
         ycbcr=ycbcr, gt_pattern=gt_pattern, draw_dir=draw_dir, json=json_path, preset=preset, scoring=scoring, lr_dir=lr_dir,
         model_type=model_type,
     )
+    if html:
+        from vampy.report.html import check_html_path
+
+        check_html_path(html, "--html")  # a bad page path fails now, not after the work
     with RichProgress(quiet=quiet) as progress:
         report = run_eval(cfg, progress)
     if report.kind == "eval" and hasattr(report, "scoring"):

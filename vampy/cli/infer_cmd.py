@@ -58,6 +58,10 @@ def infer_command(
     )
     if html and (cfg.preset or cfg.scoring_path):
         raise UsageError("--html does not show --preset/--scoring results yet; use --json")
+    if html:
+        from vampy.report.html import check_html_path
+
+        check_html_path(html, "--html")  # a bad page path fails now, not after the work
     prepared = prepare(cfg)
     with RichProgress(quiet=quiet) as progress:
         report = execute(prepared, progress)
