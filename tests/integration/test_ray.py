@@ -329,3 +329,87 @@ def test_the_model_travels_with_its_external_data_and_nothing_else(tmp_path: Pat
     onnx.save_model(proto, str(tmp_path / "forged" / "f.onnx"))
     (tmp_path / "secret.data").write_bytes(b"secret")
     assert sorted(model_files(str(tmp_path / "forged" / "f.onnx"))) == ["f.onnx"]
+
+
+def _run_in_process(cluster: Cluster, tmp_path: Path, n: int, worker: type) -> tuple[dict, dict[str, np.ndarray], list[str]]:
+    """A datalist run from this process on the cluster, its actors of class `worker`: (report, outputs, datalist lines)."""
+    import ray
+
+    from vampy.execution import ray_executor
+    from vampy.progress import NullProgress
+    from vampy.workflows.run import execute, prepare
+
+    model, lines = conv_model(tmp_path / "m.onnx", in_ch=1, dynamic=True), datalist(tmp_path, n)
+    cfg = RunConfig(model=str(model), vdsp_params=str(vdsp(tmp_path, 16)), threads=1, datalist=str(lines),
+                    path_output=str(tmp_path / "out"), ray_address=cluster.address)
+    original = ray_executor.ShardWorker
+    ray_executor.ShardWorker = worker  # _start_actors makes its actors from the module's name
+    try:
+        report = execute(prepare(cfg), NullProgress()).to_dict()
+    finally:
+        ray_executor.ShardWorker = original
+        ray.shutdown()
+    return report, outputs(tmp_path / "out"), lines.read_text().split()
+
+
+@pytest.mark.slow
+def test_a_shard_that_kills_its_worker_every_time_becomes_failures(cluster: Cluster, tmp_path: Path) -> None:
+    """An input whose worker dies each time it runs (as the OOM killer's SIGKILL ends it) is re-run twice,
+    alone, then its line is a failure and the run goes on. No tiny model crashes ONNX Runtime on cue, so
+    the death is injected: the real ShardWorker, whose process SIGKILLs itself on that one input."""
+    from vampy.execution.ray_executor import ShardWorker
+
+    culprit = str(tmp_path / "in" / "img05.npz")
+
+    class DiesOnOneInput(ShardWorker):  # defined here: Ray ships it by value to the nodes
+        def run_shard(self, items: tuple[tuple[int, str], ...], inputs: dict) -> dict:
+            if any(path == culprit for _, path in items):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return ShardWorker.run_shard(self, items, inputs)
+
+    extra: list[subprocess.Popen[bytes]] = []  # 4 one-CPU nodes: 3 may die, 1 is left
+    try:
+        for _ in range(2):  # one at a time: two `ray start` at once on one machine can collide
+            extra.append(cluster.start_node())
+            cluster.wait_nodes(len(extra) + 2)
+        report, got, lines = _run_in_process(cluster, tmp_path, 20, DiesOnOneInput)
+    finally:
+        for starter in extra:
+            if starter.poll() is None:
+                cluster.kill(starter)
+    assert lines[5] == culprit
+    assert sorted(got) == [f"output_{i:06d}.npz" for i in range(20) if i != 5]
+    failures = json.loads((tmp_path / "out" / "failures.json").read_text())["failures"]
+    assert [(f["index"], f["path"]) for f in failures] == [(5, culprit)]
+    assert failures[0]["reason"].startswith("its worker died 3 times on this shard: ")
+    assert report["datalist"]["written"] == 19 and report["samples"] == 19
+    assert len(report["cluster"]["lost"]) == 3  # the three workers it killed, and no more
+    assert any("1 shard(s), 1 line(s), not run: their worker died 3 times" in n for n in report["notes"])
+
+
+@pytest.mark.slow
+def test_a_worker_error_names_every_line_it_leaves_unrun(cluster: Cluster, tmp_path: Path) -> None:
+    """A plain RayError (vampy's own code raising on a node) stops handing out shards; each line that then
+    never runs is a failure with the reason, so outputs + failures cover the whole datalist."""
+    from vampy.execution.ray_executor import ShardWorker
+
+    culprit = str(tmp_path / "in" / "img03.npz")
+
+    class FailsOnOneInput(ShardWorker):
+        def run_shard(self, items: tuple[tuple[int, str], ...], inputs: dict) -> dict:
+            if any(path == culprit for _, path in items):
+                raise RuntimeError("a bug on the node")
+            return ShardWorker.run_shard(self, items, inputs)
+
+    report, got, lines = _run_in_process(cluster, tmp_path, 16, FailsOnOneInput)
+    failures = json.loads((tmp_path / "out" / "failures.json").read_text())["failures"]
+    written = {int(name[7:13]) for name in got}
+    failed = {f["index"] for f in failures}
+    assert written | failed == set(range(16)) and not written & failed and 3 in failed
+    # How many shards were still queued when the error came back depends on the other node's pace;
+    # that each of them is named, never dropped, does not.
+    reasons = {f["index"]: f["reason"] for f in failures}
+    assert reasons[3].startswith("not run: its worker failed on this shard on node ") and "a bug on the node" in reasons[3]
+    assert all(r.startswith("not run: the run stopped handing out shards after worker ") for i, r in reasons.items() if i != 3)
+    (message,) = [w["reason"] for w in report["failed_workers"]]
+    assert f"{len(failed)} line(s) not run" in message

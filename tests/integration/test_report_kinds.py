@@ -216,8 +216,6 @@ def test_report_of_a_real_loadgen_run(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_LOADGEN, reason="mlperf_loadgen is not importable (pip install mlcommons-loadgen; it is in the test extras)")
-@pytest.mark.xfail(strict=True, reason="loadgen_section keeps only scalar values and the template never shows 'comparison': "
-                   "LoadGen's and vampy's percentiles of the same samples are not on the page (docs/report.md says they are)")
 def test_loadgen_page_shows_both_percentiles(tmp_path: Path) -> None:
     conv_model(tmp_path / "m.onnx", in_ch=1, hw=(32, 32))
     proc = vampy_sub("loadgen", "-m", "m.onnx", "-s", "1,32,32", "--min_queries", "64", "--min_duration", "0.2", "--samples", "16",

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from tests.unit.test_compare import make_report
 from tests.unit.test_sweep import GRID, Fake
 from vampy.config import RunConfig
 from vampy.errors import InputError, PartialResult, UsageError
-from vampy.report.html import check_html_path, load_all, load_report, render, write_report
+from vampy.report.html import check_html_path, load_all, load_report, render, render_page, write_report
 from vampy.report.html.commands import command_line
 from vampy.workflows.sweep import SweepConfig, search
 from vampy.workflows.sweep_run import sweep_dict
@@ -99,3 +101,126 @@ def test_command_lines_from_configs() -> None:
                                      "pair_by_order": True, "shave_px": 4, "ycbcr": "opencv", "gt_pattern": "{base}.*", "draw_dir": "d"}}
     assert command_line(ev) == "vampy eval --src_dir s --gt_dir g --input_npz_path l.txt --out_npz_dir o --draw_dir d --native --vamp_flag"
     assert command_line({"kind": "compare"}) is None
+
+
+# --- truncated or edited reports: right kind and version, keys missing ---
+
+ENGINE = {"engine": "onnxruntime", "version": "1.20", "device": "cpu", "precision": "fp32", "intra_threads": 1, "providers": ["CPUExecutionProvider"]}
+
+
+def eval_data() -> dict:
+    from vampy.report.schema import EvalImage, EvalReport, EvalScores
+
+    scores = EvalScores(31.5, 0.91, 28.25, 0.85)
+    image = EvalImage(0, "alpha", "out/output_000000.npz", "set/alpha_scale_4.png", "set/alpha.png", 32, 40, scores)
+    return EvalReport({"draw_dir": None}, (image,), scores, (), 0).to_dict()
+
+
+def infer_data() -> dict:
+    from vampy.report.schema import EvalScores, InferImage, InferReport, InferTiming
+
+    scores = EvalScores(30.5, 0.9, 27.75, 0.8)
+    image = InferImage(0, "beta", "lr/beta.png", "hr/beta.png", None, 32, 40, scores)
+    timing = InferTiming(1, 1, 0.5, 2.0, 0.1, 0.2, 0.15, 0.05, 0.01, 0.02)
+    return InferReport({"model": "m/mod"}, {"path": "m/mod.onnx"}, "y3", None, 1, (image,), scores, (), timing, 0,
+                       engine=ENGINE).to_dict()
+
+
+def loadgen_data() -> dict:
+    from dataclasses import asdict
+
+    from vampy.workflows.loadgen import LoadgenConfig, LoadgenReport
+
+    return LoadgenReport(asdict(LoadgenConfig(model="m/mod", scenario="Offline")), {"result": "VALID", "samples_per_second": 812.5},
+                         {"throughput_qps": 800.25}, {}, 0, "mlperf_logs", ENGINE).to_dict()
+
+
+def _drop(data: dict, dotted: str) -> dict:
+    node = data
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    del node[last]
+    return data
+
+
+GOOD = {"run": (lambda: make_report(1), 'class="run"'), "eval": (eval_data, 'class="eval"'),
+        "infer": (infer_data, 'class="infer"'), "loadgen": (loadgen_data, 'class="loadgen"')}
+TRUNCATED = [("run", "e2e.percentiles_us.p50"), ("run", "model_latency.percentiles_us.p99"), ("run", "engine.precision"),
+             ("eval", "mean.psnr_db"), ("eval", "mean.bicubic_ssim"), ("infer", "timing.pipeline_s"), ("infer", "engine.version"),
+             ("loadgen", "config.scenario"), ("loadgen", "config.mode")]
+
+
+@pytest.mark.parametrize("kind", sorted(GOOD))
+def test_each_kind_renders_whole(tmp_path: Path, kind: str) -> None:
+    build, marker = GOOD[kind]
+    data = build()
+    if kind == "run":
+        data["engine"] = dict(ENGINE)
+    page, loaded = render_page(load_all([write(tmp_path / "ok.json", data)]))
+    assert marker in page and not loaded.bad and len(loaded.sources) == 1
+
+
+@pytest.mark.parametrize(("kind", "key"), TRUNCATED)
+def test_truncated_report_is_one_bad_line_and_the_good_one_renders(tmp_path: Path, kind: str, key: str) -> None:
+    build, marker = GOOD[kind]
+    broken = build()
+    if key.startswith("engine.") and not broken.get("engine"):
+        broken["engine"] = dict(ENGINE)
+    _drop(broken, key)
+    good = write(tmp_path / "good.json", make_report(2))
+    bad = write(tmp_path / "bad.json", broken)
+    out = tmp_path / "page.html"
+    with pytest.raises(PartialResult) as info:
+        write_report([good, bad], out)
+    assert info.value.exit_code == 6
+    lines = str(info.value).splitlines()[1:]
+    article = "an" if kind[0] in "aeiou" else "a"
+    assert lines == [f"{bad}: {article} {kind} report without {key} (truncated or edited?); regenerate it with vampy {kind} --json"]
+    page = out.read_text()
+    assert page.count('<section class="run">') == 1  # the good file
+    assert kind == "run" or page.count(f"<section {marker}>") == 0
+    assert f"{bad}: {article} {kind} report without {key}" in page
+    assert 'id="bad-files"' in page
+
+
+def test_odd_values_the_checks_miss_are_caught_per_file(tmp_path: Path) -> None:
+    """Keys present but of the wrong type: the guard around each file's section names it; the rest renders."""
+    run = make_report(3)
+    run["notes"] = 5  # list(5): TypeError in the section builder
+    compare = {"kind": "compare", "names": ["a"], "metrics": [7], "verdicts": [], "notes": []}  # 7.get: AttributeError
+    sweep = sweep_data()
+    sweep["points"][0].pop("e2e_p99_ms")  # the sweep figure reads it: KeyError
+    paths = [write(tmp_path / f"{n}.json", d) for n, d in (("run", run), ("compare", compare), ("sweep", sweep), ("good", make_report(4)))]
+    page, loaded = render_page(load_all(paths))
+    assert [s.path for s in loaded.sources] == [paths[3]]
+    assert len(loaded.bad) == 3
+    for path, error in zip(paths, ("TypeError", "AttributeError", "KeyError")):
+        line = next(b for b in loaded.bad if b.startswith(f"{path}:"))
+        assert "report that cannot be shown (" + error in line and "regenerate it with vampy" in line and "\n" not in line
+    assert page.count('<section class="run">') == 1 and page.count('<section class="sweep">') == 0
+
+
+def test_preset_eval_report_renders(tmp_path: Path) -> None:
+    """eval --preset reports have mean_psnr_db and per-image psnr_db, no bicubic scores."""
+    data = {"kind": "eval", "schema_version": 1, "config": {}, "preset": "drrn", "scoring": {"y": "matlab"},
+            "images": [{"index": 0, "name": "gamma", "height_px": 8, "width_px": 8, "psnr_db": 33.25, "ssim": None}],
+            "mean_psnr_db": 33.25, "mean_ssim": None, "failures": [], "drawn": 0, "deviations": []}
+    page, loaded = render_page(load_all([write(tmp_path / "p.json", data)]))
+    assert not loaded.bad and "33.25 dB" in page and "gamma" in page
+    del data["mean_psnr_db"]
+    with pytest.raises(InputError, match="an eval report without mean_psnr_db"):
+        load_report(write(tmp_path / "p.json", data))
+
+
+def test_all_truncated_exits_3_through_the_cli(tmp_path: Path) -> None:
+    run = _drop(make_report(5), "e2e.percentiles_us.p50")
+    ev = _drop(eval_data(), "mean.ssim")
+    files = [str(write(tmp_path / "r.json", run)), str(write(tmp_path / "e.json", ev))]
+    proc = subprocess.run([sys.executable, "-m", "vampy", "report", *files, "-o", str(tmp_path / "page.html")],
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert f"{files[0]}: a run report without e2e.percentiles_us.p50 (truncated or edited?); regenerate it with vampy run --json" in proc.stderr
+    assert f"{files[1]}: an eval report without mean.ssim" in proc.stderr
+    assert not (tmp_path / "page.html").exists()

@@ -15,7 +15,7 @@ from vampy.data.inputs import InputPlan, InputSlot
 from vampy.measure.profiling import op_times, read_trace
 from vampy.measure.schedule import arrival_offsets_ns, arrivals_for, summarize_open_loop
 from vampy.measure.timesheet import FIELDS, read, to_text
-from vampy.execution.worker import WorkerSpec, _Driver, _PerfSource, _Shared
+from vampy.execution.worker import SharedCounters, WorkerSpec, _Driver, _PerfSource
 
 
 class FakeClock:
@@ -48,7 +48,7 @@ def test_breakdown_phases_add_up_to_e2e_under_a_fake_clock(tmp_path: Path) -> No
                  stop=StopRule(3, None, None), warmup_requests=0, seed=0)
     spec = WorkerSpec(job, 0)
     clock = FakeClock()
-    shared = _Shared(progress=[0], inflight=[0], stop_event=FakeEvent())
+    shared = SharedCounters(progress=[0], inflight=[0], stop_event=FakeEvent())
     driver = _Driver(spec, 0, get_engine().open(model, EngineOptions(intra_threads=1)), np.random.default_rng(0), clock, shared)
     driver.loop(_PerfSource(3, None, clock))
     cols = driver.record.arrays()

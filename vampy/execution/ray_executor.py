@@ -5,7 +5,10 @@ Ray actors, -p per node (at most the CPUs Ray sees there), I instances each. No 
 is assumed: this process reads every input npz (with the same checks as a local run) and ships
 the arrays with the shard through Ray's object store; the outputs come back the same way and are
 written here, into --path_output, by line index, atomically and once each. Shards are handed out
-on demand; a shard whose actor dies (its node lost) goes back to the queue for another node.
+on demand; a shard whose actor dies (its node lost) goes back to the queue for another node, and
+runs there alone, so that a death on it is its own: after MAX_SHARD_RERUNS re-runs that also killed
+their worker (an input that exhausts a node's memory every time), its lines become failures
+(failures.json) and the run goes on with the workers left.
 Timestamps are wall-clock ns (time.time_ns), so the common window spans machines whose clocks are
 NTP-synchronised; every latency is a difference on one node and needs no synchronisation.
 """
@@ -29,7 +32,7 @@ import numpy as np
 from vampy.errors import OutputError, Terminated, UsageError, WorkerError
 from vampy.execution.datalist_task import FOLDER_ERRNOS, run_datalist_task
 from vampy.execution.job import DatalistTask, RunJob
-from vampy.execution.worker import WorkerSpec, _Shared, open_instances, warm_up_all
+from vampy.execution.worker import SharedCounters, WorkerSpec, open_instances, warm_up_all
 from vampy.formats.datalist import output_name
 from vampy.formats.npz import NpzError, load_input_npz, write_npz_atomic
 from vampy.measure.monitor import ResourceSummary
@@ -39,6 +42,7 @@ from vampy.progress import NullProgress, Progress
 
 CONNECT_TIMEOUT_S = 20.0  # ray.init waits a minute or more on an address nobody answers
 POLL_S = 0.2
+MAX_SHARD_RERUNS = 2  # re-runs of a shard whose worker died; one more death and its lines are failures
 
 
 def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
@@ -98,7 +102,7 @@ class ShardWorker:
                 (folder / name).write_bytes(data)
             self.spec = WorkerSpec(replace(job, model_path=str(folder / Path(job.model_path).name)), worker_index)
             slots = (worker_index + 1) * job.instances
-            self.shared = _Shared(np.zeros(slots, np.int64), np.zeros(slots, np.int64), threading.Event())
+            self.shared = SharedCounters(np.zeros(slots, np.int64), np.zeros(slots, np.int64), threading.Event())
             self.sessions, self.drivers = open_instances(self.spec, time.time_ns, self.shared)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -208,6 +212,8 @@ class _ClusterRun:
         self.actors: list[_Actor] = []
         self.inflight: dict[Any, tuple[_Actor, int]] = {}
         self.pending: collections.deque[int] = collections.deque(range(len(job.shards)))
+        self.deaths: collections.Counter[int] = collections.Counter()  # shard -> times its worker died with it in flight
+        self.given_up: list[int] = []  # shards whose lines became failures after MAX_SHARD_RERUNS + 1 deaths
         self.written: set[int] = set()
         self.failed: list[tuple[int, str]] = []
         self.lost: list[dict[str, Any]] = []
@@ -281,20 +287,36 @@ class _ClusterRun:
                 self._receive(ref)
 
     def _submit(self) -> None:
-        """Keep each live actor one shard ahead of its I instances, so none waits for the parent."""
+        """Keep each live actor one shard ahead of its I instances, so none waits for the parent. A shard
+        whose worker died goes to an idle actor and alone: a further death is then its own doing."""
         busy = collections.Counter(a.index for a, _ in self.inflight.values())
+        alone = {a.index for a, s in self.inflight.values() if self.deaths[s]}
         for actor in self.actors:
-            while actor.alive and self.pending and busy[actor.index] < self.job.instances + 1:
-                shard = self.pending.popleft()
+            while actor.alive and self.pending and actor.index not in alone and busy[actor.index] < self.job.instances + 1:
+                shard = self._next_shard(idle=busy[actor.index] == 0)
+                if shard is None:
+                    break  # only shards that must run alone are left, and this actor is busy
                 items = self.job.shards[shard].items
                 inputs = read_shard_inputs(items, WorkerSpec(self.job, 0).max_npz_bytes)
                 self.inflight[actor.handle.run_shard.remote(items, inputs)] = (actor, shard)
                 busy[actor.index] += 1
+                if self.deaths[shard]:
+                    alone.add(actor.index)
         if self.pending and not any(a.alive for a in self.actors) and not self.inflight:
             lines = sum(len(self.job.shards[s].items) for s in self.pending)
             last = self.lost[-1]["worker"] if self.lost else -1
             self.failed.append((last, f"was the last worker left and was lost: {lines} line(s) not run (--resume finishes them)"))
+            self._fail_lines(self.actors[last] if last >= 0 else None, list(self.pending),
+                             f"not run: worker {last}, the last one left on the cluster, was lost (--resume runs it)")
             self.pending.clear()
+
+    def _next_shard(self, idle: bool) -> int | None:
+        """The next shard for an actor: the first in the queue when it is idle, else the first that need not run alone."""
+        for position, shard in enumerate(self.pending):
+            if idle or not self.deaths[shard]:
+                del self.pending[position]
+                return shard
+        return None
 
     def _receive(self, ref: Any) -> None:
         import ray
@@ -307,9 +329,16 @@ class _ClusterRun:
             self._lose(actor, shard, exc)
             return
         except ray.exceptions.RayError as exc:
+            # vampy's own code failed on the node (a bug, not a lost machine): no more shards go out,
+            # and every line that will not run is named, as a failure with the reason.
             actor.alive = False
-            self.failed.append((actor.index, f"on node {actor.ip}: {_last_line(exc)}"))
+            why = f"on node {actor.ip}: {_last_line(exc)}"
+            never = list(self.pending)
             self.pending.clear()
+            lines = sum(len(self.job.shards[s].items) for s in [shard, *never])
+            self.failed.append((actor.index, f"{why}; {lines} line(s) not run (failures.json names them; --resume runs them)"))
+            self._fail_lines(actor, [shard], f"not run: its worker failed on this shard {why}")
+            self._fail_lines(actor, never, f"not run: the run stopped handing out shards after worker {actor.index} failed {why}")
             return
         actor.rows.append(result["rows"])
         actor.instance.append(np.full(result["rows"]["end_ns"].size, result["instance"], np.int64))
@@ -318,12 +347,27 @@ class _ClusterRun:
         self.progress.advance(len(self.job.shards[shard].items))
 
     def _lose(self, actor: _Actor, shard: int, exc: BaseException) -> None:
-        """The actor died (its node lost, or its process killed): its shard goes back to the queue."""
-        self.pending.appendleft(shard)
+        """The actor died (its node lost, or its process killed) with the shard in flight: the shard goes back
+        to the queue, unless its worker has now died MAX_SHARD_RERUNS + 1 times on it: then its lines fail."""
+        self.deaths[shard] += 1
+        why = _last_line(exc)
+        if self.deaths[shard] > MAX_SHARD_RERUNS:
+            self.given_up.append(shard)
+            self._fail_lines(actor, [shard], f"its worker died {self.deaths[shard]} times on this shard: {why}")
+        else:
+            self.pending.appendleft(shard)
         if not actor.alive:
             return
         actor.alive = False
-        self.lost.append({"node": actor.ip, "node_id": actor.node_id, "host": actor.host, "worker": actor.index, "reason": _last_line(exc)})
+        self.lost.append({"node": actor.ip, "node_id": actor.node_id, "host": actor.host, "worker": actor.index, "reason": why})
+
+    def _fail_lines(self, actor: _Actor | None, shards: list[int], reason: str) -> None:
+        """Each line of these shards as a failure (failures.json) of the worker it was with, and counted as done."""
+        if actor is None or not shards:
+            return
+        items = [item for s in shards for item in self.job.shards[s].items]
+        actor.failures += [(index, path, reason) for index, path in items]
+        self.progress.advance(len(items))
 
     def _write(self, actor: _Actor, shard: int, outputs: dict[int, dict[str, np.ndarray]]) -> None:
         out_dir = self.job.output_dir
@@ -345,14 +389,13 @@ class _ClusterRun:
             actor.written += 1
 
     def _stop(self) -> None:
-        """Cancel what is still queued or running on the cluster and end the actors: nothing lingers."""
+        """End the actors: their running and queued calls end with them, so nothing lingers.
+
+        No ray.cancel of the calls in flight first: ray.kill already ends them, and ray.cancel of a
+        running task made Ray 2.60's driver abort in the sweep's cluster path (workflows/sweep_run.py).
+        """
         import ray
 
-        for ref in list(self.inflight):
-            try:
-                ray.cancel(ref)
-            except Exception:  # noqa: BLE001 - its actor may be gone already
-                pass
         for actor in self.actors:
             try:
                 ray.kill(actor.handle, no_restart=True)
@@ -366,6 +409,10 @@ class _ClusterRun:
             notes.append(f"--timeout {self.job.stop.request_timeout_s:g}: the hung-request watchdog does not run on a cluster yet (docs/cluster.md)")
         notes += self.start_failures
         notes += [f"lost node {x['node']} ({x['host']}, id {x['node_id'][:12]}): its unfinished shards ran on other nodes ({x['reason']})" for x in self.lost]
+        if self.given_up:
+            lines = sum(len(self.job.shards[s].items) for s in self.given_up)
+            notes.append(f"{len(self.given_up)} shard(s), {lines} line(s), not run: their worker died {MAX_SHARD_RERUNS + 1} times on each "
+                         "(an input that exhausts a node's memory?); failures.json names the lines")
         threads = collections.Counter(a.threads for a in self.actors).most_common(1)
         return RawRun(
             results, sorted(self.failed), ResourceSummary(0.0, 0.0, 0, 0.0, 0, self.cpus), threads[0][0] if threads else self.job.intra_threads,

@@ -53,7 +53,7 @@ def worker_main(spec: WorkerSpec, results: Any, start_event: Any, stop_event: An
     # so that the child always gets to send what it measured.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        shared = _Shared(progress, inflight, stop_event)
+        shared = SharedCounters(progress, inflight, stop_event)
         result = _run_worker(spec, results, start_event, shared, task_counter, time.perf_counter_ns)
         results.put((MSG_DONE, spec.worker_index, result))
     except BaseException:  # noqa: BLE001 - everything goes back to the parent as text
@@ -61,7 +61,7 @@ def worker_main(spec: WorkerSpec, results: Any, start_event: Any, stop_event: An
 
 
 @dataclass(frozen=True)
-class _Shared:
+class SharedCounters:
     """What the parent watches: samples done and the start of the request in flight, per instance."""
 
     progress: Any  # int64 per instance slot: samples finished
@@ -69,7 +69,9 @@ class _Shared:
     stop_event: Any
 
 
-def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Shared, task_counter: Any, clock: Clock) -> WorkerResult:
+
+
+def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: SharedCounters, task_counter: Any, clock: Clock) -> WorkerResult:
     sessions, drivers = open_instances(spec, clock, shared)
     slowest_warmup_ns = warm_up_all(drivers)
     results.put((MSG_READY, spec.worker_index, slowest_warmup_ns))
@@ -86,7 +88,7 @@ def _run_worker(spec: WorkerSpec, results: Any, start_event: Any, shared: _Share
     return result
 
 
-def open_instances(spec: WorkerSpec, clock: Clock, shared: _Shared) -> tuple[list[Any], list[_Driver]]:
+def open_instances(spec: WorkerSpec, clock: Clock, shared: SharedCounters) -> tuple[list[Any], list[_Driver]]:
     """The worker's I sessions, through its engine, each with the driver that runs it."""
     from vampy.engines.base import get_engine
 
@@ -195,7 +197,7 @@ def _make_source(spec: WorkerSpec, task_counter: Any, clock: Clock) -> _PerfSour
 class _Driver:
     """One model instance and the thread that drives it."""
 
-    def __init__(self, spec: WorkerSpec, index: int, session: Any, rng: np.random.Generator, clock: Clock, shared: _Shared) -> None:
+    def __init__(self, spec: WorkerSpec, index: int, session: Any, rng: np.random.Generator, clock: Clock, shared: SharedCounters) -> None:
         self.spec = spec
         self.index = index
         self.session = session

@@ -5,6 +5,10 @@ Every file is data: its JSON is read with the bounded reader, recognised by `kin
 come from report/plots.py as SVG and are inlined as data: URIs (so their ids cannot collide and no
 script inside them could run), eval crops as PNG data: URIs: the page opens with no network.
 
+A file with the right kind and version can still be truncated or edited: the keys the page needs
+are checked per kind (checks.py), and each file's section is built and rendered on its own, so a
+file whose data still breaks it is listed among the bad with one line (render_page).
+
 Exit codes (docs/report.md): every file bad -> InputError (3), one line per file; some bad -> the
 page is written with the good ones and lists the bad, then PartialResult (6).
 """
@@ -17,6 +21,7 @@ from typing import Any, Sequence
 from vampy import __version__
 from vampy.errors import InputError, OutputError, PartialResult, UsageError
 from vampy.formats.files import read_input_bytes
+from vampy.report.html.checks import missing_key, unshowable, without_line
 from vampy.report.html.types import Loaded, Source, data_uri
 from vampy.report.schema import SCHEMA_VERSION, check_writable, write_text
 
@@ -55,6 +60,9 @@ def load_report(path: Path) -> dict[str, Any]:
         newer = isinstance(version, int) and version > SCHEMA_VERSION
         fix = "upgrade vampy to read it" if newer else "rewrite it with this vampy"
         raise InputError(f"{path}: a '{kind}' report of schema_version {version}; this vampy reads {SCHEMA_VERSION} ({fix})")
+    missing = missing_key(data)
+    if missing is not None:
+        raise InputError(without_line(str(path), kind, missing))
     return data
 
 
@@ -69,19 +77,39 @@ def load_all(paths: Sequence[str | Path]) -> Loaded:
 
 
 def render(loaded: Loaded) -> str:
-    """The page as text (sections.py builds each part; templates/report.html.j2 lays it out)."""
+    """The page as text; a file whose data cannot be shown is listed among the bad (render_page)."""
+    return render_page(loaded)[0]
+
+
+def render_page(loaded: Loaded) -> tuple[str, Loaded]:
+    """The page, and what it was built from: each file's section is built and rendered on its own
+    first, so one truncated or edited file goes to the bad list with one line instead of taking
+    the page down (sections.py builds each part; templates/report.html.j2 lays it out)."""
     import jinja2
 
-    from vampy.report.html.sections import page_context
+    from vampy.report.html.sections import DATA_ERRORS, build_section, page_context
 
+    errors = (jinja2.TemplateError, *DATA_ERRORS)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("vampy.report", "templates"), autoescape=True,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,  # a missing key is an error, never a blank
     )
     env.filters["num"] = format_number
     env.filters["ms"] = lambda us: "-" if us is None else format_number(float(us) / 1e3)
     env.filters["pct"] = lambda v: "-" if v is None else f"{float(v):.1%}"
-    return env.get_template("report.html.j2").render(**page_context(loaded.sources, loaded.bad), version=__version__)
+    template = env.get_template("report.html.j2")
+    built: list[tuple[Source, dict[str, Any]]] = []
+    bad = list(loaded.bad)
+    for source in loaded.sources:
+        try:
+            one = [(source, build_section(source))]
+            template.render(**page_context(one, []), version=__version__)  # this file alone: its own errors are its own
+        except errors as exc:
+            bad.append(unshowable(source.label, source.kind, exc))
+            continue
+        built += one
+    page = template.render(**page_context(built, bad), version=__version__)
+    return page, Loaded([s for s, _ in built], bad)
 
 
 def format_number(value: Any) -> str:
@@ -96,10 +124,10 @@ def format_number(value: Any) -> str:
 def write_report(paths: Sequence[str | Path], output: str | Path) -> Loaded:
     """`vampy report`: read, render, write; raises as the module docstring says."""
     target = check_html_path(output, "-o")
-    loaded = load_all(paths)
+    page, loaded = render_page(load_all(paths))
     if not loaded.sources:
         raise InputError("no report to show:\n" + "\n".join(loaded.bad))
-    write_text(target, render(loaded), "-o")
+    write_text(target, page, "-o")
     if loaded.bad:
         raise PartialResult(f"wrote {target} from {len(loaded.sources)} of {len(paths)} files; left out:\n" + "\n".join(loaded.bad))
     return loaded
@@ -113,4 +141,4 @@ def write_page(reports: Sequence[dict[str, Any]], output: str | Path, flag: str 
         raise OutputError(f"{flag} {output}: cannot write ({exc})") from None
 
 
-__all__ = ["KINDS", "data_uri", "Loaded", "Source", "check_html_path", "load_all", "load_report", "render", "write_page", "write_report"]
+__all__ = ["KINDS", "data_uri", "Loaded", "Source", "check_html_path", "load_all", "load_report", "render", "render_page", "write_page", "write_report"]

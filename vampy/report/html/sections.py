@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from vampy.errors import VampyError
 from vampy.report import plots
+from vampy.report.html.checks import is_preset
 from vampy.report.html.types import Source, data_uri
 from vampy.report.html.commands import command_line
 from vampy.report.table import METADATA_FILE, ModelFolder, Report, build_table, load_model_folder
@@ -16,21 +17,25 @@ from vampy.report.table import METADATA_FILE, ModelFolder, Report, build_table, 
 from vampy.report.table_render import COLUMNS, _cells, _legend
 
 CROP_PX = 96  # side of the square cut from the middle of each drawn image
+# What a report's own odd data raises in a builder or the template (jinja2's UndefinedError is added
+# in __init__.py, which alone imports jinja2): that file goes to the bad list, the page goes on.
+DATA_ERRORS: tuple[type[Exception], ...] = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError)
 
 
-def page_context(sources: Sequence[Source], bad: Sequence[str]) -> dict[str, Any]:
-    by_kind: dict[str, list[Source]] = {}
-    for source in sources:
-        by_kind.setdefault(source.kind, []).append(source)
+def build_section(source: Source) -> dict[str, Any]:
+    """One file's part of the page (its figures drawn here); raises on data its checks did not foresee."""
+    return BUILDERS[source.kind](source)
+
+
+def page_context(built: Sequence[tuple[Source, dict[str, Any]]], bad: Sequence[str]) -> dict[str, Any]:
+    """The template's variables from each good file's section, built by build_section."""
+    sources = [s for s, _ in built]
+    context: dict[str, Any] = {name: [] for name in SECTION_LISTS.values()}
+    for source, section in built:
+        context[SECTION_LISTS[source.kind]].append(section)
     return {
+        **context,
         "title": _title(sources),
-        "runs": [run_section(s) for s in by_kind.get("run", [])],
-        "sweeps": [sweep_section(s) for s in by_kind.get("sweep", [])],
-        "compares": [compare_section(s) for s in by_kind.get("compare", [])],
-        "evals": [eval_section(s) for s in by_kind.get("eval", [])],
-        "infers": [infer_section(s) for s in by_kind.get("infer", [])],
-        "compiles": [compile_section(s) for s in by_kind.get("compile", [])],
-        "loadgens": [loadgen_section(s) for s in by_kind.get("loadgen", [])],
         "precision": precision_table(sources),
         "environments": _environments(sources),
         "commands": [(s.label, cmd) for s in sources if (cmd := command_line(s.data))],
@@ -137,7 +142,7 @@ def eval_section(source: Source) -> dict[str, Any]:
     d = source.data
     images = [i for i in d.get("images") or [] if isinstance(i, dict)]
     draw_dir = _get(d, "config", "draw_dir")
-    return {"label": source.label, "mean": d.get("mean") or {}, "images": [_image_row(i) for i in images],
+    return {"label": source.label, "mean": _mean(d), "images": [_image_row(i) for i in images],
             "failures": [f"{f.get('path')}: {f.get('reason')}" for f in d.get("failures") or [] if isinstance(f, dict)],
             "crops": _crops(images, draw_dir, source.path), "draw_dir": draw_dir}
 
@@ -145,14 +150,21 @@ def eval_section(source: Source) -> dict[str, Any]:
 def infer_section(source: Source) -> dict[str, Any]:
     d = source.data
     images = [i for i in d.get("images") or [] if isinstance(i, dict)]
-    return {"label": source.label, "model": _get(d, "model", "path"), "engine": d.get("engine") or {}, "mean": d.get("mean") or {},
+    return {"label": source.label, "model": _get(d, "model", "path"), "engine": d.get("engine") or {}, "mean": _mean(d),
             "timing": d.get("timing") or {}, "images": [_image_row(i) for i in images],
             "failures": [f"{f.get('path')} ({f.get('stage')}): {f.get('reason')}" for f in d.get("failures") or [] if isinstance(f, dict)],
             "notes": list(d.get("notes") or [])}
 
 
+def _mean(d: dict[str, Any]) -> dict[str, Any]:
+    """The mean scores; a --preset report has only PSNR and maybe SSIM, by its family's convention."""
+    if is_preset(d):
+        return {"psnr_db": d["mean_psnr_db"], "ssim": d.get("mean_ssim"), "bicubic_psnr_db": None, "bicubic_ssim": None}
+    return dict(d["mean"])
+
+
 def _image_row(image: dict[str, Any]) -> dict[str, Any]:
-    s = image.get("scores") or {}
+    s = image.get("scores") or image  # a --preset report's images carry psnr_db / ssim themselves
     psnr, bic = s.get("psnr_db"), s.get("bicubic_psnr_db")
     gain = psnr - bic if isinstance(psnr, (int, float)) and isinstance(bic, (int, float)) else None
     return {"name": image.get("name"), "size": f"{image.get('height_px')}x{image.get('width_px')}", "psnr_db": psnr, "ssim": s.get("ssim"),
@@ -232,8 +244,13 @@ def loadgen_section(source: Source) -> dict[str, Any]:
     d = source.data
     lg = {k: v for k, v in (d.get("loadgen") or {}).items() if not isinstance(v, (dict, list)) and k != "text"}
     ours = {k: v for k, v in (d.get("vampy") or {}).items() if not isinstance(v, (dict, list))}
+    theirs = (d.get("loadgen") or {}).get("percentiles_us") or {}
+    mine = ((d.get("vampy") or {}).get("e2e") or {}).get("percentiles_us") or {}
+    gaps = (d.get("comparison") or {}).get("relative_gap") or {}
+    # LoadGen's and vampy's percentiles of the same samples, side by side (what `vampy loadgen` prints)
+    percentiles = [(key, theirs[key], mine.get(key), gaps.get(key)) for key in theirs]
     return {"label": source.label, "config": d.get("config") or {}, "engine": d.get("engine") or {}, "loadgen": lg, "vampy": ours,
-            "comparison": d.get("comparison") or {}}
+            "comparison": d.get("comparison") or {}, "percentiles": percentiles}
 
 
 # --- precision table (`vampy table`) and environment ---
@@ -258,10 +275,10 @@ def precision_table(sources: Sequence[Source]) -> dict[str, Any] | None:
         return None
     try:
         table = build_table(list(folders.values()), runs, evals)
-    except VampyError as exc:
+        return {"headers": [h for h, _, _ in COLUMNS], "rows": [_cells(row) for row in table.rows],
+                "notes": [*notes, *table.notes], "legend": _legend(table.rows)}
+    except (VampyError, *DATA_ERRORS) as exc:  # an edited report's odd value leaves the table out, not the page
         return {"headers": [], "rows": [], "notes": [*notes, f"precision table left out: {exc}"], "legend": []}
-    return {"headers": [h for h, _, _ in COLUMNS], "rows": [_cells(row) for row in table.rows],
-            "notes": [*notes, *table.notes], "legend": _legend(table.rows)}
 
 
 def _environments(sources: Sequence[Source]) -> list[tuple[str, dict[str, Any]]]:
@@ -274,3 +291,9 @@ def _environments(sources: Sequence[Source]) -> list[tuple[str, dict[str, Any]]]
             if not any({k: v for k, v in e.items() if k != "created_utc"} == comparable for _, e in seen):
                 seen.append((s.label, env))
     return seen
+
+
+BUILDERS = {"run": run_section, "sweep": sweep_section, "compare": compare_section, "eval": eval_section,
+            "infer": infer_section, "compile": compile_section, "loadgen": loadgen_section}
+SECTION_LISTS = {"run": "runs", "sweep": "sweeps", "compare": "compares", "eval": "evals", "infer": "infers",
+                 "compile": "compiles", "loadgen": "loadgens"}

@@ -1,0 +1,71 @@
+"""Is a report whole enough to show? The keys the page reads from each kind, checked before rendering.
+
+A report with the right `kind` and `schema_version` can still be truncated or edited by hand; the
+template reads some keys without a default (Jinja2's StrictUndefined makes a missing one an error,
+never a silent blank), so the keys each kind's writer always writes are checked first, and a file
+that misses one is named with the first key it lacks. What a check cannot foresee (a value of the
+wrong type deep inside) is caught around each file's rendering (`unshowable`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+# kind -> the command whose --json writes it (the fix a bad-file line names)
+WRITERS = {
+    "run": "vampy run --json", "sweep": "vampy sweep --json", "compare": "vampy compare --json", "eval": "vampy eval --json",
+    "infer": "vampy infer --json", "loadgen": "vampy loadgen --json", "compile": "vampy compile (its mod.json)",
+}
+ENGINE_KEYS = ("engine", "version", "device", "precision", "intra_threads", "providers")  # EngineInfo.to_dict()
+MEAN_KEYS = ("mean.psnr_db", "mean.ssim", "mean.bicubic_psnr_db", "mean.bicubic_ssim")  # EvalScores
+TIMING_KEYS = ("timing.images", "timing.pipeline_s", "timing.throughput_ips")  # InferTiming, the ones shown
+# p50 and p99 are in every run report: --percentiles adds to the default set, never removes from it.
+RUN_KEYS = ("throughput_qps", "e2e.percentiles_us.p50", "e2e.percentiles_us.p99",
+            "model_latency.percentiles_us.p50", "model_latency.percentiles_us.p99")
+
+
+def is_preset(data: dict[str, Any]) -> bool:
+    """eval/infer --preset (or --scoring) reports: mean_psnr_db and per-image psnr_db, no bicubic."""
+    return "scoring" in data
+
+
+def required_keys(data: dict[str, Any]) -> tuple[str, ...]:
+    """Dotted key paths the page needs in this report, given its kind (and whether it is a preset one)."""
+    kind = data.get("kind")
+    engine = tuple(f"engine.{k}" for k in ENGINE_KEYS) if data.get("engine") else ()
+    if kind == "run":
+        return RUN_KEYS + engine
+    if kind == "eval":
+        return ("mean_psnr_db",) if is_preset(data) else MEAN_KEYS
+    if kind == "infer":
+        return (("mean_psnr_db",) if is_preset(data) else MEAN_KEYS[:2]) + TIMING_KEYS + engine
+    if kind == "loadgen":
+        return ("config.scenario", "config.mode")
+    if kind == "sweep" and data.get("winner"):
+        return ("winner.index", "winner.throughput_qps", "winner.e2e_p99_ms")
+    return ()
+
+
+def missing_key(data: dict[str, Any]) -> str | None:
+    """The first required key path the report lacks (a value of null counts as present: it shows as '-')."""
+    for dotted in required_keys(data):
+        node: Any = data
+        for key in dotted.split("."):
+            if not isinstance(node, dict) or key not in node:
+                return dotted
+            node = node[key]
+    return None
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+
+
+def without_line(label: str, kind: str, key: str) -> str:
+    return f"{label}: {_a(kind)} report without {key} (truncated or edited?); regenerate it with {WRITERS.get(kind, 'vampy')}"
+
+
+def unshowable(label: str, kind: str, exc: BaseException) -> str:
+    """One line for a file whose data broke its own section: the error, squeezed to one short line."""
+    what = " ".join(f"{type(exc).__name__}: {exc}".split())
+    what = what if len(what) <= 160 else what[:157] + "..."
+    return f"{label}: {_a(kind)} report that cannot be shown ({what}; truncated or edited?); regenerate it with {WRITERS.get(kind, 'vampy')}"
