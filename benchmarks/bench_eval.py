@@ -11,8 +11,8 @@ symbolic link) to --images, so the disk holds a few of them; both ways read the 
 from __future__ import annotations
 
 import argparse
-import math
 import os
+import sys
 import tempfile
 import time
 from glob import glob
@@ -23,32 +23,13 @@ import numpy as np
 
 import vampy
 
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: for tests.integration
+# The scripts' metrics as they are written: one copy, shared with the tests that check vampy against them.
+from tests.integration.test_presets_eval import script_psnr, script_ssim  # noqa: E402
+
 HEIGHT, WIDTH = 1356, 2040
 DISTINCT = 4
-
-
-def _calculate_psnr(img1: np.ndarray, img2: np.ndarray) -> float:
-    mse = np.mean((img1.astype(np.float64) - img2.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 20 * math.log10(255.0 / math.sqrt(mse))
-
-
-def _ssim(img1: np.ndarray, img2: np.ndarray) -> float:
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    img1, img2 = img1.astype(np.float64), img2.astype(np.float64)
-    kernel = cv2.getGaussianKernel(11, 1.5)
-    window = np.outer(kernel, kernel.transpose())
-    mu1 = cv2.filter2D(img1, -1, window)[5:-5, 5:-5]
-    mu2 = cv2.filter2D(img2, -1, window)[5:-5, 5:-5]
-    mu1_sq, mu2_sq, mu1_mu2 = mu1 ** 2, mu2 ** 2, mu1 * mu2
-    sigma1_sq = cv2.filter2D(img1 ** 2, -1, window)[5:-5, 5:-5] - mu1_sq
-    sigma2_sq = cv2.filter2D(img2 ** 2, -1, window)[5:-5, 5:-5] - mu2_sq
-    sigma12 = cv2.filter2D(img1 * img2, -1, window)[5:-5, 5:-5] - mu1_mu2
-    ssim_map = ((2 * mu1_mu2 + c1) * (2 * sigma12 + c2)) / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2))
-    return float(ssim_map.mean())
-
-
-def _calculate_ssim(img1: np.ndarray, img2: np.ndarray) -> float:
-    return float(np.array([_ssim(img1, img2) for _ in range(3)]).mean())
 
 
 def vendor_way(datalist: Path, out_dir: Path, gt_dir: Path) -> tuple[float, float]:
@@ -61,8 +42,8 @@ def vendor_way(datalist: Path, out_dir: Path, gt_dir: Path) -> tuple[float, floa
         name = os.path.basename(line).replace(".npz", ".png").replace("x2", "")
         gt = cv2.imread(str(gt_dir / name))
         gt = cv2.resize(gt, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_AREA)
-        psnrs.append(_calculate_psnr(out, gt))
-        ssims.append(_calculate_ssim(out, gt))
+        psnrs.append(script_psnr(out, gt))
+        ssims.append(script_ssim(out, gt))
     return float(np.mean(psnrs)), float(np.mean(ssims))
 
 

@@ -288,9 +288,7 @@ def build_vdsr(
 
 
 def _vdsr_metadata(model: onnx.ModelProto, input_shape: Sequence[int | str], dynamic: bool, source: dict[str, Any]) -> dict[str, Any]:
-    from vampy.engines.base import get_engine
     from vampy.models.graph import count_macs_params
-    from vampy.models.info import FLOPS_PER_MAC
 
     macs_shape = (VDSR_FIXED_SHAPE[0], int(input_shape[1]), *VDSR_FIXED_SHAPE[2:])
     macs, params = count_macs_params(model, {INPUT_NAME: macs_shape})
@@ -308,6 +306,16 @@ def _vdsr_metadata(model: onnx.ModelProto, input_shape: Sequence[int | str], dyn
         "output": {"name": OUTPUT_NAME, "shape": output_shape, "dtype": "float32", "layout": "NCHW"},
         "dynamic": dynamic,
         **source,
+        **counts_and_versions(macs, params, macs_shape),
+    }
+
+
+def counts_and_versions(macs: int, params: int, macs_shape: Sequence[int]) -> dict[str, Any]:
+    """The part of every zoo model's mod.json that says what it costs and what wrote it."""
+    from vampy.engines.base import get_engine
+    from vampy.models.info import FLOPS_PER_MAC
+
+    return {
         "params": params,
         "macs": macs,
         "macs_input_shape": list(macs_shape),

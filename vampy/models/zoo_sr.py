@@ -30,7 +30,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vampy import __version__
 from vampy.errors import UsageError
-from vampy.models.zoo import INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME, RANDOM_WEIGHTS_WARNING, ZooResult, write_model_files
+from vampy.models.zoo import INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME, RANDOM_WEIGHTS_WARNING, ZooResult, counts_and_versions, write_model_files
 
 EDSR_SCALES = (2, 4)
 FACE_SCALES = (1, 8)
@@ -147,9 +147,7 @@ _IO = {
 
 def build_sr(spec: SrSpec, seed: int) -> tuple[onnx.ModelProto, dict[str, Any]]:
     """The graph and its mod.json metadata (random weights, labelled as such, also in the model's props)."""
-    from vampy.engines.base import get_engine
     from vampy.models.graph import count_macs_params
-    from vampy.models.info import FLOPS_PER_MAC
 
     model = build_sr_graph(spec, seed)
     source = {"weights": "random", "seed": seed, "accuracy_meaningful": False, "warning": RANDOM_WEIGHTS_WARNING}
@@ -168,15 +166,7 @@ def build_sr(spec: SrSpec, seed: int) -> tuple[onnx.ModelProto, dict[str, Any]]:
                    "layout": "NCHW", "range": output_range},
         "dynamic": True,
         **source,
-        "params": params,
-        "macs": macs,
-        "macs_input_shape": list(macs_shape),
-        "flops_per_mac": FLOPS_PER_MAC,
-        "opset": OPSET,
-        "ir_version": IR_VERSION,
-        "vampy_version": __version__,
-        "onnx_version": onnx.__version__,
-        "onnxruntime_version": get_engine("onnxruntime").version(),
+        **counts_and_versions(macs, params, macs_shape),
     }
 
 
