@@ -82,3 +82,15 @@ def short_repr(value: object, limit: int = 80) -> str:
     except ValueError:  # int -> str beyond sys.get_int_max_str_digits()
         bits = value.bit_length() if isinstance(value, int) else None
         return f"an integer of {bits} bits" if bits is not None else f"a {type(value).__name__} too large to show"
+
+
+# Where a library may put a whole graph or array dump on the first line of its message.
+MAX_REASON_CHARS = 300
+
+
+def first_line(exc: BaseException, max_chars: int | None = None) -> str:
+    """The first line of a library's exception (its type name when it says nothing), for a one-line
+    message; `max_chars` bounds it where the library may put a whole model dump on that line."""
+    text = str(exc).strip() or type(exc).__name__
+    line = text.splitlines()[0]
+    return line if max_chars is None else line[:max_chars]

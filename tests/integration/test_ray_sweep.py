@@ -14,32 +14,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import psutil
 import pytest
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install 'vampy[ray]')")
 
-from tests.integration.test_ray import ENV, HEAD_IP, START_WAIT_S, Cluster, assert_loopback_only, free_port  # noqa: E402
+from tests.integration import test_ray  # noqa: E402
+from tests.integration.test_ray import ENV, HEAD_IP, START_WAIT_S, Cluster, assert_loopback_only, free_port, vampy  # noqa: E402
 from tests.models import conv_model, slow_model  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(f"{HEAD_IP}:{free_port(HEAD_IP)}", tmp_path_factory.mktemp("ray"))
-    try:
-        c.start_node(head=True)
-        c.wait_nodes(1)
-        c.start_node()
-        c.wait_nodes(2)
-        yield c
-    finally:
-        c.stop()
-
-
-def vampy(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vampy", *args], capture_output=True, text=True, timeout=300, env=ENV)
+# test_ray's two-node loopback cluster; a module-scoped fixture, so this module starts its own
+cluster = test_ray.cluster
 
 
 def assert_one_point_at_a_time_per_node(points: list[dict]) -> None:

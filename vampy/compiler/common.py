@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import onnx
 
 
+
 @dataclass
 class BuildLog:
     """Warnings and notes for mod.json and the CLI; the engine never prints."""
@@ -28,8 +29,3 @@ def dims(value: onnx.ValueInfoProto) -> list[int | str]:
 
 def fmt_dims(shape: Sequence[int | str | None]) -> str:
     return "(" + ",".join("?" if d is None else str(d) for d in shape) + ")"
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

@@ -11,11 +11,11 @@ from typing import Any
 import onnx
 
 from vampy.compiler.calibration_data import Samples, calibration_samples, check_range
-from vampy.compiler.common import BuildLog, first_line
+from vampy.compiler.common import BuildLog
 from vampy.compiler.ranges import Ranges, calibrate, histogram_bins
 from vampy.config import CompileConfig, FloatNodes, QuantizeConfig
 from vampy.engines import ort_build
-from vampy.errors import InputError, ModelError, VampyError
+from vampy.errors import MAX_REASON_CHARS, InputError, ModelError, VampyError, first_line
 from vampy.progress import Progress
 
 _ORT_METHODS = {
@@ -39,7 +39,7 @@ def build_int8(source: Path, model: onnx.ModelProto, cfg: CompileConfig, work: P
     except VampyError:
         raise
     except Exception as exc:  # noqa: BLE001 - the quantizer raises anything from ValueError to pybind errors
-        raise ModelError(f"{cfg.checkpoint}: the int8 quantizer rejects the model: {first_line(exc)}") from None
+        raise ModelError(f"{cfg.checkpoint}: the int8 quantizer rejects the model: {first_line(exc, MAX_REASON_CHARS)}") from None
     check_range(samples, input_range, log)
     return target, calibration_record(samples, q, excluded, ranges, input_range)
 

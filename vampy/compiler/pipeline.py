@@ -25,14 +25,14 @@ import onnx
 
 from vampy import __version__
 from vampy.compiler.calibration_data import check_calibration_inputs
-from vampy.compiler.common import BuildLog, dims, first_line, fmt_dims, graph_inputs
+from vampy.compiler.common import BuildLog, dims, fmt_dims, graph_inputs
 from vampy.compiler.extra_ops import apply_extra_ops
 from vampy.compiler.plan import ignored_notes
 from vampy.compiler.int8 import build_int8
 from vampy.compiler.ranges import mse_range
 from vampy.config import CompileConfig
 from vampy.engines import ort_build
-from vampy.errors import InputError, ModelError, OutputError, VampyError
+from vampy.errors import MAX_REASON_CHARS, InputError, ModelError, OutputError, VampyError, first_line
 from vampy.models.info import FLOPS_PER_MAC
 from vampy.models.resolve import file_sha256
 from vampy.progress import NullProgress, Progress
@@ -106,7 +106,7 @@ def _load_checkpoint(cfg: CompileConfig, path: Path) -> onnx.ModelProto:
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # noqa: BLE001 - protobuf raises several types; all mean "not ONNX"
-        raise ModelError(f"{cfg.source}: frontend.checkpoint {path}: not a readable ONNX model ({first_line(exc)})") from None
+        raise ModelError(f"{cfg.source}: frontend.checkpoint {path}: not a readable ONNX model ({first_line(exc, MAX_REASON_CHARS)})") from None
     # skip_layers and the quantizer address nodes by name; unnamed nodes get stable names.
     for index, node in enumerate(model.graph.node):
         if not node.name:

@@ -26,7 +26,7 @@ from vampy.config import (
 )
 from vampy.data.imaging import read_image
 from vampy.data.preprocess import convert_colour, crop_image, is_colour_code, normalise_inplace, normalised_range, pad_image, resize_image
-from vampy.errors import InputError, VampyError
+from vampy.errors import MAX_REASON_CHARS, InputError, VampyError, first_line
 from vampy.formats.vdsp import PadEdges
 
 
@@ -46,7 +46,7 @@ def image_tensor(path: Path, ops: tuple[ProcessOp, ...], where: str) -> np.ndarr
         except VampyError:
             raise
         except Exception as exc:  # noqa: BLE001 - cv2.error and numpy errors from a bad op/image pair
-            raise InputError(f"{where}[{k}] ({type(op).__name__[:-2]}) fails on {path.name}: {_first_line(exc)}") from None
+            raise InputError(f"{where}[{k}] ({type(op).__name__[:-2]}) fails on {path.name}: {first_line(exc, MAX_REASON_CHARS)}") from None
     return to_tensor(image)
 
 
@@ -123,11 +123,6 @@ _APPLY: dict[type, Callable[[np.ndarray, Any], np.ndarray]] = {
     CenterCropOp: _center_crop,
     PadOp: _pad,
 }
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
 
 
 __all__ = ["apply_op", "check_colour_codes", "image_tensor", "norm_range", "to_tensor"]

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from vampy.engines.base import EngineInfo, EngineOptions, check_engine_flags
-from vampy.errors import InputError, ModelError, UsageError
+from vampy.errors import MAX_REASON_CHARS, InputError, ModelError, UsageError
 from vampy.models.graph import graph_precision, read_signature
 from vampy.models.info import ModelInfo, TensorInfo
 from vampy.models.resolve import read_sidecar
@@ -134,7 +134,7 @@ class OpenVinoEngine:
         try:
             return _core().read_model(str(path))
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses for any unreadable model
-            raise ModelError(f"model {path}: OpenVINO cannot read it: {_first_line(exc)}") from None
+            raise ModelError(f"model {path}: OpenVINO cannot read it: {_reason(exc)}") from None
 
     def _info(self, path: Path, compiled: Any, options: EngineOptions) -> EngineInfo:
         hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
@@ -156,7 +156,7 @@ def _compiled(path: str, mtime_ns: int, precision: str | None, threads: int, str
     try:
         return _core().compile_model(model, "CPU", config)
     except Exception as exc:  # noqa: BLE001 - unsupported operators surface here
-        raise ModelError(f"model {path}: OpenVINO cannot compile it for the CPU: {_first_line(exc)}") from None
+        raise ModelError(f"model {path}: OpenVINO cannot compile it for the CPU: {_reason(exc)}") from None
 
 
 def _tensor(port: Any) -> TensorInfo:
@@ -166,12 +166,12 @@ def _tensor(port: Any) -> TensorInfo:
     return TensorInfo(port.get_any_name(), dims, dtype, tuple(None for _ in dims), rank_known=shape.rank.is_static)
 
 
-def _first_line(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
     """OpenVINO's messages start with source locations ("Exception from src/...", "Check '...' failed
     at ..."); the reason a user can act on is what follows them, kept on one line."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     reasons = [line for line in lines if not line.startswith(("Exception from ", "Check '", "[ GENERAL_ERROR ]"))]
-    return " ".join(reasons or lines or [type(exc).__name__])[:300]
+    return " ".join(reasons or lines or [type(exc).__name__])[:MAX_REASON_CHARS]
 
 
 ENGINE = OpenVinoEngine()

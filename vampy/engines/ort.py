@@ -7,14 +7,13 @@ and what it computes follows the graph (QDQ nodes -> int8 kernels, float16 weigh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from vampy.engines.base import EngineInfo, EngineOptions, check_engine_flags
-from vampy.errors import InputError, ModelError, UsageError
+from vampy.errors import InputError, ModelError, UsageError, first_line
 from vampy.models.graph import graph_precision, read_signature
 from vampy.models.info import ModelInfo, TensorInfo
 from vampy.models.resolve import read_sidecar
@@ -102,7 +101,7 @@ class OrtEngine:
         try:
             raw = ort.InferenceSession(str(path), sess_options=session_options, providers=_provider_list(options))
         except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types; all mean "cannot load"
-            raise ModelError(f"model {path}: ONNX Runtime cannot load it: {_first_line(exc)}") from exc
+            raise ModelError(f"model {path}: ONNX Runtime cannot load it: {first_line(exc)}") from exc
         used = tuple(raw.get_providers())
         if used[0] != _PROVIDERS[options.device][0] and not (options.device == "tensorrt" and used[0] == "CUDAExecutionProvider"):
             # ORT falls back to the CPU silently when a GPU provider fails to start; vampy does not.
@@ -121,7 +120,7 @@ def _device(used: tuple[str, ...], options: EngineOptions) -> str:
 
 
 def _compute_precision(path: Path, used: tuple[str, ...]) -> str:
-    precision = _precision(str(path), path.stat().st_mtime_ns)
+    precision = graph_precision(path)
     if precision == "fp16" and used[0] == "CPUExecutionProvider":
         # The CPU provider has no fp16 kernels for most operators on x86: ONNX Runtime inserts
         # casts and computes in fp32 (why fp16 VDSR runs at fp32's speed, README "Speed").
@@ -139,12 +138,6 @@ def _provider_list(options: EngineOptions) -> list[Any]:
     trt = ("TensorrtExecutionProvider", {"device_id": options.device_id, "trt_engine_cache_enable": True,
                                          "trt_engine_cache_path": str(TRT_CACHE_DIR), "trt_timing_cache_enable": True})
     return [trt, cuda, PROVIDER]
-
-
-@lru_cache(maxsize=16)
-def _precision(path: str, mtime_ns: int) -> str:
-    """Cached per file version: every instance of a run opens the same model."""
-    return graph_precision(Path(path))
 
 
 def _session_options(ort: Any, options: EngineOptions) -> Any:
@@ -177,10 +170,6 @@ def _tensor_from_node_arg(arg: Any) -> TensorInfo:
     names = tuple(d if isinstance(d, str) else None for d in dims)
     return TensorInfo(arg.name, shape, dtype, names, rank_known=arg.shape is not None)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 ENGINE = OrtEngine()

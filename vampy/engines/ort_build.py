@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from vampy.errors import ModelError
+from vampy.errors import MAX_REASON_CHARS, ModelError, first_line
 
 MAX_LOG_NOTES = 10
 KL_QUANTIZED_BINS = 128  # ORT's EntropyCalibrater default
@@ -84,7 +84,7 @@ def optimise_fp32(source: Path, target: Path, label: str) -> None:
     try:
         ort.InferenceSession(str(source), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types
-        raise ModelError(f"{label}: ONNX Runtime cannot load it to optimise: {_first_line(exc)}") from None
+        raise ModelError(f"{label}: ONNX Runtime cannot load it to optimise: {first_line(exc, MAX_REASON_CHARS)}") from None
 
 
 def convert_fp16(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
@@ -95,7 +95,7 @@ def convert_fp16(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
         with _unprinted():
             return convert_float_to_float16(model, keep_io_types=True)
     except Exception as exc:  # noqa: BLE001 - the converter raises whatever its checks hit
-        raise ModelError(f"{label}: the fp16 converter rejects the model: {_first_line(exc)}") from None
+        raise ModelError(f"{label}: the fp16 converter rejects the model: {first_line(exc, MAX_REASON_CHARS)}") from None
 
 
 def pre_process(source: Path, target: Path) -> str | None:
@@ -107,7 +107,7 @@ def pre_process(source: Path, target: Path) -> str | None:
         with _unprinted():
             quant_pre_process(str(source), str(target), skip_symbolic_shape=True)
     except Exception as exc:  # noqa: BLE001 - an optional step: the caller quantizes the model as given
-        return _first_line(exc)
+        return first_line(exc, MAX_REASON_CHARS)
     return None
 
 
@@ -178,11 +178,6 @@ def _quantize_static(
         nodes_to_exclude=excluded,
         extra_options={"TensorQuantOverrides": overrides},
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
 
 
 __all__ = [

@@ -15,7 +15,7 @@ from typing import IO, Any, Mapping, Sequence
 import numpy as np
 from numpy.lib import format as npy_format
 
-from vampy.errors import InputError
+from vampy.errors import InputError, first_line
 from vampy.formats.files import write_atomic
 
 
@@ -56,9 +56,9 @@ def load_input_npz(path: Path, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.n
         raise NpzError(path, "not an npz file (not a zip archive)") from None
     except ValueError as exc:
         # numpy raises ValueError for object arrays under allow_pickle=False and for bad headers.
-        raise NpzError(path, f"corrupt or unsupported npz ({_first_line(exc)})") from None
+        raise NpzError(path, f"corrupt or unsupported npz ({first_line(exc)})") from None
     except (OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as exc:
-        raise NpzError(path, f"corrupt npz ({_first_line(exc)})") from None
+        raise NpzError(path, f"corrupt npz ({first_line(exc)})") from None
     return arrays
 
 
@@ -72,10 +72,6 @@ def _check_regular_file(path: Path) -> None:
         raise NpzError(path, "is not a regular file (a device, pipe or socket); give an npz file")
 
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 
@@ -125,7 +121,7 @@ def _read_npy_header(path: Path, key: str, member: IO[bytes]) -> tuple[tuple[int
     except NpzError:
         raise
     except Exception as exc:  # noqa: BLE001 - numpy's header parser also raises SyntaxError, tokenize.TokenError, ...
-        raise NpzError(path, f"member {key!r} is not a valid .npy array ({_first_line(exc)})") from None
+        raise NpzError(path, f"member {key!r} is not a valid .npy array ({first_line(exc)})") from None
     # The stream position is now just past the header: magic + length field + header text.
     return tuple(int(d) for d in shape), np.dtype(dtype), member.tell()
 

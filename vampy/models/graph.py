@@ -5,13 +5,14 @@ session and no weights data, and every failure becomes one `VampyError` line.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import onnx
 
-from vampy.errors import InputError, ModelError
+from vampy.errors import InputError, ModelError, first_line
 from vampy.models.info import ModelInfo, TensorInfo
 from vampy.models.resolve import read_sidecar
 
@@ -43,9 +44,18 @@ def read_signature(path: Path) -> ModelInfo | None:
 
 def graph_precision(path: Path) -> str:
     """The precision the graph computes in: int8 (quantize/dequantize or integer ops), fp16 (float16
-    weights), else fp32; "unknown" when the file is not an ONNX graph."""
+    weights), else fp32; "unknown" when the file is not an ONNX graph. Read once per file version:
+    every instance of a run opens the same model."""
     try:
-        graph = onnx.load(str(path), load_external_data=False).graph
+        return _graph_precision(str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return "unknown"
+
+
+@lru_cache(maxsize=16)
+def _graph_precision(path: str, mtime_ns: int) -> str:
+    try:
+        graph = onnx.load(path, load_external_data=False).graph
     except Exception:  # noqa: BLE001 - not an ONNX protobuf
         return "unknown"
     if any(node.op_type in _INT8_OPS for node in graph.node):
@@ -101,7 +111,7 @@ def count_macs_params(
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
     except Exception as exc:  # noqa: BLE001 - inference errors are model errors here
-        raise ModelError(f"cannot infer shapes to count MACs: {_first_line(exc)}") from exc
+        raise ModelError(f"cannot infer shapes to count MACs: {first_line(exc)}") from exc
     shapes = _known_shapes(inferred.graph)
     macs = sum(_node_macs(node, shapes) for node in inferred.graph.node)
     return macs, _count_params(inferred.graph)
@@ -118,7 +128,7 @@ def _load_for_counting(model: onnx.ModelProto | Path) -> onnx.ModelProto:
         # Initializer dims are in the protobuf even when their data lives outside it.
         return onnx.load(str(model), load_external_data=False)
     except Exception as exc:  # noqa: BLE001
-        raise ModelError(f"model {model}: not a readable ONNX file: {_first_line(exc)}") from exc
+        raise ModelError(f"model {model}: not a readable ONNX file: {first_line(exc)}") from exc
 
 
 def _fix_input_shapes(proto: onnx.ModelProto, input_shapes: Mapping[str, Sequence[int]]) -> None:
@@ -172,10 +182,3 @@ def _count_params(graph: onnx.GraphProto) -> int:
     return sum(
         int(np.prod(init.dims)) for init in graph.initializer if init.data_type != onnx.TensorProto.INT64
     )
-
-
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

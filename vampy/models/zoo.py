@@ -30,7 +30,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from vampy import __version__
-from vampy.errors import InputError, OutputError, UsageError
+from vampy.errors import InputError, OutputError, UsageError, first_line
 from vampy.models.resolve import file_sha256
 
 OPSET = 17
@@ -200,7 +200,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             return {key: archive[key] for key in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         reason = "holds pickled object arrays, refused for safety" if "allow_pickle" in str(exc) else "a damaged .npz archive"
-        raise InputError(f"--weights {path}: {reason} ({_first_line(exc)})") from None
+        raise InputError(f"--weights {path}: {reason} ({first_line(exc)})") from None
 
 
 def _not_npz_reason(head: bytes) -> str:
@@ -210,10 +210,6 @@ def _not_npz_reason(head: bytes) -> str:
         return "a Python pickle (e.g. a torch checkpoint), refused for safety: convert it to .npz"
     return "not an .npz archive"
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _checked_weight(path: Path, arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -377,4 +373,3 @@ def _write_atomic(out_dir: Path, name: str, payload: bytes) -> Path:
             tmp_path.unlink(missing_ok=True)
         raise OutputError(f"-o {out_dir}: cannot write {name} ({exc.strerror or exc}); choose a writable folder") from None
     return target
-

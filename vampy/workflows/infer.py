@@ -39,7 +39,7 @@ import numpy as np
 
 from vampy.config import InferConfig, RunConfig, device_of
 from vampy.formats.files import make_output_dir, write_bytes_atomic
-from vampy.errors import InputError, ModelError, UsageError
+from vampy.errors import InputError, ModelError, UsageError, first_line
 from vampy.quality.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
 from vampy.data.imaging import IMAGE_SUFFIXES, colourise, decode_image_bytes, encode_image, encode_png, image_to_chw, read_image
 from vampy.data.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
@@ -252,7 +252,7 @@ def _warm_up(session: Any, prepared: PreparedInfer, notes: list[str]) -> np.ndar
     try:
         outputs = session.run(batch_feed(plan, [sample] * plan.batch_size))
     except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a bad input
-        reason = _first_line(exc)
+        reason = first_line(exc)
         if not plan.native_size:
             raise ModelError(f"model {prepared.model_path}: fails on a {tuple(sample[0].shape)} input: {reason}") from None
         # At native size the images bring their own shapes; each one that fails is listed.
@@ -273,10 +273,6 @@ def _model_dict(prepared: PreparedInfer) -> dict[str, Any]:
         "plan": prepared.plan.to_dict(),
     }
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 # --- the pipeline ---
@@ -447,7 +443,7 @@ class _Pipeline:
         except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a shape it rejects
             shape = tuple(samples[0][0].shape)
             for item in good:
-                item.failure = ("model", f"{item.path}: the model rejected the input {shape}: {_first_line(exc)}")
+                item.failure = ("model", f"{item.path}: the model rejected the input {shape}: {first_line(exc)}")
         else:
             first = np.asarray(outputs[self.prep.preset.output_index if self.prep.preset else 0])
             for j, item in enumerate(good):
