@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vampy.engines.base import DEFAULT_ENGINE, check_engine_flags  # noqa: F401 - re-exported for the configs' users
+from vampy.engines.base import DEFAULT_ENGINE, check_engine_flags
 from vampy.errors import UsageError
 
 # --- run (RunConfig) ---

@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vampy.config import RunConfig, check_engine_flags, device_of
+from vampy.config import RunConfig, device_of
+from vampy.engines.base import check_engine_flags
 from vampy.errors import InputError, UsageError
 from vampy.data.inputs import InputPlan, batch_feed, build_plan, sample_tensor, synthetic_raw
 from vampy.engines.base import EngineOptions, get_engine

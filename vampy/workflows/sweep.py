@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from vampy.config import RunConfig, check_engine_flags
-from vampy.engines.base import DEFAULT_ENGINE, ENGINES, OPENVINO_PRECISIONS
+from vampy.config import RunConfig
+from vampy.engines.base import DEFAULT_ENGINE, ENGINES, OPENVINO_PRECISIONS, check_engine_flags
 from vampy.errors import Terminated, UsageError
 from vampy.measure.pareto import pareto_front
 
