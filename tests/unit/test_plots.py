@@ -87,3 +87,16 @@ def test_axes_are_linear_with_plain_labels_within_a_decade() -> None:
     assert not spans_decades(110, 125) and spans_decades(1, 11)
     report = {**run_report(), "engine": {"engine": "onnxruntime", "precision": "int8"}, "model": {"path": "deploy_weights/vdsr/mod.onnx"}}
     assert run_title(report).startswith("vdsr/mod (onnxruntime int8)")
+
+
+def test_the_breakdown_plot_adds_a_device_runs_model_split() -> None:
+    from vampy.report.plots import run_svgs
+
+    report = run_report()
+    phase = {"count": 2, "avg_us": 1000.0, "min_us": 900.0, "max_us": 1100.0, "percentiles_us": {"p50": 1000.0, "p99": 1100.0}}
+    report["breakdown"] = {name: phase for name in ("queue", "preprocess", "model", "output")}
+    without = run_svgs(report)["breakdown"]
+    report["model_split"] = {"host_to_device": phase, "compute": phase, "device_to_host": phase}
+    with_split = run_svgs(report)["breakdown"]
+    for label in ("model: host-to-device", "model: compute", "model: device-to-host"):
+        assert label in with_split and label not in without

@@ -43,6 +43,11 @@ def _breakdown_lines(report: dict[str, Any]) -> list[str]:
     for phase, summary in report["breakdown"].items():
         p = summary["percentiles_us"]
         lines.append(f"    {phase + ':':<12}{round(summary['avg_us'])} / {round(p['p50'])} / {round(p['p99'])}")
+    if report.get("model_split"):
+        lines.append("model split on the device (us), as trtexec splits it: avg / p50 / p99")
+        for phase, summary in report["model_split"].items():
+            p = summary["percentiles_us"]
+            lines.append(f"    {phase.replace('_', '-') + ':':<16}{round(summary['avg_us'])} / {round(p['p50'])} / {round(p['p99'])}")
     if report.get("open_loop"):
         o = report["open_loop"]
         verdict = "sustained" if o["sustained"] else "NOT sustained"
@@ -127,7 +132,11 @@ def _engine_line(engine: dict[str, Any]) -> str:
     if "version" not in engine:
         return f"engine: {engine['engine']}"
     providers = f" ({', '.join(engine['providers'])})" if engine.get("providers") else ""
-    return f"engine: {engine['engine']} {engine['version']}, {engine['device']}{providers}, precision {engine['precision']}"
+    line = f"engine: {engine['engine']} {engine['version']}, {engine['device']}{providers}, precision {engine['precision']}"
+    if engine.get("build_s"):
+        cache = {"built": ", TensorRT engine built and cached", "reused": ", TensorRT engine reused from the cache"}.get(engine.get("engine_cache") or "", "")
+        line += f"; session built in {engine['build_s']:.3f} s{cache} (outside the measurement)"
+    return line
 
 
 def _stability_line(stab: dict[str, Any]) -> str:

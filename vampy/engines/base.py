@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from vampy.errors import UsageError
 
@@ -55,6 +55,10 @@ class EngineInfo:
     precision: str  # what the model computes in: fp32, fp16, int8, ...
     intra_threads: int
     providers: tuple[str, ...] = ()
+    # Seconds to make the session ready (ORT: the InferenceSession; OpenVINO: compile_model;
+    # TensorRT: also its engine build, on the first request). Never part of a measurement.
+    build_s: float = 0.0
+    engine_cache: str | None = None  # TensorRT: "built" (and cached) or "reused" (from the cache)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -69,6 +73,9 @@ class Session(Protocol):
     output_names: tuple[str, ...]
 
     def run(self, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]: ...
+
+    # Sessions on a device also have run_split(feed, clock) -> (outputs, (compute_start_ns,
+    # compute_end_ns)): the run with the copies to and from the device timed apart (see has_split).
 
     def end_profiling(self) -> str | None:
         """Stop profiling and return the profile file (the engine's own format), None when off."""
@@ -92,6 +99,14 @@ class Engine(Protocol):
     def open(self, path: Path, options: EngineOptions) -> Session:
         """A session ready to run; every failure is one VampyError (ModelError when it cannot load)."""
         ...
+
+
+Clock = Callable[[], int]
+
+
+def has_split(session: Session) -> bool:
+    """Whether the session times host-to-device, compute and device-to-host apart (a GPU session)."""
+    return callable(getattr(session, "run_split", None))
 
 
 # What each engine offers, for the flags; the engines map these names to their runtime's own.

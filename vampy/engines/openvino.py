@@ -124,8 +124,8 @@ class OpenVinoEngine:
             raise InputError(f"model {path}: no such file")
         key = (str(path), path.stat().st_mtime_ns, options.precision, options.intra_threads, options.streams, options.profile_prefix is not None)
         with _compile_lock:
-            compiled = _compiled(*key)
-        return OvSession(compiled, self._info(path, compiled, options), options.profile_prefix)
+            compiled, compile_s = _compiled(*key)
+        return OvSession(compiled, self._info(path, compiled, options, compile_s), options.profile_prefix)
 
     def _read(self, path: Path) -> Any:
         if path.suffix.lower() == ".onnx" and read_signature(path) is None:
@@ -136,17 +136,19 @@ class OpenVinoEngine:
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses for any unreadable model
             raise ModelError(f"model {path}: OpenVINO cannot read it: {_reason(exc)}") from None
 
-    def _info(self, path: Path, compiled: Any, options: EngineOptions) -> EngineInfo:
+    def _info(self, path: Path, compiled: Any, options: EngineOptions, compile_s: float) -> EngineInfo:
         hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         precision = "int8" if graph_precision(path) == "int8" else PRECISIONS.get(hint, hint)
         threads = int(compiled.get_property("INFERENCE_NUM_THREADS"))
         per_stream = max(1, threads // max(1, int(compiled.get_property("NUM_STREAMS"))))
-        return EngineInfo(self.name, self.version(), "cpu", precision, per_stream, ("CPU",))
+        return EngineInfo(self.name, self.version(), "cpu", precision, per_stream, ("CPU",), build_s=compile_s)
 
 
 @lru_cache(maxsize=8)
-def _compiled(path: str, mtime_ns: int, precision: str | None, threads: int, streams: int, profiling: bool) -> Any:
-    """One compiled model per file version and options in this process; its instances share it."""
+def _compiled(path: str, mtime_ns: int, precision: str | None, threads: int, streams: int, profiling: bool) -> tuple[Any, float]:
+    """One compiled model per file version and options in this process (its instances share it),
+    and the seconds reading and compiling it took."""
+    t0 = time.perf_counter()
     config: dict[str, Any] = {"NUM_STREAMS": streams, "PERF_COUNT": profiling}
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads * streams
@@ -154,7 +156,7 @@ def _compiled(path: str, mtime_ns: int, precision: str | None, threads: int, str
         config["INFERENCE_PRECISION_HINT"] = precision
     model = OpenVinoEngine()._read(Path(path))
     try:
-        return _core().compile_model(model, "CPU", config)
+        return _core().compile_model(model, "CPU", config), time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001 - unsupported operators surface here
         raise ModelError(f"model {path}: OpenVINO cannot compile it for the CPU: {_reason(exc)}") from None
 

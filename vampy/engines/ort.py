@@ -6,13 +6,16 @@ and what it computes follows the graph (QDQ nodes -> int8 kernels, float16 weigh
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import os
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from vampy.engines.base import EngineInfo, EngineOptions, check_engine_flags
+from vampy.engines.base import Clock, EngineInfo, EngineOptions, check_engine_flags
 from vampy.errors import InputError, ModelError, UsageError, first_line
 from vampy.models.graph import graph_precision, read_signature
 from vampy.models.info import ModelInfo, TensorInfo
@@ -22,7 +25,8 @@ PROVIDER = "CPUExecutionProvider"
 # --provider -> the execution providers asked for, first choice first (ORT falls back along the list).
 _PROVIDERS = {"cpu": ("CPUExecutionProvider",), "cuda": ("CUDAExecutionProvider",), "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider")}
 GPU_HINT = "pip install 'vampy[gpu]' (onnxruntime-gpu, in place of onnxruntime) on a machine with an NVIDIA GPU, its driver and CUDA"
-TRT_CACHE_DIR = Path.home() / ".cache" / "vampy" / "tensorrt"  # built engines are reused between runs
+# Built engines are reused between runs; XDG_CACHE_HOME moves the cache like other tools' caches.
+TRT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vampy" / "tensorrt"
 _ORT_TYPES: dict[str, str] = {
     "float": "float32", "double": "float64", "float16": "float16", "bool": "bool", "string": "object",
     "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
@@ -33,28 +37,66 @@ _ORT_TYPES: dict[str, str] = {
 class OrtSession:
     """An ORT InferenceSession behind the Session protocol; `raw` is the ORT object itself."""
 
-    def __init__(self, raw: Any, info: EngineInfo, device_id: int = 0) -> None:
+    def __init__(self, raw: Any, info: EngineInfo) -> None:
         self.raw = raw
         self.info = info
         self.output_names = tuple(o.name for o in raw.get_outputs())
-        self._device_id = device_id
-        self._run = raw.run if info.device == "cpu" else self._run_bound  # bound once: this sits on the timed path
-
-    def run(self, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
-        return self._run(None, feed)
-
-    def _run_bound(self, _: None, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
-        """On a GPU: each input goes to the device once, outputs stay there until copied back once."""
-        binding = self.raw.io_binding()
-        for name, array in feed.items():
-            binding.bind_cpu_input(name, np.ascontiguousarray(array))
-        for name in self.output_names:
-            binding.bind_output(name, "cuda", self._device_id)
-        self.raw.run_with_iobinding(binding)
-        return list(binding.copy_outputs_to_cpu())
+        self.run = functools.partial(raw.run, None)  # bound once: this sits on the timed path
 
     def end_profiling(self) -> str | None:
         return str(self.raw.end_profiling()) if self.raw.get_session_options().enable_profiling else None
+
+
+class OrtDeviceSession(OrtSession):
+    """On a GPU: each input goes to the device once per request and the outputs stay there until
+    copied back once (IO binding), with the three steps timed apart as trtexec reports them.
+
+    `device` is ORT's memory name ("cuda"); the same code runs with "cpu", which is how it is
+    tested on machines without a GPU (tests/unit/test_device_split.py).
+    """
+
+    def __init__(self, raw: Any, info: EngineInfo, device: str, device_id: int, cache_before: frozenset[str] | None = None) -> None:
+        super().__init__(raw, info)
+        import onnxruntime
+
+        self._to_device = onnxruntime.OrtValue.ortvalue_from_numpy
+        self._device = device
+        self._device_id = device_id
+        self._cache_before = cache_before  # TensorRT: the engine cache before this session; None once known
+        self.run = self._run  # type: ignore[method-assign]
+
+    def _run(self, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
+        return self.run_split(feed, time.perf_counter_ns)[0]
+
+    def run_split(self, feed: Mapping[str, np.ndarray], clock: Clock) -> tuple[list[np.ndarray], tuple[int, int]]:
+        """(outputs, (compute_start_ns, compute_end_ns)); the caller's stamps around it bound the copies."""
+        t_first = time.perf_counter() if self._cache_before is not None else 0.0
+        binding = self.raw.io_binding()
+        on_device = [self._to_device(np.ascontiguousarray(array), self._device, self._device_id) for array in feed.values()]
+        for name, value in zip(feed, on_device):
+            binding.bind_ortvalue_input(name, value)
+        for name in self.output_names:
+            binding.bind_output(name, self._device, self._device_id)
+        binding.synchronize_inputs()
+        compute_start = clock()
+        self.raw.run_with_iobinding(binding)
+        binding.synchronize_outputs()
+        compute_end = clock()
+        outputs = list(binding.copy_outputs_to_cpu())
+        if self._cache_before is not None:
+            self._first_run_done(time.perf_counter() - t_first)
+        return outputs, (compute_start, compute_end)
+
+    def _first_run_done(self, seconds: float) -> None:
+        """TensorRT builds its engine on the first request of a shape: that time is build time, and
+        the cache folder says whether it built one or reused one."""
+        built = bool(_trt_cache_files() - (self._cache_before or frozenset()))
+        self._cache_before = None
+        self.info = replace(self.info, build_s=self.info.build_s + seconds, engine_cache="built" if built else "reused")
+
+
+def _trt_cache_files() -> frozenset[str]:
+    return frozenset(p.name for p in TRT_CACHE_DIR.glob("*")) if TRT_CACHE_DIR.is_dir() else frozenset()
 
 
 @dataclass(frozen=True)
@@ -98,6 +140,8 @@ class OrtEngine:
         if not path.is_file():
             raise InputError(f"model {path}: no such file")
         session_options = _session_options(ort, options)
+        cache_before = _trt_cache_files() if options.device == "tensorrt" else None
+        t_build = time.perf_counter()
         try:
             raw = ort.InferenceSession(str(path), sess_options=session_options, providers=_provider_list(options))
         except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types; all mean "cannot load"
@@ -106,8 +150,14 @@ class OrtEngine:
         if used[0] != _PROVIDERS[options.device][0] and not (options.device == "tensorrt" and used[0] == "CUDAExecutionProvider"):
             # ORT falls back to the CPU silently when a GPU provider fails to start; vampy does not.
             raise ModelError(f"model {path}: ONNX Runtime could not start {_PROVIDERS[options.device][0]} (it runs on {used[0]}); {GPU_HINT}")
-        info = EngineInfo(self.name, self.version(), _device(used, options), _compute_precision(path, used), options.intra_threads, used)
-        return OrtSession(raw, info, options.device_id)
+        build_s = time.perf_counter() - t_build
+        device = _device(used, options)
+        # "pending": TensorRT builds (or loads) its engine on the first request; workers warm up at least once.
+        cache = "pending" if device.startswith("tensorrt") else None
+        info = EngineInfo(self.name, self.version(), device, _compute_precision(path, used), options.intra_threads, used, build_s, cache)
+        if device == "cpu":
+            return OrtSession(raw, info)
+        return OrtDeviceSession(raw, info, "cuda", options.device_id, cache_before if cache else None)
 
 
 _DEVICE_OF = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda", "TensorrtExecutionProvider": "tensorrt"}

@@ -49,14 +49,14 @@ def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
         feed = batch_feed(plan, pad_batch(samples, plan.batch_size) if plan.fixed_batch else samples)
         t1 = clock()
         try:
-            outputs = driver.session.run(feed)
+            outputs, compute_ns = driver.infer(feed)
         except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a bad input
             driver.failures += [(i, p, f"the model rejected the input: {str(exc).splitlines()[0]}") for i, p, _ in group]
             continue
         t2 = clock()
         _write(driver, group, outputs)
         t3 = clock()
-        driver.record.add(t0, t0, t1, t2, t3, len(group))
+        driver.record.add(t0, t0, t1, t2, t3, len(group), compute_ns)
         t0 = t3
     driver.end()
     driver.progress[driver.slot] += len(task.items)

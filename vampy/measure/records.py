@@ -15,7 +15,10 @@ from vampy.measure.monitor import ResourceSummary
 
 # One row per request. queue = start - arrival, preprocess = model_start - start,
 # model = model_end - model_start, output = end - model_end; e2e = end - arrival is their sum.
-COLUMNS = ("arrival_ns", "start_ns", "model_start_ns", "model_end_ns", "end_ns", "samples")
+# On a device (a GPU session), the model span splits further as trtexec splits it:
+# host-to-device = compute_start - model_start, compute = compute_end - compute_start,
+# device-to-host = model_end - compute_end. Both are 0 where the session has no such split (CPU).
+COLUMNS = ("arrival_ns", "start_ns", "model_start_ns", "model_end_ns", "end_ns", "samples", "compute_start_ns", "compute_end_ns")
 
 
 
@@ -26,10 +29,12 @@ class Recorder:
         self.rows = np.zeros((max(1, capacity), len(COLUMNS)), np.int64)
         self.n = 0
 
-    def add(self, arrival_ns: int, start_ns: int, model_start_ns: int, model_end_ns: int, end_ns: int, samples: int) -> None:
+    def add(self, arrival_ns: int, start_ns: int, model_start_ns: int, model_end_ns: int, end_ns: int, samples: int,
+            compute_ns: tuple[int, int] = (0, 0)) -> None:
+        """compute_ns: (compute_start, compute_end) inside the model span, (0, 0) without a device split."""
         if self.n == self.rows.shape[0]:
             self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
-        self.rows[self.n] = (arrival_ns, start_ns, model_start_ns, model_end_ns, end_ns, samples)
+        self.rows[self.n] = (arrival_ns, start_ns, model_start_ns, model_end_ns, end_ns, samples, *compute_ns)
         self.n += 1
 
     def arrays(self) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ def summarize(
     datalist: dict[str, Any] | None = None, profile: dict[str, Any] | None = None,
 ) -> RunReport:
     res = raw.results
-    arrival, start, model_start, model_end, end, samples = (_cat(res, name) for name in COLUMNS)
+    arrival, start, model_start, model_end, end, samples, compute_start, compute_end = (_cat(res, name) for name in COLUMNS)
     e2e_ns, model_ns = end - arrival, model_end - model_start
     window = measured_window(arrival, end)
     total = int(samples.sum())
@@ -48,6 +48,7 @@ def summarize(
         e2e=summarize_latency(e2e_ns, cfg.percentiles).to_dict(),
         model_latency=summarize_latency(model_ns, cfg.percentiles).to_dict(),
         breakdown=_breakdown(arrival, start, model_start, model_end, end),
+        model_split=_model_split(model_start, compute_start, compute_end, model_end),
         open_loop=_open_loop(cfg, arrival, start, throughput_qps(total, window)),
         warmup=_warmup(res, cfg),
         per_process=[_per_process(r, cfg) for r in res],
@@ -81,6 +82,20 @@ BREAKDOWN_PERCENTILES = (50.0, 99.0)
 def _breakdown(arrival: np.ndarray, start: np.ndarray, model_start: np.ndarray, model_end: np.ndarray, end: np.ndarray) -> dict[str, Any]:
     """Where e2e goes: the four phases of every request add up to its e2e latency exactly."""
     phases = {"queue": start - arrival, "preprocess": model_start - start, "model": model_end - model_start, "output": end - model_end}
+    return {name: summarize_latency(values, BREAKDOWN_PERCENTILES).to_dict() for name, values in phases.items()}
+
+
+def _model_split(model_start: np.ndarray, compute_start: np.ndarray, compute_end: np.ndarray, model_end: np.ndarray) -> dict[str, Any] | None:
+    """A device session's model phase as trtexec splits it; the three add up to the model phase.
+    None when no request was split (a CPU session: there is nothing to copy)."""
+    split = compute_start > 0
+    if not split.any():
+        return None
+    phases = {
+        "host_to_device": compute_start[split] - model_start[split],
+        "compute": compute_end[split] - compute_start[split],
+        "device_to_host": model_end[split] - compute_end[split],
+    }
     return {name: summarize_latency(values, BREAKDOWN_PERCENTILES).to_dict() for name, values in phases.items()}
 
 

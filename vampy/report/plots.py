@@ -155,8 +155,11 @@ BREAKDOWN_PHASES = ("queue", "preprocess", "model", "output")
 
 def _breakdown(ax: Any, report: dict[str, Any]) -> None:
     """Mean and p99 time per phase of a request; the means add up to the e2e mean."""
-    phases = report.get("breakdown") or {}
+    phases = dict(report.get("breakdown") or {})
     names = [n for n in BREAKDOWN_PHASES if n in phases] + [n for n in phases if n not in BREAKDOWN_PHASES]
+    for name, summary in (report.get("model_split") or {}).items():  # a device run: the model phase's three parts
+        phases[f"model: {name.replace('_', '-')}"] = summary
+        names.append(f"model: {name.replace('_', '-')}")
     ax.set_title("where a request's time goes (per phase)")
     if not names:
         ax.text(0.5, 0.5, "no per-phase breakdown in this report", ha="center", va="center", transform=ax.transAxes)

@@ -44,6 +44,8 @@ class RunReport:
     setup_s: float
     datalist: dict[str, Any] | None = None
     breakdown: dict[str, Any] = field(default_factory=dict)  # queue, preprocess, model, output: they add up to e2e
+    # On a device: the model phase as host_to_device, compute, device_to_host (they add up to model); None on a CPU.
+    model_split: dict[str, Any] | None = None
     open_loop: dict[str, Any] | None = None
     profile: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
