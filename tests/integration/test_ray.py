@@ -295,6 +295,19 @@ def test_an_unreachable_cluster_is_one_line_before_any_work(tmp_path: Path) -> N
     assert not (tmp_path / "out").exists()  # nothing was prepared, let alone run
 
 
+def test_something_listening_that_is_no_ray_cluster_is_refused_within_the_bound() -> None:
+    """The TCP check passes there; ray.init must then be given up on, or fail, in one line."""
+    with socket.socket() as listener:  # accepts and never answers: what a wrong port often is
+        listener.bind((HEAD_IP, 0))
+        listener.listen()
+        address = f"{HEAD_IP}:{listener.getsockname()[1]}"
+        code = ("import sys\nfrom vampy.errors import UsageError\nfrom vampy.execution.ray_executor import connect\n"
+                "try:\n    connect(sys.argv[1], timeout_s=3.0)\nexcept UsageError as exc:\n    print(exc)\n    sys.exit(2)\n")
+        proc = subprocess.run([sys.executable, "-c", code, address], capture_output=True, text=True, timeout=120, env=ENV)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout.startswith(f"--ray {address}: ") and proc.stdout.count("\n") == 1
+
+
 def test_ray_flag_needs_a_datalist_and_a_plain_address(tmp_path: Path) -> None:
     assert RunConfig(model="m.onnx", datalist="l.txt", ray_address="auto").ray_address == "auto"
     assert RunConfig(model="m.onnx", datalist="l.txt", ray_address="ray://10.0.0.5:10001").ray_address

@@ -56,3 +56,18 @@ def test_loaders_refuse_before_parsing(tmp_path: Path) -> None:
     for load in (load_vdsp, load_compile_config):
         with pytest.raises(InputError, match="nests deeper"):
             load(deep)
+
+
+def test_flow_inside_block_each_at_the_limit_passes_and_parses() -> None:
+    """The check takes the larger depth, not the sum: the parser must cope with the sum."""
+    import yaml
+
+    text = block(MAX_NESTING).replace("leaf: 1", "leaf: " + flow(MAX_NESTING))
+    check_nesting(text, "x.yaml")
+    node = yaml.safe_load(text)
+    for k in range(MAX_NESTING - 1):
+        node = node[f"k{k}"]
+    value = node["leaf"]
+    for _ in range(MAX_NESTING):
+        (value,) = value
+    assert value == 1

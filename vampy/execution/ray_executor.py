@@ -40,7 +40,10 @@ from vampy.measure.records import COLUMNS, RawRun, Recorder, WorkerResult
 from vampy.measure.stats import measured_window, throughput_qps
 from vampy.progress import NullProgress, Progress
 
-CONNECT_TIMEOUT_S = 20.0  # ray.init waits a minute or more on an address nobody answers
+# ray.init, after the TCP check found something listening. A ray:// client connection starts a
+# driver process for this client on the head first: 20 s was too short for that on a busy
+# 2-core machine (once in about six test runs), so the bound is a minute.
+CONNECT_TIMEOUT_S = 60.0
 POLL_S = 0.2
 MAX_SHARD_RERUNS = 2  # re-runs of a shard whose worker died; one more death and its lines are failures
 
