@@ -164,3 +164,22 @@ def test_a_model_the_engine_cannot_load_is_exit_4_in_one_line(tmp_path: Path, en
     assert proc.returncode == 4, proc.stderr  # as a model that fails in the parent: the worker's ModelError, not "worker failed"
     assert proc.stderr.startswith(f"vampy: error: model {model}: ") and "NoSuchOp" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+@needs_openvino
+@pytest.mark.slow
+def test_sweep_over_engines_ranks_both_and_says_what_each_computed_in(tmp_path: Path) -> None:
+    import csv
+
+    model = conv_model(tmp_path / "m" / "mod.onnx", in_ch=1, dynamic=True)
+    out = {k: tmp_path / f"s.{k}" for k in ("csv", "json")}
+    proc = vampy("sweep", "-m", str(model), "--vdsp_params", str(vdsp_file(tmp_path)), "-s", "[3,16,16]", "-i", "1", "-p", "1", "-b", "1",
+                 "--threads", "1", "--point_iterations", "30", "--engines", "onnxruntime,openvino,openvino:f32",
+                 "--csv", str(out["csv"]), "--json", str(out["json"]), "-q")
+    assert proc.returncode == 0, proc.stderr
+    points = json.loads(out["json"].read_text())["points"]
+    got = [(p["engine"], p["infer_precision"], p["precision"]) for p in points]
+    assert got[0] == ("onnxruntime", "", "fp32") and got[2] == ("openvino", "f32", "fp32")
+    assert got[1][:2] == ("openvino", "") and got[1][2] in ("bf16", "fp32")  # the CPU's own choice, as OpenVINO reported it
+    assert [r["precision"] for r in csv.DictReader(out["csv"].open())] == [g[2] for g in got]
+    assert f"openvino ({got[1][2]})" in proc.stdout and "openvino:f32" in proc.stdout

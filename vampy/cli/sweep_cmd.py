@@ -127,7 +127,11 @@ def _g(value: float) -> str:
 
 
 def _engine(row: dict[str, Any]) -> str:
-    return f"{row['engine']}:{row['infer_precision']}" if row.get("infer_precision") else str(row.get("engine", "onnxruntime"))
+    """openvino:f32 as asked; openvino (bf16) where the engine chose, with what it reported."""
+    if row.get("infer_precision"):
+        return f"{row['engine']}:{row['infer_precision']}"
+    engine = str(row.get("engine", "onnxruntime"))
+    return f"{engine} ({row['precision']})" if row.get("precision") and engine != "onnxruntime" else engine
 
 
 def _print(data: dict[str, Any]) -> None:

@@ -121,6 +121,9 @@ class Measurement:
     node_kind: str = ""
     node_started_ns: int = 0
     node_ended_ns: int = 0
+    # What the engine reported it computed in (the run report's engine.precision): OpenVINO's own
+    # choice when the point gave no precision (bf16 on CPUs that have it), the graph's for ONNX Runtime.
+    precision: str = ""
 
     @property
     def ok(self) -> bool:
@@ -146,6 +149,7 @@ def measurement_from_report(point: Point, report: dict[str, Any]) -> Measurement
         duration_s=float(report["forward_time_s"]),
         stable=_judged_stability(point, report),
         max_deviation=float(stab["max_deviation"]),
+        precision=str((report.get("engine") or {}).get("precision") or ""),
     )
 
 

@@ -245,7 +245,7 @@ def run_command_line(base: RunConfig, point: Point) -> str:
 
 
 CSV_COLUMNS = (
-    "index", "instances", "processes", "batch", "threads", "engine", "infer_precision", "throughput_qps", "e2e_p50_ms", "e2e_p99_ms", "model_p99_ms",
+    "index", "instances", "processes", "batch", "threads", "engine", "infer_precision", "precision", "throughput_qps", "e2e_p50_ms", "e2e_p99_ms", "model_p99_ms",
     "cpu_percent", "others_cpu_percent", "rss_mb", "samples", "duration_s", "stable", "max_deviation", "runs", "meets_bound", "pareto",
     "winner", "role", "error", "node", "node_kind",
 )

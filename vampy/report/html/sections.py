@@ -95,7 +95,7 @@ def run_section(source: Source) -> dict[str, Any]:
 
 POINT_COLUMNS = (
     ("#", "index"), ("-i", "instances"), ("-p", "processes"), ("-b", "batch"), ("threads", "threads"), ("engine", "engine"),
-    ("throughput (qps)", "throughput_qps"), ("p50 (ms)", "e2e_p50_ms"), ("p99 (ms)", "e2e_p99_ms"), ("stable", "stable"),
+    ("precision", "precision"), ("throughput (qps)", "throughput_qps"), ("p50 (ms)", "e2e_p50_ms"), ("p99 (ms)", "e2e_p99_ms"), ("stable", "stable"),
     ("Pareto", "pareto"), ("winner", "winner"), ("role", "role"), ("error", "error"),
 )
 
@@ -103,7 +103,7 @@ POINT_COLUMNS = (
 def sweep_section(source: Source) -> dict[str, Any]:
     d = source.data
     points = [p for p in d.get("points") or [] if isinstance(p, dict)]
-    columns = [(head, key) for head, key in POINT_COLUMNS if key != "engine" or any(p.get("engine") for p in points)]
+    columns = [(head, key) for head, key in POINT_COLUMNS if key not in ("engine", "precision") or any(p.get(key) for p in points)]
     return {
         "label": source.label,
         "title": plots.sweep_title(d),
