@@ -12,12 +12,13 @@ def test_engine_line_says_what_ran_or_only_the_name() -> None:
 
 def test_cluster_lines_name_every_node_and_every_loss() -> None:
     cluster = {"address": "127.0.0.2:6390", "executor": "ray",
-               "nodes": [{"ip": "127.0.0.2", "name": "head", "workers": 1, "samples": 30, "throughput_qps": 14.5, "lost": False},
+               "nodes": [{"ip": "127.0.0.2", "name": "head", "workers": 1, "samples": 30, "throughput_qps": 14.5, "lost": False,
+                          "cpu_percent": 48.25, "logical_cores": 2, "rss_peak_mb": 210.04},
                          {"ip": "127.0.0.1", "name": "n2", "workers": 1, "samples": 10, "throughput_qps": 7.25, "lost": True}],
                "lost": [{"node": "127.0.0.1", "host": "n2", "worker": 1, "reason": "node died"}]}
     assert _cluster_lines(cluster) == [
         "cluster: 127.0.0.2:6390, 2 node(s)",
-        "  node 127.0.0.2 (head): 1 worker(s), 30 samples, 14.5000 qps",
-        "  node 127.0.0.1 (n2): 1 worker(s), 10 samples, 7.2500 qps, LOST during the run",
+        "  node 127.0.0.2 (head): 1 worker(s), 30 samples, 14.5000 qps, cpu 48.2% of 2 cores, peak rss 210.0 MB",
+        "  node 127.0.0.1 (n2): 1 worker(s), 10 samples, 7.2500 qps, LOST during the run",  # a report without the readings
         "  lost node 127.0.0.1 (n2): node died; its unfinished shards ran elsewhere",
     ]

@@ -115,13 +115,15 @@ def _vampy_lines(report: dict[str, Any]) -> list[str]:
 
 
 def _cluster_lines(cluster: dict[str, Any]) -> list[str]:
-    """Where a --ray run ran: per node its samples and throughput, and every node lost on the way."""
+    """Where a --ray run ran: per node its samples, throughput, vampy's CPU and memory there, and every node lost on the way."""
     nodes = cluster.get("nodes") or []
     lines = [f"cluster: {cluster.get('address')}, {len(nodes)} node(s)"]
     for node in nodes:
         lost = ", LOST during the run" if node.get("lost") else ""
+        used = (f", cpu {node['cpu_percent']:.1f}% of {node.get('logical_cores')} cores, peak rss {node.get('rss_peak_mb', 0.0):.1f} MB"
+                if "cpu_percent" in node else "")  # reports before the cluster read them have no such fields
         lines.append(f"  node {node.get('ip')} ({node.get('name')}): {node.get('workers')} worker(s), {node.get('samples')} samples, "
-                     f"{node.get('throughput_qps', 0.0):.4f} qps{lost}")
+                     f"{node.get('throughput_qps', 0.0):.4f} qps{used}{lost}")
     for lost in cluster.get("lost") or []:
         lines.append(f"  lost node {lost.get('node')} ({lost.get('host')}): {lost.get('reason')}; its unfinished shards ran elsewhere")
     return lines

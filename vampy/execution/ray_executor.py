@@ -8,7 +8,10 @@ written here, into --path_output, by line index, atomically and once each. Shard
 on demand; a shard whose actor dies (its node lost) goes back to the queue for another node, and
 runs there alone, so that a death on it is its own: after MAX_SHARD_RERUNS re-runs that also killed
 their worker (an input that exhausts a node's memory every time), its lines become failures
-(failures.json) and the run goes on with the workers left.
+(failures.json) and the run goes on with the workers left. About once a second each actor is asked, in
+a concurrency group of its own, for the age of its oldest request (on its own clock) and its CPU time
+and RSS (ray_watch.py): one over --timeout ends its worker (ray.kill), named in failed_workers as the
+local pool names it; that shard's lines are failures at once, its other shards go back to the queue.
 Timestamps are wall-clock ns (time.time_ns), so the common window spans machines whose clocks are
 NTP-synchronised; every latency is a difference on one node and needs no synchronisation.
 """
@@ -32,6 +35,7 @@ import numpy as np
 from vampy.errors import OutputError, Terminated, UsageError, WorkerError
 from vampy.execution.datalist_task import FOLDER_ERRNOS, run_datalist_task
 from vampy.execution.job import DatalistTask, RunJob
+from vampy.execution.ray_watch import Watch, actor_options, bound_ns, cluster_summary, in_watch_group, node_figures, read_on_node
 from vampy.execution.worker import SharedCounters, WorkerSpec, open_instances, warm_up_all
 from vampy.formats.datalist import output_name
 from vampy.formats.npz import NpzError, load_input_npz, write_npz_atomic
@@ -94,7 +98,8 @@ def _probe(address: str, timeout_s: float) -> None:
 class ShardWorker:
     """One vampy worker on a node: the job's I instances, opened and warmed up once, then shards.
 
-    A Ray actor with max_concurrency=I: each call takes a free instance, so I shards run at once.
+    A Ray actor with max_concurrency=I: each call takes a free instance, so I shards run at once;
+    watch() has a thread of its own (ray_watch.WATCH_GROUP), so it answers while they are busy.
     """
 
     def __init__(self, job: RunJob, worker_index: int, model: dict[str, bytes]) -> None:
@@ -111,6 +116,12 @@ class ShardWorker:
             shutil.rmtree(folder, ignore_errors=True)
         self.free: collections.deque[Any] = collections.deque(self.drivers)
         self.lock = threading.Lock()
+        self.running: dict[int, int] = {}  # instance -> first datalist line of the shard it runs
+
+    @in_watch_group
+    def watch(self) -> dict[str, Any]:
+        """The oldest request in flight (age on this node's clock) and this process's CPU time and RSS."""
+        return read_on_node({d.index: int(self.shared.inflight[d.slot]) for d in self.drivers}, dict(self.running))
 
     def warm_up(self) -> dict[str, Any]:
         slowest_ns = warm_up_all(self.drivers)
@@ -131,9 +142,11 @@ class ShardWorker:
             driver.output_sink = outputs.__setitem__
             driver.failures = []
             driver.record = Recorder(len(items))
+            self.running[driver.index] = items[0][0]
             run_datalist_task(driver, DatalistTask(items))
             return {"outputs": outputs, "failures": driver.failures, "rows": driver.record.arrays(), "instance": driver.index}
         finally:
+            self.running.pop(driver.index, None)
             with self.lock:
                 self.free.append(driver)
 
@@ -223,6 +236,9 @@ class _ClusterRun:
         self.fatal_output_error: str | None = None
         self.cpus = 0  # Ray's CPUs on the nodes the run uses
         self.start_failures: list[str] = []
+        self.watch = Watch(None)  # its bound is set after the warm-up (ray_watch.bound_ns)
+        self.timed_out: list[int] = []  # workers ended by the --timeout watchdog
+        self.last_dead: int | None = None  # the worker lost or ended last
 
     def run(self) -> RawRun:
         t0 = time.monotonic()
@@ -232,8 +248,10 @@ class _ClusterRun:
             setup_s = time.monotonic() - t0
             if not any(a.alive for a in self.actors):
                 raise WorkerError("no vampy worker started on the cluster: " + ("; ".join(self.start_failures) or "no node has a CPU"))
+            self.watch.timeout_ns = bound_ns(self.job.stop.request_timeout_s, max(int(a.warm["slowest_warmup_ns"]) for a in self.actors if a.warm))
             self.progress.start(f"inference on {len({a.node_id for a in self.actors if a.alive})} node(s)", self.job.expected_samples)
             self._dispatch()
+            self.watch.final(self._live())
         except KeyboardInterrupt as exc:
             interrupted = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
             setup_s = time.monotonic() - t0
@@ -247,7 +265,7 @@ class _ClusterRun:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        remote = ray.remote(ShardWorker)
+        remote = ray.remote(**actor_options())(ShardWorker)
         job = self.job
         model = ray.put(model_files(job.model_path))  # once in the object store, read by every node
         for node in sorted((n for n in ray.nodes() if n["Alive"]), key=lambda n: n["NodeManagerAddress"]):
@@ -282,6 +300,8 @@ class _ClusterRun:
         while self.pending or self.inflight:
             if self.fatal_output_error:
                 return
+            for worker, reading in self.watch.poll(self._live()):  # about once a second, not every POLL_S
+                self._time_out(self.actors[worker], reading)
             self._submit()
             if not self.inflight:
                 return  # shards left and no live worker to take them: named in failed_workers
@@ -305,12 +325,13 @@ class _ClusterRun:
                 busy[actor.index] += 1
                 if self.deaths[shard]:
                     alone.add(actor.index)
-        if self.pending and not any(a.alive for a in self.actors) and not self.inflight:
+        if self.pending and not any(a.alive for a in self.actors) and not self.inflight and self.last_dead is not None:
             lines = sum(len(self.job.shards[s].items) for s in self.pending)
-            last = self.lost[-1]["worker"] if self.lost else -1
-            self.failed.append((last, f"was the last worker left and was lost: {lines} line(s) not run (--resume finishes them)"))
-            self._fail_lines(self.actors[last] if last >= 0 else None, list(self.pending),
-                             f"not run: worker {last}, the last one left on the cluster, was lost (--resume runs it)")
+            last = self.last_dead
+            how = "ended by the --timeout watchdog" if last in self.timed_out else "lost"
+            if last not in self.timed_out:  # a timed-out worker is named in failed_workers already
+                self.failed.append((last, f"was the last worker left and was lost: {lines} line(s) not run (--resume finishes them)"))
+            self._fail_lines(self.actors[last], list(self.pending), f"not run: worker {last}, the last one left on the cluster, was {how} (--resume runs it)")
             self.pending.clear()
 
     def _next_shard(self, idle: bool) -> int | None:
@@ -362,7 +383,47 @@ class _ClusterRun:
         if not actor.alive:
             return
         actor.alive = False
+        self.last_dead = actor.index
         self.lost.append({"node": actor.ip, "node_id": actor.node_id, "host": actor.host, "worker": actor.index, "reason": why})
+
+    def _time_out(self, actor: _Actor, reading: dict[str, Any]) -> None:
+        """A request of this worker has been running longer than --timeout: the worker is ended (ray.kill) and
+        named in failed_workers, as the local pool names it. Its hung shard's lines become failures at once,
+        with the reason: re-running a request that hangs would only hang another worker (a lost node's shard
+        is re-run because the node, not the input, may be at fault). Its other shards go back to the queue."""
+        import ray
+
+        if not actor.alive:
+            return
+        mine = [ref for ref, (a, _) in self.inflight.items() if a is actor]
+        done, _ = ray.wait(mine, num_returns=len(mine), timeout=0) if mine else ([], [])
+        hung = next((s for s, shard in enumerate(self.job.shards) if shard.items[0][0] == reading["line"]), None)
+        if hung is None or any(self.inflight[ref][1] == hung for ref in done):
+            return  # it finished since the reading: its result is on the way
+        for ref in done:
+            self._receive(ref)
+        if not actor.alive:
+            return  # lost meanwhile: handled as a loss
+        actor.alive = False
+        self.timed_out.append(actor.index)
+        self.last_dead = actor.index
+        self.watch.forget(actor.index)
+        bound = f"(--timeout {self.watch.timeout_ns / 1e9:g} s; raise it, or 0 turns the watchdog off)"
+        after = f"still running after {reading['age_ns'] / 1e9:.1f} s"
+        self.failed.append((actor.index, f"request on instance {reading['instance']} {after} on node {actor.ip} {bound}"))
+        try:
+            ray.kill(actor.handle, no_restart=True)
+        except Exception:  # noqa: BLE001 - an actor that is already gone is ended too
+            pass
+        for ref in [ref for ref, (a, _) in self.inflight.items() if a is actor]:
+            _, shard = self.inflight.pop(ref)
+            if shard == hung:
+                self._fail_lines(actor, [shard], f"request {after} {bound}; its worker on node {actor.ip} was ended")
+            else:
+                self.pending.appendleft(shard)  # not its fault: no death counted against it
+
+    def _live(self) -> dict[int, Any]:
+        return {a.index: a.handle for a in self.actors if a.alive}
 
     def _fail_lines(self, actor: _Actor | None, shards: list[int], reason: str) -> None:
         """Each line of these shards as a failure (failures.json) of the worker it was with, and counted as done."""
@@ -407,9 +468,11 @@ class _ClusterRun:
 
     def _raw(self, interrupted: str | None, setup_s: float) -> RawRun:
         results = [self._result(a) for a in self.actors if a.warm]
-        notes = ["CPU and memory are not sampled on cluster nodes (resources show zeros); see per-node throughput under cluster"]
-        if self.job.stop.request_timeout_s:
-            notes.append(f"--timeout {self.job.stop.request_timeout_s:g}: the hung-request watchdog does not run on a cluster yet (docs/cluster.md)")
+        resources = cluster_summary(self.watch.readings, self._workers_by_node(), self.cpus)
+        nodes = len(self._workers_by_node())
+        notes = [f"cpu utilize and memory used: vampy's {len(results)} worker(s) on {nodes} node(s), read there about once a second "
+                 f"(CPU % of the nodes' {resources.logical_cores} logical cores, RSS summed); per node under cluster (docs/cluster.md)"
+                 if resources.samples else "CPU and memory: no worker on the cluster answered a reading (resources show zeros)"]
         notes += self.start_failures
         notes += [f"lost node {x['node']} ({x['host']}, id {x['node_id'][:12]}): its unfinished shards ran on other nodes ({x['reason']})" for x in self.lost]
         if self.given_up:
@@ -418,7 +481,7 @@ class _ClusterRun:
                          "(an input that exhausts a node's memory?); failures.json names the lines")
         threads = collections.Counter(a.threads for a in self.actors).most_common(1)
         return RawRun(
-            results, sorted(self.failed), ResourceSummary(0.0, 0.0, 0, 0.0, 0, self.cpus), threads[0][0] if threads else self.job.intra_threads,
+            results, sorted(self.failed), resources, threads[0][0] if threads else self.job.intra_threads,
             interrupted, self.job.expected_samples, setup_s, notes, cluster=self._cluster(results),
         )
 
@@ -430,6 +493,13 @@ class _ClusterRun:
             warmup_e2e_ns=actor.warm["warmup_e2e_ns"], warmup_model_ns=actor.warm["warmup_model_ns"],
             failures=actor.failures, outputs_written=actor.written, fatal_output_error=self.fatal_output_error, engine=actor.warm["engine"],
         )
+
+    def _workers_by_node(self) -> dict[str, list[int]]:
+        by_node: dict[str, list[int]] = collections.defaultdict(list)
+        for actor in self.actors:
+            if actor.warm:
+                by_node[actor.node_id].append(actor.index)
+        return by_node
 
     def _cluster(self, results: list[WorkerResult]) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
@@ -445,6 +515,9 @@ class _ClusterRun:
             window = measured_window(np.concatenate(node.pop("_start")), np.concatenate(node.pop("_end")))
             node["samples"] = node.pop("_samples")
             node["throughput_qps"] = throughput_qps(node["samples"], window)
+        for node_id, workers in self._workers_by_node().items():
+            figures = node_figures(self.watch.readings, workers)
+            nodes[node_id].update({k: figures[k] for k in ("cpu_percent", "rss_peak_mb", "rss_mean_mb", "logical_cores")})
         return {"address": self.address, "executor": "ray", "nodes": list(nodes.values()), "lost": self.lost}
 
 
