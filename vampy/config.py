@@ -451,7 +451,7 @@ class InferConfig:
         if (self.preset or self.scoring_path) and self.gt_pattern != DEFAULT_GT_PATTERN:
             raise UsageError("--gt_pattern does not apply with --preset/--scoring: the preset names the ground truth (docs/eval.md); drop it")
         if (self.preset or self.scoring_path) and self.mode not in (None, "rgb"):
-            raise UsageError(f"--mode {self.mode}: --preset/--scoring score RGB models, fed as image2npz --preset does; drop --mode")
+            raise UsageError(f"--mode {self.mode}: --preset/--scoring feed the model as image2npz --preset does (RGB, or ecbsr's Y); drop --mode")
         if self.mode is not None:
             _check_choice("--mode", self.mode, IMAGE2NPZ_MODES)
         _check_choice("--ycbcr", self.ycbcr, YCBCR_METHODS)

@@ -3,14 +3,18 @@ real commands) on the zoo's RGB models and made-up images; refusals and per-imag
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import onnx
 import pytest
+from onnx import helper, numpy_helper
+from PIL import Image
 
-from tests.models import conv_model
+from tests.models import conv_model, make_model, save
 from vampy.api import infer as api_infer
 from vampy.cli import main
 from vampy.errors import PartialResult, UsageError
@@ -52,15 +56,46 @@ def _div2k_like(root: Path, lr_suffix: str, gt_suffix: str, lr_hw: tuple[int, in
     return lr, hr
 
 
-def _npz_route(tmp: Path, preset: str, lr: Path, hr: Path, model: Path, vdsp: Path, shape: str) -> dict[str, Any]:
+def _npz_route(
+    tmp: Path, preset: str, lr: Path, hr: Path, model: Path, vdsp: Path, shape: str,
+    prep_extra: tuple[str, ...] = (), eval_extra: tuple[str, ...] = (),
+) -> dict[str, Any]:
     datalist, npz, out, report = tmp / "datalist.txt", tmp / "npz", tmp / "out", tmp / "eval.json"
-    assert _vampy(["image2npz", "--preset", preset, "--dataset_path", str(lr), "--target_path", str(npz), "--text_path", str(datalist), "-q"]) == 0
+    assert _vampy(["image2npz", "--preset", preset, "--dataset_path", str(lr), "--target_path", str(npz), "--text_path", str(datalist),
+                   *prep_extra, "-q"]) == 0
     assert _vampy(["run", "-m", str(model), "--vdsp_params", str(vdsp), "-i", "1", "p", "1", "-b", "1", "-s", shape,
                    "--datalist", str(datalist), "--path_output", str(out)]) == 0
     assert _vampy(["eval", "--preset", preset, "--gt_dir", str(hr), "--input_npz_path", str(datalist), "--out_npz_dir", str(out),
-                   "--vamp_flag", "-q", "--json", str(report)]) == 0
+                   *eval_extra, "--vamp_flag", "-q", "--json", str(report)]) == 0
     data: dict[str, Any] = json.loads(report.read_text())
     return data
+
+
+def _upsample_model(path: Path, in_ch: int, out_ch: int, scale: int, seed: int) -> Path:
+    """A plain SR net: conv 3x3 (in_ch -> out_ch*scale^2) + PixelShuffle(scale) (DepthToSpace CRD), dynamic N/H/W.
+
+    Seeded weights near "each output pixel = the mean of the input channels' centre pixel" (out_ch 1:
+    ECBSR's Y from the Y,Y,Y stack; out_ch = in_ch: each channel nearest-upsampled), plus noise, so
+    the scores are real numbers of a real computation, neither inf nor noise."""
+    rng = np.random.default_rng(seed)
+    weight = rng.standard_normal((out_ch * scale * scale, in_ch, 3, 3)) * 0.02
+    for c in range(out_ch):
+        sources = range(in_ch) if out_ch == 1 else [c]
+        for k in range(scale * scale):
+            for source in sources:
+                weight[c * scale * scale + k, source, 1, 1] += 1.0 / len(sources)
+    nodes = [
+        helper.make_node("Conv", ["input", "w", "b"], ["features"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("DepthToSpace", ["features"], ["output"], blocksize=scale, mode="CRD"),
+    ]
+    graph = helper.make_graph(
+        nodes, "plain_sr",
+        [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", in_ch, "height", "width"])],
+        [helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, ["batch", out_ch, "out_height", "out_width"])],
+        initializer=[numpy_helper.from_array(weight.astype(np.float32), "w"),
+                     numpy_helper.from_array((rng.standard_normal(out_ch * scale * scale) * 0.01).astype(np.float32), "b")],
+    )
+    return save(make_model(graph), path)
 
 
 def _assert_same(infer_report: Any, eval_data: dict[str, Any]) -> None:
@@ -119,6 +154,134 @@ def test_pfsrnet_face_x8_uses_the_pillow_recipe(tmp_path: Path) -> None:
     assert (report.images[0].height_px, report.images[0].width_px) == (128, 128)
 
 
+@pytest.mark.parametrize("in_ch", [1, 3])  # ECBSR's Y,Y,Y stack feeds a 1-channel model its first plane, a 3-channel one all three
+def test_ecbsr_y_model_recoloured_with_the_input_chroma_equals_npz_route(tmp_path: Path, in_ch: int) -> None:
+    lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
+    model = _upsample_model(tmp_path / "ecbsr.onnx", in_ch, 1, 2, seed=4)
+    vdsp = _vdsp(tmp_path / "ecbsr-vdsp.json", (24, 32), "EQUAL")
+    # eval's --input_shape is the model's input size the LR chroma is resized to: infer knows it from the vdsp file.
+    eval_data = _npz_route(tmp_path, "ecbsr", lr, hr, model, vdsp, "[3,24,32]", eval_extra=("--lr_dir", str(lr), "--input_shape", "24", "32"))
+    report = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset="ecbsr", save_dir=tmp_path / "sr")
+    _assert_same(report, eval_data)
+    assert [i.name for i in report.images] == ["0801x2", "0802x2", "0803x2"]
+    assert (report.images[0].height_px, report.images[0].width_px) == (48, 64)  # x2 of the vdsp size; GT INTER_LINEAR to it
+    assert report.saved == 3 and cv2.imread(str(tmp_path / "sr" / "0801x2.png")).shape == (48, 64, 3)
+    assert report.scoring["layout"] == "y_chroma" and 15.0 < report.mean_psnr_db < 40.0  # colour PSNR of a near-identity Y model
+    # The chroma is the input's: another colour in the same image with the same Y output scores differently.
+    with_draw = tmp_path / "draw"
+    assert _vampy(["eval", "--preset", "ecbsr", "--gt_dir", str(hr), "--input_npz_path", str(tmp_path / "datalist.txt"),
+                   "--out_npz_dir", str(tmp_path / "out"), "--lr_dir", str(lr), "--input_shape", "24", "32", "--draw_dir", str(with_draw),
+                   "--vamp_flag", "-q"]) == 0
+    assert np.array_equal(cv2.imread(str(with_draw / "0802x2.png")), cv2.imread(str(tmp_path / "sr" / "0802x2.png")))
+
+
+def test_ecbsr_input_shape_sets_the_chroma_size(tmp_path: Path) -> None:
+    lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
+    model = _upsample_model(tmp_path / "ecbsr.onnx", 1, 1, 2, seed=5)
+    vdsp = _vdsp(tmp_path / "ecbsr-vdsp.json", (24, 32), "EQUAL")
+    eval_data = _npz_route(tmp_path, "ecbsr", lr, hr, model, _vdsp(tmp_path / "v2.json", (20, 26), "EQUAL"), "[3,20,26]",
+                           eval_extra=("--lr_dir", str(lr), "--input_shape", "20", "26"))
+    report = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset="ecbsr", input_shape=(20, 26))
+    _assert_same(report, eval_data)
+    native = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, preset="ecbsr", native=True)  # each image's own size: 20x26 here
+    assert [i.psnr_db for i in native.images] == [i.psnr_db for i in report.images]
+
+
+def test_ecbsr_rgb_output_model_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
+    model = _upsample_model(tmp_path / "rgb.onnx", 3, 3, 2, seed=0)
+    vdsp = _vdsp(tmp_path / "v.json", (24, 32), "EQUAL")
+    assert _vampy(["infer", "--lr_image_dir", str(lr), "--hr_image_dir", str(hr), "-m", str(model), "--vdsp_params", str(vdsp),
+                   "--preset", "ecbsr", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "vampy: error: --preset ecbsr reads output_0 as Y (N, 1, 2H, 2W), but the model's output 'output' is ?x3x?x?; " \
+                  "an RGB-output ECBSR is --preset ecbsr-basicsr"
+
+
+def test_ecbsr_model_that_is_not_x2_fails_each_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
+    model = conv_model(tmp_path / "x1.onnx", in_ch=1, out_ch=1, dynamic=True)  # Y in, Y out at the same size
+    vdsp = _vdsp(tmp_path / "v.json", (24, 32), "EQUAL")
+    assert _vampy(["infer", "--lr_image_dir", str(lr), "--hr_image_dir", str(hr), "-m", str(model), "--vdsp_params", str(vdsp),
+                   "--preset", "ecbsr", "-q"]) == 3
+    err = capsys.readouterr().err
+    assert "Y output is 24x32 for a 24x32 model input; preset ecbsr recolours x2 outputs (48x64)" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def _originals(root: Path, sizes: tuple[tuple[int, int], ...] = ((60, 80), (90, 70), (64, 64))) -> Path:
+    """DIV2K_valid_HR-like originals of different sizes and aspect ratios (realsr squashes each to a square)."""
+    folder = root / "orig"
+    folder.mkdir()
+    for seed, (name, hw) in enumerate(zip(NAMES, sizes)):
+        cv2.imwrite(str(folder / f"{name}.png"), _image(seed + 10, *hw))
+    return folder
+
+
+def _realsr_model(tmp_path: Path) -> tuple[Path, Path]:
+    model = _upsample_model(tmp_path / "realsr.onnx", 3, 3, 4, seed=6)
+    return model, _vdsp(tmp_path / "realsr-vdsp.json", (128, 128), "DIV255")
+
+
+def test_realsr_originals_as_both_dirs_equal_npz_route(tmp_path: Path) -> None:
+    originals = _originals(tmp_path)
+    model, vdsp = _realsr_model(tmp_path)
+    hr512 = tmp_path / "hr512"
+    eval_data = _npz_route(tmp_path, "realsr", originals, hr512, model, vdsp, "[3,128,128]", prep_extra=("--hr_path", str(hr512)))
+    report = api_infer(lr_image_dir=originals, model=model, hr_image_dir=originals, vdsp_params=vdsp, preset="realsr", save_dir=tmp_path / "sr")
+    _assert_same(report, eval_data)
+    assert [i.name for i in report.images] == ["0801", "0802", "0803"]
+    assert [(i.height_px, i.width_px) for i in report.images] == [(512, 512)] * 3
+    assert report.saved == 3 and 15.0 < report.mean_psnr_db < 45.0
+    # The folder image2npz --hr_path wrote is a ground-truth folder too: 512x512 already, the same scores.
+    from_hr512 = api_infer(lr_image_dir=originals, model=model, hr_image_dir=hr512, vdsp_params=vdsp, preset="realsr")
+    _assert_same(from_hr512, eval_data)
+
+
+def test_realsr_palette_original_goes_through_rgb_first(tmp_path: Path) -> None:
+    originals = _originals(tmp_path)
+    rgb = Image.open(originals / "0802.png").convert("RGB")
+    rgb.quantize(64).save(originals / "0802.png")  # a palette PNG: image2npz converts to RGB before both resizes
+    model, vdsp = _realsr_model(tmp_path)
+    hr512 = tmp_path / "hr512"
+    eval_data = _npz_route(tmp_path, "realsr", originals, hr512, model, vdsp, "[3,128,128]", prep_extra=("--hr_path", str(hr512)))
+    _assert_same(api_infer(lr_image_dir=originals, model=model, hr_image_dir=originals, vdsp_params=vdsp, preset="realsr"), eval_data)
+
+
+def test_realsr_without_the_originals_names_what_hr_image_dir_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    originals = _originals(tmp_path)
+    elsewhere = tmp_path / "jpg"
+    elsewhere.mkdir()
+    for name in NAMES:  # realsr's name rule: NAME.png, so .jpg originals are not its ground truth
+        cv2.imwrite(str(elsewhere / f"{name}.jpg"), cv2.imread(str(originals / f"{name}.png")))
+    model, vdsp = _realsr_model(tmp_path)
+    assert _vampy(["infer", "--lr_image_dir", str(originals), "--hr_image_dir", str(elsewhere), "-m", str(model), "--vdsp_params", str(vdsp),
+                   "--preset", "realsr", "-q"]) == 3
+    err = capsys.readouterr().err
+    assert f"{elsewhere / '0801.png'}: no ground truth for 0801 (preset realsr: same + .png); with realsr --hr_image_dir holds " \
+           "the originals the HR-512 is made from" in err
+    assert "Traceback" not in err
+
+
+def test_realsr_model_that_is_not_128_to_512_fails_each_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    originals = _originals(tmp_path)
+    model = _upsample_model(tmp_path / "x2.onnx", 3, 3, 2, seed=0)
+    vdsp = _vdsp(tmp_path / "v.json", (128, 128), "DIV255")
+    assert _vampy(["infer", "--lr_image_dir", str(originals), "--hr_image_dir", str(originals), "-m", str(model), "--vdsp_params", str(vdsp),
+                   "--preset", "realsr", "-q"]) == 3
+    assert "decoded output is 256x256 but the ground truth is compared at 512x512 (preset realsr: image2npz --preset realsr's HR-512)" \
+        in capsys.readouterr().err
+
+
+def test_realsr_scoring_file_may_not_resize_its_ground_truth(tmp_path: Path) -> None:
+    originals = _originals(tmp_path)
+    model, vdsp = _realsr_model(tmp_path)
+    scoring = tmp_path / "s.yaml"
+    scoring.write_text("gt_resize: cv2_area\n")
+    with pytest.raises(UsageError, match="the realsr ground truth is image2npz's HR-512, compared as it is; keep gt_resize none"):
+        api_infer(lr_image_dir=originals, model=model, hr_image_dir=originals, vdsp_params=vdsp, preset="realsr", scoring=scoring)
+
+
 def test_missing_ground_truth_is_listed_and_the_rest_scored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
     (hr / "0802.png").unlink()
@@ -138,8 +301,7 @@ def test_missing_ground_truth_is_listed_and_the_rest_scored(tmp_path: Path, caps
     [
         ("nosuch", {}, "no such preset; choose one of"),
         ("vdsr", {}, "drop --preset and give --scale 4"),
-        ("ecbsr", {}, "use the npz route: image2npz --preset ecbsr"),
-        ("realsr", {}, "writes the HR-512 ground truth"),
+        ("ecbsr", {}, "reads output_0 as Y (N, 1, 2H, 2W), but the model's output 'output' is ?x3x?x?; an RGB-output ECBSR is --preset ecbsr-basicsr"),
         ("fsrnet", {}, "reads output_2, but the model has 1 output(s)"),
         ("edsr", {"gt_pattern": "{stem}.png"}, "--gt_pattern does not apply"),
         ("edsr", {"mode": "y3"}, "--mode y3"),
@@ -149,7 +311,7 @@ def test_refusals_name_the_fix(tmp_path: Path, preset: str, extra: dict[str, Any
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
     model = write_sr(tmp_path / "edsr", edsr_spec(2), seed=0).model_path
     vdsp = _vdsp(tmp_path / "v.json", (16, 16), "EQUAL")
-    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(UsageError, match=re.escape(message)):
         api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset=preset, **extra)
 
 
@@ -172,6 +334,14 @@ def test_scoring_file_overrides_the_preset(tmp_path: Path) -> None:
     scoring.write_text("gt_rezise: cv2_linear\n")
     with pytest.raises(Exception, match="unknown key 'gt_rezise'"):
         api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, scoring=scoring)
+
+
+def test_scoring_file_of_layout_y_is_refused(tmp_path: Path) -> None:
+    lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
+    scoring = tmp_path / "y.yaml"
+    scoring.write_text("layout: y\n")
+    with pytest.raises(UsageError, match="layout y is scored by the drrn/vdsr convention, vampy infer without --preset"):
+        api_infer(lr_image_dir=lr, model=_upsample_model(tmp_path / "m.onnx", 3, 1, 2, seed=0), hr_image_dir=hr, scoring=scoring)
 
 
 def test_html_with_preset_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

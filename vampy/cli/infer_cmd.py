@@ -38,7 +38,7 @@ def infer_command(
     engine: str = typer.Option("onnxruntime", "--engine", help="Runtime: onnxruntime (default) or openvino."),
     provider: Optional[str] = typer.Option(None, "--provider", help="onnxruntime only: cpu (default), cuda or tensorrt."),
     infer_precision: Optional[str] = typer.Option(None, "--infer_precision", help="openvino only: f32, bf16 or f16 (default: the CPU's own choice)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Score RGB models as this `vampy eval --preset` does (docs/eval.md): images fed as image2npz --preset, ground truth named by the preset; --gt_pattern, --ycbcr and --scale do not apply."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Score as this `vampy eval --preset` does (docs/eval.md): images fed as image2npz --preset, ground truth named by the preset (RGB models; ecbsr: a Y model recoloured with the input's chroma; realsr: the originals in both folders); --gt_pattern, --ycbcr and --scale do not apply."),
     scoring: Optional[str] = typer.Option(None, "--scoring", help="YAML/JSON file of scoring fields (docs/eval.md), over --preset's or the defaults, as `vampy eval --scoring`."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the report (per-image scores, failures, timing) as JSON."),
     html: Optional[str] = typer.Option(None, "--html", help="Also write the self-contained HTML page of `vampy report` for this result."),

@@ -128,10 +128,17 @@ def _prepare(recipe: str, path: Path, cfg: Image2NpzConfig, npz_name: str) -> np
         for side in (128, 64, 32, 16):
             image = image.resize((side, side), bilinear)
     elif recipe == "realsr":  # LR-128 and HR-512, each from the original (Q16)
-        image = image.convert("RGB")
-        image.resize((512, 512), bicubic).save(Path(str(cfg.hr_path)) / f"{Path(npz_name).stem}.png")
-        image = image.resize((128, 128), bicubic)
+        realsr_image(image, REALSR_HR_PX).save(Path(str(cfg.hr_path)) / f"{Path(npz_name).stem}.png")
+        image = realsr_image(image, REALSR_LR_PX)
     return np.ascontiguousarray(np.asarray(image.convert("RGB")).transpose(2, 0, 1))
+
+
+REALSR_LR_PX, REALSR_HR_PX = 128, 512
+
+
+def realsr_image(original: Image.Image, side_px: int) -> Image.Image:
+    """realsr's LR-128 or HR-512 from the original: RGB first, then PIL bicubic (vampy infer --preset realsr uses it too)."""
+    return original.convert("RGB").resize((side_px, side_px), Image.Resampling.BICUBIC)
 
 
 def _open_pil(path: Path) -> Image.Image:

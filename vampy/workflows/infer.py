@@ -118,7 +118,7 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     if spec is not None and cfg.input_hw is not None:
         spec = spec.with_output_hw(*cfg.input_hw)
     plan, mode, run_cfg = _plan(cfg, spec, info)
-    preset = preset_plan(cfg, info, mode)
+    preset = preset_plan(cfg, info, mode, None if cfg.native else plan.output_hw)
     images = list_images(Path(cfg.lr_dir), cfg.pattern)
     if not Path(cfg.gt_dir).is_dir():
         raise InputError(f"--hr_image_dir {cfg.gt_dir}: no such folder")
@@ -478,8 +478,8 @@ class _Pipeline:
             self.progress.advance()
 
     def _finish_preset(self, item: _Item, preset: PresetPlan) -> Any:
-        assert item.output is not None and item.gt_path is not None
-        return score_preset(preset, item.index, item.path, item.gt_path, item.output, self.prep.cfg.save_dir)
+        assert item.output is not None and item.gt_path is not None and item.source_bgr is not None
+        return score_preset(preset, item.index, item.path, item.source_bgr, item.gt_path, item.output, self.prep.cfg.save_dir)
 
     def _finish(self, item: _Item) -> InferImage:
         cfg = self.prep.cfg
