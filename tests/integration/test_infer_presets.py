@@ -167,12 +167,29 @@ def test_ecbsr_y_model_recoloured_with_the_input_chroma_equals_npz_route(tmp_pat
     assert (report.images[0].height_px, report.images[0].width_px) == (48, 64)  # x2 of the vdsp size; GT INTER_LINEAR to it
     assert report.saved == 3 and cv2.imread(str(tmp_path / "sr" / "0801x2.png")).shape == (48, 64, 3)
     assert report.scoring["layout"] == "y_chroma" and 15.0 < report.mean_psnr_db < 40.0  # colour PSNR of a near-identity Y model
-    # The chroma is the input's: another colour in the same image with the same Y output scores differently.
+    # The recoloured picture is eval --draw_dir's, pixel for pixel: the chroma is the input image's own.
     with_draw = tmp_path / "draw"
     assert _vampy(["eval", "--preset", "ecbsr", "--gt_dir", str(hr), "--input_npz_path", str(tmp_path / "datalist.txt"),
                    "--out_npz_dir", str(tmp_path / "out"), "--lr_dir", str(lr), "--input_shape", "24", "32", "--draw_dir", str(with_draw),
                    "--vamp_flag", "-q"]) == 0
     assert np.array_equal(cv2.imread(str(with_draw / "0802x2.png")), cv2.imread(str(tmp_path / "sr" / "0802x2.png")))
+
+
+def test_a_y_chroma_scoring_file_without_preset_feeds_ecbsrs_y(tmp_path: Path) -> None:
+    """A --scoring file names no input recipe: a y_chroma one is fed as ecbsr is (its Y), not as plain RGB."""
+    import yaml
+
+    from vampy.quality.presets import get_preset
+
+    lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
+    model = _upsample_model(tmp_path / "ecbsr.onnx", 1, 1, 2, seed=4)
+    vdsp = _vdsp(tmp_path / "ecbsr-vdsp.json", (24, 32), "EQUAL")
+    record = {k: v for k, v in get_preset("ecbsr").to_dict().items() if k not in ("name", "families", "deviations")}
+    scoring = tmp_path / "mine.yaml"
+    scoring.write_text(yaml.safe_dump(record))
+    by_preset = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset="ecbsr")
+    by_file = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, scoring=scoring)
+    assert [i.psnr_db for i in by_file.images] == [i.psnr_db for i in by_preset.images]
 
 
 def test_ecbsr_input_shape_sets_the_chroma_size(tmp_path: Path) -> None:

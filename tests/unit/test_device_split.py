@@ -18,11 +18,11 @@ from tests.integration.test_executor import perf_config
 from tests.integration.test_run_datalist import make_inputs
 from tests.models import conv_model
 from vampy.cli.render import _breakdown_lines, _engine_line
-from vampy.engines.base import EngineOptions, get_engine, has_split
+from vampy.engines.base import EngineOptions, build_pending, get_engine, has_split
 from vampy.engines.ort import OrtDeviceSession
 from vampy.execution.datalist_task import run_datalist_task
 from vampy.execution.job import DatalistTask
-from vampy.execution.worker import SharedCounters, WorkerSpec, _Driver, _PerfSource, open_instances
+from vampy.execution.worker import SharedCounters, WorkerSpec, _Driver, _PerfSource
 from vampy.measure.summary import _model_split
 from vampy.workflows.run import prepare
 
@@ -54,7 +54,6 @@ def _driver(tmp_path: Path, session: OrtDeviceSession) -> _Driver:
     prepared = prepare(perf_config(tmp_path, iterations=8))
     spec = WorkerSpec(replace(prepared.job, output_dir=str(tmp_path / "out")), 0)
     shared = SharedCounters(np.zeros(1, np.int64), np.zeros(1, np.int64), threading.Event())
-    open_instances(spec, time.perf_counter_ns, shared)  # the worker's own path opens (and checks) the model
     return _Driver(spec, 0, session, np.random.default_rng(0), time.perf_counter_ns, shared)
 
 
@@ -98,3 +97,32 @@ def test_the_text_report_shows_the_split_and_the_build() -> None:
     ran = {"engine": "onnxruntime", "version": "1.23", "device": "tensorrt:0", "precision": "fp32", "intra_threads": 0,
            "providers": ["TensorrtExecutionProvider"], "build_s": 41.25, "engine_cache": "built"}
     assert _engine_line(ran).endswith("precision fp32; session built in 41.250 s, TensorRT engine built and cached (outside the measurement)")
+
+
+def test_tensorrt_cache_folder_is_one_per_model_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vampy.engines.ort import trt_cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    a = conv_model(tmp_path / "a" / "mod.onnx", seed=0)
+    b = conv_model(tmp_path / "b" / "mod.onnx", seed=1)  # same file name, other weights: ORT's own engine names would collide
+    same = conv_model(tmp_path / "c" / "mod.onnx", seed=0)
+    assert trt_cache_dir(a).parent == tmp_path / "cache" / "vampy" / "tensorrt"
+    assert trt_cache_dir(a) != trt_cache_dir(b) and trt_cache_dir(a) == trt_cache_dir(same)
+
+
+@pytest.mark.parametrize(("engine_file", "expected"), [(False, "reused"), (True, "built")])
+def test_the_first_request_settles_the_build_and_the_cache_state(tmp_path: Path, engine_file: bool, expected: str) -> None:
+    """A pending session (TensorRT's state until its first request) on the CPU: the first request is
+    build time, and a file new in the cache folder means an engine was built."""
+    plain = get_engine().open(conv_model(tmp_path / "m.onnx", in_ch=1, hw=(16, 16), dynamic=True), EngineOptions(intra_threads=1))
+    folder = tmp_path / "trt"
+    folder.mkdir()
+    session = OrtDeviceSession(plain.raw, replace(plain.info, engine_cache="pending"), "cpu", 0, (folder, frozenset()))
+    if engine_file:
+        (folder / "TensorrtExecutionProvider_TRTKernel_graph_0.engine").write_bytes(b"x")
+    driver = _driver(tmp_path, session)
+    assert build_pending(session)
+    driver.warm_up()
+    assert session.info.engine_cache == expected and session.info.build_s > plain.info.build_s
+    # the build request is no warm-up figure (nor the base of the automatic --timeout)
+    assert len(driver.warm_e2e_ns) == driver.spec.job.warmup_requests and not build_pending(session)

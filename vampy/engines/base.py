@@ -56,9 +56,10 @@ class EngineInfo:
     intra_threads: int
     providers: tuple[str, ...] = ()
     # Seconds to make the session ready (ORT: the InferenceSession; OpenVINO: compile_model;
-    # TensorRT: also its engine build, on the first request). Never part of a measurement.
+    # TensorRT: plus its first request, where it builds the engine for a model with dynamic shapes;
+    # static shapes build while the session opens). Never part of a measurement.
     build_s: float = 0.0
-    engine_cache: str | None = None  # TensorRT: "built" (and cached) or "reused" (from the cache)
+    engine_cache: str | None = None  # TensorRT: "pending" until its first request, then "built" (and cached) or "reused"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -102,6 +103,12 @@ class Engine(Protocol):
 
 
 Clock = Callable[[], int]
+
+
+def build_pending(session: Session) -> bool:
+    """Whether the session still has to build on its first request (TensorRT on a model with dynamic
+    shapes): callers run that request before any timing and record it nowhere but in build_s."""
+    return session.info.engine_cache == "pending"
 
 
 def has_split(session: Session) -> bool:

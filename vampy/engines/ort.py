@@ -7,6 +7,7 @@ and what it computes follows the graph (QDQ nodes -> int8 kernels, float16 weigh
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import time
 from dataclasses import dataclass, replace
@@ -25,8 +26,22 @@ PROVIDER = "CPUExecutionProvider"
 # --provider -> the execution providers asked for, first choice first (ORT falls back along the list).
 _PROVIDERS = {"cpu": ("CPUExecutionProvider",), "cuda": ("CUDAExecutionProvider",), "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider")}
 GPU_HINT = "pip install 'vampy[gpu]' (onnxruntime-gpu, in place of onnxruntime) on a machine with an NVIDIA GPU, its driver and CUDA"
-# Built engines are reused between runs; XDG_CACHE_HOME moves the cache like other tools' caches.
-TRT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vampy" / "tensorrt"
+def trt_cache_dir(path: Path) -> Path:
+    """Where TensorRT's engines for this model file are kept between runs: one folder per content
+    hash, because ONNX Runtime names an engine by the model's file name and tensor names only (a
+    re-exported mod.onnx would reuse a stale engine), so "built"/"reused" is exact per model.
+    XDG_CACHE_HOME moves the cache like other tools' caches; read at each open, not at import."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vampy" / "tensorrt"
+    return root / _content_hash(str(path), path.stat().st_mtime_ns, path.stat().st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _content_hash(path: str, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 _ORT_TYPES: dict[str, str] = {
     "float": "float32", "double": "float64", "float16": "float16", "bool": "bool", "string": "object",
     "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
@@ -55,14 +70,17 @@ class OrtDeviceSession(OrtSession):
     tested on machines without a GPU (tests/unit/test_device_split.py).
     """
 
-    def __init__(self, raw: Any, info: EngineInfo, device: str, device_id: int, cache_before: frozenset[str] | None = None) -> None:
+    def __init__(self, raw: Any, info: EngineInfo, device: str, device_id: int, cache: tuple[Path, frozenset[str]] | None = None) -> None:
         super().__init__(raw, info)
         import onnxruntime
 
         self._to_device = onnxruntime.OrtValue.ortvalue_from_numpy
         self._device = device
         self._device_id = device_id
-        self._cache_before = cache_before  # TensorRT: the engine cache before this session; None once known
+        self._cache = cache  # TensorRT: its cache folder and the files in it before this session; None once known
+        # One binding per session, cleared per request, so that the host-to-device figure is the copy
+        # rather than the binding's set-up (one session is driven by one thread).
+        self._binding = raw.io_binding()
         self.run = self._run  # type: ignore[method-assign]
 
     def _run(self, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
@@ -70,8 +88,10 @@ class OrtDeviceSession(OrtSession):
 
     def run_split(self, feed: Mapping[str, np.ndarray], clock: Clock) -> tuple[list[np.ndarray], tuple[int, int]]:
         """(outputs, (compute_start_ns, compute_end_ns)); the caller's stamps around it bound the copies."""
-        t_first = time.perf_counter() if self._cache_before is not None else 0.0
-        binding = self.raw.io_binding()
+        t_first = time.perf_counter() if self._cache is not None else 0.0
+        binding = self._binding
+        binding.clear_binding_inputs()
+        binding.clear_binding_outputs()
         on_device = [self._to_device(np.ascontiguousarray(array), self._device, self._device_id) for array in feed.values()]
         for name, value in zip(feed, on_device):
             binding.bind_ortvalue_input(name, value)
@@ -83,20 +103,21 @@ class OrtDeviceSession(OrtSession):
         binding.synchronize_outputs()
         compute_end = clock()
         outputs = list(binding.copy_outputs_to_cpu())
-        if self._cache_before is not None:
+        if self._cache is not None:
             self._first_run_done(time.perf_counter() - t_first)
         return outputs, (compute_start, compute_end)
 
     def _first_run_done(self, seconds: float) -> None:
-        """TensorRT builds its engine on the first request of a shape: that time is build time, and
-        the cache folder says whether it built one or reused one."""
-        built = bool(_trt_cache_files() - (self._cache_before or frozenset()))
-        self._cache_before = None
+        """With dynamic shapes TensorRT builds its engine on the first request (static shapes: while the
+        session opens): that time is build time, and the cache folder says whether an engine was built."""
+        folder, before = self._cache or (Path(), frozenset())
+        self._cache = None
+        built = bool(_cache_files(folder) - before)
         self.info = replace(self.info, build_s=self.info.build_s + seconds, engine_cache="built" if built else "reused")
 
 
-def _trt_cache_files() -> frozenset[str]:
-    return frozenset(p.name for p in TRT_CACHE_DIR.glob("*")) if TRT_CACHE_DIR.is_dir() else frozenset()
+def _cache_files(folder: Path) -> frozenset[str]:
+    return frozenset(p.name for p in folder.glob("*")) if folder.is_dir() else frozenset()
 
 
 @dataclass(frozen=True)
@@ -140,10 +161,11 @@ class OrtEngine:
         if not path.is_file():
             raise InputError(f"model {path}: no such file")
         session_options = _session_options(ort, options)
-        cache_before = _trt_cache_files() if options.device == "tensorrt" else None
+        cache_dir = trt_cache_dir(path) if options.device == "tensorrt" else None
+        cache_before = _cache_files(cache_dir) if cache_dir else frozenset()
         t_build = time.perf_counter()
         try:
-            raw = ort.InferenceSession(str(path), sess_options=session_options, providers=_provider_list(options))
+            raw = ort.InferenceSession(str(path), sess_options=session_options, providers=_provider_list(options, cache_dir))
         except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types; all mean "cannot load"
             raise ModelError(f"model {path}: ONNX Runtime cannot load it: {first_line(exc)}") from exc
         used = tuple(raw.get_providers())
@@ -152,12 +174,12 @@ class OrtEngine:
             raise ModelError(f"model {path}: ONNX Runtime could not start {_PROVIDERS[options.device][0]} (it runs on {used[0]}); {GPU_HINT}")
         build_s = time.perf_counter() - t_build
         device = _device(used, options)
-        # "pending": TensorRT builds (or loads) its engine on the first request; workers warm up at least once.
+        # "pending" until the first request, which callers run before any timing (engines.base.build_pending).
         cache = "pending" if device.startswith("tensorrt") else None
         info = EngineInfo(self.name, self.version(), device, _compute_precision(path, used), options.intra_threads, used, build_s, cache)
         if device == "cpu":
             return OrtSession(raw, info)
-        return OrtDeviceSession(raw, info, "cuda", options.device_id, cache_before if cache else None)
+        return OrtDeviceSession(raw, info, "cuda", options.device_id, (cache_dir, cache_before) if cache and cache_dir else None)
 
 
 _DEVICE_OF = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda", "TensorrtExecutionProvider": "tensorrt"}
@@ -178,15 +200,16 @@ def _compute_precision(path: Path, used: tuple[str, ...]) -> str:
     return precision
 
 
-def _provider_list(options: EngineOptions) -> list[Any]:
+def _provider_list(options: EngineOptions, cache_dir: Path | None = None) -> list[Any]:
     if options.device == "cpu":
         return [PROVIDER]
     cuda = ("CUDAExecutionProvider", {"device_id": options.device_id})
-    if options.device == "cuda":
+    if options.device == "cuda" or cache_dir is None:
         return [cuda, PROVIDER]
-    TRT_CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    trt = ("TensorrtExecutionProvider", {"device_id": options.device_id, "trt_engine_cache_enable": True,
-                                         "trt_engine_cache_path": str(TRT_CACHE_DIR), "trt_timing_cache_enable": True})
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # The timing cache too goes to the cache folder (without a path ONNX Runtime writes it to the working directory).
+    trt = ("TensorrtExecutionProvider", {"device_id": options.device_id, "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir),
+                                         "trt_timing_cache_enable": True, "trt_timing_cache_path": str(cache_dir)})
     return [trt, cuda, PROVIDER]
 
 

@@ -398,8 +398,8 @@ class _ClusterRun:
         mine = [ref for ref, (a, _) in self.inflight.items() if a is actor]
         done, _ = ray.wait(mine, num_returns=len(mine), timeout=0) if mine else ([], [])
         hung = next((s for s, shard in enumerate(self.job.shards) if shard.items[0][0] == reading["line"]), None)
-        if hung is None or any(self.inflight[ref][1] == hung for ref in done):
-            return  # it finished since the reading: its result is on the way
+        if hung is None or hung not in {self.inflight[ref][1] for ref in mine} or any(self.inflight[ref][1] == hung for ref in done):
+            return  # it finished since the reading: its result was collected already, or is on the way
         for ref in done:
             self._receive(ref)
         if not actor.alive:

@@ -162,9 +162,17 @@ def cluster_summary(readings: dict[int, list[tuple[int, dict[str, Any]]]], nodes
 
 
 def _per_tick(runs: list[list[tuple[int, dict[str, Any]]]], key: str) -> dict[int, float]:
-    """A reading summed over workers at each tick (a worker that missed a tick adds nothing to it)."""
+    """A reading summed over workers at each tick. A worker whose answer missed a tick (late under
+    load) counts with its last reading there, between its first and last: its memory did not vanish."""
+    ticks = sorted({tick for run in runs for tick, _ in run})
     total: dict[int, float] = collections.defaultdict(float)
     for run in runs:
-        for tick, reading in run:
-            total[tick] += reading[key]
+        by_tick = dict(run)
+        last = None
+        for tick in ticks:
+            if tick < run[0][0] or tick > run[-1][0]:
+                continue
+            last = by_tick.get(tick, last)
+            if last is not None:
+                total[tick] += last[key]
     return total

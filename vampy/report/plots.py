@@ -154,7 +154,8 @@ BREAKDOWN_PHASES = ("queue", "preprocess", "model", "output")
 
 
 def _breakdown(ax: Any, report: dict[str, Any]) -> None:
-    """Mean and p99 time per phase of a request; the means add up to the e2e mean."""
+    """Mean and p99 time per phase of a request; the four phases' means add up to the e2e mean, and on a
+    device the three "model: ..." bars below them add up to the model phase."""
     phases = dict(report.get("breakdown") or {})
     names = [n for n in BREAKDOWN_PHASES if n in phases] + [n for n in phases if n not in BREAKDOWN_PHASES]
     for name, summary in (report.get("model_split") or {}).items():  # a device run: the model phase's three parts

@@ -69,7 +69,9 @@ def preset_plan(cfg: InferConfig, info: ModelInfo, mode: str, model_hw: tuple[in
         raise UsageError(f"--preset {s.name}: its Y-channel convention is what vampy infer scores without --preset; drop --preset and give --scale {s.shave_px}")
     if s.layout == "y":
         raise UsageError(f"scoring {s.name}: layout y is scored by the drrn/vdsr convention, vampy infer without --preset; use layout rgb or y_chroma")
-    recipe = PREP_PRESETS.get(cfg.preset or "", "rgb")
+    # A --scoring file names no recipe: a y_chroma one is fed as ecbsr (the only family that scores
+    # so), anything else as plain RGB.
+    recipe = PREP_PRESETS.get(cfg.preset or "") or ("ecbsr_y3" if s.layout == "y_chroma" else "rgb")
     if s.layout == "rgb" and mode != "rgb":
         raise UsageError(f"--preset {s.name}: the model's input {info.inputs[0].name} has 1 channel; the preset scores RGB models (N, 3, H, W)")
     match = _OUTPUT_KEY.match(s.output_key)

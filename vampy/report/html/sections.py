@@ -103,7 +103,10 @@ POINT_COLUMNS = (
 def sweep_section(source: Source) -> dict[str, Any]:
     d = source.data
     points = [p for p in d.get("points") or [] if isinstance(p, dict)]
-    columns = [(head, key) for head, key in POINT_COLUMNS if key not in ("engine", "precision") or any(p.get(key) for p in points)]
+    # As the text table: engine where any point names one, precision where another engine than ONNX Runtime ran
+    # (ONNX Runtime's is the model's own).
+    shown = {"engine": any(p.get("engine") for p in points), "precision": any(p.get("precision") and p.get("engine") not in (None, "onnxruntime") for p in points)}
+    columns = [(head, key) for head, key in POINT_COLUMNS if shown.get(key, True)]
     return {
         "label": source.label,
         "title": plots.sweep_title(d),
