@@ -87,13 +87,16 @@ def ycbcr_to_rgb_srcnn(ycbcr: np.ndarray) -> np.ndarray:
     return np.stack([r, g, b], axis=-1)
 
 
+Y_CHROMA_SCALE = 2  # the ECBSR script resizes the LR chroma x2, hard-coded (fx=2): its models are x2
+
+
 def decode_y_chroma(out: np.ndarray, lr_bgr: np.ndarray, input_hw: tuple[int, int], s: Scoring, where: str) -> np.ndarray:
     """ECBSR official: the model's Y (0..255, unclipped) with Cb/Cr of the LR (bilinear to the
     model input, SRCNN YCbCr, bilinear x2), back to RGB, clipped, truncated, as BGR."""
     y = out[0][0].astype(np.float32)
     lr = cv2.resize(lr_bgr, (input_hw[1], input_hw[0]), interpolation=cv2.INTER_LINEAR)
     ycbcr = rgb_to_ycbcr_srcnn(lr[:, :, ::-1].astype(np.float32)).astype(np.float32)
-    ycbcr = cv2.resize(ycbcr, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    ycbcr = cv2.resize(ycbcr, None, fx=Y_CHROMA_SCALE, fy=Y_CHROMA_SCALE, interpolation=cv2.INTER_LINEAR)
     if ycbcr.shape[:2] != y.shape:
         raise InputError(f"{where}: Y output is {y.shape[0]}x{y.shape[1]} but --input_shape {input_hw[0]} {input_hw[1]} x2 is "
                          f"{ycbcr.shape[0]}x{ycbcr.shape[1]}; give the model's input size")

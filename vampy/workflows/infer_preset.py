@@ -39,13 +39,12 @@ from vampy.data.imaging import encode_png, image_to_chw
 from vampy.errors import InputError, UsageError
 from vampy.formats.files import write_bytes_atomic
 from vampy.models.info import ModelInfo
-from vampy.quality.conventions import decode_rgb, decode_y_chroma, gt_name, output_array, read_gt, score
+from vampy.quality.conventions import Y_CHROMA_SCALE, decode_rgb, decode_y_chroma, gt_name, output_array, read_gt, score
 from vampy.quality.preset_eval import _drawable, resolve_scoring
 from vampy.quality.presets import Scoring
 from vampy.report.schema import InferFailure, InferPresetImage, InferPresetReport, InferTiming
 
 _OUTPUT_KEY = re.compile(r"output_(\d+)$")
-Y_CHROMA_SCALE = 2  # decode_y_chroma's chroma is resized x2 (the ECBSR script's hard-coded fx=2)
 
 
 @dataclass(frozen=True)
