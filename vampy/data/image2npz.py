@@ -31,7 +31,7 @@ def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Ima
     progress.start("image2npz", len(images))
     for image_path, name in _output_names(images, skipped):
         try:
-            chw = image_to_chw(read_image(image_path), cfg.mode, cfg.ycbcr) if recipe is None else _prepare(recipe, image_path, cfg, name)
+            chw = image_to_chw(read_image(image_path), cfg.mode, cfg.ycbcr) if recipe is None else prepare_image(recipe, image_path, cfg, name)
         except InputError as exc:
             skipped.append(FileProblem(str(image_path), str(exc)))
         else:
@@ -107,7 +107,7 @@ def _recipe(cfg: Image2NpzConfig) -> str | None:
     return recipe
 
 
-def _prepare(recipe: str, path: Path, cfg: Image2NpzConfig, npz_name: str) -> np.ndarray:
+def prepare_image(recipe: str, path: Path, cfg: Image2NpzConfig, npz_name: str) -> np.ndarray:
     """uint8 CHW by the family's script: OpenCV reads for rgb / y3 / ecbsr_y3, Pillow chains for the others."""
     if recipe in ("rgb", "y3"):
         return image_to_chw(read_image(path), recipe, "opencv")
@@ -115,7 +115,7 @@ def _prepare(recipe: str, path: Path, cfg: Image2NpzConfig, npz_name: str) -> np
         rgb = cv2.cvtColor(read_image(path), cv2.COLOR_BGR2RGB).astype(np.float64)
         y = (16.0 + (64.738 * rgb[:, :, 0] + 129.057 * rgb[:, :, 1] + 25.064 * rgb[:, :, 2]) / 256.0).astype(np.uint8)
         return np.ascontiguousarray(np.stack([y, y, y]))
-    image = _open_pil(path)
+    image = open_pil(path)
     bicubic, bilinear = Image.Resampling.BICUBIC, Image.Resampling.BILINEAR
     if recipe == "fsrnet":
         image = image.resize([16, 16], bicubic).resize([128, 128], bicubic)
@@ -141,7 +141,7 @@ def realsr_image(original: Image.Image, side_px: int) -> Image.Image:
     return original.convert("RGB").resize((side_px, side_px), Image.Resampling.BICUBIC)
 
 
-def _open_pil(path: Path) -> Image.Image:
+def open_pil(path: Path) -> Image.Image:
     try:
         with Image.open(path) as image:
             image.load()

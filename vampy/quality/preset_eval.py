@@ -72,7 +72,7 @@ def evaluate_preset(cfg: EvalConfig, s: Scoring, progress: Progress | None = Non
         else:
             images.append(EvalPresetImage(entry.index, stem, str(output), str(gt_path), gt.shape[0], gt.shape[1], psnr_db, ssim))
             if cfg.draw_dir is not None:
-                write_bytes_atomic(Path(cfg.draw_dir), f"{stem}.png", encode_png(_drawable(pred, s)))
+                write_bytes_atomic(Path(cfg.draw_dir), f"{stem}.png", encode_png(drawable(pred, s)))
         progress.advance()
     progress.finish()
     if not images:
@@ -117,7 +117,7 @@ def _pair_arrays(cfg: EvalConfig, s: Scoring, output: Path, stem: str, input_hw:
     return pred, gt, gt_path
 
 
-def _drawable(pred: np.ndarray, s: Scoring) -> np.ndarray:
+def drawable(pred: np.ndarray, s: Scoring) -> np.ndarray:
     """The decoded output as BGR uint8 for --draw_dir (float conventions rounded and clipped for the picture only)."""
     image = pred if pred.dtype == np.uint8 else np.clip(np.round(pred), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(image[:, :, ::-1] if s.colour == "rgb" else image)

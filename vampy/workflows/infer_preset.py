@@ -34,13 +34,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from vampy.config import Image2NpzConfig, InferConfig
-from vampy.data.image2npz import PREP_PRESETS, REALSR_HR_PX, REALSR_LR_PX, _open_pil, _prepare, realsr_image
+from vampy.data.image2npz import PREP_PRESETS, REALSR_HR_PX, REALSR_LR_PX, open_pil, prepare_image, realsr_image
 from vampy.data.imaging import encode_png, image_to_chw
 from vampy.errors import InputError, UsageError
 from vampy.formats.files import write_bytes_atomic
 from vampy.models.info import ModelInfo
 from vampy.quality.conventions import Y_CHROMA_SCALE, decode_rgb, decode_y_chroma, gt_name, output_array, read_gt, score
-from vampy.quality.preset_eval import _drawable, resolve_scoring
+from vampy.quality.preset_eval import drawable, resolve_scoring
 from vampy.quality.presets import Scoring
 from vampy.report.schema import InferFailure, InferPresetImage, InferPresetReport, InferTiming
 
@@ -108,12 +108,12 @@ def preset_chw(pp: PresetPlan, path: Path, source_bgr: np.ndarray) -> np.ndarray
         return np.ascontiguousarray(_realsr_rgb(path, REALSR_LR_PX).transpose(2, 0, 1))
     # The other chains read the file themselves, as the family's script does; they use no other field.
     cfg = Image2NpzConfig(dataset_dir=str(path.parent), pattern=path.name, target_dir=".", datalist_path=".", preset=pp.recipe)
-    return _prepare(pp.recipe, path, cfg, f"{path.stem}.npz")
+    return prepare_image(pp.recipe, path, cfg, f"{path.stem}.npz")
 
 
 def _realsr_rgb(path: Path, side_px: int) -> np.ndarray:
     """image2npz --preset realsr's image: convert('RGB'), PIL bicubic to side x side, read back as RGB (HxWx3 uint8)."""
-    return np.asarray(realsr_image(_open_pil(path), side_px))
+    return np.asarray(realsr_image(open_pil(path), side_px))
 
 
 def preset_gt_path(pp: PresetPlan, gt_dir: Path, stem: str) -> Path:
@@ -165,7 +165,7 @@ def score_preset(
     psnr_db, ssim = score(pred, gt, s)
     output_path = None
     if save_dir is not None:
-        output_path = str(write_bytes_atomic(Path(save_dir), f"{source.stem}.png", encode_png(_drawable(pred, s))))
+        output_path = str(write_bytes_atomic(Path(save_dir), f"{source.stem}.png", encode_png(drawable(pred, s))))
     return InferPresetImage(index, source.stem, str(source), str(gt_path), output_path, gt.shape[0], gt.shape[1], psnr_db, ssim)
 
 
@@ -178,7 +178,7 @@ def warm_score(pp: PresetPlan, output: np.ndarray | None) -> None:
         half_hw = (max(1, out.shape[2] // Y_CHROMA_SCALE), max(1, out.shape[3] // Y_CHROMA_SCALE))
         pred = _decode(pp, out, np.zeros((*(pp.chroma_hw or half_hw), 3), np.uint8), "warm-up")
         score(pred, pred.astype(np.uint8), pp.scoring)
-        encode_png(_drawable(pred, pp.scoring))
+        encode_png(drawable(pred, pp.scoring))
     except Exception:  # noqa: BLE001 - best effort: the images' own problems are reported as they come
         return
 
