@@ -20,7 +20,8 @@ from onnx import helper, numpy_helper
 from tests.integration import test_ray
 from tests.integration.test_ray import HEAD_IP, START_WAIT_S, Cluster, _cmdline, datalist, vampy, vdsp
 from tests.models import make_model, save
-from vampy.execution.ray_watch import bound_ns, cluster_summary, node_figures
+from vampy.execution.pool import timeout_bound_ns
+from vampy.execution.ray_watch import cluster_summary, node_figures
 
 # test_ray's two-node loopback cluster; a module-scoped fixture, so this module starts its own
 cluster = test_ray.cluster
@@ -150,10 +151,10 @@ def test_the_watchdog_answers_through_ray_client_too(cluster: Cluster, tmp_path:
 
 
 def test_the_bound_is_the_local_pools() -> None:
-    assert bound_ns(2.5, 10**9) == 2_500_000_000
-    assert bound_ns(0, 10**9) is None  # --timeout 0: off
-    assert bound_ns(None, 10**6) == 60 * 10**9  # automatic: never under a minute
-    assert bound_ns(None, 5 * 10**9) == 100 * 10**9  # 20 x the slowest warm-up request
+    assert timeout_bound_ns(2.5, 10**9) == 2_500_000_000
+    assert timeout_bound_ns(0, 10**9) is None  # --timeout 0: off
+    assert timeout_bound_ns(None, 10**6) == 60 * 10**9  # automatic: never under a minute
+    assert timeout_bound_ns(None, 5 * 10**9) == 100 * 10**9  # 20 x the slowest warm-up request
 
 
 def _reading(now_s: float, cpu_s: float, rss_mb: int, cores: int = 4) -> dict:

@@ -30,6 +30,14 @@ AUTO_TIMEOUT_FACTOR = 20
 AUTO_TIMEOUT_MIN_S = 60.0
 
 
+def timeout_bound_ns(timeout_s: float | None, slowest_warmup_ns: int) -> int | None:
+    """--timeout in ns, as every executor applies it: None (automatic) is AUTO_TIMEOUT_FACTOR x the
+    slowest warm-up request, never under AUTO_TIMEOUT_MIN_S; 0 turns the watchdog off (None)."""
+    if timeout_s is None:
+        return max(int(AUTO_TIMEOUT_MIN_S * 1e9), AUTO_TIMEOUT_FACTOR * slowest_warmup_ns)
+    return int(timeout_s * 1e9) if timeout_s > 0 else None
+
+
 @dataclass(frozen=True)
 class LocalPool:
     """The local Executor: P spawned worker processes on this machine."""
@@ -60,7 +68,7 @@ class _Pool:
         self.task_counter = ctx.Value("q", 0)
         self.inflight = ctx.Array("q", slots, lock=False)
         self.timeout_s = timeout_s  # None: automatic after warm-up; 0: off
-        self.timeout_ns = int(timeout_s * 1e9) if timeout_s else None
+        self.timeout_ns = None if timeout_s is None else timeout_bound_ns(timeout_s, 0)  # automatic: set after warm-up
         self.slowest_warmup_ns = 0
         self.procs = [
             ctx.Process(
@@ -89,7 +97,7 @@ class _Pool:
             if self.failed:
                 raise self._startup_error()
             if self.timeout_s is None:
-                self.timeout_ns = max(int(AUTO_TIMEOUT_MIN_S * 1e9), AUTO_TIMEOUT_FACTOR * self.slowest_warmup_ns)
+                self.timeout_ns = timeout_bound_ns(None, self.slowest_warmup_ns)
             monitor = ResourceMonitor([p.pid for p in self.procs if p.pid is not None])
             monitor.start()
             self.start_event.set()

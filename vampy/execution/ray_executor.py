@@ -35,7 +35,8 @@ import numpy as np
 from vampy.errors import OutputError, Terminated, UsageError, WorkerError
 from vampy.execution.datalist_task import FOLDER_ERRNOS, run_datalist_task
 from vampy.execution.job import DatalistTask, RunJob
-from vampy.execution.ray_watch import Watch, actor_options, bound_ns, cluster_summary, in_watch_group, node_figures, read_on_node
+from vampy.execution.pool import timeout_bound_ns
+from vampy.execution.ray_watch import Watch, actor_options, cluster_summary, in_watch_group, node_figures, read_on_node
 from vampy.execution.worker import SharedCounters, WorkerSpec, open_instances, warm_up_all
 from vampy.formats.datalist import output_name
 from vampy.formats.npz import NpzError, load_input_npz, write_npz_atomic
@@ -254,7 +255,7 @@ class _ClusterRun:
         self.fatal_output_error: str | None = None
         self.cpus = 0  # Ray's CPUs on the nodes the run uses
         self.start_failures: list[str] = []
-        self.watch = Watch(None)  # its bound is set after the warm-up (ray_watch.bound_ns)
+        self.watch = Watch(None)  # its bound is set after the warm-up (pool.timeout_bound_ns)
         self.timed_out: list[int] = []  # workers ended by the --timeout watchdog
         self.last_dead: int | None = None  # the worker lost or ended last
 
@@ -266,7 +267,7 @@ class _ClusterRun:
             setup_s = time.monotonic() - t0
             if not any(a.alive for a in self.actors):
                 raise WorkerError("no vampy worker started on the cluster: " + ("; ".join(self.start_failures) or "no node has a CPU"))
-            self.watch.timeout_ns = bound_ns(self.job.stop.request_timeout_s, max(int(a.warm["slowest_warmup_ns"]) for a in self.actors if a.warm))
+            self.watch.timeout_ns = timeout_bound_ns(self.job.stop.request_timeout_s, max(int(a.warm["slowest_warmup_ns"]) for a in self.actors if a.warm))
             self.progress.start(f"inference on {len({a.node_id for a in self.actors if a.alive})} node(s)", self.job.expected_samples)
             self._dispatch()
             self.watch.final(self._live())

@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import psutil
 
-from vampy.execution.pool import AUTO_TIMEOUT_FACTOR, AUTO_TIMEOUT_MIN_S
 from vampy.measure.monitor import ResourceSummary
 
 WATCH_GROUP = "vampy-watch"  # one thread per actor for watch(), beside the I threads that run shards
@@ -38,14 +37,6 @@ def in_watch_group(method: F) -> F:
 def actor_options() -> dict[str, Any]:
     """What ray.remote needs to make a ShardWorker actor class with the watch group."""
     return {"concurrency_groups": {WATCH_GROUP: 1}}
-
-
-def bound_ns(timeout_s: float | None, slowest_warmup_ns: int) -> int | None:
-    """--timeout in ns as the local pool applies it: None (automatic) is AUTO_TIMEOUT_FACTOR x the
-    slowest warm-up request, never under AUTO_TIMEOUT_MIN_S; 0 turns the watchdog off (None)."""
-    if timeout_s is None:
-        return max(int(AUTO_TIMEOUT_MIN_S * 1e9), AUTO_TIMEOUT_FACTOR * slowest_warmup_ns)
-    return int(timeout_s * 1e9) if timeout_s > 0 else None
 
 
 def read_on_node(inflight_ns: dict[int, int], running: dict[int, int]) -> dict[str, Any]:
