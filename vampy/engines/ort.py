@@ -7,7 +7,6 @@ and what it computes follows the graph (QDQ nodes -> int8 kernels, float16 weigh
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import time
 from dataclasses import dataclass, replace
@@ -20,12 +19,19 @@ from vampy.engines.base import Clock, EngineInfo, EngineOptions, check_engine_fl
 from vampy.errors import InputError, ModelError, UsageError, first_line
 from vampy.models.graph import graph_precision, read_signature
 from vampy.models.info import ModelInfo, TensorInfo
-from vampy.models.resolve import read_sidecar
+from vampy.models.resolve import file_sha256, read_sidecar
 
 PROVIDER = "CPUExecutionProvider"
 # --provider -> the execution providers asked for, first choice first (ORT falls back along the list).
 _PROVIDERS = {"cpu": ("CPUExecutionProvider",), "cuda": ("CUDAExecutionProvider",), "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider")}
 GPU_HINT = "pip install 'vampy[gpu]' (onnxruntime-gpu, in place of onnxruntime) on a machine with an NVIDIA GPU, its driver and CUDA"
+_ORT_TYPES: dict[str, str] = {
+    "float": "float32", "double": "float64", "float16": "float16", "bool": "bool", "string": "object",
+    "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
+    "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
+}
+
+
 def trt_cache_dir(path: Path) -> Path:
     """Where TensorRT's engines for this model file are kept between runs: one folder per content
     hash, because ONNX Runtime names an engine by the model's file name and tensor names only (a
@@ -37,16 +43,8 @@ def trt_cache_dir(path: Path) -> Path:
 
 @functools.lru_cache(maxsize=16)
 def _content_hash(path: str, mtime_ns: int, size: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-_ORT_TYPES: dict[str, str] = {
-    "float": "float32", "double": "float64", "float16": "float16", "bool": "bool", "string": "object",
-    "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
-    "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
-}
+    """Once per file version in a process (each instance opens the same model)."""
+    return file_sha256(Path(path))[:16]
 
 
 class OrtSession:
@@ -104,14 +102,14 @@ class OrtDeviceSession(OrtSession):
         compute_end = clock()
         outputs = list(binding.copy_outputs_to_cpu())
         if self._cache is not None:
-            self._first_run_done(time.perf_counter() - t_first)
+            folder, before = self._cache
+            self._cache = None
+            self._first_run_done(time.perf_counter() - t_first, folder, before)
         return outputs, (compute_start, compute_end)
 
-    def _first_run_done(self, seconds: float) -> None:
+    def _first_run_done(self, seconds: float, folder: Path, before: frozenset[str]) -> None:
         """With dynamic shapes TensorRT builds its engine on the first request (static shapes: while the
         session opens): that time is build time, and the cache folder says whether an engine was built."""
-        folder, before = self._cache or (Path(), frozenset())
-        self._cache = None
         built = bool(_cache_files(folder) - before)
         self.info = replace(self.info, build_s=self.info.build_s + seconds, engine_cache="built" if built else "reused")
 
@@ -200,12 +198,15 @@ def _compute_precision(path: Path, used: tuple[str, ...]) -> str:
     return precision
 
 
-def _provider_list(options: EngineOptions, cache_dir: Path | None = None) -> list[Any]:
+def _provider_list(options: EngineOptions, cache_dir: Path | None) -> list[Any]:
+    """cache_dir: TensorRT's engine cache for this model (trt_cache_dir), None for the other providers."""
     if options.device == "cpu":
         return [PROVIDER]
     cuda = ("CUDAExecutionProvider", {"device_id": options.device_id})
-    if options.device == "cuda" or cache_dir is None:
+    if options.device == "cuda":
         return [cuda, PROVIDER]
+    if cache_dir is None:
+        raise ValueError("the TensorRT provider needs its cache folder (trt_cache_dir)")
     cache_dir.mkdir(parents=True, exist_ok=True)
     # The timing cache too goes to the cache folder (without a path ONNX Runtime writes it to the working directory).
     trt = ("TensorrtExecutionProvider", {"device_id": options.device_id, "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir),

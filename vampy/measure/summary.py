@@ -81,8 +81,7 @@ BREAKDOWN_PERCENTILES = (50.0, 99.0)
 
 def _breakdown(arrival: np.ndarray, start: np.ndarray, model_start: np.ndarray, model_end: np.ndarray, end: np.ndarray) -> dict[str, Any]:
     """Where e2e goes: the four phases of every request add up to its e2e latency exactly."""
-    phases = {"queue": start - arrival, "preprocess": model_start - start, "model": model_end - model_start, "output": end - model_end}
-    return {name: summarize_latency(values, BREAKDOWN_PERCENTILES).to_dict() for name, values in phases.items()}
+    return _phases({"queue": start - arrival, "preprocess": model_start - start, "model": model_end - model_start, "output": end - model_end})
 
 
 def _model_split(model_start: np.ndarray, compute_start: np.ndarray, compute_end: np.ndarray, model_end: np.ndarray) -> dict[str, Any] | None:
@@ -91,12 +90,15 @@ def _model_split(model_start: np.ndarray, compute_start: np.ndarray, compute_end
     split = compute_start > 0
     if not split.any():
         return None
-    phases = {
+    return _phases({
         "host_to_device": compute_start[split] - model_start[split],
         "compute": compute_end[split] - compute_start[split],
         "device_to_host": model_end[split] - compute_end[split],
-    }
-    return {name: summarize_latency(values, BREAKDOWN_PERCENTILES).to_dict() for name, values in phases.items()}
+    })
+
+
+def _phases(durations_ns: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {name: summarize_latency(values, BREAKDOWN_PERCENTILES).to_dict() for name, values in durations_ns.items()}
 
 
 def _open_loop(cfg: RunConfig, arrival: np.ndarray, start: np.ndarray, achieved_qps: float) -> dict[str, Any] | None:
