@@ -7,6 +7,7 @@ of the two `ray start --block` processes, and teardown ends each by its pid, als
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -76,6 +77,18 @@ class Cluster:
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"the Ray cluster at {self.address} did not reach {n} nodes")
+
+    @contextlib.contextmanager
+    def extra_node(self) -> Iterator[subprocess.Popen[bytes]]:
+        """A third node for a test to kill (the module's two stay for the other tests); killed by its
+        pids at the end if the test did not."""
+        third = self.start_node()
+        try:
+            self.wait_nodes(3)
+            yield third
+        finally:
+            if third.poll() is None:
+                self.kill(third)
 
     def pids(self, starter: subprocess.Popen[bytes] | None = None) -> list[int]:
         found: list[int] = []
@@ -232,16 +245,11 @@ def wait_for_outputs(proc: subprocess.Popen[str], out: Path, count: int) -> None
 
 @pytest.mark.slow
 def test_a_node_lost_mid_run_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
-    third = cluster.start_node()  # the one that dies; the module's two nodes stay for the other tests
-    try:
-        cluster.wait_nodes(3)
+    with cluster.extra_node() as third:  # the one that dies
         proc, out, report_path = slow_run(cluster, tmp_path, 60)
         wait_for_outputs(proc, out, 3)
         cluster.kill(third)
         _, stderr = proc.communicate(timeout=300)
-    finally:
-        if third.poll() is None:
-            cluster.kill(third)
     assert proc.returncode == 0, stderr
     names = sorted(p.name for p in out.glob("output_*.npz"))
     assert names == [f"output_{i:06d}.npz" for i in range(60)]

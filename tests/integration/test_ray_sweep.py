@@ -85,9 +85,7 @@ def running_point(cluster: Cluster, starter: subprocess.Popen[bytes]) -> bool:
 
 @pytest.mark.slow
 def test_a_node_lost_mid_point_runs_it_again_on_another_node(cluster: Cluster, tmp_path: Path) -> None:
-    third = cluster.start_node()  # the one that dies
-    try:
-        cluster.wait_nodes(3)
+    with cluster.extra_node() as third:  # the one that dies
         model = slow_model(tmp_path / "slow.onnx", ms=20, size=256)
         report = tmp_path / "s.json"
         proc = subprocess.Popen([sys.executable, "-m", "vampy", "sweep", "-m", str(model), "-i", "1,2,3", "-p", "1", "-b", "1", "--threads", "1",
@@ -100,9 +98,6 @@ def test_a_node_lost_mid_point_runs_it_again_on_another_node(cluster: Cluster, t
             time.sleep(0.05)
         cluster.kill(third)
         _, stderr = proc.communicate(timeout=300)
-    finally:
-        if third.poll() is None:
-            cluster.kill(third)
     assert proc.returncode == 0, stderr
     data = json.loads(report.read_text())
     assert len(data["points"]) == 3 and all(p["error"] is None and p["samples"] == 60 for p in data["points"])
