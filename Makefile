@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= deploy_weights/vdsr
 DEMO_ITERATIONS ?= 24
 
-.PHONY: demo test bench setup setup-test clean
+.PHONY: demo test lint bench setup setup-test clean
 
 $(BIN)/vampy: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ demo: setup
 test: setup-test
 	bash scripts/test.sh
 
+# ruff and mypy as configured in pyproject.toml (docs/design.md, "Linters"); CI runs this before `make test`.
+lint: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 bench: setup-test
 	$(BIN)/python -m pytest benchmarks -q -p no:cacheprovider --benchmark-only
 
 clean:
-	rm -rf $(VENV) deploy_weights work .pytest_cache .benchmarks
+	rm -rf $(VENV) deploy_weights work .pytest_cache .benchmarks .mypy_cache .ruff_cache

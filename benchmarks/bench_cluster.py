@@ -30,7 +30,8 @@ LINES = 40
 def cluster_qps(cluster: Cluster, tmp: Path, model: Path, lines: Path, name: str) -> dict[str, Any]:
     report = tmp / f"{name}.json"
     proc = subprocess.run([sys.executable, "-m", "vampy", "run", "-m", str(model), "--vdsp_params", str(vdsp(tmp, 384)), "--threads", "1",
-                           "--datalist", str(lines), "--path_output", str(tmp / name), "--json", str(report), "-q", "--ray", cluster.address],
+                           "--datalist", str(lines), "--path_output", str(tmp / name), "--json", str(report), "-q",
+                           "--ray", cluster.address],
                           capture_output=True, text=True, timeout=600, env=ENV)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(report.read_text())

@@ -50,7 +50,8 @@ def benchmark_app_qps(model: Path, hint: str, seconds: float = ROUND_S) -> float
 
 
 def vampy_qps(model: Path, seconds: float = ROUND_S) -> float:
-    cfg = RunConfig(model=str(model), vdsp_params=str(VDSP), shapes=((3, 256, 256),), duration_s=seconds, warmup_requests=2, engine="openvino")
+    cfg = RunConfig.flat(str(model), vdsp_params=str(VDSP), shapes=((3, 256, 256),), duration_s=seconds, warmup_requests=2,
+                    engine="openvino")
     return execute(prepare(cfg), NullProgress()).throughput_qps
 
 

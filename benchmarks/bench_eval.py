@@ -80,7 +80,8 @@ def main() -> None:
     print(f"{args.images} images of {HEIGHT}x{WIDTH}x3 (x2 of 678x1020), preset edsr-basicsr")
     print(f"vendor way: {vendor_s:.1f} s, mean PSNR {psnr:.6f} dB, mean SSIM {ssim:.7f}")
     print(f"vampy eval: {vampy_s:.1f} s, mean PSNR {report.mean_psnr_db:.6f} dB, mean SSIM {report.mean_ssim:.7f}")
-    print(f"PSNR diff {abs(psnr - report.mean_psnr_db):.2e} dB, SSIM diff {abs(ssim - report.mean_ssim):.2e}; vampy {vendor_s / vampy_s:.2f}x faster")
+    print(f"PSNR diff {abs(psnr - report.mean_psnr_db):.2e} dB, SSIM diff {abs(ssim - report.mean_ssim):.2e}; "
+          f"vampy {vendor_s / vampy_s:.2f}x faster")
 
 
 if __name__ == "__main__":

@@ -54,4 +54,5 @@ def test_vdsr_precisions_one_session(benchmark: Any, compiled: dict[str, Path]) 
     benchmark.extra_info.update(threads=threads, shape=list(SHAPE), precisions=summary)
     print(f"\nVDSR {'x'.join(map(str, SHAPE))}, {threads} intra-op thread(s), {ROUNDS} alternating rounds of {ROUND_S:.0f} s:")
     for precision, s in summary.items():
-        print(f"  {precision}: best {s['best_qps']:.2f} qps (x{s['ratio_best']:.2f} fp32), median {s['median_qps']:.2f} qps (x{s['ratio_median']:.2f})")
+        print(f"  {precision}: best {s['best_qps']:.2f} qps (x{s['ratio_best']:.2f} fp32), "
+              f"median {s['median_qps']:.2f} qps (x{s['ratio_median']:.2f})")

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.models
 
-from vampy.formats.compile_yaml import parse_compile_config  # noqa: E402
 from vampy.compiler.pipeline import compile_model  # noqa: E402
+from vampy.formats.compile_yaml import parse_compile_config  # noqa: E402
 from vampy.models.zoo import build_vdsr  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -48,8 +48,9 @@ def _yaml(precision: str, checkpoint: Path, dataset: tuple[str, str], workspace:
         "backend": {"dtype": precision, "quantize": {"calibrate_mode": "kl_divergence", "quantize_per_channel": True}},
         "dataset": {
             "path": dataset[0], "sampler": {"suffix": "bmp", "pattern": dataset[1], "get_data_num": 5},
-            "process_ops": [{"type": "DecodeImage"}, {"type": "CvtColor", "code": "COLOR_RGB2YCrCb"}, {"type": "Resize", "size": [256, 256]},
-                            {"type": "ChannelSplit", "index": 0}, {"type": "Normalize", "norm_type": "None"}, {"type": "ToTensor"}],
+            "process_ops": [{"type": "DecodeImage"}, {"type": "CvtColor", "code": "COLOR_RGB2YCrCb"},
+                            {"type": "Resize", "size": [256, 256]}, {"type": "ChannelSplit", "index": 0},
+                            {"type": "Normalize", "norm_type": "None"}, {"type": "ToTensor"}],
         },
         "workspace": {"path": str(workspace)},
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from vampy.errors import VampyError
 from vampy.api import compile, evaluate, infer, run, sweep
+from vampy.errors import VampyError
 
 __all__ = ["VampyError", "__version__", "compile", "evaluate", "infer", "run", "sweep"]

@@ -129,7 +129,9 @@ def _as_model_input(tensors: list[np.ndarray], value: onnx.ValueInfoProto) -> np
 # --- the YAML's dataset ---
 
 
-def _dataset_samples(cfg: CompileConfig, ds: DatasetConfig, inputs: list[onnx.ValueInfoProto], spec: PreprocessSpec | None, log: BuildLog) -> Samples:
+def _dataset_samples(
+    cfg: CompileConfig, ds: DatasetConfig, inputs: list[onnx.ValueInfoProto], spec: PreprocessSpec | None, log: BuildLog
+) -> Samples:
     from vampy.data.process_ops import check_colour_codes, image_tensor
 
     if len(inputs) != 1:
@@ -199,7 +201,8 @@ def _check_same_norm(cfg: CompileConfig, ops: tuple[ProcessOp, ...], k: int, wan
         return ops
     raise InputError(
         f"{cfg.source}: dataset.process_ops[{k}] normalises ({NORM_LABELS[op.norm]}) and --vdsp_params {cfg.vdsp_params} "
-        f"normalises ({NORM_LABELS[wanted.norm]}) at run time too; set norm_type: None to let the vdsp file's normalisation apply, or drop --vdsp_params"
+        f"normalises ({NORM_LABELS[wanted.norm]}) at run time too; set norm_type: None to let the vdsp file's normalisation apply, "
+        "or drop --vdsp_params"
     )
 
 
@@ -209,7 +212,8 @@ def _same_norm(a: NormalizeOp, b: NormalizeOp) -> bool:
     if a.norm not in ("mean_std", "unit_mean_std"):
         return True
     n = min(len(a.mean or ()), len(b.mean or ()))
-    return bool(np.allclose((a.mean or ())[:n], (b.mean or ())[:n], rtol=1e-3) and np.allclose((a.std or ())[:n], (b.std or ())[:n], rtol=1e-3))
+    return bool(np.allclose((a.mean or ())[:n], (b.mean or ())[:n], rtol=1e-3)
+                and np.allclose((a.std or ())[:n], (b.std or ())[:n], rtol=1e-3))
 
 
 # --- --calib_datalist ---
@@ -235,11 +239,15 @@ def _datalist_samples(cfg: CompileConfig, inputs: list[onnx.ValueInfoProto], spe
     return Samples("datalist", names, _feed_count(cfg, len(entries), batch), make, normalisation, runtime)
 
 
-def _npz_tensor(cfg: CompileConfig, arrays: dict[str, np.ndarray], k: int, value: onnx.ValueInfoProto, spec: PreprocessSpec | None) -> np.ndarray:
+def _npz_tensor(
+    cfg: CompileConfig, arrays: dict[str, np.ndarray], k: int, value: onnx.ValueInfoProto, spec: PreprocessSpec | None
+) -> np.ndarray:
     """Input k of one npz, as `vampy run --datalist` would feed it (vdsp preprocessing, first planes)."""
     key = f"input_{k}"
     if key not in arrays:
-        raise InputError(f"--calib_datalist {cfg.calib_datalist}: an npz has no {key!r} (keys: {', '.join(arrays)}) for model input {value.name!r}")
+        raise InputError(
+            f"--calib_datalist {cfg.calib_datalist}: an npz has no {key!r} (keys: {', '.join(arrays)}) for model input {value.name!r}"
+        )
     raw = arrays[key]
     shape = dims(value)
     if spec is None or spec.passthrough or raw.dtype != np.uint8 or len(shape) != 4:

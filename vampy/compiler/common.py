@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import onnx
 
 
-
 @dataclass
 class BuildLog:
     """Warnings and notes for mod.json and the CLI; the engine never prints."""

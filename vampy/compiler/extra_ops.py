@@ -29,7 +29,7 @@ def append_softmax(model: onnx.ModelProto, op: ExtraOp, source: str) -> list[str
     """Each graph output `y` becomes Softmax(`y/logits`, axis); returns the outputs changed."""
     graph = model.graph
     produced = {name for node in graph.node for name in node.output}
-    changed = []
+    changed: list[str] = []
     for output in graph.output:
         name = output.name
         if name not in produced:

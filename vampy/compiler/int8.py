@@ -26,7 +26,9 @@ _ORT_METHODS = {
 }
 
 
-def build_int8(source: Path, model: onnx.ModelProto, cfg: CompileConfig, work: Path, progress: Progress, log: BuildLog) -> tuple[Path, dict[str, Any]]:
+def build_int8(
+    source: Path, model: onnx.ModelProto, cfg: CompileConfig, work: Path, progress: Progress, log: BuildLog
+) -> tuple[Path, dict[str, Any]]:
     """source (the saved fp32 model) -> work/int8.onnx, and the calibration record."""
     samples = calibration_samples(cfg, model, log)
     prepared = _pre_process(source, work, log)

@@ -27,8 +27,8 @@ from vampy import __version__
 from vampy.compiler.calibration_data import check_calibration_inputs
 from vampy.compiler.common import BuildLog, dims, fmt_dims, graph_inputs
 from vampy.compiler.extra_ops import apply_extra_ops
-from vampy.compiler.plan import ignored_notes
 from vampy.compiler.int8 import build_int8
+from vampy.compiler.plan import ignored_notes
 from vampy.compiler.ranges import mse_range
 from vampy.config import CompileConfig
 from vampy.engines import ort_build
@@ -106,7 +106,9 @@ def _load_checkpoint(cfg: CompileConfig, path: Path) -> onnx.ModelProto:
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # noqa: BLE001 - protobuf raises several types; all mean "not ONNX"
-        raise ModelError(f"{cfg.source}: frontend.checkpoint {path}: not a readable ONNX model ({first_line(exc, MAX_REASON_CHARS)})") from None
+        raise ModelError(
+            f"{cfg.source}: frontend.checkpoint {path}: not a readable ONNX model ({first_line(exc, MAX_REASON_CHARS)})"
+        ) from None
     # skip_layers and the quantizer address nodes by name; unnamed nodes get stable names.
     for index, node in enumerate(model.graph.node):
         if not node.name:
@@ -131,7 +133,9 @@ def _fix_input_shapes(model: onnx.ModelProto, cfg: CompileConfig) -> None:
 def _fix_one(value: onnx.ValueInfoProto, wanted_dims: tuple[int, ...], symbols: dict[str, int], cfg: CompileConfig) -> None:
     shape = value.type.tensor_type.shape
     current = dims(value)
-    misfit = ModelError(f"{cfg.source}: frontend.shape.{value.name} {list(wanted_dims)} does not fit the model input {value.name!r} {fmt_dims(current)}")
+    misfit = ModelError(
+        f"{cfg.source}: frontend.shape.{value.name} {list(wanted_dims)} does not fit the model input {value.name!r} {fmt_dims(current)}"
+    )
     if current and len(current) != len(wanted_dims):
         raise misfit
     if not current:
@@ -152,7 +156,9 @@ def _check_frontend_dtype(model: onnx.ModelProto, cfg: CompileConfig) -> None:
         elem = value.type.tensor_type.elem_type
         if elem in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16) and elem != wanted:
             actual = "fp32" if elem == onnx.TensorProto.FLOAT else "fp16"
-            raise InputError(f"{cfg.source}: frontend.dtype {cfg.frontend_dtype}, but the model input {value.name!r} is {actual}; write dtype: {actual}")
+            raise InputError(
+                f"{cfg.source}: frontend.dtype {cfg.frontend_dtype}, but the model input {value.name!r} is {actual}; write dtype: {actual}"
+            )
     if cfg.precision != "fp32" and wanted != onnx.TensorProto.FLOAT:
         raise InputError(f"{cfg.source}: backend.dtype {cfg.precision} starts from an fp32 model; frontend.dtype is {cfg.frontend_dtype}")
 

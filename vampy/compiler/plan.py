@@ -51,7 +51,9 @@ def compile_plan(cfg: CompileConfig) -> dict[str, Any]:
         "model_path": str(cfg.output_dir / "mod.onnx"),
         "calibration": _calibration(cfg),
         "extra_ops_applied": [{"type": op.kind, "axis": op.axis} for op in cfg.extra_ops],
-        "ignored_keys": [{"key": k, "reason": r} for k, r in zip(cfg.ignored_keys, cfg.ignored_reasons or ("vendor-only",) * len(cfg.ignored_keys))],
+        "ignored_keys": [
+            {"key": k, "reason": r} for k, r in zip(cfg.ignored_keys, cfg.ignored_reasons or ("vendor-only",) * len(cfg.ignored_keys))
+        ],
         "unused_keys": list(cfg.unused_keys),
         "warnings": list(cfg.warnings),
         "notes": list(cfg.notes),

@@ -6,11 +6,11 @@ import io
 import os
 from pathlib import Path
 
-from vampy.config import Image2NpzConfig
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from vampy.config import Image2NpzConfig
 from vampy.data.imaging import image_to_chw, read_image
 from vampy.errors import InputError, UsageError
 from vampy.formats.files import make_output_dir, write_atomic
@@ -31,7 +31,10 @@ def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Ima
     progress.start("image2npz", len(images))
     for image_path, name in _output_names(images, skipped):
         try:
-            chw = image_to_chw(read_image(image_path), cfg.mode, cfg.ycbcr) if recipe is None else prepare_image(recipe, image_path, cfg, name)
+            if recipe is None:
+                chw = image_to_chw(read_image(image_path), cfg.mode, cfg.ycbcr)
+            else:
+                chw = prepare_image(recipe, image_path, cfg, name)
         except InputError as exc:
             skipped.append(FileProblem(str(image_path), str(exc)))
         else:
@@ -39,7 +42,9 @@ def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Ima
         progress.advance()
     progress.finish()
     if not written:
-        raise InputError(f"{cfg.dataset_dir}: none of the {len(images)} matching files could be read as an image (first: {skipped[0].reason})")
+        raise InputError(
+            f"{cfg.dataset_dir}: none of the {len(images)} matching files could be read as an image (first: {skipped[0].reason})"
+        )
     datalist = _write_datalist(Path(cfg.datalist_path), written, cfg.relative)
     return Image2NpzResult(
         str(datalist), str(target), cfg.preset or cfg.mode, cfg.ycbcr, tuple(str(p) for p in written),

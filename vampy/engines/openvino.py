@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,8 @@ class OpenVinoEngine:
             raise UsageError(f"threads must be >= 0 and streams >= 1; got threads {options.intra_threads}, streams {options.streams}")
         if not path.is_file():
             raise InputError(f"model {path}: no such file")
-        key = (str(path), path.stat().st_mtime_ns, options.precision, options.intra_threads, options.streams, options.profile_prefix is not None)
+        key = (str(path), path.stat().st_mtime_ns, options.precision, options.intra_threads, options.streams,
+               options.profile_prefix is not None)
         with _compile_lock:
             compiled, compile_s = _compiled(*key)
         return OvSession(compiled, self._info(path, compiled, options, compile_s), options.profile_prefix)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,11 @@ from vampy.models.resolve import file_sha256, read_sidecar
 
 PROVIDER = "CPUExecutionProvider"
 # --provider -> the execution providers asked for, first choice first (ORT falls back along the list).
-_PROVIDERS = {"cpu": ("CPUExecutionProvider",), "cuda": ("CUDAExecutionProvider",), "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider")}
+_PROVIDERS = {
+    "cpu": ("CPUExecutionProvider",),
+    "cuda": ("CUDAExecutionProvider",),
+    "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider"),
+}
 GPU_HINT = "pip install 'vampy[gpu]' (onnxruntime-gpu, in place of onnxruntime) on a machine with an NVIDIA GPU, its driver and CUDA"
 _ORT_TYPES: dict[str, str] = {
     "float": "float32", "double": "float64", "float16": "float16", "bool": "bool", "string": "object",
@@ -54,7 +59,8 @@ class OrtSession:
         self.raw = raw
         self.info = info
         self.output_names = tuple(o.name for o in raw.get_outputs())
-        self.run = functools.partial(raw.run, None)  # bound once: this sits on the timed path
+        # Bound once: this sits on the timed path.
+        self.run: Callable[[Mapping[str, np.ndarray]], Sequence[np.ndarray]] = functools.partial(raw.run, None)
 
     def end_profiling(self) -> str | None:
         return str(self.raw.end_profiling()) if self.raw.get_session_options().enable_profiling else None
@@ -79,7 +85,7 @@ class OrtDeviceSession(OrtSession):
         # One binding per session, cleared per request, so that the host-to-device figure is the copy
         # rather than the binding's set-up (one session is driven by one thread).
         self._binding = raw.io_binding()
-        self.run = self._run  # type: ignore[method-assign]
+        self.run = self._run
 
     def _run(self, feed: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
         return self.run_split(feed, time.perf_counter_ns)[0]
@@ -169,7 +175,9 @@ class OrtEngine:
         used = tuple(raw.get_providers())
         if used[0] != _PROVIDERS[options.device][0] and not (options.device == "tensorrt" and used[0] == "CUDAExecutionProvider"):
             # ORT falls back to the CPU silently when a GPU provider fails to start; vampy does not.
-            raise ModelError(f"model {path}: ONNX Runtime could not start {_PROVIDERS[options.device][0]} (it runs on {used[0]}); {GPU_HINT}")
+            raise ModelError(
+                f"model {path}: ONNX Runtime could not start {_PROVIDERS[options.device][0]} (it runs on {used[0]}); {GPU_HINT}"
+            )
         build_s = time.perf_counter() - t_build
         device = _device(used, options)
         # "pending" until the first request, which callers run before any timing (engines.base.build_pending).
@@ -209,7 +217,8 @@ def _provider_list(options: EngineOptions, cache_dir: Path | None) -> list[Any]:
         raise ValueError("the TensorRT provider needs its cache folder (trt_cache_dir)")
     cache_dir.mkdir(parents=True, exist_ok=True)
     # The timing cache too goes to the cache folder (without a path ONNX Runtime writes it to the working directory).
-    trt = ("TensorrtExecutionProvider", {"device_id": options.device_id, "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir),
+    trt = ("TensorrtExecutionProvider", {"device_id": options.device_id,
+                                         "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir),
                                          "trt_timing_cache_enable": True, "trt_timing_cache_path": str(cache_dir)})
     return [trt, cuda, PROVIDER]
 

@@ -39,7 +39,9 @@ VENDOR_KEYS: dict[str, str] = {
     "backend.dynamic_params": "the device's dynamic-shape tables; ONNX Runtime takes dynamic shapes as they are",
     "backend.quantize.overflow_adaptive": "the device's requantization overflow handling",
     "backend.quantize.calibrate_chunk_by": "how the vendor's calibrator splits its work in memory; vampy streams one sample at a time",
-    "backend.quantize.quantize_operators": "the vendor's operator list, in its own (TVM) operator names; vampy quantizes ONNX Runtime's default set",
+    "backend.quantize.quantize_operators": (
+        "the vendor's operator list, in its own (TVM) operator names; vampy quantizes ONNX Runtime's default set"
+    ),
     "backend.quantize.quantize_dsp_ops": "operators run on the device's DSP",
     "backend.quantize.quantize_mode": "the device quantizer's scheme; ONNX Runtime's QDQ is fixed",
     "backend.quantize.requant_suppress": "the device's requantization",

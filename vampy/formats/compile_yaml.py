@@ -352,9 +352,13 @@ def _graph(ctx: _Ctx, obj: object) -> tuple[ExtraOp, ...]:
         if kind == "softmax":
             applied.append(ExtraOp("softmax", _softmax_axis(ctx, f"{key}.params", params)))
         elif vocab.is_not_applied_extra_op(kind):
-            ctx.notes.append(f"{key}.type {kind}: not applied (the vendor's device post-processing); the compiled model keeps its raw outputs")
+            ctx.notes.append(
+                f"{key}.type {kind}: not applied (the vendor's device post-processing); the compiled model keeps its raw outputs"
+            )
         else:
-            raise ctx.error(f"{key}.type", f"{kind!r} is not an extra op vampy knows (softmax; *_nms and insert_odma are accepted, not applied)")
+            raise ctx.error(
+                f"{key}.type", f"{kind!r} is not an extra op vampy knows (softmax; *_nms and insert_odma are accepted, not applied)"
+            )
     return tuple(applied)
 
 

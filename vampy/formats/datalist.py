@@ -17,7 +17,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from vampy.errors import InputError
 from vampy.formats.files import open_no_wait
 
@@ -50,7 +49,9 @@ def read_datalist(path: Path) -> list[DatalistEntry]:
     if not entries:
         raise InputError(f"{path}: the datalist has no entries; expected one npz path per line")
     if len(entries) > MAX_DATALIST_ENTRIES:
-        raise InputError(f"{path}: {len(entries)} entries; output names sort in datalist order only up to {MAX_DATALIST_ENTRIES}, split the datalist")
+        raise InputError(
+            f"{path}: {len(entries)} entries; output names sort in datalist order only up to {MAX_DATALIST_ENTRIES}, split the datalist"
+        )
     return entries
 
 
@@ -116,7 +117,7 @@ def output_name(index: int) -> str:
     """vamp's output file name for a datalist index: output_000000.npz, output_000001.npz, ..."""
     if not 0 <= index < MAX_DATALIST_ENTRIES:
         raise ValueError(f"datalist index {index} is outside 0..{MAX_DATALIST_ENTRIES - 1}")
-    return "output_%06d.npz" % index
+    return f"output_{index:06d}.npz"
 
 
 # --- image2npz ---

@@ -16,8 +16,9 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, BinaryIO, Callable
+from typing import IO, BinaryIO
 
 from vampy.errors import InputError, OutputError
 
@@ -103,7 +104,9 @@ def _deepest_block(text: str, stop_at: int) -> int:
         while indents and indents[-1] >= indent:
             indents.pop()
         indents.append(indent)
-        deepest = max(deepest, len(indents) + _DASHES.match(content).group(0).count("-"))
+        dashes = _DASHES.match(content)
+        assert dashes is not None  # the pattern matches the empty string
+        deepest = max(deepest, len(indents) + dashes.group(0).count("-"))
         if deepest > stop_at:
             break
     return deepest
@@ -142,7 +145,9 @@ def write_atomic(folder: Path, name: str, write: Callable[[IO[bytes]], object]) 
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, target)
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}; check that the folder exists, is writable and has space", exc.errno) from None
+        raise OutputError(
+            f"cannot write {target}: {exc.strerror or exc}; check that the folder exists, is writable and has space", exc.errno
+        ) from None
     finally:
         if tmp_name is not None and os.path.exists(tmp_name):
             os.unlink(tmp_name)  # only when the rename did not happen

@@ -9,15 +9,15 @@ import math
 import stat
 import zipfile
 import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Mapping, Sequence
+from typing import IO, Any
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from vampy.errors import InputError, first_line
 from vampy.formats.files import write_atomic
-
 
 MAX_NPZ_BYTES = 1 << 30
 
@@ -104,7 +104,10 @@ def _declared_bytes(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
     if declared_bytes > max_bytes:
         raise NpzError(path, f"array {key!r} declares shape {shape} {dtype} = {declared_bytes} bytes, over the {max_bytes}-byte limit")
     if header_bytes + declared_bytes > info.file_size:
-        raise NpzError(path, f"array {key!r} declares {declared_bytes} bytes but the archive holds {info.file_size - header_bytes} (truncated or forged)")
+        raise NpzError(
+            path,
+            f"array {key!r} declares {declared_bytes} bytes but the archive holds {info.file_size - header_bytes} (truncated or forged)",
+        )
     return declared_bytes
 
 

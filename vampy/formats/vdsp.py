@@ -54,26 +54,30 @@ import yaml
 from vampy.errors import InputError, short_repr
 from vampy.formats.files import check_nesting, read_input_bytes
 from vampy.formats.vdsp_vocab import (  # noqa: F401 - the enums are part of this module's interface
-    _COLOR_CODES,
-    _COLOR_LABELS,
-    _FORMAT_LABELS,
-    _IMAGE_FORMATS,
-    _NORM_LABELS,
-    _NORMS,
-    _OP_CONFIG_KEYS,
-    _OP_TYPES,
-    _RESIZE_LABELS,
+    COLOR_CODES,
+    COLOR_LABELS,
+    FORMAT_LABELS,
+    IMAGE_FORMATS,
     MAX_SIDE_PX,
+    NORM_LABELS,
+    NORMS,
+    OP_CONFIG_KEYS,
+    OP_TYPES,
+    RESIZE_LABELS,
     ColorConversion,
     InputFormat,
     Norm,
+    OpInfo,
     OpKind,
     PadEdges,
     ResizeMethod,
-    _OpInfo,
-    _parse_op_config,
-    _type_name,
+    parse_op_config,
+    type_name,
 )
+
+# Old private spellings, kept only for tests/unit/test_fuzz.py: drop them once it imports OP_TYPES and OP_CONFIG_KEYS.
+_OP_TYPES = OP_TYPES
+_OP_CONFIG_KEYS = OP_CONFIG_KEYS
 
 # A float32 (3, H, W) tensor above this is a typo in the file, not a real model input.
 MAX_TENSOR_BYTES = 512 * 2**20
@@ -124,11 +128,11 @@ class PreprocessSpec:
 
     @property
     def input_label(self) -> str:
-        return _FORMAT_LABELS[self.input_format]
+        return FORMAT_LABELS[self.input_format]
 
     @property
     def resize_label(self) -> str:
-        return _RESIZE_LABELS[self.resize_method]
+        return RESIZE_LABELS[self.resize_method]
 
     @property
     def nominal_input_chw(self) -> tuple[int, int, int] | None:
@@ -243,7 +247,7 @@ def parse_vdsp(obj: object, source: str) -> PreprocessSpec:
     if not isinstance(obj, dict):
         raise InputError(
             f"{source}: a vdsp_params file holds one object {{\"OpType\": ..., \"OpConfig\": {{...}}}}, "
-            f"not {_type_name(obj)}; fix the file"
+            f"not {type_name(obj)}; fix the file"
         )
     unknown = sorted(str(key) for key in obj if key not in ("OpType", "OpConfig"))
     if unknown:
@@ -251,18 +255,18 @@ def parse_vdsp(obj: object, source: str) -> PreprocessSpec:
             f"{source}: unknown top-level key {short_repr(unknown[0])}; known keys: OpType, OpConfig"
         )
     op_type = obj.get("OpType")
-    if not isinstance(op_type, str) or op_type not in _OP_TYPES:
+    if not isinstance(op_type, str) or op_type not in OP_TYPES:
         shown = "missing" if "OpType" not in obj else f"{short_repr(op_type)} is not supported"
-        raise InputError(f"{source}: OpType {shown}; use one of: {', '.join(_OP_TYPES)}")
+        raise InputError(f"{source}: OpType {shown}; use one of: {', '.join(OP_TYPES)}")
     config = obj.get("OpConfig", {})
     if config is None:
         config = {}
     if not isinstance(config, dict):
         raise InputError(
-            f"{source}: OpConfig must be an object of keys, not {_type_name(config)}; fix the file"
+            f"{source}: OpConfig must be an object of keys, not {type_name(config)}; fix the file"
         )
-    values = _parse_op_config(config, source)
-    spec = _build_spec(source, op_type, _OP_TYPES[op_type], values)
+    values = parse_op_config(config, source)
+    spec = _build_spec(source, op_type, OP_TYPES[op_type], values)
     _check_geometry(spec, "OpConfig")
     return spec
 
@@ -294,13 +298,13 @@ def _check_area(source: str, what: str, hw: tuple[int, int]) -> None:
         )
 
 
-def _input_format(values: dict[str, Any], info: _OpInfo, source: str, op_type: str) -> InputFormat:
+def _input_format(values: dict[str, Any], info: OpInfo, source: str, op_type: str) -> InputFormat:
     color = values.get("ColorCvtCode")
     wants_nv12 = info.nv12 or color is ColorConversion.NV12_TO_RGB
     fmt: InputFormat = values.get("IimageFormat", InputFormat.NV12 if wants_nv12 else InputFormat.RGB_CHW)
     if info.nv12 and fmt is not InputFormat.NV12:
         raise InputError(f"{source}: {op_type} takes YUV_NV12 input, not OpConfig.IimageFormat = "
-                         f"{_vendor_name(_IMAGE_FORMATS, fmt)}; set IimageFormat to YUV_NV12 or remove it")
+                         f"{_vendor_name(IMAGE_FORMATS, fmt)}; set IimageFormat to YUV_NV12 or remove it")
     takes_nv12 = info.nv12 or info.kind in (OpKind.SINGLE_COLOR, OpKind.PASSTHROUGH)
     if not takes_nv12 and fmt is InputFormat.NV12:
         raise InputError(f"{source}: {op_type} takes RGB/BGR input, not OpConfig.IimageFormat = YUV_NV12; "
@@ -313,38 +317,38 @@ def _color(values: dict[str, Any], fmt: InputFormat, source: str) -> ColorConver
     color: ColorConversion = values.get("ColorCvtCode", default)
     if (fmt is InputFormat.NV12) != (color is ColorConversion.NV12_TO_RGB):
         raise InputError(
-            f"{source}: OpConfig.ColorCvtCode = {_vendor_name(_COLOR_CODES, color)} does not fit "
-            f"OpConfig.IimageFormat = {_vendor_name(_IMAGE_FORMATS, fmt)}; YUV_NV12 input needs "
+            f"{source}: OpConfig.ColorCvtCode = {_vendor_name(COLOR_CODES, color)} does not fit "
+            f"OpConfig.IimageFormat = {_vendor_name(IMAGE_FORMATS, fmt)}; YUV_NV12 input needs "
             "YUV2RGB_NV12 and YUV2RGB_NV12 needs YUV_NV12 input"
         )
     return color
 
 
-def _norm(values: dict[str, Any], info: _OpInfo, source: str, op_type: str) -> Norm:
+def _norm(values: dict[str, Any], info: OpInfo, source: str, op_type: str) -> Norm:
     if info.kind is OpKind.PASSTHROUGH:
         return Norm.NONE
     if not info.fused:
         norm: Norm = values.get("NormaType", Norm.NONE)
         if norm is not Norm.NONE:
-            raise InputError(f"{source}: OpConfig.NormaType = {_vendor_name(_NORMS, norm)} but {op_type} "
+            raise InputError(f"{source}: OpConfig.NormaType = {_vendor_name(NORMS, norm)} but {op_type} "
                              "does not normalise; remove NormaType or set it to EQUAL")
         return norm
     if "NormaType" not in values:
-        raise InputError(f"{source}: OpConfig.NormaType is missing; add one of: {', '.join(_NORMS)}")
+        raise InputError(f"{source}: OpConfig.NormaType is missing; add one of: {', '.join(NORMS)}")
     norm = values["NormaType"]
     if norm in (Norm.UNIT_MEAN_STD, Norm.MEAN_STD):
         for key in ("Mean", "Std"):
             if key not in values:
-                raise InputError(f"{source}: OpConfig.NormaType = {_vendor_name(_NORMS, norm)} needs "
+                raise InputError(f"{source}: OpConfig.NormaType = {_vendor_name(NORMS, norm)} needs "
                                  f"OpConfig.{key} (3 values); add it")
     return norm
 
 
-def _single_op_color(values: dict[str, Any], info: _OpInfo, color: ColorConversion, source: str,
+def _single_op_color(values: dict[str, Any], info: OpInfo, color: ColorConversion, source: str,
                      op_type: str) -> None:
     """Single resize/crop ops do only their step; a colour code there would be silently ignored."""
     if info.kind in (OpKind.SINGLE_RESIZE, OpKind.SINGLE_CROP) and color is not ColorConversion.NONE:
-        raise InputError(f"{source}: OpConfig.ColorCvtCode = {_vendor_name(_COLOR_CODES, color)} but "
+        raise InputError(f"{source}: OpConfig.ColorCvtCode = {_vendor_name(COLOR_CODES, color)} but "
                          f"{op_type} does not convert colour; remove ColorCvtCode or set NO_CHANGE")
 
 
@@ -361,7 +365,7 @@ def _crop_xy(values: dict[str, Any]) -> tuple[int, int] | None:
     return (int(values.get("CropX", 0)), int(values.get("CropY", 0)))
 
 
-def _build_spec(source: str, op_type: str, info: _OpInfo, values: dict[str, Any]) -> PreprocessSpec:
+def _build_spec(source: str, op_type: str, info: OpInfo, values: dict[str, Any]) -> PreprocessSpec:
     fmt = _input_format(values, info, source, op_type)
     color = _color(values, fmt, source)
     _single_op_color(values, info, color, source, op_type)
@@ -480,7 +484,7 @@ def _geometry_lines(spec: PreprocessSpec) -> list[str]:
 
 
 def _norm_line(spec: PreprocessSpec) -> str:
-    text = f"normalise: {_NORM_LABELS[spec.norm]}"
+    text = f"normalise: {NORM_LABELS[spec.norm]}"
     if spec.norm in (Norm.UNIT_MEAN_STD, Norm.MEAN_STD) and spec.mean and spec.std:
         text += f", mean=({', '.join(f'{v:g}' for v in spec.mean)}), std=({', '.join(f'{v:g}' for v in spec.std)})"
     return text
@@ -506,10 +510,10 @@ def describe_vdsp(spec: PreprocessSpec) -> list[str]:
     nominal = f" (file says {_size_text(spec.input_hw)})" if spec.input_hw else ""
     lines = [f"input: {spec.input_label}, any size{nominal}"]
     if spec.color is ColorConversion.NV12_TO_RGB:
-        lines.append(f"colour: {_COLOR_LABELS[spec.color]}")
+        lines.append(f"colour: {COLOR_LABELS[spec.color]}")
     lines += _geometry_lines(spec)
     if spec.color is not ColorConversion.NV12_TO_RGB:
-        lines.append(f"colour: {_COLOR_LABELS[spec.color]}")
+        lines.append(f"colour: {COLOR_LABELS[spec.color]}")
     lines.append(_norm_line(spec))
     shape = "H,W" if spec.output_hw is None else f"{spec.output_hw[0]},{spec.output_hw[1]}"
     lines.append(f"tensor: float32 ({_CHANNELS},{shape})")

@@ -83,36 +83,38 @@ class PadEdges(NamedTuple):
 
 
 
-class _OpInfo(NamedTuple):
+class OpInfo(NamedTuple):
+    """What an OpType means: its pipeline, whether it reads NV12, whether it is fused."""
+
     kind: OpKind
     nv12: bool
     fused: bool  # fused ops normalise, so NormaType is required
 
 
 
-_OP_TYPES: dict[str, _OpInfo] = {
-    "FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR": _OpInfo(OpKind.RESIZE, False, True),
-    "FUSION_OP_RGB_RESIZE_CVTCOLOR_CROP_NORM_TENSOR": _OpInfo(OpKind.RESIZE_CROP, False, True),
-    "FUSION_OP_RGB_CROP_RESIZE_CVTCOLOR_NORM_TENSOR": _OpInfo(OpKind.CROP_RESIZE, False, True),
-    "FUSION_OP_RGB_LETTERBOX_CVTCOLOR_NORM_TENSOR": _OpInfo(OpKind.LETTERBOX, False, True),
-    "FUSION_OP_RGB_LETTERBOX_CVTCOLOR_NORM_TENSOR_EXT": _OpInfo(OpKind.RESIZE_PAD, False, True),
-    "FUSION_OP_RGB_CVTCOLOR_NORM_TENSOR": _OpInfo(OpKind.COLOR_ONLY, False, True),
-    "FUSION_OP_YUV_NV12_RESIZE_2RGB_NORM_TENSOR": _OpInfo(OpKind.RESIZE, True, True),
-    "FUSION_OP_YUV_NV12_CVTCOLOR_RESIZE_NORM_TENSOR": _OpInfo(OpKind.RESIZE, True, True),
-    "FUSION_OP_YUV_NV12_RESIZE_CVTCOLOR_CROP_NORM_TENSOR": _OpInfo(OpKind.RESIZE_CROP, True, True),
-    "FUSION_OP_YUV_NV12_CVTCOLOR_RESIZE_CROP_NORM_TENSOR": _OpInfo(OpKind.RESIZE_CROP, True, True),
-    "FUSION_OP_YUV_NV12_CROP_CVTCOLOR_RESIZE_NORM_TENSOR": _OpInfo(OpKind.CROP_RESIZE, True, True),
-    "FUSION_OP_YUV_NV12_CVTCOLOR_LETTERBOX_NORM_TENSOR": _OpInfo(OpKind.LETTERBOX, True, True),
-    "FUSION_OP_YUV_NV12_LETTERBOX_2RGB_NORM_TENSOR": _OpInfo(OpKind.LETTERBOX, True, True),
-    "SINGLE_OP_RESIZE": _OpInfo(OpKind.SINGLE_RESIZE, False, False),
-    "SINGLE_OP_CROP": _OpInfo(OpKind.SINGLE_CROP, False, False),
-    "SINGLE_OP_CVT_COLOR": _OpInfo(OpKind.SINGLE_COLOR, False, False),
-    "BERT_EMBEDDING_OP": _OpInfo(OpKind.PASSTHROUGH, False, False),
+OP_TYPES: dict[str, OpInfo] = {
+    "FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR": OpInfo(OpKind.RESIZE, False, True),
+    "FUSION_OP_RGB_RESIZE_CVTCOLOR_CROP_NORM_TENSOR": OpInfo(OpKind.RESIZE_CROP, False, True),
+    "FUSION_OP_RGB_CROP_RESIZE_CVTCOLOR_NORM_TENSOR": OpInfo(OpKind.CROP_RESIZE, False, True),
+    "FUSION_OP_RGB_LETTERBOX_CVTCOLOR_NORM_TENSOR": OpInfo(OpKind.LETTERBOX, False, True),
+    "FUSION_OP_RGB_LETTERBOX_CVTCOLOR_NORM_TENSOR_EXT": OpInfo(OpKind.RESIZE_PAD, False, True),
+    "FUSION_OP_RGB_CVTCOLOR_NORM_TENSOR": OpInfo(OpKind.COLOR_ONLY, False, True),
+    "FUSION_OP_YUV_NV12_RESIZE_2RGB_NORM_TENSOR": OpInfo(OpKind.RESIZE, True, True),
+    "FUSION_OP_YUV_NV12_CVTCOLOR_RESIZE_NORM_TENSOR": OpInfo(OpKind.RESIZE, True, True),
+    "FUSION_OP_YUV_NV12_RESIZE_CVTCOLOR_CROP_NORM_TENSOR": OpInfo(OpKind.RESIZE_CROP, True, True),
+    "FUSION_OP_YUV_NV12_CVTCOLOR_RESIZE_CROP_NORM_TENSOR": OpInfo(OpKind.RESIZE_CROP, True, True),
+    "FUSION_OP_YUV_NV12_CROP_CVTCOLOR_RESIZE_NORM_TENSOR": OpInfo(OpKind.CROP_RESIZE, True, True),
+    "FUSION_OP_YUV_NV12_CVTCOLOR_LETTERBOX_NORM_TENSOR": OpInfo(OpKind.LETTERBOX, True, True),
+    "FUSION_OP_YUV_NV12_LETTERBOX_2RGB_NORM_TENSOR": OpInfo(OpKind.LETTERBOX, True, True),
+    "SINGLE_OP_RESIZE": OpInfo(OpKind.SINGLE_RESIZE, False, False),
+    "SINGLE_OP_CROP": OpInfo(OpKind.SINGLE_CROP, False, False),
+    "SINGLE_OP_CVT_COLOR": OpInfo(OpKind.SINGLE_COLOR, False, False),
+    "BERT_EMBEDDING_OP": OpInfo(OpKind.PASSTHROUGH, False, False),
 }
 
 
 
-_IMAGE_FORMATS: dict[str, InputFormat] = {
+IMAGE_FORMATS: dict[str, InputFormat] = {
     "RGB_PLANAR": InputFormat.RGB_CHW,
     "BGR_PLANAR": InputFormat.BGR_CHW,
     "RGB888": InputFormat.RGB_HWC,
@@ -122,7 +124,7 @@ _IMAGE_FORMATS: dict[str, InputFormat] = {
 
 
 
-_NORMS: dict[str, Norm] = {
+NORMS: dict[str, Norm] = {
     "DIV255_MINUSMEAN_DIVSTD": Norm.UNIT_MEAN_STD,
     "DIV255": Norm.UNIT,
     "MINUSMEAN_DIVSTD": Norm.MEAN_STD,
@@ -132,7 +134,7 @@ _NORMS: dict[str, Norm] = {
 
 
 
-_COLOR_CODES: dict[str, ColorConversion] = {
+COLOR_CODES: dict[str, ColorConversion] = {
     "NO_CHANGE": ColorConversion.NONE,
     "BGR2RGB": ColorConversion.BGR_TO_RGB,
     "RGB2BGR": ColorConversion.RGB_TO_BGR,
@@ -158,7 +160,7 @@ _EDGE_PADDING_TYPES: dict[str, str] = {"CONSTANT": "constant"}
 
 
 
-_FORMAT_LABELS: dict[InputFormat, str] = {
+FORMAT_LABELS: dict[InputFormat, str] = {
     InputFormat.RGB_CHW: "RGB planar uint8 (3,H,W)",
     InputFormat.BGR_CHW: "BGR planar uint8 (3,H,W)",
     InputFormat.RGB_HWC: "RGB interleaved uint8 (H,W,3)",
@@ -168,7 +170,7 @@ _FORMAT_LABELS: dict[InputFormat, str] = {
 
 
 
-_NORM_LABELS: dict[Norm, str] = {
+NORM_LABELS: dict[Norm, str] = {
     Norm.UNIT_MEAN_STD: "(x / 255 - mean) / std",
     Norm.UNIT: "x / 255",
     Norm.MEAN_STD: "(x - mean) / std (mean, std on the 0-255 scale)",
@@ -178,7 +180,7 @@ _NORM_LABELS: dict[Norm, str] = {
 
 
 
-_COLOR_LABELS: dict[ColorConversion, str] = {
+COLOR_LABELS: dict[ColorConversion, str] = {
     ColorConversion.NONE: "unchanged",
     ColorConversion.BGR_TO_RGB: "swap channels 0 and 2 (BGR -> RGB)",
     ColorConversion.RGB_TO_BGR: "swap channels 0 and 2 (RGB -> BGR)",
@@ -187,7 +189,7 @@ _COLOR_LABELS: dict[ColorConversion, str] = {
 
 
 
-_RESIZE_LABELS: dict[ResizeMethod, str] = {
+RESIZE_LABELS: dict[ResizeMethod, str] = {
     ResizeMethod.OPENCV_BILINEAR: "OpenCV bilinear",
     ResizeMethod.PILLOW_BILINEAR: "Pillow bilinear, antialiased",
 }
@@ -198,7 +200,8 @@ _Parser = Callable[[str, str, object], object]
 
 
 
-def _type_name(value: object) -> str:
+def type_name(value: object) -> str:
+    """How an error message names a parsed JSON/YAML value's type ("a boolean", "null", ...)."""
     if value is None:
         return "null"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
@@ -220,7 +223,7 @@ def _key_text(key: object) -> str:
 def _parse_int(low: int, high: int) -> _Parser:
     def parse(source: str, key: str, value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _bad_value(source, key, value, f"is {_type_name(value)}; write an integer {low}..{high}")
+            raise _bad_value(source, key, value, f"is {type_name(value)}; write an integer {low}..{high}")
         if not low <= value <= high:
             raise _bad_value(source, key, value, f"is out of range; use an integer {low}..{high} (px)")
         return value
@@ -281,7 +284,7 @@ def _parse_scale(source: str, key: str, value: object) -> object:
 
 def _parse_string(source: str, key: str, value: object) -> object:
     if not isinstance(value, str):
-        raise _bad_value(source, key, value, f"is {_type_name(value)}; write a string such as \"UINT8\"")
+        raise _bad_value(source, key, value, f"is {type_name(value)}; write a string such as \"UINT8\"")
     return value
 
 
@@ -294,8 +297,8 @@ _OFFSET = _parse_int(0, MAX_SIDE_PX)
 
 
 
-_OP_CONFIG_KEYS: dict[str, _Parser] = {
-    "IimageFormat": _parse_enum(_IMAGE_FORMATS),
+OP_CONFIG_KEYS: dict[str, _Parser] = {
+    "IimageFormat": _parse_enum(IMAGE_FORMATS),
     "IimageWidth": _SIZE,
     "IimageHeight": _SIZE,
     "IimageWidthPitch": _SIZE,
@@ -304,7 +307,7 @@ _OP_CONFIG_KEYS: dict[str, _Parser] = {
     "OimageHeight": _SIZE,
     "OimageWidthPitch": _SIZE,
     "OimageHeightPitch": _SIZE,
-    "OimageFormat": _parse_enum(_IMAGE_FORMATS),
+    "OimageFormat": _parse_enum(IMAGE_FORMATS),
     "ResizeWidth": _SIZE,
     "ResizeHeight": _SIZE,
     "CropX": _OFFSET,
@@ -313,8 +316,8 @@ _OP_CONFIG_KEYS: dict[str, _Parser] = {
     "CropHeight": _SIZE,
     "Mean": _parse_triple(_parse_number, "[0.485, 0.456, 0.406]"),
     "Std": _parse_triple(_parse_positive_number, "[0.229, 0.224, 0.225]"),
-    "NormaType": _parse_enum(_NORMS),
-    "ColorCvtCode": _parse_enum(_COLOR_CODES),
+    "NormaType": _parse_enum(NORMS),
+    "ColorCvtCode": _parse_enum(COLOR_CODES),
     "ResizeType": _parse_enum(_RESIZE_TYPES),
     "Padding": _parse_triple(_parse_int(0, 255), "[114, 114, 114]"),
     "PaddingLeft": _OFFSET,
@@ -329,13 +332,14 @@ _OP_CONFIG_KEYS: dict[str, _Parser] = {
 
 
 
-def _parse_op_config(config: dict[Any, Any], source: str) -> dict[str, Any]:
+def parse_op_config(config: dict[Any, Any], source: str) -> dict[str, Any]:
+    """Each OpConfig key checked by its parser; an unknown key is refused with the known ones."""
     values: dict[str, Any] = {}
     for key, value in config.items():
-        parser = _OP_CONFIG_KEYS.get(key) if isinstance(key, str) else None
+        parser = OP_CONFIG_KEYS.get(key) if isinstance(key, str) else None
         if parser is None:
             raise InputError(
-                f"{source}: unknown key OpConfig.{_key_text(key)}; known keys: {', '.join(_OP_CONFIG_KEYS)}"
+                f"{source}: unknown key OpConfig.{_key_text(key)}; known keys: {', '.join(OP_CONFIG_KEYS)}"
             )
         values[key] = parser(source, key, value)
     return values

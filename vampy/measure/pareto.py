@@ -1,7 +1,7 @@
 """Pure: the Pareto front of (throughput, latency) points, higher throughput and lower latency better."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:

@@ -12,7 +12,6 @@ import numpy as np
 
 from vampy.measure.monitor import ResourceSummary
 
-
 # One row per request. queue = start - arrival, preprocess = model_start - start,
 # model = model_end - model_start, output = end - model_end; e2e = end - arrival is their sum.
 # On a device (a GPU session), the model span splits further as trtexec splits it:

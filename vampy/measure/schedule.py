@@ -64,7 +64,9 @@ GROWTH_FACTOR = 1.5
 GROWTH_SLACK_NS = 1_000_000
 
 
-def summarize_open_loop(arrival_ns: np.ndarray, start_ns: np.ndarray, target_qps: float, achieved_qps: float, arrival: str) -> OpenLoopSummary:
+def summarize_open_loop(
+    arrival_ns: np.ndarray, start_ns: np.ndarray, target_qps: float, achieved_qps: float, arrival: str
+) -> OpenLoopSummary:
     """Did the system keep up? Sustained: at least 95% of the target rate went through and the
     queue wait did not grow over the run (last third no more than 1.5x the middle third + 1 ms).
     """

@@ -11,7 +11,10 @@ import numpy as np
 from vampy.errors import InputError
 
 # compute_start_ns/compute_end_ns: inside the model span on a device (0 on a CPU: no copies to split off)
-FIELDS = ("worker", "instance", "arrival_ns", "start_ns", "model_start_ns", "model_end_ns", "end_ns", "samples", "compute_start_ns", "compute_end_ns")
+FIELDS = (
+    "worker", "instance", "arrival_ns", "start_ns", "model_start_ns", "model_end_ns", "end_ns", "samples",
+    "compute_start_ns", "compute_end_ns",
+)
 
 
 def to_text(columns: dict[str, np.ndarray], path: str | Path) -> str:

@@ -5,9 +5,9 @@ session and no weights data, and every failure becomes one `VampyError` line.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import onnx
@@ -17,7 +17,9 @@ from vampy.models.info import ModelInfo, TensorInfo
 from vampy.models.resolve import read_sidecar
 
 # Node types that only a quantized (QDQ or QOperator) graph holds.
-_INT8_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"})
+_INT8_OPS = frozenset(
+    {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"}
+)
 
 
 # --- describe ---

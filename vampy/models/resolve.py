@@ -7,7 +7,6 @@ from typing import Any
 
 from vampy.errors import InputError
 
-
 MODEL_SUFFIX = ".onnx"
 
 

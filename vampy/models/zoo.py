@@ -21,9 +21,10 @@ import os
 import secrets
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
@@ -179,7 +180,10 @@ def load_vdsr_weights(path: Path) -> tuple[list[np.ndarray], str]:
     expected = {key for key, _ in layers}
     extra = sorted(set(arrays) - expected)
     if extra:
-        raise InputError(f"--weights {path}: unexpected key {extra[0]!r} (VDSR needs exactly: input.weight, residual_layer.0-17.conv.weight, output.weight)")
+        raise InputError(
+            f"--weights {path}: unexpected key {extra[0]!r} "
+            "(VDSR needs exactly: input.weight, residual_layer.0-17.conv.weight, output.weight)"
+        )
     return [_checked_weight(path, arrays, key, shape) for key, shape in layers], digest
 
 

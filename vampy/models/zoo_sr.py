@@ -30,7 +30,16 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vampy import __version__
 from vampy.errors import UsageError
-from vampy.models.zoo import INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME, RANDOM_WEIGHTS_WARNING, ZooResult, counts_and_versions, write_model_files
+from vampy.models.zoo import (
+    INPUT_NAME,
+    IR_VERSION,
+    OPSET,
+    OUTPUT_NAME,
+    RANDOM_WEIGHTS_WARNING,
+    ZooResult,
+    counts_and_versions,
+    write_model_files,
+)
 
 EDSR_SCALES = (2, 4)
 FACE_SCALES = (1, 8)
@@ -141,7 +150,9 @@ _ARCHITECTURE = {
 }
 _IO = {
     "edsr": ("RGB 0..255 (vdsp NormaType EQUAL)", "RGB ~0..255, unclipped (preset edsr, A4)"),
-    "face-sr": ("(RGB/255 - 0.5)/0.5 in -1..1 (vdsp DIV255_MINUSMEAN_DIVSTD, mean = std = 0.5)", "RGB in -1..1 (tanh; presets gpen / pfsrnet)"),
+    "face-sr": (
+        "(RGB/255 - 0.5)/0.5 in -1..1 (vdsp DIV255_MINUSMEAN_DIVSTD, mean = std = 0.5)", "RGB in -1..1 (tanh; presets gpen / pfsrnet)"
+    ),
 }
 
 

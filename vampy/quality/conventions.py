@@ -95,7 +95,7 @@ def decode_y_chroma(out: np.ndarray, lr_bgr: np.ndarray, input_hw: tuple[int, in
     model input, SRCNN YCbCr, bilinear x2), back to RGB, clipped, truncated, as BGR."""
     y = out[0][0].astype(np.float32)
     lr = cv2.resize(lr_bgr, (input_hw[1], input_hw[0]), interpolation=cv2.INTER_LINEAR)
-    ycbcr = rgb_to_ycbcr_srcnn(lr[:, :, ::-1].astype(np.float32)).astype(np.float32)
+    ycbcr: np.ndarray = rgb_to_ycbcr_srcnn(lr[:, :, ::-1].astype(np.float32)).astype(np.float32)
     ycbcr = cv2.resize(ycbcr, None, fx=Y_CHROMA_SCALE, fy=Y_CHROMA_SCALE, interpolation=cv2.INTER_LINEAR)
     if ycbcr.shape[:2] != y.shape:
         raise InputError(f"{where}: Y output is {y.shape[0]}x{y.shape[1]} but --input_shape {input_hw[0]} {input_hw[1]} x2 is "
@@ -118,7 +118,10 @@ def read_gt(path: Path, s: Scoring, size_hw: tuple[int, int]) -> np.ndarray:
     else:
         rgb = _read_pil(path, s, width, height)
     if rgb.shape[:2] != (height, width):
-        raise InputError(f"{path}: ground truth is {rgb.shape[0]}x{rgb.shape[1]} but the output is {height}x{width} (preset {s.name}: gt_resize {s.gt_resize})")
+        raise InputError(
+            f"{path}: ground truth is {rgb.shape[0]}x{rgb.shape[1]} but the output is {height}x{width} "
+            f"(preset {s.name}: gt_resize {s.gt_resize})"
+        )
     return np.ascontiguousarray(rgb[:, :, ::-1] if s.colour == "bgr" else rgb)
 
 

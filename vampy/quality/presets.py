@@ -82,20 +82,27 @@ class Scoring:
         return dataclasses.asdict(self)
 
 
-_SCALE_SUFFIX_FIX = "GT name: the scale suffix the file has is stripped (x2, x3, x4, _scale_N; LRBI->HR) instead of the script's hard-coded replace('{}', ''), which crashes on other scales (SR-ZOO Q3)"
+_SCALE_SUFFIX_FIX = (
+    "GT name: the scale suffix the file has is stripped (x2, x3, x4, _scale_N; LRBI->HR) instead of the script's hard-coded "
+    "replace('{}', ''), which crashes on other scales (SR-ZOO Q3)"
+)
 _HW_FIX = "GT resize: dsize (W, H) instead of the script's (H, W), so non-square outputs work; identical on square outputs (SR-ZOO Q4)"
-_UNCHANGED_FIX = "GT read with IMREAD_COLOR instead of IMREAD_UNCHANGED, so alpha or grey PNGs work; identical on 3-channel PNGs (SR-ZOO Q4)"
+_UNCHANGED_FIX = (
+    "GT read with IMREAD_COLOR instead of IMREAD_UNCHANGED, so alpha or grey PNGs work; identical on 3-channel PNGs (SR-ZOO Q4)"
+)
 _REALSR_MEAN = "mean SSIM is the mean over images; the script prints the last image's SSIM (SR-ZOO Q7)"
 _SKIMAGE = "scikit-image SSIM with channel_axis=-1 (the script's multichannel=True, removed from scikit-image; SR-ZOO Q9)"
 
-_A_FLOAT = dict(gain=255.0, clip=(0.0, 255.0), scale=1.0, quantise="float")
-_A_RAW = dict(gain=1.0, clip=None, scale=1.0, quantise="float")
-_B_ROUND = dict(gain=1.0, clip=(0.0, 1.0), scale=255.0, quantise="round")
-_C_TANH = dict(gain=0.5, offset=0.5, clip=(0.0, 1.0), scale=255.0, quantise="trunc")
+_A_FLOAT: dict[str, Any] = dict(gain=255.0, clip=(0.0, 255.0), scale=1.0, quantise="float")
+_A_RAW: dict[str, Any] = dict(gain=1.0, clip=None, scale=1.0, quantise="float")
+_B_ROUND: dict[str, Any] = dict(gain=1.0, clip=(0.0, 1.0), scale=255.0, quantise="round")
+_C_TANH: dict[str, Any] = dict(gain=0.5, offset=0.5, clip=(0.0, 1.0), scale=255.0, quantise="trunc")
 
 
 def _a(name: str, convention: str, families: str, base: dict[str, Any], resize: str) -> Scoring:
-    return Scoring(name=name, convention=convention, families=families, gt_resize=resize, deviations=(_SCALE_SUFFIX_FIX.format("x2"),), **base)
+    return Scoring(
+        name=name, convention=convention, families=families, gt_resize=resize, deviations=(_SCALE_SUFFIX_FIX.format("x2"),), **base
+    )
 
 
 def _b1(name: str, families: str, suffix: str) -> Scoring:
@@ -155,11 +162,12 @@ _ALL = (
         name="realsr", convention="B3", families="realsr (vamp_eval; DF2K, DF2K_JPEG, DPED)", gt_reader="pil", name_rule="same",
         vendor_suffix=None, gt_resize="none", deviations=(_REALSR_MEAN,), **_B_ROUND,
     ),
-    _face("sparnet", "C2", "sparnet (vamp_eval)", ".png", "pil_nearest", gt_reader="pil", gt_size="input_shape", default_input_hw=(128, 128)),
+    _face(
+        "sparnet", "C2", "sparnet (vamp_eval)", ".png", "pil_nearest", gt_reader="pil", gt_size="input_shape", default_input_hw=(128, 128)
+    ),
     _y("vdsr"),
 )
 PRESETS: dict[str, Scoring] = {s.name: s for s in _ALL}
-DEFAULT_PRESET = "vdsr"
 
 
 def get_preset(name: str) -> Scoring:
@@ -228,7 +236,7 @@ def _plain(where: str, key: str, value: Any) -> Any:
 
 def preset_rows() -> list[tuple[str, ...]]:
     """The --list_presets table: name, convention, decode, ground truth, metric, families."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for s in PRESETS.values():
         affine = f"x*{s.gain:g}+{s.offset:g}" if s.affine_order == "mul_add" else f"(x+{s.offset:g})*{s.gain:g}"
         clip = "no clip" if s.clip is None else f"clip {s.clip[0]:g}..{s.clip[1]:g}"
