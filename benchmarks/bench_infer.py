@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from vampy.config import InferConfig, RunConfig
-from vampy.workflows.infer import infer
 from vampy.progress import NullProgress
+from vampy.workflows.infer import infer
 from vampy.workflows.run import execute, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def infer_ips(model: Path, images: Path, save_dir: Path) -> float:
 
 def run_qps(model: Path, iterations: int) -> float:
     """Performance mode as the README runs it: -i 1 -p 1 -b 1 -s [3,256,256], all cores."""
-    cfg = RunConfig(model=str(model), vdsp_params=str(VDSP), shapes=((3, 256, 256),), iterations=iterations)
+    cfg = RunConfig.flat(str(model), vdsp_params=str(VDSP), shapes=((3, 256, 256),), iterations=iterations)
     return execute(prepare(cfg), NullProgress()).throughput_qps
 
 

@@ -17,11 +17,10 @@ import pytest
 
 from tests.models import slow_model
 from vampy.config import RunConfig
-from vampy.execution.job import choose_intra_threads
 from vampy.engines.base import EngineOptions, get_engine
+from vampy.models.zoo import build_vdsr
 from vampy.progress import NullProgress
 from vampy.workflows.run import execute, prepare
-from vampy.models.zoo import build_vdsr
 
 ROUNDS = 5
 VDSP_VDSR = Path(__file__).resolve().parents[1] / "vdsp_params" / "official-vdsr-vdsp_params.json"
@@ -45,7 +44,7 @@ def vampy_qps(cfg: RunConfig) -> float:
 
 
 def compare(benchmark: Any, model: Path, tensor: np.ndarray, cfg: RunConfig, iterations: int) -> None:
-    threads = choose_intra_threads(cfg)
+    threads = cfg.engine.intra_threads(cfg.load.processes * cfg.load.instances)
     ratios, base, ours = [], [], []
 
     def one_round() -> None:
@@ -74,12 +73,12 @@ def vdsr_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_vdsr_256_vs_plain_loop(benchmark: Any, vdsr_model: Path) -> None:
     tensor = np.random.default_rng(0).random((1, 1, 256, 256), dtype=np.float32)
-    cfg = RunConfig(model=str(vdsr_model), vdsp_params=str(VDSP_VDSR), shapes=((3, 256, 256),), iterations=16, warmup_requests=2)
+    cfg = RunConfig.flat(str(vdsr_model), vdsp_params=str(VDSP_VDSR), shapes=((3, 256, 256),), iterations=16, warmup_requests=2)
     compare(benchmark, vdsr_model, tensor, cfg, iterations=16)
 
 
 def test_1ms_model_vs_plain_loop(benchmark: Any, tmp_path: Path) -> None:
     model = slow_model(tmp_path / "slow.onnx", ms=4.0)  # about 1 ms a request with 2 threads here
     tensor = np.random.default_rng(0).random((1, 1, 384, 384), dtype=np.float32)
-    cfg = RunConfig(model=str(model), shapes=((1, 384, 384),), iterations=1000, warmup_requests=20)
+    cfg = RunConfig.flat(str(model), shapes=((1, 384, 384),), iterations=1000, warmup_requests=20)
     compare(benchmark, model, tensor, cfg, iterations=1000)

@@ -13,166 +13,79 @@ are imported inside the functions, so `import vampy` and `vampy --help` stay fas
 """
 from __future__ import annotations
 
-import json as _json
-import numbers
+import inspect
 import os
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar, Union
 
 from vampy.config import EvalConfig, InferConfig, RunConfig
+from vampy.config.flags import (
+    API_TYPES, CONVERTERS, EVAL_FLAGS, INFER_FLAGS, RUN_FLAGS, SWEEP_FLAGS, Flag, check_keywords, parse_shape_arg, read_flags, run_config_from,
+)
 from vampy.errors import OutputError, PartialResult, UsageError, WorkerError
 
 if TYPE_CHECKING:
     from vampy.progress import Progress
     from vampy.report.schema import CompileResult, EvalPresetReport, EvalReport, InferPresetReport, InferReport, RunReport
-    from vampy.workflows.sweep import Measurement, Point, SweepConfig, SweepResult
+    from vampy.config.sweep import SweepConfig
+    from vampy.workflows.sweep import Measurement, Point, SweepResult
     from vampy.workflows.sweep_run import SweepReport
 
-__all__ = ["compile", "evaluate", "infer", "run", "sweep"]
+__all__ = ["compile", "evaluate", "infer", "parse_shape_arg", "run", "sweep"]
 
 PathArg = Union[str, "os.PathLike[str]"]
 # "3,256,256" / "[3,256,256]" / "[[1,512],[1,512]]" as -s takes it, (3, 256, 256), or [(1, 512), (1, 512)].
 ShapeArg = Union[str, Sequence[int], Sequence[Sequence[int]]]
 # Sweep dimensions: "auto", "1,2,4", "1-4", 2 or (1, 2, 4).
 ValuesArg = Union[str, int, Sequence[int]]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-# --- flag values -> config values (shared with vampy/cli) ---
+# --- the config builders (the CLI builds its configs here too) ---
 
 
-def _path(name: str, value: PathArg | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, os.PathLike)):
-        return os.fspath(value)
-    raise UsageError(f"{name}={value!r}: give a path (str or pathlib.Path)")
+def _signature(flags: Sequence[Flag], scope: str, returns: str, extra: Sequence[inspect.Parameter] = ()) -> inspect.Signature:
+    """Keyword-only parameters generated from the flag declarations, typed by kind, defaults as the CLI's."""
+    params = [
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=inspect.Parameter.empty if f.required else f.default,
+            annotation=API_TYPES[f.kind] + ("" if f.required or f.default is not None else " | None"),
+        )
+        for f in flags
+        if f.scope != "cli" and (scope == "config" or f.scope == "both")
+    ]
+    return inspect.Signature([*params, *extra], return_annotation=returns)
 
 
-def _required_path(name: str, value: PathArg) -> str:
-    path = _path(name, value)
-    if path is None:
-        raise UsageError(f"{name}: required, give a path")
-    return path
+def _declared(flags: Sequence[Flag], scope: str, returns: str, extra: Sequence[inspect.Parameter] = ()) -> Callable[[F], F]:
+    def attach(function: F) -> F:
+        function.__signature__ = _signature(flags, scope, returns, extra)  # type: ignore[attr-defined]
+        return function
+
+    return attach
 
 
-def _int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise UsageError(f"{name}={value!r}: give a whole number")
-    return int(value)
+_RUN_EXTRA = (
+    inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Progress | None"),
+    inspect.Parameter("check", inspect.Parameter.KEYWORD_ONLY, default=True, annotation="bool"),
+)
 
 
-def _opt_int(name: str, value: Any) -> int | None:
-    return None if value is None else _int(name, value)
+def _path(name: str, value: PathArg | None) -> Any:
+    return None if value is None else CONVERTERS["path"](name, value)
 
 
-def _opt_float(name: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise UsageError(f"{name}={value!r}: give a number")
-    return float(value)
+def _split_extra(kwargs: dict[str, Any]) -> tuple[Progress | None, bool]:
+    return kwargs.pop("progress", None), kwargs.pop("check", True)
 
 
-def _bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise UsageError(f"{name}={value!r}: give True or False")
-    return value
-
-
-def _opt_str(name: str, value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise UsageError(f"{name}={value!r}: give a string")
-    return value
-
-
-def _str(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise UsageError(f"{name}={value!r}: give a string")
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """Nested sequences of integers -> nested lists of int (numpy integers included), for JSON."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    raise UsageError(f"shape: {value!r} is not a whole number or a list of them")
-
-
-def parse_shape_arg(shape: ShapeArg | None) -> tuple[tuple[int, ...], ...] | None:
-    """`shape=` (or -s): a string as -s takes it, a sequence of ints, or a sequence of such sequences."""
-    from vampy.config import parse_shapes
-
-    if shape is None:
-        return None
-    if isinstance(shape, str):
-        return parse_shapes(shape)
-    if not isinstance(shape, (list, tuple)):
-        raise UsageError(f"shape={shape!r}: give C,H,W as a string '3,256,256', a tuple (3, 256, 256) or a list of tuples")
-    # The same checks as -s: the value goes through the one parser as its JSON text.
-    return parse_shapes(_json.dumps(_plain(shape)))
-
-
-def _percentiles(value: str | Sequence[float] | None) -> tuple[float, ...]:
-    from vampy.config import parse_percentiles
-
-    if value is None or isinstance(value, str):
-        return parse_percentiles(value) if value else RunConfig.percentiles
-    if not isinstance(value, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in value):
-        raise UsageError(f"percentiles={value!r}: give numbers in (0, 100], e.g. (50, 99.9), or a string '50,99.9'")
-    return parse_percentiles(",".join(repr(float(v)) for v in value)) if value else RunConfig.percentiles
-
-
-def _hw(name: str, value: Sequence[int] | None) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return (_int(name, value[0]), _int(name, value[1]))
-    raise UsageError(f"{name}={value!r}: give H and W as a pair of whole numbers, e.g. (256, 256)")
-
-
-def _values_text(name: str, value: ValuesArg) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(_int(name, v)) for v in value) if value else ""
-    return str(_int(name, value))
-
-
-def run_config(
-    *, model: PathArg, vdsp_params: PathArg | None = None, instances: int = 1, processes: int = 1, batch_size: int = 1,
-    shape: ShapeArg | None = None, device: int = 0, iterations: int | None = None, duration: float | None = None, warmup: int = 2,
-    threads: int | None = None, percentiles: str | Sequence[float] | None = None, seed: int = 0, dtype: str | None = None,
-    datalist: PathArg | None = None, path_output: PathArg | None = None, output_dtype: str = "model", resume: bool = False,
-    timeout: float | None = None, rate: float | None = None, arrival: str = "poisson", profile: PathArg | None = None,
-    export_times: PathArg | None = None, native_size: bool = False, engine: str = "onnxruntime", provider: str | None = None,
-    infer_precision: str | None = None, hwconfig: str | None = None,
-    backend: str | None = None, forward_mode: str | None = None, json: PathArg | None = None, dry_run: bool = False,
-    ray: str | None = None,
-) -> RunConfig:
+@_declared(RUN_FLAGS, "config", "RunConfig")
+def run_config(**flags: Any) -> RunConfig:
     """The RunConfig of `vampy run` with these flags (the CLI builds its config here too)."""
-    vendor = {k: v for k, v in (("hwconfig", hwconfig), ("backend", backend), ("forward_mode", forward_mode)) if v is not None}
-    return RunConfig(
-        model=_required_path("model", model), vdsp_params=_path("vdsp_params", vdsp_params),
-        instances=_int("instances", instances), processes=_int("processes", processes), batch_size=_int("batch_size", batch_size),
-        shapes=parse_shape_arg(shape), iterations=_opt_int("iterations", iterations), duration_s=_opt_float("duration", duration),
-        warmup_requests=_int("warmup", warmup), threads=_opt_int("threads", threads), percentiles=_percentiles(percentiles),
-        seed=_int("seed", seed), token_dtype=_opt_str("dtype", dtype), datalist=_path("datalist", datalist),
-        path_output=_path("path_output", path_output), output_dtype=_str("output_dtype", output_dtype),
-        resume=_bool("resume", resume), native_size=_bool("native_size", native_size), request_timeout_s=_opt_float("timeout", timeout),
-        device_id=_int("device", device), rate_qps=_opt_float("rate", rate), arrival=_str("arrival", arrival),
-        profile_dir=_path("profile", profile), export_times=_path("export_times", export_times), engine=_str("engine", engine),
-        provider=_opt_str("provider", provider), infer_precision=_opt_str("infer_precision", infer_precision), vendor_flags=vendor, json_path=_path("json", json), dry_run=_bool("dry_run", dry_run),
-        ray_address=_opt_str("ray", ray),
-    )
+    return run_config_from(read_flags("run_config", RUN_FLAGS, flags))
 
 
-def eval_config(
-    *, src_dir: PathArg | None, gt_dir: PathArg, input_npz_path: PathArg, out_npz_dir: PathArg, input_shape: Sequence[int] | None = None,
-    native: bool = False, vamp_flag: bool = False, scale: int = 4, ycbcr: str = "opencv", gt_pattern: str = "{base}.*",
-    draw_dir: PathArg | None = None, json: PathArg | None = None, preset: str | None = None, scoring: PathArg | None = None,
-    lr_dir: PathArg | None = None, model_type: str | None = None
-) -> EvalConfig:
+@_declared(EVAL_FLAGS, "config", "EvalConfig")
+def eval_config(**flags: Any) -> EvalConfig:
     """The EvalConfig of `vampy eval` with these flags (the CLI builds its config here too).
 
     `preset` names a zoo family's scoring script (vampy.quality.presets.PRESETS), `scoring` a
@@ -181,72 +94,59 @@ def eval_config(
     from vampy.config import DEFAULT_EVAL_INPUT_HW
     from vampy.quality.preset_eval import resolve_scoring
 
-    hw = _hw("input_shape", input_shape)
-    if _bool("native", native) and hw is not None:
+    v = read_flags("eval_config", EVAL_FLAGS, flags)
+    hw, native = v["input_shape"], v["native"]
+    if native and hw is not None:
         raise UsageError("--native compares at the ground truth's own size; drop --input_shape or --native")
-    preset, scoring_path = _opt_str("preset", preset), _path("scoring", scoring)
-    record = resolve_scoring(preset, scoring_path, _opt_str("model_type", model_type))
+    record = resolve_scoring(v["preset"], v["scoring"], v["model_type"])
     legacy = record is None or record.legacy_y
-    if legacy and src_dir is None:
-        raise UsageError(f"--src_dir is required {'for preset ' + record.name if record else 'without --preset'} (the bicubic input's scores and --draw_dir's chroma come from it)")
+    if legacy and v["src_dir"] is None:
+        raise UsageError(
+            f"--src_dir is required {'for preset ' + record.name if record else 'without --preset'} "
+            "(the bicubic input's scores and --draw_dir's chroma come from it)"
+        )
     if not legacy and native:
         raise UsageError(f"--native applies to the Y-channel eval only; preset {record.name if record else ''} compares at the output's size")
     input_hw = (None if native else (hw or DEFAULT_EVAL_INPUT_HW)) if record is None else hw
     return EvalConfig(
-        src_dir="" if src_dir is None else _required_path("src_dir", src_dir), gt_dir=_required_path("gt_dir", gt_dir),
-        datalist=_required_path("input_npz_path", input_npz_path), outputs_dir=_required_path("out_npz_dir", out_npz_dir),
-        input_hw=input_hw, pair_by_order=_bool("vamp_flag", vamp_flag) or record is not None,
-        shave_px=_int("scale", scale), ycbcr=_str("ycbcr", ycbcr), gt_pattern=_str("gt_pattern", gt_pattern),
-        draw_dir=_path("draw_dir", draw_dir), json_path=_path("json", json), preset=record.name if record and preset else None,
-        scoring_path=scoring_path, lr_dir=_path("lr_dir", lr_dir), model_type=_opt_str("model_type", model_type),
+        src_dir=v["src_dir"] or "", gt_dir=v["gt_dir"], datalist=v["input_npz_path"], outputs_dir=v["out_npz_dir"],
+        input_hw=input_hw, pair_by_order=v["vamp_flag"] or record is not None, shave_px=v["scale"], ycbcr=v["ycbcr"],
+        gt_pattern=v["gt_pattern"], draw_dir=v["draw_dir"], json_path=v["json"],
+        preset=record.name if record and v["preset"] else None, scoring_path=v["scoring"], lr_dir=v["lr_dir"],
+        model_type=v["model_type"],
     )
 
 
-def infer_config(
-    *, lr_image_dir: PathArg, model: PathArg, hr_image_dir: PathArg, vdsp_params: PathArg | None = None,
-    save_dir: PathArg | None = None, device: int = 0, batch: int = 1, pattern: str = "*", mode: str | None = None,
-    ycbcr: str = "opencv", input_shape: Sequence[int] | None = None, native: bool = False, scale: int = 4,
-    gt_pattern: str = "{base}.*", threads: int | None = None, engine: str = "onnxruntime", provider: str | None = None,
-    infer_precision: str | None = None, json: PathArg | None = None, preset: str | None = None, scoring: PathArg | None = None
-) -> InferConfig:
+@_declared(INFER_FLAGS, "config", "InferConfig")
+def infer_config(**flags: Any) -> InferConfig:
     """The InferConfig of `vampy infer` with these flags (the CLI builds its config here too)."""
+    v = read_flags("infer_config", INFER_FLAGS, flags)
     return InferConfig(
-        lr_dir=_required_path("lr_image_dir", lr_image_dir), model=_required_path("model", model),
-        gt_dir=_required_path("hr_image_dir", hr_image_dir), vdsp_params=_path("vdsp_params", vdsp_params),
-        save_dir=_path("save_dir", save_dir), pattern=_str("pattern", pattern), mode=_opt_str("mode", mode),
-        ycbcr=_str("ycbcr", ycbcr), input_hw=_hw("input_shape", input_shape), native=_bool("native", native),
-        batch_size=_int("batch", batch), shave_px=_int("scale", scale), gt_pattern=_str("gt_pattern", gt_pattern),
-        threads=_opt_int("threads", threads), device_id=_int("device", device), engine=_str("engine", engine),
-        provider=_opt_str("provider", provider), infer_precision=_opt_str("infer_precision", infer_precision), json_path=_path("json", json),
-        preset=_opt_str("preset", preset), scoring_path=_path("scoring", scoring),
+        lr_dir=v["lr_image_dir"], model=v["model"], gt_dir=v["hr_image_dir"], vdsp_params=v["vdsp_params"],
+        save_dir=v["save_dir"], pattern=v["pattern"], mode=v["mode"], ycbcr=v["ycbcr"], input_hw=v["input_shape"],
+        native=v["native"], batch_size=v["batch"], shave_px=v["scale"], gt_pattern=v["gt_pattern"], threads=v["threads"],
+        device_id=v["device"], engine=v["engine"], provider=v["provider"], infer_precision=v["infer_precision"],
+        json_path=v["json"], preset=v["preset"], scoring_path=v["scoring"],
     )
 
 
-def sweep_config(
-    *, model: PathArg, vdsp_params: PathArg | None = None, shape: ShapeArg | None = None, instances: ValuesArg = "auto",
-    processes: ValuesArg = "auto", batch: ValuesArg = "auto", threads: ValuesArg = "auto", search: str | None = None,
-    max_p99_ms: float | None = None, point_duration: float | None = None, point_iterations: int | None = None, warmup: int = 1,
-    seed: int = 0, dtype: str | None = None, plot: PathArg | None = None, csv: PathArg | None = None, json: PathArg | None = None,
-    engines: str | Sequence[str] = "onnxruntime", ray: str | None = None
-) -> SweepConfig:
+@_declared(SWEEP_FLAGS, "config", "SweepConfig")
+def sweep_config(**flags: Any) -> SweepConfig:
     """The SweepConfig of `vampy sweep` with these flags (the CLI builds its config here too)."""
-    from vampy.workflows.sweep import DEFAULT_POINT_DURATION_S, SweepConfig, SweepSpace, parse_engines, parse_values
+    from vampy.config.sweep import DEFAULT_POINT_DURATION_S, SweepConfig, SweepSpace, parse_engines, parse_values
 
-    dims = (("instances", instances), ("processes", processes), ("batch", batch), ("threads", threads))
-    space = SweepSpace(*(parse_values(_values_text(dim, value), dim) for dim, value in dims))
-    iterations = _opt_int("point_iterations", point_iterations)
-    duration = _opt_float("point_duration", point_duration)
+    v = read_flags("sweep_config", SWEEP_FLAGS, flags)
+    space = SweepSpace(*(parse_values(v[dim], dim) for dim in ("instances", "processes", "batch", "threads")))
+    iterations, duration = v["point_iterations"], v["point_duration"]
     if duration is None and iterations is None:
         duration = DEFAULT_POINT_DURATION_S
-    base = RunConfig(
-        model=_required_path("model", model), vdsp_params=_path("vdsp_params", vdsp_params), shapes=parse_shape_arg(shape),
-        iterations=iterations, duration_s=duration, warmup_requests=_int("warmup", warmup), seed=_int("seed", seed),
-        token_dtype=_opt_str("dtype", dtype),
+    base = RunConfig.flat(
+        v["model"], vdsp_params=v["vdsp_params"], shapes=v["shape"], iterations=iterations, duration_s=duration,
+        warmup_requests=v["warmup"], seed=v["seed"], token_dtype=v["dtype"],
     )
     return SweepConfig(
-        base=base, space=space, max_p99_ms=_opt_float("max_p99_ms", max_p99_ms), csv_path=_path("csv", csv),
-        json_path=_path("json", json), plot_path=_path("plot", plot), strategy=_opt_str("search", search),
-        engines=parse_engines(engines if isinstance(engines, str) else ",".join(engines)), ray_address=_opt_str("ray", ray),
+        base=base, space=space, max_p99_ms=v["max_p99_ms"], csv_path=v["csv"], json_path=v["json"], plot_path=v["plot"],
+        strategy=v["search"], engines=parse_engines(v["engines"]), ray_address=v["ray"],
     )
 
 
@@ -279,43 +179,8 @@ def _check_run(report: RunReport) -> None:
         raise _with_report(PartialResult(f"{n} datalist line(s) failed (listed in report.datalist['failures'] and failures.json); every good output was written"), report)
 
 
-def run(
-    *,
-    model: PathArg,
-    vdsp_params: PathArg | None = None,
-    instances: int = 1,
-    processes: int = 1,
-    batch_size: int = 1,
-    shape: ShapeArg | None = None,
-    device: int = 0,
-    iterations: int | None = None,
-    duration: float | None = None,
-    warmup: int = 2,
-    threads: int | None = None,
-    percentiles: str | Sequence[float] | None = None,
-    seed: int = 0,
-    dtype: str | None = None,
-    datalist: PathArg | None = None,
-    path_output: PathArg | None = None,
-    output_dtype: str = "model",
-    resume: bool = False,
-    timeout: float | None = None,
-    rate: float | None = None,
-    arrival: str = "poisson",
-    profile: PathArg | None = None,
-    export_times: PathArg | None = None,
-    native_size: bool = False,
-    engine: str = "onnxruntime",
-    provider: str | None = None,
-    infer_precision: str | None = None,
-    json: PathArg | None = None,
-    hwconfig: str | None = None,
-    backend: str | None = None,
-    forward_mode: str | None = None,
-    ray: str | None = None,
-    progress: Progress | None = None,
-    check: bool = True,
-) -> RunReport:
+@_declared(RUN_FLAGS, "api", "RunReport", _RUN_EXTRA)
+def run(**kwargs: Any) -> RunReport:
     """Profile a model, as `vampy run`: throughput, e2e and model latency, CPU and memory.
 
     Keywords are `vampy run`'s flags (`instances` is -i, `processes` -p, `batch_size` -b, `shape` -s,
@@ -334,15 +199,9 @@ def run(
     from vampy.report.schema import check_writable, write_json
     from vampy.workflows.run import execute, prepare
 
-    cfg = run_config(
-        model=model, vdsp_params=vdsp_params, instances=instances, processes=processes, batch_size=batch_size, shape=shape,
-        device=device, iterations=iterations, duration=duration, warmup=warmup, threads=threads, percentiles=percentiles,
-        seed=seed, dtype=dtype, datalist=datalist, path_output=path_output, output_dtype=output_dtype, resume=resume,
-        timeout=timeout, rate=rate, arrival=arrival, profile=profile, export_times=export_times, native_size=native_size,
-        engine=engine, provider=provider, infer_precision=infer_precision, hwconfig=hwconfig, backend=backend,
-        forward_mode=forward_mode, json=json, ray=ray,
-    )
-    for flag, target in (("--json", cfg.json_path), ("--export_times", cfg.export_times)):
+    progress, check = _split_extra(kwargs)
+    cfg = run_config_from(read_flags("run", RUN_FLAGS, kwargs, scope="api"))
+    for flag, target in (("--json", cfg.outputs.json_path), ("--export_times", cfg.outputs.export_times)):
         if target:
             check_writable(target, flag)
     report = execute(prepare(cfg), _progress(progress))
@@ -353,27 +212,8 @@ def run(
     return report
 
 
-def evaluate(
-    *,
-    src_dir: PathArg | None = None,
-    gt_dir: PathArg,
-    input_npz_path: PathArg,
-    out_npz_dir: PathArg,
-    input_shape: Sequence[int] | None = None,
-    native: bool = False,
-    vamp_flag: bool = False,
-    scale: int = 4,
-    ycbcr: str = "opencv",
-    gt_pattern: str = "{base}.*",
-    draw_dir: PathArg | None = None,
-    json: PathArg | None = None,
-    progress: Progress | None = None,
-    check: bool = True,
-    preset: str | None = None,
-    scoring: PathArg | None = None,
-    lr_dir: PathArg | None = None,
-    model_type: str | None = None,
-) -> EvalReport | EvalPresetReport:
+@_declared(EVAL_FLAGS, "api", "EvalReport | EvalPresetReport", _RUN_EXTRA)
+def evaluate(**kwargs: Any) -> EvalReport | EvalPresetReport:
     """Score super-resolution outputs against ground truth on Y, as `vampy eval` (the vendor's eval flags).
 
     `input_npz_path` is the datalist the outputs were made from, `out_npz_dir` the folder of output
@@ -389,11 +229,9 @@ def evaluate(
     from vampy.quality.preset_eval import run_eval as evaluate_outputs
     from vampy.report.schema import write_json
 
-    cfg = eval_config(
-        src_dir=src_dir, gt_dir=gt_dir, input_npz_path=input_npz_path, out_npz_dir=out_npz_dir, input_shape=input_shape,
-        native=native, vamp_flag=vamp_flag, scale=scale, ycbcr=ycbcr, gt_pattern=gt_pattern, draw_dir=draw_dir, json=json,
-        preset=preset, scoring=scoring, lr_dir=lr_dir, model_type=model_type,
-    )
+    progress, check = _split_extra(kwargs)
+    check_keywords("evaluate", EVAL_FLAGS, kwargs)
+    cfg = eval_config(**kwargs)
     report = evaluate_outputs(cfg, _progress(progress))
     if cfg.json_path:
         write_json(cfg.json_path, report.to_dict())
@@ -428,9 +266,10 @@ def compile(
     from vampy.formats.compile_yaml import load_compile_config
     from vampy.report.schema import write_json
 
+    if config is None:
+        raise UsageError("config: required, give a path")
     cfg = load_compile_config(
-        _required_path("config", config), vdsp_params=_path("vdsp_params", vdsp_params),
-        calib_datalist=_path("calib_datalist", calib_datalist),
+        _path("config", config), vdsp_params=_path("vdsp_params", vdsp_params), calib_datalist=_path("calib_datalist", calib_datalist),
     )
     json_path = _path("json", json)
     if dry_run:
@@ -467,29 +306,8 @@ class _SweepObserver:
         self.progress.advance(1)
 
 
-def sweep(
-    *,
-    model: PathArg,
-    vdsp_params: PathArg | None = None,
-    shape: ShapeArg | None = None,
-    instances: ValuesArg = "auto",
-    processes: ValuesArg = "auto",
-    batch: ValuesArg = "auto",
-    threads: ValuesArg = "auto",
-    search: str | None = None,
-    max_p99_ms: float | None = None,
-    point_duration: float | None = None,
-    point_iterations: int | None = None,
-    warmup: int = 1,
-    seed: int = 0,
-    dtype: str | None = None,
-    engines: str | Sequence[str] = "onnxruntime",
-    csv: PathArg | None = None,
-    json: PathArg | None = None,
-    progress: Progress | None = None,
-    check: bool = True,
-    ray: str | None = None,
-) -> SweepReport:
+@_declared(SWEEP_FLAGS, "api", "SweepReport", _RUN_EXTRA)
+def sweep(**kwargs: Any) -> SweepReport:
     """Find the configuration with the highest throughput within `max_p99_ms`, as `vampy sweep`.
 
     Each of `instances`, `processes`, `batch`, `threads` is "auto", a list "1,2,4" or (1, 2, 4), a
@@ -509,11 +327,9 @@ def sweep(
     from vampy.workflows.sweep import SweepResult
     from vampy.workflows.sweep_run import SweepReport, run_sweep, write_sweep_outputs
 
-    cfg = sweep_config(
-        model=model, vdsp_params=vdsp_params, shape=shape, instances=instances, processes=processes, batch=batch,
-        threads=threads, search=search, max_p99_ms=max_p99_ms, point_duration=point_duration, point_iterations=point_iterations,
-        warmup=warmup, seed=seed, dtype=dtype, csv=csv, json=json, engines=engines, ray=ray,
-    )
+    progress, check = _split_extra(kwargs)
+    check_keywords("sweep", SWEEP_FLAGS, kwargs)
+    cfg = sweep_config(**kwargs)
     env = environment()
     write_sweep_outputs(cfg, SweepResult("auto" if cfg.auto else "grid", (), {}), env)  # an unwritable output fails now
     observer = _SweepObserver(cfg, env, _progress(progress))
@@ -529,32 +345,8 @@ def sweep(
     return report
 
 
-def infer(
-    *,
-    lr_image_dir: PathArg,
-    model: PathArg,
-    hr_image_dir: PathArg,
-    vdsp_params: PathArg | None = None,
-    save_dir: PathArg | None = None,
-    device: int = 0,
-    batch: int = 1,
-    pattern: str = "*",
-    mode: str | None = None,
-    ycbcr: str = "opencv",
-    input_shape: Sequence[int] | None = None,
-    native: bool = False,
-    scale: int = 4,
-    gt_pattern: str = "{base}.*",
-    threads: int | None = None,
-    engine: str = "onnxruntime",
-    provider: str | None = None,
-    infer_precision: str | None = None,
-    json: PathArg | None = None,
-    preset: str | None = None,
-    scoring: PathArg | None = None,
-    progress: Progress | None = None,
-    check: bool = True,
-) -> InferReport | InferPresetReport:
+@_declared(INFER_FLAGS, "api", "InferReport | InferPresetReport", _RUN_EXTRA)
+def infer(**kwargs: Any) -> InferReport | InferPresetReport:
     """Stream a folder of low-resolution images through the vdsp preprocessing and the model, as `vampy infer`.
 
     Writes the colourised SR PNGs to `save_dir` (if given) and scores them on Y against the ground
@@ -572,12 +364,9 @@ def infer(
     from vampy.report.schema import write_json
     from vampy.workflows.infer import execute, prepare
 
-    cfg = infer_config(
-        lr_image_dir=lr_image_dir, model=model, hr_image_dir=hr_image_dir, vdsp_params=vdsp_params, save_dir=save_dir,
-        device=device, batch=batch, pattern=pattern, mode=mode, ycbcr=ycbcr, input_shape=input_shape, native=native,
-        scale=scale, gt_pattern=gt_pattern, threads=threads, engine=engine, provider=provider,
-        infer_precision=infer_precision, json=json, preset=preset, scoring=scoring,
-    )
+    progress, check = _split_extra(kwargs)
+    check_keywords("infer", INFER_FLAGS, kwargs)
+    cfg = infer_config(**kwargs)
     report = execute(prepare(cfg), _progress(progress))
     if cfg.json_path:
         write_json(cfg.json_path, report.to_dict())

@@ -12,7 +12,7 @@ from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
 from vampy.config import RunConfig
 from vampy.execution.executor import local_executor
-from vampy.execution.job import DatalistTask, RunJob, StopRule, job_from_config
+from vampy.execution.job import DatalistTask, RunJob, StopRule, job_from_options
 from vampy.measure.records import RawRun
 from vampy.progress import NullProgress
 from vampy.workflows.run import execute, prepare
@@ -22,7 +22,7 @@ def perf_config(tmp_path: Path, **overrides: object) -> RunConfig:
     model = conv_model(tmp_path / "m" / "mod.onnx", in_ch=1, hw=(16, 16), dynamic=True)
     fields = dict(model=str(model), vdsp_params=str(vdsp_file(tmp_path)), shapes=((3, 16, 16),), iterations=6, warmup_requests=1, threads=1)
     fields.update(overrides)
-    return RunConfig(**fields)  # type: ignore[arg-type]
+    return RunConfig.flat(**fields)  # type: ignore[arg-type]
 
 
 def test_prepared_job_is_plain_data_that_survives_pickling(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_datalist_shards_replace_the_request_count(tmp_path: Path) -> None:
     cfg = perf_config(tmp_path, duration_s=5.0, iterations=None)
     prepared = prepare(cfg)
     shards = (DatalistTask(((0, "a.npz"), (1, "b.npz"))), DatalistTask(((2, "c.npz"),)))
-    job = job_from_config(cfg, str(prepared.model_path), prepared.plan, shards)
+    job = job_from_options(str(prepared.model_path), prepared.plan, 0, cfg.load, cfg.engine, cfg.data, shards=shards)
     assert job.stop.requests_per_process is None and job.stop.duration_s is None  # shards end the run
     assert job.expected_samples == 3 and job.with_shards(()).shards == ()
 

@@ -64,8 +64,8 @@ def test_defaults_are_the_clis(capsys: pytest.CaptureFixture[str]) -> None:
     assert _normal(api.run_config(model="m/mod", dry_run=True).to_dict()) == _dry_run_config(capsys, "-m", "m/mod")
     sweep = inspect.signature(vampy.sweep).parameters
     assert [sweep[d].default for d in ("instances", "processes", "batch", "threads", "warmup")] == ["auto", "auto", "auto", "auto", 1]
-    assert api.sweep_config(model="m").base.duration_s == 4.0
-    assert api.sweep_config(model="m", point_iterations=5).base.duration_s is None
+    assert api.sweep_config(model="m").base.load.duration_s == 4.0
+    assert api.sweep_config(model="m", point_iterations=5).base.load.duration_s is None
     cfg = api.eval_config(src_dir="s", gt_dir="g", input_npz_path="l.txt", out_npz_dir="o")
     assert (cfg.input_hw, cfg.shave_px, cfg.ycbcr, cfg.gt_pattern, cfg.pair_by_order) == ((256, 256), 4, "opencv", "{base}.*", False)
     infer = api.infer_config(lr_image_dir="l", model="m", hr_image_dir="h")
@@ -114,7 +114,7 @@ def test_sweep_value_forms() -> None:
     forms = [dict(instances="1,2"), dict(instances=(1, 2)), dict(instances="1-2"), dict(instances=[1, 2])]
     assert {api.sweep_config(model="m", **f).space.instances for f in forms} == {(1, 2)}  # type: ignore[arg-type]
     cfg = api.sweep_config(model="m", shape=(1, 8), batch=4, threads="auto", processes=(2,))
-    assert (cfg.space.batch, cfg.space.threads, cfg.space.processes, cfg.base.shapes) == ((4,), None, (2,), ((1, 8),))
+    assert (cfg.space.batch, cfg.space.threads, cfg.space.processes, cfg.base.inputs.shapes) == ((4,), None, (2,), ((1, 8),))
     for bad in (dict(batch="x"), dict(batch=()), dict(threads=0), dict(instances=(1.5,)), dict(search="best")):
         with pytest.raises(UsageError):
             api.sweep_config(model="m", **bad)  # type: ignore[arg-type]

@@ -47,9 +47,9 @@ def test_percentiles_add_to_defaults() -> None:
 
 
 def test_stop_rules() -> None:
-    assert RunConfig(model="m").samples_per_process == DEFAULT_ITERATIONS
-    assert RunConfig(model="m", duration_s=2.0).samples_per_process is None
-    assert RunConfig(model="m", duration_s=2.0, iterations=10).samples_per_process == 10
+    assert RunConfig.flat("m").samples_per_process == DEFAULT_ITERATIONS
+    assert RunConfig.flat("m", duration_s=2.0).samples_per_process is None
+    assert RunConfig.flat("m", duration_s=2.0, iterations=10).samples_per_process == 10
 
 
 @pytest.mark.parametrize(
@@ -70,4 +70,4 @@ def test_stop_rules() -> None:
 )
 def test_impossible_configs(kwargs: dict[str, object], flag: str) -> None:
     with pytest.raises(UsageError, match=flag):
-        RunConfig(model="m", **kwargs)  # type: ignore[arg-type]
+        RunConfig.flat("m", **kwargs)  # type: ignore[arg-type]

@@ -47,7 +47,7 @@ def test_run_plot_without_windows_or_requests(tmp_path: Path) -> None:
 
 
 def test_sweep_plot(tmp_path: Path) -> None:
-    cfg = SweepConfig(RunConfig(model="deploy_weights/vdsr/mod", duration_s=1.0), max_p99_ms=300.0)
+    cfg = SweepConfig(RunConfig.flat("deploy_weights/vdsr/mod", duration_s=1.0), max_p99_ms=300.0)
     plot_sweep(sweep_dict(search(GRID, True, Fake(), max_p99_ms=300.0), cfg), tmp_path / "sweep.png")
     assert_png(tmp_path / "sweep.png")
     plot_sweep(sweep_dict(SweepResult("auto", (), {}), cfg), tmp_path / "none.png")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import itertools
 import math
@@ -12,70 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.sweep import GRID, Fake, poor_thread_scaling, two_core_machine
 from vampy.config import RunConfig
 from vampy.errors import Terminated, UsageError
 from vampy.measure.pareto import dominates, pareto_front
 from vampy.workflows.sweep import MAX_GAIN, MIN_GAIN, Measurement, Point, SweepConfig, SweepResult, SweepSpace, auto_ladder, measurement_from_report, parse_values, search
 from vampy.workflows.sweep_run import run_command_line, sweep_csv, sweep_dict
-
-GRID = {"instances": (1, 2, 3, 4), "processes": (1, 2), "batch": (1, 2, 3, 4), "threads": (1, 2)}
-
-
-def jitter(point: Point, call: int, amplitude: float) -> float:
-    """Deterministic noise in [-amplitude, +amplitude], different for each run of a point."""
-    digest = hashlib.sha256(f"{point}{call}".encode()).digest()
-    return (int.from_bytes(digest[:4], "little") / 2**32 * 2 - 1) * amplitude
-
-
-def two_core_machine(point: Point) -> tuple[float, float]:
-    """A throughput surface shaped like a CPU with 2 cores: parallelism saturates at 2 busy threads,
-    oversubscription costs 6% per extra thread, batching helps with diminishing returns.
-    Returns (qps, p99_ms)."""
-    busy = point.instances * point.processes * point.threads
-    parallel = min(busy, 2) ** 0.95
-    oversubscribed = 1 + 0.06 * max(0, busy - 2)
-    batching = 1 + 0.25 * (1 - 1 / point.batch)
-    qps = 10.0 * parallel * batching / oversubscribed
-    in_flight = point.instances * point.processes * point.batch
-    return qps, 1000.0 * in_flight / qps * 1.3
-
-
-def poor_thread_scaling(point: Point) -> tuple[float, float]:
-    """A small model: a second intra-op thread gives only 20%, a second instance 90%."""
-    copies = point.instances * point.processes
-    busy = copies * point.threads
-    speed = min(copies, 2) ** 0.93 * (1.2 if point.threads >= 2 and copies < 2 else 1.0)
-    qps = 50.0 * speed * (1 + 0.1 * (1 - 1 / point.batch)) / (1 + 0.06 * max(0, busy - 2))
-    return qps, 1000.0 * copies * point.batch / qps
-
-
-class Fake:
-    """measure(point) for the search: the surface plus deterministic noise; records every call."""
-
-    def __init__(self, surface: Callable[[Point], tuple[float, float]] = two_core_machine, noise: float = 0.01,
-                 unstable: set[Point] | None = None, fail: set[Point] | None = None, interrupt_at: int | None = None,
-                 contended: dict[Point, int] | None = None) -> None:
-        self.surface = surface
-        self.noise = noise
-        self.unstable = unstable or set()
-        self.fail = fail or set()
-        self.interrupt_at = interrupt_at
-        self.contended = contended or {}  # point -> how many of its first runs another process halves
-        self.calls: list[Point] = []
-
-    def __call__(self, point: Point) -> Measurement:
-        self.calls.append(point)
-        if self.interrupt_at is not None and len(self.calls) == self.interrupt_at:
-            raise KeyboardInterrupt
-        if point in self.fail:
-            return Measurement(point, error="worker 0 died")
-        qps, p99 = self.surface(point)
-        qps *= 1 + jitter(point, self.calls.count(point), self.noise)
-        first_run = self.calls.count(point) == 1
-        unstable = point in self.unstable and first_run
-        busy = self.calls.count(point) <= self.contended.get(point, 0)
-        return Measurement(point, throughput_qps=qps / 2 if busy else qps, e2e_p50_ms=p99 / 2, e2e_p99_ms=p99, samples=100, duration_s=1.0,
-                           stable=not unstable, max_deviation=0.2 if unstable else 0.02, others_cpu_percent=50.0 if busy else 1.0)
 
 
 def true_best(ladders: dict[str, tuple[int, ...]], surface: Callable[[Point], tuple[float, float]], bound: float | None = None) -> float:
@@ -282,7 +223,7 @@ def test_fixed_batch_model() -> None:
 
 
 def test_sweep_config_validation(tmp_path: Any) -> None:
-    base = RunConfig(model="m.onnx", duration_s=1.0)
+    base = RunConfig.flat("m.onnx", duration_s=1.0)
     with pytest.raises(UsageError, match="--max_p99_ms"):
         SweepConfig(base, max_p99_ms=0)
     with pytest.raises(UsageError, match="--csv and --json"):
@@ -293,23 +234,23 @@ def test_sweep_config_validation(tmp_path: Any) -> None:
     assert SweepConfig(base, SweepSpace((1, 2), (1,), (1,), (1,)), strategy="auto").auto
     assert not SweepConfig(base, strategy="grid").auto
     with pytest.raises(UsageError, match="--datalist"):
-        SweepConfig(RunConfig(model="m.onnx", datalist="d.txt"))
+        SweepConfig(RunConfig.flat("m.onnx", datalist="d.txt"))
 
 
 # --- outputs ---
 
 
 def test_winner_command_line_is_shell_ready() -> None:
-    base = RunConfig(model="deploy weights/vdsr/mod", vdsp_params="v.json", shapes=((3, 256, 256),), duration_s=4.0)
+    base = RunConfig.flat("deploy weights/vdsr/mod", vdsp_params="v.json", shapes=((3, 256, 256),), duration_s=4.0)
     line = run_command_line(base, Point(2, 1, 4, 1))
     assert line == "vampy run -m 'deploy weights/vdsr/mod' --vdsp_params v.json -s '[3,256,256]' -i 2 -p 1 -b 4 --threads 1"
-    two = RunConfig(model="m.onnx", shapes=((1, 8), (1, 8)), token_dtype="int64")
+    two = RunConfig.flat("m.onnx", shapes=((1, 8), (1, 8)), token_dtype="int64")
     assert run_command_line(two, Point(1, 1, 1, 1)).endswith("-s '[[1,8],[1,8]]' -i 1 -p 1 -b 1 --threads 1 --dtype int64")
 
 
 def test_csv_and_json_carry_every_point_and_the_winner() -> None:
     result = search(GRID, True, Fake(fail={Point(2, 1, 1, 2)}))
-    cfg = SweepConfig(RunConfig(model="m.onnx", duration_s=1.0))
+    cfg = SweepConfig(RunConfig.flat("m.onnx", duration_s=1.0))
     rows = list(csv.DictReader(io.StringIO(sweep_csv(result))))
     assert len(rows) == len(result.rows)
     assert sum(r["winner"] == "True" for r in rows) == 1
@@ -328,7 +269,7 @@ def test_low_latency_alternative() -> None:
     ladders = dict.fromkeys(("instances", "processes", "batch", "threads"), (1,))
     result = SweepResult("grid", (row(1, 19.3, 60.0), row(2, 19.8, 410.0), row(3, 18.0, 50.0)), ladders)
     assert result.winner is result.rows[1] and result.low_latency_alternative is result.rows[0]  # 3% down, 7x faster
-    data = sweep_dict(result, SweepConfig(RunConfig(model="m.onnx", duration_s=1.0)))
+    data = sweep_dict(result, SweepConfig(RunConfig.flat("m.onnx", duration_s=1.0)))
     assert data["low_latency_command"].endswith("-i 1 -p 1 -b 1 --threads 1")
     alone = SweepResult("grid", (row(1, 10.0, 60.0), row(2, 19.8, 410.0)), ladders)
     assert alone.low_latency_alternative is None
@@ -393,7 +334,7 @@ def test_others_cpu_percent_and_contended_points() -> None:
     busy = Measurement(Point(2, 1, 1, 1), throughput_qps=1.0, others_cpu_percent=CONTENDED_PERCENT + 1)
     result = SweepResult("grid", (quiet, busy), dict.fromkeys(("instances", "processes", "batch", "threads"), (1,)))
     assert result.contended == [busy]
-    assert sweep_dict(result, SweepConfig(RunConfig(model="m.onnx", duration_s=1.0)))["contended_points"] == 1
+    assert sweep_dict(result, SweepConfig(RunConfig.flat("m.onnx", duration_s=1.0)))["contended_points"] == 1
 
 
 # --- --ray: points on several kinds of machine are ranked per kind (issue 16) ---
@@ -419,7 +360,7 @@ def test_points_on_two_kinds_of_machine_are_ranked_per_kind_never_together() -> 
     assert winners[BIG] is rows[1] and winners[SMALL] is rows[3]
     # One Pareto front per kind: the small machine's points are not dominated by the big one's.
     assert result.pareto == [0, 1, 2, 3]
-    cfg = SweepConfig(base=RunConfig(model="m.onnx"), space=SweepSpace((1, 2, 4), (1,), (1,), (1,)))
+    cfg = SweepConfig(base=RunConfig.flat("m.onnx"), space=SweepSpace((1, 2, 4), (1,), (1,), (1,)))
     data = sweep_dict(result, cfg)
     assert data["winner"] is None and data["node_kinds"] == [BIG, SMALL]
     assert [(e["node_kind"], e["winner"]["node"], e["winner"]["instances"]) for e in data["winners_by_node_kind"]] == [(BIG, "10.0.0.2", 2), (SMALL, "10.0.0.3", 2)]
@@ -437,7 +378,7 @@ def test_the_printed_summary_says_the_points_ran_on_two_kinds(capsys: pytest.Cap
 
     rows = (on_kind(BIG, "10.0.0.1", 900.0, 5.0), on_kind(SMALL, "10.0.0.3", 150.0, 4.0, instances=2))
     result = SweepResult("grid", rows, {"instances": (1, 2), "processes": (1,), "batch": (1,), "threads": (1,)})
-    _print(sweep_dict(result, SweepConfig(base=RunConfig(model="m.onnx"), space=SweepSpace((1, 2), (1,), (1,), (1,)))))
+    _print(sweep_dict(result, SweepConfig(base=RunConfig.flat("m.onnx"), space=SweepSpace((1, 2), (1,), (1,), (1,)))))
     out = capsys.readouterr().out
     assert "the points ran on 2 kinds of machine: ranked per kind" in out
     assert f"winner on {BIG}: i1 p1 b1 t1 onnxruntime (node 10.0.0.1)" in out and f"winner on {SMALL}: i2" in out
@@ -448,11 +389,11 @@ def test_points_on_one_kind_have_one_winner_naming_its_node() -> None:
     rows = (on_kind(BIG, "10.0.0.1", 900.0, 5.0), on_kind(BIG, "10.0.0.2", 1200.0, 9.0, instances=2))
     result = SweepResult("grid", rows, {"instances": (1, 2), "processes": (1,), "batch": (1,), "threads": (1,)})
     assert result.winner is rows[1] and result.winners == [rows[1]] and result.winners_by_node_kind == {BIG: rows[1]}
-    assert sweep_dict(result, SweepConfig(base=RunConfig(model="m.onnx")))["winner"]["node"] == "10.0.0.2"
+    assert sweep_dict(result, SweepConfig(base=RunConfig.flat("m.onnx")))["winner"]["node"] == "10.0.0.2"
 
 
 def test_the_ray_address_of_a_sweep_is_checked() -> None:
-    assert SweepConfig(base=RunConfig(model="m.onnx"), ray_address="ray://10.0.0.5:10001").ray_address == "ray://10.0.0.5:10001"
+    assert SweepConfig(base=RunConfig.flat("m.onnx"), ray_address="ray://10.0.0.5:10001").ray_address == "ray://10.0.0.5:10001"
     for bad in ("", "head node"):
         with pytest.raises(UsageError, match="HOST:PORT"):
-            SweepConfig(base=RunConfig(model="m.onnx"), ray_address=bad)
+            SweepConfig(base=RunConfig.flat("m.onnx"), ray_address=bad)

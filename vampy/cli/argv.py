@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import re
 
+from vampy.config.flags import RUN_FLAGS
+
 # Commands whose command line follows vamp's conventions.
 VAMP_COMMANDS = frozenset({"run"})
 
-# Flags of `vampy run` that take a value; the walker must skip their values.
-VALUE_FLAGS = frozenset(
-    {
-        "-m", "--model", "--vdsp_params", "-i", "--instance", "-p", "--processes", "-b", "--batch_size",
-        "-s", "--shape", "-d", "--device", "--datalist", "--path_output", "--iterations", "-t", "--duration",
-        "--hwconfig", "--backend", "--dtype", "--forward_mode", "--json", "--percentiles", "--threads",
-        "--warmup", "--seed", "--output_dtype", "--timeout", "--rate", "--arrival", "--profile", "--export_times",
-        "--plot", "--engine", "--provider", "--infer_precision", "--html", "--ray",
-    }
-)
-GLUED_SHORT = ("-m", "-i", "-p", "-b", "-s", "-d", "-t")
+# Flags of `vampy run` that take a value (the walker must skip their values), and the short ones vamp
+# users glue to their value (`-mdeploy/x/mod`): both from the one declaration of run's flags.
+VALUE_FLAGS = frozenset(s for f in RUN_FLAGS if f.takes_value for s in f.spellings)
+GLUED_SHORT = tuple(s for f in RUN_FLAGS if f.takes_value for s in f.spellings if len(s) == 2)
 _INT = re.compile(r"^\d+$")
 _VDSP_SUFFIXES = (".json", ".yaml", ".yml")
 

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional, Tuple
+from typing import Any, Optional
 
 import typer
+
+from vampy.cli.flags import command
+from vampy.config.flags import EVAL_FLAGS
 
 EVAL_HELP = (
     "Score super-resolution outputs against ground truth: by default on the Y channel (PSNR and SSIM of the "
@@ -15,30 +18,12 @@ EVAL_HELP = (
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="eval", no_args_is_help=True, help=EVAL_HELP)(eval_command)
+    # The vendor's required flags are checked by the body: --list_presets needs none of them.
+    app.command(name="eval", no_args_is_help=True, help=EVAL_HELP)(command(EVAL_FLAGS, eval_command, required_in_cli=False))
 
 
-def eval_command(
-    src_dir: Optional[str] = typer.Option(None, "--src_dir", help="Folder of the source (bicubic-upscaled) images the npz inputs were made from (the Y eval, and --preset drrn/vdsr)."),
-    gt_dir: Optional[str] = typer.Option(None, "--gt_dir", help="Folder of the ground-truth images."),
-    input_npz_path: Optional[str] = typer.Option(None, "--input_npz_path", help="The datalist the outputs were made from."),
-    out_npz_dir: Optional[str] = typer.Option(None, "--out_npz_dir", help="Folder of the output npz files."),
-    input_shape: Optional[Tuple[int, int]] = typer.Option(None, "--input_shape", help="H W to compare at (ground truth and source resized bilinearly); default 256 256. With a preset: the size that preset's script uses it for (drrn, vdsr, ecbsr, fsrnet, sparnet)."),
-    native: bool = typer.Option(False, "--native", help="Compare at the ground truth's own size (no resize); not with --input_shape."),
-    vamp_flag: bool = typer.Option(False, "--vamp_flag", help="Pair the i-th of the sorted output files with the i-th datalist line (vamp's output_NNNNNN.npz); without it, pair by input name. Presets always pair by order, as their scripts do."),
-    scale: int = typer.Option(4, "--scale", help="Border to shave before scoring, in pixels (the SR scale, by convention)."),
-    ycbcr: str = typer.Option("opencv", "--ycbcr", help="Y definition: opencv (COLOR_BGR2YCrCb) or bt601 (MATLAB rgb2ycbcr, the VDSR paper's)."),
-    gt_pattern: str = typer.Option("{base}.*", "--gt_pattern", help="Ground-truth file name in --gt_dir; {stem} is the source name, {base} the same without _scale_N."),
-    draw_dir: Optional[str] = typer.Option(None, "--draw_dir", help="Write NAME.png images here (the decoded output; for Y models with chroma from the source)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Score as this zoo family's script does (see --list_presets and docs/eval.md); without it: the Y-channel eval (= vdsr)."),
-    scoring: Optional[str] = typer.Option(None, "--scoring", help="YAML/JSON file of scoring fields (docs/eval.md), over --preset's or the defaults: for a model the zoo does not have."),
-    lr_dir: Optional[str] = typer.Option(None, "--lr_dir", help="ecbsr: folder of the LR images (NAME.png) whose chroma recolours the Y output."),
-    model_type: Optional[str] = typer.Option(None, "--model_type", help="real_esrgan: x4plus (GT suffix x4), anything else x2; as its script."),
-    list_presets: bool = typer.Option(False, "--list_presets", help="Print the presets and their parameters, then exit."),
-    json_path: Optional[str] = typer.Option(None, "--json", help="Write the full report as JSON."),
-    html: Optional[str] = typer.Option(None, "--html", help="Also write the self-contained HTML page of `vampy report` for this result."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
-) -> None:
+def eval_command(list_presets: bool, html: str | None, quiet: bool, **flags: Any) -> None:
+    """`vampy eval` with its declared flags (vampy/config/flags.py EVAL_FLAGS)."""
     from vampy.api import eval_config
     from vampy.cli.progress import RichProgress
     from vampy.errors import PartialResult
@@ -48,12 +33,10 @@ def eval_command(
     if list_presets:
         _print_presets()
         return
-    cfg = eval_config(
-        src_dir=src_dir, gt_dir=_need("--gt_dir", gt_dir), input_npz_path=_need("--input_npz_path", input_npz_path),
-        out_npz_dir=_need("--out_npz_dir", out_npz_dir), input_shape=input_shape, native=native, vamp_flag=vamp_flag, scale=scale,
-        ycbcr=ycbcr, gt_pattern=gt_pattern, draw_dir=draw_dir, json=json_path, preset=preset, scoring=scoring, lr_dir=lr_dir,
-        model_type=model_type,
-    )
+    for name in ("gt_dir", "input_npz_path", "out_npz_dir"):
+        _need(f"--{name}", flags[name])
+    cfg = eval_config(**flags)
+    json_path = cfg.json_path
     if html:
         from vampy.report.html import check_html_path
 

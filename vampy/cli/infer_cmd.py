@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional, Tuple
+from typing import Any
 
 import typer
+
+from vampy.cli.flags import command
+from vampy.config.flags import INFER_FLAGS
 
 INFER_HELP = (
     "Stream a folder of low-resolution (bicubic-upscaled) images through the vdsp preprocessing and the model, "
@@ -16,46 +19,19 @@ INFER_HELP = (
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="infer", no_args_is_help=True, help=INFER_HELP)(infer_command)
+    app.command(name="infer", no_args_is_help=True, help=INFER_HELP)(command(INFER_FLAGS, infer_command))
 
 
-def infer_command(
-    lr_image_dir: str = typer.Option(..., "--lr_image_dir", help="Folder of the low-resolution (bicubic-upscaled) images, e.g. Set5 x4."),
-    model: str = typer.Option(..., "-m", "--model_prefix_path", "--model", help="Model: a .onnx file, a vamp prefix (dir/mod -> dir/mod.onnx) or a folder holding mod.onnx."),
-    vdsp_params: Optional[str] = typer.Option(None, "--vdsp_params_info", "--vdsp_params", help="vdsp_params preprocessing file (JSON or YAML), as `vampy run` takes it."),
-    hr_image_dir: str = typer.Option(..., "--hr_image_dir", help="Folder of the ground-truth images (may be --lr_image_dir itself; see --gt_pattern)."),
-    save_dir: Optional[str] = typer.Option(None, "--save_dir", help="Write NAME.png colour images here (Y from the model, chroma from the input), as eval's --draw_dir."),
-    device: int = typer.Option(0, "--device", "-d", help="Device id, recorded in the report (vampy runs on the CPU)."),
-    batch: int = typer.Option(1, "--batch", "-b", help="Images per model request (consecutive images of one shape; needs a model with a dynamic batch when > 1)."),
-    pattern: str = typer.Option("*", "--pattern", help="Glob relative to --lr_image_dir, e.g. '*_scale_4.bmp' (quote it); only image files count."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="What image2npz --mode the images go through: y3, rgb or gray (default: rgb for a 3-channel model, else y3)."),
-    ycbcr: str = typer.Option("opencv", "--ycbcr", help="Y definition for y3/gray and for scoring: opencv (COLOR_BGR2YCrCb) or bt601 (MATLAB rgb2ycbcr)."),
-    input_shape: Optional[Tuple[int, int]] = typer.Option(None, "--input_shape", help="H W the vdsp preprocessing resizes to, and the size scores are computed at (default: the vdsp file's / the model's)."),
-    native: bool = typer.Option(False, "--native", help="Each image at its own size (model with dynamic H/W), scored at its ground truth's size; not with --input_shape."),
-    scale: int = typer.Option(4, "--scale", help="Border to shave before scoring, in pixels (the SR scale, by convention)."),
-    gt_pattern: str = typer.Option("{base}.*", "--gt_pattern", help="Ground-truth file name in --hr_image_dir; {stem} is the image name, {base} the same without _scale_N."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="Engine threads (default: all cores, as `vampy run -i 1 -p 1`)."),
-    engine: str = typer.Option("onnxruntime", "--engine", help="Runtime: onnxruntime (default) or openvino."),
-    provider: Optional[str] = typer.Option(None, "--provider", help="onnxruntime only: cpu (default), cuda or tensorrt."),
-    infer_precision: Optional[str] = typer.Option(None, "--infer_precision", help="openvino only: f32, bf16 or f16 (default: the CPU's own choice)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Score as this `vampy eval --preset` does (docs/eval.md): images fed as image2npz --preset, ground truth named by the preset (RGB models; ecbsr: a Y model recoloured with the input's chroma; realsr: the originals in both folders); --gt_pattern, --ycbcr and --scale do not apply."),
-    scoring: Optional[str] = typer.Option(None, "--scoring", help="YAML/JSON file of scoring fields (docs/eval.md), over --preset's or the defaults, as `vampy eval --scoring`."),
-    json_path: Optional[str] = typer.Option(None, "--json", help="Write the report (per-image scores, failures, timing) as JSON."),
-    html: Optional[str] = typer.Option(None, "--html", help="Also write the self-contained HTML page of `vampy report` for this result."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
-) -> None:
+def infer_command(html: str | None, quiet: bool, **flags: Any) -> None:
+    """`vampy infer` with its declared flags (vampy/config/flags.py INFER_FLAGS)."""
     from vampy.api import infer_config
     from vampy.cli.progress import RichProgress
     from vampy.errors import PartialResult, UsageError
     from vampy.workflows.infer import execute, prepare
     from vampy.report.schema import write_json
 
-    cfg = infer_config(
-        lr_image_dir=lr_image_dir, model=model, hr_image_dir=hr_image_dir, vdsp_params=vdsp_params, save_dir=save_dir,
-        device=device, batch=batch, pattern=pattern, mode=mode, ycbcr=ycbcr, input_shape=input_shape, native=native,
-        scale=scale, gt_pattern=gt_pattern, threads=threads, engine=engine, provider=provider, infer_precision=infer_precision,
-        json=json_path, preset=preset, scoring=scoring,
-    )
+    cfg = infer_config(**flags)
+    json_path = cfg.json_path
     if html and (cfg.preset or cfg.scoring_path):
         raise UsageError("--html does not show --preset/--scoring results yet; use --json")
     if html:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
+from vampy.cli.flags import command
 from vampy.cli.signals import on_sigterm
+from vampy.config.flags import SWEEP_FLAGS
 
 SWEEP_HELP = (
     "Find the configuration with the highest throughput whose p99 e2e latency meets --max_p99_ms: short "
@@ -19,40 +21,14 @@ SWEEP_HELP = (
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="sweep", no_args_is_help=True, help=SWEEP_HELP)(sweep_command)
+    app.command(name="sweep", no_args_is_help=True, help=SWEEP_HELP)(command(SWEEP_FLAGS, sweep_command))
 
 
-def sweep_command(
-    model: str = typer.Option(..., "-m", "--model", help="Model: a .onnx file, a vamp prefix (dir/mod) or a folder holding mod.onnx."),
-    vdsp_params: Optional[str] = typer.Option(None, "--vdsp_params", help="vdsp_params preprocessing file (JSON or YAML)."),
-    shape: Optional[str] = typer.Option(None, "-s", "--shape", help="Input image shape C,H,W, e.g. [3,256,256] (as `vampy run -s`)."),
-    instances: str = typer.Option("auto", "-i", "--instances", help="Model instances per process: auto, a list 1,2,4 or a range 1-4."),
-    processes: str = typer.Option("auto", "-p", "--processes", help="Worker processes: auto, a list or a range."),
-    batch: str = typer.Option("auto", "-b", "--batch", help="Samples per request: auto, a list or a range (a model with a fixed batch keeps it)."),
-    threads: str = typer.Option("auto", "--threads", help="Engine threads per instance: auto, a list or a range."),
-    engines: str = typer.Option("onnxruntime", "--engines", help="Engines to search, each on its own ladders, pooled into one ranking: onnxruntime,openvino; a precision as openvino:bf16,openvino:f32."),
-    search: Optional[str] = typer.Option(None, "--search", help="auto (climb) or grid (every combination). Default: auto when any dimension is auto, else grid."),
-    max_p99_ms: Optional[float] = typer.Option(None, "--max_p99_ms", help="Only points whose p99 e2e latency is at most this many ms can win."),
-    point_duration: Optional[float] = typer.Option(None, "--point_duration", help="Seconds each point measures (default 4 unless --point_iterations is given)."),
-    point_iterations: Optional[int] = typer.Option(None, "--point_iterations", help="Samples per process each point measures; with --point_duration, whichever comes first."),
-    warmup: int = typer.Option(1, "--warmup", help="Warm-up requests per instance at each point (excluded from its figures)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic input."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="Integer type of token inputs (as `vampy run --dtype`)."),
-    plot: Optional[str] = typer.Option(None, "--plot", help="Write throughput against p99 latency, Pareto front marked, as PNG."),
-    csv_path: Optional[str] = typer.Option(None, "--csv", help="Write every point as CSV (rewritten after each point)."),
-    json_path: Optional[str] = typer.Option(None, "--json", help="Write the sweep as JSON: points, winner, command line, noise, search log (rewritten after each point)."),
-    html: Optional[str] = typer.Option(None, "--html", help="Also write the self-contained HTML page of `vampy report` for this result."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No line per point on stderr."),
-    ray: Optional[str] = typer.Option(None, "--ray", help="Run each point alone on one node of the Ray cluster at ADDRESS (HOST:PORT, ray://HOST:PORT or auto), grid points on several nodes at once; points on different kinds of machine are ranked per kind. pip install 'vampy[ray]'; see docs/cluster.md."),
-) -> None:
+def sweep_command(html: str | None, quiet: bool, **flags: Any) -> None:
+    """`vampy sweep` with its declared flags (vampy/config/flags.py SWEEP_FLAGS)."""
     from vampy.api import sweep_config
 
-    cfg = sweep_config(
-        model=model, vdsp_params=vdsp_params, shape=shape, instances=instances, processes=processes, batch=batch, threads=threads,
-        search=search, max_p99_ms=max_p99_ms, point_duration=point_duration, point_iterations=point_iterations, warmup=warmup,
-        seed=seed, dtype=dtype, plot=plot, csv=csv_path, json=json_path, engines=engines, ray=ray,
-    )
-    _sweep(cfg, quiet, html)
+    _sweep(sweep_config(**flags), quiet, html)
 
 
 class _Writer:

@@ -17,7 +17,7 @@ from vampy.errors import InputError, ModelError, UsageError
 from vampy.data.preprocess import preprocess, synthetic_image
 
 if TYPE_CHECKING:
-    from vampy.config import RunConfig
+    from vampy.config.run import InputOptions
     from vampy.models.info import ModelInfo, TensorInfo
     from vampy.formats.vdsp import PreprocessSpec
 
@@ -56,7 +56,7 @@ class InputPlan:
         }
 
 
-def build_plan(cfg: RunConfig, spec: PreprocessSpec | None, info: ModelInfo) -> InputPlan:
+def build_plan(cfg: InputOptions, spec: PreprocessSpec | None, info: ModelInfo) -> InputPlan:
     """Decide every input's shape and check it against the model before any process starts."""
     shapes = _raw_shapes(cfg, spec, info)
     if len(shapes) != len(info.inputs):
@@ -72,7 +72,7 @@ def build_plan(cfg: RunConfig, spec: PreprocessSpec | None, info: ModelInfo) -> 
     return plan
 
 
-def _raw_shapes(cfg: RunConfig, spec: PreprocessSpec | None, info: ModelInfo) -> tuple[tuple[int, ...], ...]:
+def _raw_shapes(cfg: InputOptions, spec: PreprocessSpec | None, info: ModelInfo) -> tuple[tuple[int, ...], ...]:
     if cfg.shapes is not None:
         return cfg.shapes
     if spec is not None and not spec.passthrough and spec.nominal_input_chw is not None and len(info.inputs) == 1:
@@ -86,7 +86,7 @@ def _raw_shapes(cfg: RunConfig, spec: PreprocessSpec | None, info: ModelInfo) ->
     return tuple(shapes)
 
 
-def _output_hw(cfg: RunConfig, spec: PreprocessSpec | None, info: ModelInfo) -> tuple[int, int] | None:
+def _output_hw(cfg: InputOptions, spec: PreprocessSpec | None, info: ModelInfo) -> tuple[int, int] | None:
     if cfg.native_size or spec is None or spec.passthrough:
         return None
     if spec.output_hw is not None:
@@ -97,7 +97,7 @@ def _output_hw(cfg: RunConfig, spec: PreprocessSpec | None, info: ModelInfo) -> 
     return None
 
 
-def _slot(t: TensorInfo, raw_shape: tuple[int, ...], spec: PreprocessSpec | None, cfg: RunConfig) -> InputSlot:
+def _slot(t: TensorInfo, raw_shape: tuple[int, ...], spec: PreprocessSpec | None, cfg: InputOptions) -> InputSlot:
     dtype = np.dtype(t.dtype)
     is_tokens = (spec is not None and spec.passthrough) or dtype.kind in "iub"
     if is_tokens:

@@ -5,16 +5,13 @@ to stop. Everything here is plain and picklable, so an executor can ship it to w
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from vampy.data.inputs import InputPlan
 
-from vampy.config import device_of
-
 if TYPE_CHECKING:
-    from vampy.config import RunConfig
+    from vampy.config.run import DatalistOptions, EngineChoice, LoadOptions
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,7 @@ class RunJob:
     arrival: str = "poisson"
     infer_precision: str | None = None  # the engine's compute precision where it has a choice
     auto_threads: bool = False  # no --threads: a cluster executor fits intra_threads to each node's CPUs
+    null_compute_us: float = 0.0  # --engine null: the fixed compute time per request
 
     @property
     def expected_samples(self) -> int | None:
@@ -67,26 +65,21 @@ class RunJob:
         return replace(self, shards=shards)
 
 
-def choose_intra_threads(cfg: RunConfig, cores: int | None = None) -> int:
-    """Threads per instance so that processes x instances x threads fits the cores (>= 1)."""
-    if cfg.threads is not None:
-        return cfg.threads
-    available = cores if cores is not None else len(os.sched_getaffinity(0))
-    return max(1, available // (cfg.processes * cfg.instances))
-
-
-def job_from_config(
-    cfg: RunConfig, model_path: str, plan: InputPlan, shards: tuple[DatalistTask, ...] = (), output_names: tuple[str, ...] = ()
+def job_from_options(
+    model_path: str, plan: InputPlan, seed: int, load: LoadOptions, engine: EngineChoice, data: DatalistOptions,
+    profile_dir: str | None = None, shards: tuple[DatalistTask, ...] = (), output_names: tuple[str, ...] = (),
 ) -> RunJob:
     """The job `vampy run` describes: -i/-p/-b/--threads, the stop rule, the open-loop rate."""
-    per_process = cfg.samples_per_process
-    requests = math.ceil(per_process / cfg.batch_size) if per_process is not None and not shards else None
-    rate = cfg.rate_qps / (cfg.batch_size * cfg.processes) if cfg.rate_qps and not shards else None
+    per_process = load.samples_per_process
+    batch = plan.batch_size
+    requests = math.ceil(per_process / batch) if per_process is not None and not shards else None
+    rate = load.rate_qps / (batch * load.processes) if load.rate_qps and not shards else None
     return RunJob(
-        model_path=model_path, engine=cfg.engine, device=device_of(cfg.provider), device_id=cfg.device_id,
-        processes=cfg.processes, instances=cfg.instances, intra_threads=choose_intra_threads(cfg), plan=plan,
-        stop=StopRule(requests, None if shards else cfg.duration_s, cfg.request_timeout_s),
-        warmup_requests=cfg.warmup_requests, seed=cfg.seed, shards=shards, output_names=output_names,
-        output_dir=cfg.path_output, output_dtype=cfg.output_dtype, profile_dir=cfg.profile_dir,
-        request_rate_per_s=rate, arrival=cfg.arrival, infer_precision=cfg.infer_precision, auto_threads=cfg.threads is None,
+        model_path=model_path, engine=engine.engine, device=engine.device, device_id=engine.device_id,
+        processes=load.processes, instances=load.instances, intra_threads=engine.intra_threads(load.processes * load.instances),
+        plan=plan, stop=StopRule(requests, None if shards else load.duration_s, load.request_timeout_s),
+        warmup_requests=load.warmup_requests, seed=seed, shards=shards, output_names=output_names,
+        output_dir=data.path_output, output_dtype=data.output_dtype, profile_dir=profile_dir,
+        request_rate_per_s=rate, arrival=load.arrival, infer_precision=engine.infer_precision, auto_threads=engine.threads is None,
+        null_compute_us=engine.null_compute_us,
     )

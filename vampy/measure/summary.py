@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import platform
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
 from vampy import __version__
-from vampy.config import RunConfig
 from vampy.data.inputs import InputPlan
 from vampy.engines.base import DEFAULT_ENGINE, get_engine
 from vampy.measure.records import RawRun
@@ -20,8 +20,23 @@ from vampy.measure.schedule import summarize_open_loop
 from vampy.measure.records import COLUMNS, WorkerResult
 
 
+@dataclass(frozen=True)
+class RunFacts:
+    """What the summary needs of the config: its flat record for the report, and the few settings
+    the statistics depend on (never the whole config: the summary reads only these)."""
+
+    config: dict[str, Any]
+    engine: str
+    processes: int
+    instances: int
+    rate_qps: float | None
+    arrival: str
+    warmup_per_instance: int
+    percentiles: tuple[float, ...]
+
+
 def summarize(
-    raw: RawRun, cfg: RunConfig, info: ModelInfo, plan: InputPlan, notes: list[str],
+    raw: RawRun, cfg: RunFacts, info: ModelInfo, plan: InputPlan, notes: list[str],
     datalist: dict[str, Any] | None = None, profile: dict[str, Any] | None = None,
 ) -> RunReport:
     res = raw.results
@@ -33,13 +48,13 @@ def summarize(
     return RunReport(
         complete=reason is None,
         incomplete_reason=reason,
-        config=cfg.to_dict(),
+        config=cfg.config,
         environment=environment(cfg.engine),
         model=_model_dict(info),
         inputs=plan.to_dict(),
         processes=cfg.processes,
         instances=cfg.instances,
-        batch_size=cfg.batch_size,
+        batch_size=plan.batch_size,
         intra_threads=raw.intra_threads,
         samples=total,
         requests=int(end.size),
@@ -51,7 +66,7 @@ def summarize(
         model_split=_model_split(model_start, compute_start, compute_end, model_end),
         open_loop=_open_loop(cfg, arrival, start, throughput_qps(total, window)),
         warmup=_warmup(res, cfg),
-        per_process=[_per_process(r, cfg) for r in res],
+        per_process=[_per_process(r, cfg.instances) for r in res],
         resources=raw.resources.to_dict(),
         stability=stability(end, samples, window).to_dict(),
         histograms={"e2e": histogram_us(e2e_ns), "model": histogram_us(model_ns)},
@@ -65,7 +80,7 @@ def summarize(
     )
 
 
-def _engine(raw: RawRun, cfg: RunConfig) -> dict[str, Any]:
+def _engine(raw: RawRun, cfg: RunFacts) -> dict[str, Any]:
     """The first worker's sessions' own account; only the name when no worker got as far as reporting."""
     reported = next((r.engine for r in raw.results if r.engine), None)
     return dict(reported) if reported else {"engine": cfg.engine}
@@ -101,7 +116,7 @@ def _phases(durations_ns: dict[str, np.ndarray]) -> dict[str, Any]:
     return {name: summarize_latency(values, BREAKDOWN_PERCENTILES).to_dict() for name, values in durations_ns.items()}
 
 
-def _open_loop(cfg: RunConfig, arrival: np.ndarray, start: np.ndarray, achieved_qps: float) -> dict[str, Any] | None:
+def _open_loop(cfg: RunFacts, arrival: np.ndarray, start: np.ndarray, achieved_qps: float) -> dict[str, Any] | None:
     if cfg.rate_qps is None:
         return None
     return summarize_open_loop(arrival, start, cfg.rate_qps, achieved_qps, cfg.arrival).to_dict()
@@ -124,12 +139,12 @@ def _datalist_failures(raw: RawRun) -> bool:
     return any(r.failures for r in raw.results)
 
 
-def _warmup(results: list[WorkerResult], cfg: RunConfig) -> dict[str, Any]:
+def _warmup(results: list[WorkerResult], cfg: RunFacts) -> dict[str, Any]:
     e2e = np.concatenate([r.warmup_e2e_ns for r in results]) if results else np.zeros(0, np.int64)
-    return {"requests": int(e2e.size), "per_instance": cfg.warmup_requests, "e2e": summarize_latency(e2e, (50.0,)).to_dict()}
+    return {"requests": int(e2e.size), "per_instance": cfg.warmup_per_instance, "e2e": summarize_latency(e2e, (50.0,)).to_dict()}
 
 
-def _per_process(r: WorkerResult, cfg: RunConfig) -> dict[str, Any]:
+def _per_process(r: WorkerResult, instances: int) -> dict[str, Any]:
     window = measured_window(r.columns["arrival_ns"], r.columns["end_ns"])
     samples = int(r.columns["samples"].sum())
     e2e = summarize_latency(r.columns["end_ns"] - r.columns["arrival_ns"], (50.0, 99.0))
@@ -141,7 +156,7 @@ def _per_process(r: WorkerResult, cfg: RunConfig) -> dict[str, Any]:
         "throughput_qps": throughput_qps(samples, window),
         "e2e_p50_us": e2e.percentiles_ns[50.0] / 1e3,
         "e2e_p99_us": e2e.percentiles_ns[99.0] / 1e3,
-        "requests_per_instance": np.bincount(r.instance, minlength=cfg.instances).tolist(),
+        "requests_per_instance": np.bincount(r.instance, minlength=instances).tolist(),
     }
 
 

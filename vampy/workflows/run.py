@@ -7,18 +7,18 @@ from typing import Any
 
 import numpy as np
 
-from vampy.config import RunConfig, device_of
+from vampy.config.run import RunConfig
 from vampy.data.inputs import InputPlan, build_plan
 from vampy.models.info import ModelInfo
 from vampy.engines.base import EngineOptions, get_engine
 from vampy.execution.executor import Executor, connect_cluster, local_executor, ray_executor
-from vampy.execution.job import RunJob, job_from_config
+from vampy.execution.job import RunJob, job_from_options
 from vampy.models.resolve import resolve_model
 from vampy.progress import Progress
 from vampy.report.schema import RunReport
 from vampy.formats.files import make_output_dir
-from vampy.measure.records import RawRun
-from vampy.measure.records import COLUMNS
+from vampy.measure.records import COLUMNS, RawRun
+from vampy.measure.summary import RunFacts
 from vampy.execution.job import DatalistTask
 
 
@@ -49,34 +49,44 @@ def prepare(cfg: RunConfig) -> PreparedRun:
 
     if cfg.ray_address is not None:
         connect_cluster(cfg.ray_address)  # an unreachable cluster fails here, before any work
-    if cfg.profile_dir is not None:
-        make_output_dir(Path(cfg.profile_dir), "--profile")
-    engine = get_engine(cfg.engine)
-    engine.check(EngineOptions(device=device_of(cfg.provider), device_id=cfg.device_id, precision=cfg.infer_precision))
+    if cfg.outputs.profile_dir is not None:
+        make_output_dir(Path(cfg.outputs.profile_dir), "--profile")
+    choice = cfg.engine
+    engine = get_engine(choice.engine)
+    engine.check(EngineOptions(device=choice.device, device_id=choice.device_id, precision=choice.infer_precision))
     model_path = resolve_model(cfg.model)
     info = engine.describe(model_path)
-    spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
-    notes: list[str] = []
-    if cfg.device_id != 0 and device_of(cfg.provider) == "cpu":
-        notes.append(f"-d {cfg.device_id}: vampy runs on the CPU; the device id is only recorded")
-    if cfg.token_dtype is not None:
-        notes += [
-            f"--dtype {cfg.token_dtype}: tokens for '{t.name}' are made as {cfg.token_dtype} and fed as the model's {np.dtype(t.dtype).name}"
-            for t in info.inputs
-            if np.dtype(t.dtype).kind in "iu" and np.dtype(t.dtype).name != cfg.token_dtype
-        ]
+    spec = load_vdsp(cfg.inputs.vdsp_params) if cfg.inputs.vdsp_params else None
+    notes = _notes(cfg, info)
     output_names = tuple(t.name for t in info.outputs)
-    if cfg.datalist is None:
-        job = job_from_config(cfg, str(model_path), build_plan(cfg, spec, info), output_names=output_names)
-        return PreparedRun(cfg, model_path, info, job, notes=notes)
-    from vampy.workflows.run_datalist import first_input_shapes, prepare_tasks
+    tasks: tuple[DatalistTask, ...] = ()
+    lines = skipped = 0
+    if cfg.data.datalist is not None:
+        from vampy.workflows.run_datalist import first_input_shapes, prepare_tasks
 
-    tasks, lines, skipped = prepare_tasks(cfg, info)
-    if cfg.shapes is None:
-        # Warm-up and the shape check use the data set's own first sample, not a guess.
-        cfg = replace(cfg, shapes=first_input_shapes(tasks, len(info.inputs)))
-    job = job_from_config(cfg, str(model_path), build_plan(cfg, spec, info), tasks, output_names)
+        tasks, lines, skipped = prepare_tasks(cfg.data, cfg.inputs.batch_size, info)
+        if cfg.inputs.shapes is None:
+            # Warm-up and the shape check use the data set's own first sample, not a guess.
+            cfg = replace(cfg, inputs=replace(cfg.inputs, shapes=first_input_shapes(tasks, len(info.inputs))))
+    plan = build_plan(cfg.inputs, spec, info)
+    job = job_from_options(
+        str(model_path), plan, cfg.inputs.seed, cfg.load, cfg.engine, cfg.data, cfg.outputs.profile_dir, tasks, output_names,
+    )
     return PreparedRun(cfg, model_path, info, job, lines, skipped, notes)
+
+
+def _notes(cfg: RunConfig, info: ModelInfo) -> list[str]:
+    notes: list[str] = []
+    if cfg.engine.device_id != 0 and cfg.engine.device == "cpu":
+        notes.append(f"-d {cfg.engine.device_id}: vampy runs on the CPU; the device id is only recorded")
+    token_dtype = cfg.inputs.token_dtype
+    if token_dtype is not None:
+        notes += [
+            f"--dtype {token_dtype}: tokens for '{t.name}' are made as {token_dtype} and fed as the model's {np.dtype(t.dtype).name}"
+            for t in info.inputs
+            if np.dtype(t.dtype).kind in "iu" and np.dtype(t.dtype).name != token_dtype
+        ]
+    return notes
 
 
 def execute(prepared: PreparedRun, progress: Progress, executor: Executor | None = None) -> RunReport:
@@ -88,15 +98,25 @@ def execute(prepared: PreparedRun, progress: Progress, executor: Executor | None
         executor = ray_executor(cfg.ray_address) if cfg.ray_address is not None else local_executor()
     raw = executor.execute(prepared.job, progress)
     datalist = None
-    if cfg.datalist is not None:
+    if cfg.data.datalist is not None:
         from vampy.workflows.run_datalist import finish_datalist
 
-        datalist = finish_datalist(cfg, raw, prepared.datalist_lines, prepared.skipped)
-    profile = _profile(raw) if cfg.profile_dir is not None else None
-    report = summarize(raw, cfg, prepared.info, prepared.plan, list(prepared.notes), datalist, profile)
-    if cfg.export_times is not None:
-        _export_times(raw, cfg.export_times)
+        datalist = finish_datalist(cfg.data, raw, prepared.datalist_lines, prepared.skipped)
+    profile = _profile(raw) if cfg.outputs.profile_dir is not None else None
+    report = summarize(
+        raw, run_facts(cfg), prepared.info, prepared.plan, list(prepared.notes), datalist, profile,
+    )
+    if cfg.outputs.export_times is not None:
+        _export_times(raw, cfg.outputs.export_times)
     return report
+
+
+def run_facts(cfg: RunConfig) -> RunFacts:
+    load = cfg.load
+    return RunFacts(
+        cfg.to_dict(), cfg.engine.engine, load.processes, load.instances, load.rate_qps, load.arrival, load.warmup_requests,
+        cfg.outputs.percentiles,
+    )
 
 
 def _profile(raw: RawRun) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from vampy.formats.npz import is_valid_output, load_input_npz
 from vampy.report.schema import write_json
 
 if TYPE_CHECKING:
-    from vampy.config import RunConfig
+    from vampy.config.run import DatalistOptions
     from vampy.measure.records import RawRun
     from vampy.models.info import ModelInfo
 
@@ -24,7 +24,7 @@ FAILURES_FILE = "failures.json"
 
 
 
-def prepare_tasks(cfg: RunConfig, info: ModelInfo) -> tuple[tuple[DatalistTask, ...], int, int]:
+def prepare_tasks(cfg: DatalistOptions, batch_size: int, info: ModelInfo) -> tuple[tuple[DatalistTask, ...], int, int]:
     """Read the datalist, skip what --resume finds done, cut the rest into batches of -b lines."""
     entries = read_datalist(Path(cfg.datalist or ""))
     out_dir = Path(cfg.path_output) if cfg.path_output else None
@@ -36,7 +36,7 @@ def prepare_tasks(cfg: RunConfig, info: ModelInfo) -> tuple[tuple[DatalistTask, 
         for e in entries
         if not (cfg.resume and out_dir is not None and is_valid_output(out_dir / output_name(e.index), keys))
     ]
-    b = cfg.batch_size
+    b = batch_size
     tasks = tuple(DatalistTask(tuple(pending[i : i + b])) for i in range(0, len(pending), b))
     return tasks, len(entries), len(entries) - len(pending)
 
@@ -74,7 +74,7 @@ def _probe_writable(out_dir: Path) -> None:
 
 
 
-def finish_datalist(cfg: RunConfig, raw: RawRun, lines: int, skipped: int) -> dict[str, Any]:
+def finish_datalist(cfg: DatalistOptions, raw: RawRun, lines: int, skipped: int) -> dict[str, Any]:
     failures = sorted((f for r in raw.results for f in r.failures), key=lambda f: f[0])
     fatal = next((r.fatal_output_error for r in raw.results if r.fatal_output_error), None)
     summary = {

@@ -282,7 +282,8 @@ def _files(cfg: SweepConfig) -> dict[str, Any]:
     sidecar = path.with_suffix(".json")
     if sidecar.is_file() and sidecar.name not in model and sidecar.stat().st_size <= MAX_SIDECAR_BYTES:
         model[sidecar.name] = sidecar.read_bytes()
-    vdsp = {Path(cfg.base.vdsp_params).name: Path(cfg.base.vdsp_params).read_bytes()} if cfg.base.vdsp_params else {}
+    vdsp_params = cfg.base.inputs.vdsp_params
+    vdsp = {Path(vdsp_params).name: Path(vdsp_params).read_bytes()} if vdsp_params else {}
     return {"model": model, "model_name": path.name, "vdsp": vdsp}
 
 

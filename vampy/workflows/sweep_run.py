@@ -21,8 +21,8 @@ from vampy.workflows.sweep import (
 
 
 def point_config(base: RunConfig, point: Point) -> RunConfig:
-    return replace(base, instances=point.instances, processes=point.processes, batch_size=point.batch, threads=point.threads,
-                   engine=point.engine, infer_precision=point.infer_precision or None, json_path=None, dry_run=False)
+    return base.with_fields(instances=point.instances, processes=point.processes, batch_size=point.batch, threads=point.threads,
+                            engine=point.engine, infer_precision=point.infer_precision or None, json_path=None, dry_run=False)
 
 
 
@@ -69,8 +69,8 @@ def measure_on_node(base: RunConfig, files: dict[str, Any], point: Point, repeat
             (folder / group).mkdir()
             for name, data in files[group].items():
                 (folder / group / Path(name).name).write_bytes(data)  # plain names only: never a path from elsewhere
-        here = replace(base, model=str(folder / "model" / Path(files["model_name"]).name),
-                       vdsp_params=str(folder / "vdsp" / next(iter(files["vdsp"]))) if files["vdsp"] else None)
+        here = base.with_fields(model=str(folder / "model" / Path(files["model_name"]).name),
+                                vdsp_params=str(folder / "vdsp" / next(iter(files["vdsp"]))) if files["vdsp"] else None)
         started = time.time_ns()
         measure = RunMeasurer(here)
         kept, line = measured(point, measure) if repeat else (replace(m := measure(point), runs_qps=(m.throughput_qps,)), "")
@@ -131,7 +131,7 @@ def model_fixed_batch(base: RunConfig) -> int | None:
     """Check the shared run config once (model, vdsp, shapes: fail fast); the model's fixed batch, if any."""
     from vampy.workflows.run import prepare
 
-    prepared = prepare(replace(base, batch_size=1, instances=1, processes=1))
+    prepared = prepare(base.with_fields(batch_size=1, instances=1, processes=1))
     if not prepared.plan.fixed_batch:
         return None
     return next(int(t.shape[0]) for t in prepared.info.inputs if t.shape and t.shape[0] is not None)
@@ -229,17 +229,17 @@ def _format_shapes(shapes: tuple[tuple[int, ...], ...]) -> str:
 def run_command_line(base: RunConfig, point: Point) -> str:
     """The winner as a ready-to-paste `vampy run` command line (shell-quoted)."""
     args = ["vampy", "run", "-m", base.model]
-    if base.vdsp_params:
-        args += ["--vdsp_params", base.vdsp_params]
-    if base.shapes:
-        args += ["-s", _format_shapes(base.shapes)]
+    if base.inputs.vdsp_params:
+        args += ["--vdsp_params", base.inputs.vdsp_params]
+    if base.inputs.shapes:
+        args += ["-s", _format_shapes(base.inputs.shapes)]
     args += ["-i", str(point.instances), "-p", str(point.processes), "-b", str(point.batch), "--threads", str(point.threads)]
     if point.engine != "onnxruntime":
         args += ["--engine", point.engine]
     if point.infer_precision:
         args += ["--infer_precision", point.infer_precision]
-    if base.token_dtype:
-        args += ["--dtype", base.token_dtype]
+    if base.inputs.token_dtype:
+        args += ["--dtype", base.inputs.token_dtype]
     return shlex.join(args)
 
 
