@@ -15,6 +15,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from vampy.config.checks import DEFAULT_GT_PATTERN, DEFAULT_SHAVE_PX
+from vampy.config.run import DEFAULT_WARMUP_REQUESTS
+from vampy.engines.base import DEFAULT_ENGINE
 from vampy.errors import UsageError
 
 REQUIRED: Any = ...  # the default of a flag that must be given
@@ -208,7 +211,7 @@ RUN_FLAGS: tuple[Flag, ...] = (
     Flag("iterations", ("--iterations",), "int", None, "Samples per process (default 1024 unless -t is given).", to="iterations"),
     Flag("duration", ("-t", "--duration"), "float", None, "Seconds to measure; with --iterations too, whichever comes first.",
          to="duration_s"),
-    Flag("warmup", ("--warmup",), "int", 2, "Warm-up requests per instance, excluded from the figures and reported apart.",
+    Flag("warmup", ("--warmup",), "int", DEFAULT_WARMUP_REQUESTS, "Warm-up requests per instance, excluded from the figures and reported apart.",
          to="warmup_requests"),
     Flag("threads", ("--threads",), "int", None,
          "Engine threads per instance: ONNX Runtime intra-op threads, OpenVINO threads per stream "
@@ -235,7 +238,7 @@ RUN_FLAGS: tuple[Flag, ...] = (
          "prints the top operators.", to="profile_dir"),
     Flag("export_times", ("--export_times",), "path", None,
          "Write one row per request with every timestamp (ns) to FILE.csv or FILE.json.", to="export_times"),
-    Flag("engine", ("--engine",), "str", "onnxruntime",
+    Flag("engine", ("--engine",), "str", DEFAULT_ENGINE,
          "Runtime: onnxruntime (default), openvino (pip install 'vampy[openvino]') or null (no runtime: measures "
          "vampy's own cost, see --null_us).", to="engine"),
     Flag("provider", ("--provider",), "str", None,
@@ -287,7 +290,7 @@ SWEEP_FLAGS: tuple[Flag, ...] = (
     Flag("batch", ("-b", "--batch"), "values", "auto",
          "Samples per request: auto, a list or a range (a model with a fixed batch keeps it)."),
     Flag("threads", ("--threads",), "values", "auto", "Engine threads per instance: auto, a list or a range."),
-    Flag("engines", ("--engines",), "names", "onnxruntime",
+    Flag("engines", ("--engines",), "names", DEFAULT_ENGINE,
          "Engines to search, each on its own ladders, pooled into one ranking: onnxruntime,openvino; "
          "a precision as openvino:bf16,openvino:f32."),
     Flag("search", ("--search",), "str", None,
@@ -337,11 +340,11 @@ INFER_FLAGS: tuple[Flag, ...] = (
          "H W the vdsp preprocessing resizes to, and the size scores are computed at (default: the vdsp file's / the model's)."),
     Flag("native", ("--native",), "bool", False,
          "Each image at its own size (model with dynamic H/W), scored at its ground truth's size; not with --input_shape."),
-    Flag("scale", ("--scale",), "int", 4, "Border to shave before scoring, in pixels (the SR scale, by convention)."),
-    Flag("gt_pattern", ("--gt_pattern",), "str", "{base}.*",
+    Flag("scale", ("--scale",), "int", DEFAULT_SHAVE_PX, "Border to shave before scoring, in pixels (the SR scale, by convention)."),
+    Flag("gt_pattern", ("--gt_pattern",), "str", DEFAULT_GT_PATTERN,
          "Ground-truth file name in --hr_image_dir; {stem} is the image name, {base} the same without _scale_N."),
     Flag("threads", ("--threads",), "int", None, "Engine threads (default: all cores, as `vampy run -i 1 -p 1`)."),
-    Flag("engine", ("--engine",), "str", "onnxruntime", "Runtime: onnxruntime (default) or openvino."),
+    Flag("engine", ("--engine",), "str", DEFAULT_ENGINE, "Runtime: onnxruntime (default) or openvino."),
     Flag("provider", ("--provider",), "str", None, "onnxruntime only: cpu (default), cuda or tensorrt."),
     Flag("infer_precision", ("--infer_precision",), "str", None, "openvino only: f32, bf16 or f16 (default: the CPU's own choice)."),
     Flag("preset", ("--preset",), "str", None,
@@ -370,9 +373,9 @@ EVAL_FLAGS: tuple[Flag, ...] = (
     Flag("vamp_flag", ("--vamp_flag",), "bool", False,
          "Pair the i-th of the sorted output files with the i-th datalist line (vamp's output_NNNNNN.npz); without it, pair by "
          "input name. Presets always pair by order, as their scripts do."),
-    Flag("scale", ("--scale",), "int", 4, "Border to shave before scoring, in pixels (the SR scale, by convention)."),
+    Flag("scale", ("--scale",), "int", DEFAULT_SHAVE_PX, "Border to shave before scoring, in pixels (the SR scale, by convention)."),
     Flag("ycbcr", ("--ycbcr",), "str", "opencv", "Y definition: opencv (COLOR_BGR2YCrCb) or bt601 (MATLAB rgb2ycbcr, the VDSR paper's)."),
-    Flag("gt_pattern", ("--gt_pattern",), "str", "{base}.*",
+    Flag("gt_pattern", ("--gt_pattern",), "str", DEFAULT_GT_PATTERN,
          "Ground-truth file name in --gt_dir; {stem} is the source name, {base} the same without _scale_N."),
     Flag("draw_dir", ("--draw_dir",), "path", None,
          "Write NAME.png images here (the decoded output; for Y models with chroma from the source)."),
