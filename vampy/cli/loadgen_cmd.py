@@ -2,50 +2,26 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
+from vampy.cli.flags import command
+from vampy.config.flags import LOADGEN_FLAGS, loadgen_config_from, read_flags
+
 
 def register(app: typer.Typer) -> None:
-    app.command(name="loadgen", no_args_is_help=True)(loadgen_command)
+    app.command(name="loadgen", no_args_is_help=True)(command(LOADGEN_FLAGS, loadgen_command))
 
 
-def loadgen_command(
-    model: str = typer.Option(..., "-m", "--model", help="Model: .onnx file, vamp prefix dir/mod, or folder with mod.onnx."),
-    scenario: str = typer.Option("SingleStream", "--scenario", help="SingleStream, MultiStream, Server or Offline."),
-    mode: str = typer.Option("performance", "--mode", help="performance, or accuracy (every datalist sample once, outputs written as vamp npz)."),
-    vdsp_params: Optional[str] = typer.Option(None, "--vdsp_params", help="vdsp_params preprocessing file."),
-    shape: Optional[str] = typer.Option(None, "-s", "--shape", help="Input shape C,H,W as for vampy run."),
-    instance: int = typer.Option(1, "-i", "--instance", help="Model instances (threads of this process) serving LoadGen's queries."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="Engine threads per instance (default: cores / instances)."),
-    engine: str = typer.Option("onnxruntime", "--engine", help="Runtime: onnxruntime (default) or openvino."),
-    provider: Optional[str] = typer.Option(None, "--provider", help="onnxruntime only: cpu (default), cuda or tensorrt."),
-    infer_precision: Optional[str] = typer.Option(None, "--infer_precision", help="openvino only: f32, bf16 or f16."),
-    samples: int = typer.Option(64, "--samples", help="Query sample library size in performance mode (synthetic inputs)."),
-    min_queries: int = typer.Option(100, "--min_queries", help="LoadGen's minimum query count."),
-    min_duration: float = typer.Option(1.0, "--min_duration", help="LoadGen's minimum duration, seconds."),
-    max_duration: float = typer.Option(60.0, "--max_duration", help="LoadGen's maximum duration, seconds."),
-    target_qps: Optional[float] = typer.Option(None, "--target_qps", help="Server: the Poisson arrival rate (required); Offline: the expected rate."),
-    target_latency_ms: Optional[float] = typer.Option(None, "--target_latency_ms", help="Server: the latency bound LoadGen checks its percentile against."),
-    samples_per_query: int = typer.Option(8, "--samples_per_query", help="MultiStream: samples per query."),
-    datalist: Optional[str] = typer.Option(None, "--datalist", help="Accuracy mode: the npz datalist."),
-    path_output: Optional[str] = typer.Option(None, "--path_output", help="Accuracy mode: folder for output_NNNNNN.npz."),
-    log_dir: str = typer.Option("mlperf_logs", "--log_dir", help="Folder for LoadGen's own logs (mlperf_log_summary.txt, ...)."),
-    json_path: Optional[str] = typer.Option(None, "--json", help="Write both summaries and their comparison as JSON."),
-) -> None:
+def loadgen_command(json: str | None, **flags: Any) -> None:
     """Run an MLPerf LoadGen scenario on the model and print LoadGen's summary (VALID/INVALID and
     why) next to vampy's statistics of the same samples."""
-    from vampy.config import parse_shapes
-    from vampy.workflows.loadgen import LoadgenConfig, run_loadgen
-    from vampy.report.schema import write_json
+    from vampy.results.schema import write_json
+    from vampy.workflows.loadgen import run_loadgen
 
-    cfg = LoadgenConfig(
-        model=model, scenario=scenario, mode=mode, vdsp_params=vdsp_params, shapes=parse_shapes(shape) if shape else None,
-        instances=instance, threads=threads, engine=engine, provider=provider, infer_precision=infer_precision, samples=samples, min_queries=min_queries, min_duration_s=min_duration,
-        max_duration_s=max_duration, target_qps=target_qps, target_latency_ms=target_latency_ms,
-        samples_per_query=samples_per_query, datalist=datalist, path_output=path_output, log_dir=log_dir,
-    )
+    cfg = loadgen_config_from(read_flags("loadgen", LOADGEN_FLAGS, flags))
+    json_path = json
     report = run_loadgen(cfg)
     sys.stdout.write(_text(report.to_dict()))
     if json_path:

@@ -390,3 +390,39 @@ EVAL_FLAGS: tuple[Flag, ...] = (
     _HTML,
     _QUIET_BAR,
 )
+
+# --- vampy loadgen ---
+
+LOADGEN_FLAGS: tuple[Flag, ...] = (
+    Flag("model", ("-m", "--model"), "path", REQUIRED, _MODEL_HELP),
+    Flag("scenario", ("--scenario",), "str", "SingleStream", "SingleStream, MultiStream, Server or Offline."),
+    Flag("mode", ("--mode",), "str", "performance",
+         "performance, or accuracy (every datalist sample once, outputs written as vamp npz)."),
+    Flag("vdsp_params", ("--vdsp_params",), "path", None, _VDSP_HELP),
+    Flag("shape", ("-s", "--shape"), "shape", None, "Input shape C,H,W as for vampy run."),
+    Flag("instances", ("-i", "--instance"), "int", 1, "Model instances (threads of this process) serving LoadGen's queries."),
+    Flag("threads", ("--threads",), "int", None, "Engine threads per instance (default: cores / instances)."),
+    Flag("engine", ("--engine",), "str", DEFAULT_ENGINE, "Runtime: onnxruntime (default) or openvino."),
+    Flag("provider", ("--provider",), "str", None, "onnxruntime only: cpu (default), cuda or tensorrt."),
+    Flag("infer_precision", ("--infer_precision",), "str", None, "openvino only: f32, bf16 or f16."),
+    Flag("samples", ("--samples",), "int", 64, "Query sample library size in performance mode (synthetic inputs)."),
+    Flag("min_queries", ("--min_queries",), "int", 100, "LoadGen's minimum query count."),
+    Flag("min_duration", ("--min_duration",), "float", 1.0, "LoadGen's minimum duration, seconds."),
+    Flag("max_duration", ("--max_duration",), "float", 60.0, "LoadGen's maximum duration, seconds."),
+    Flag("target_qps", ("--target_qps",), "float", None, "Server: the Poisson arrival rate (required); Offline: the expected rate."),
+    Flag("target_latency_ms", ("--target_latency_ms",), "float", None,
+         "Server: the latency bound LoadGen checks its percentile against."),
+    Flag("samples_per_query", ("--samples_per_query",), "int", 8, "MultiStream: samples per query."),
+    Flag("datalist", ("--datalist",), "path", None, "Accuracy mode: the npz datalist."),
+    Flag("path_output", ("--path_output",), "path", None, "Accuracy mode: folder for output_NNNNNN.npz."),
+    Flag("log_dir", ("--log_dir",), "path", "mlperf_logs", "Folder for LoadGen's own logs (mlperf_log_summary.txt, ...)."),
+    Flag("json", ("--json",), "path", None, "Write both summaries and their comparison as JSON.", scope="cli"),
+)
+
+
+def loadgen_config_from(values: dict[str, Any]) -> Any:
+    """LoadgenConfig from read_flags(LOADGEN_FLAGS, ...)'s values (flag names to its field names)."""
+    from vampy.config.loadgen import LoadgenConfig
+
+    renamed = {"shape": "shapes", "min_duration": "min_duration_s", "max_duration": "max_duration_s"}
+    return LoadgenConfig(**{renamed.get(name, name): value for name, value in values.items()})
