@@ -25,7 +25,7 @@ from vampy.errors import OutputError, PartialResult, UsageError, WorkerError
 
 if TYPE_CHECKING:
     from vampy.progress import Progress
-    from vampy.report.schema import CompileResult, EvalPresetReport, EvalReport, InferPresetReport, InferReport, RunReport
+    from vampy.results.schema import CompileResult, EvalPresetReport, EvalReport, InferPresetReport, InferReport, RunReport
     from vampy.config.sweep import SweepConfig
     from vampy.workflows.sweep import Measurement, Point, SweepResult
     from vampy.workflows.sweep_run import SweepReport
@@ -196,7 +196,7 @@ def run(**kwargs: Any) -> RunReport:
     (a worker failed), OutputError (the output folder failed), PartialResult (datalist lines failed),
     KeyboardInterrupt (interrupted), each with the report as `exc.report`.
     """
-    from vampy.report.schema import check_writable, write_json
+    from vampy.results.schema import check_writable, write_json
     from vampy.workflows.run import execute, prepare
 
     progress, check = _split_extra(kwargs)
@@ -205,8 +205,8 @@ def run(**kwargs: Any) -> RunReport:
         if target:
             check_writable(target, flag)
     report = execute(prepare(cfg), _progress(progress))
-    if cfg.json_path:
-        write_json(cfg.json_path, report.to_dict())
+    if cfg.outputs.json_path:
+        write_json(cfg.outputs.json_path, report.to_dict())
     if check:
         _check_run(report)
     return report
@@ -227,7 +227,7 @@ def evaluate(**kwargs: Any) -> EvalReport | EvalPresetReport:
     PartialResult (with `exc.report`) when some images could not be scored, unless check=False.
     """
     from vampy.quality.preset_eval import run_eval as evaluate_outputs
-    from vampy.report.schema import write_json
+    from vampy.results.schema import write_json
 
     progress, check = _split_extra(kwargs)
     check_keywords("evaluate", EVAL_FLAGS, kwargs)
@@ -264,7 +264,7 @@ def compile(
     """
     from vampy.compiler.pipeline import compile_model
     from vampy.formats.compile_yaml import load_compile_config
-    from vampy.report.schema import write_json
+    from vampy.results.schema import write_json
 
     if config is None:
         raise UsageError("config: required, give a path")
@@ -361,7 +361,7 @@ def infer(**kwargs: Any) -> InferReport | InferPresetReport:
     scored as that preset does (docs/eval.md), equal to image2npz --preset + run --datalist + eval
     --preset; returns an InferPresetReport.
     """
-    from vampy.report.schema import write_json
+    from vampy.results.schema import write_json
     from vampy.workflows.infer import execute, prepare
 
     progress, check = _split_extra(kwargs)

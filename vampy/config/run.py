@@ -244,6 +244,8 @@ class RunConfig:
         if self.load.rate_qps is not None and self.data.datalist is not None:
             raise UsageError("--rate is for performance mode; a --datalist run is closed-loop (drop one of them)")
         _validate_ray(self)
+        if self.engine.engine == "null" and self.outputs.profile_dir is not None:
+            raise UsageError("--profile with --engine null: the null engine computes nothing to profile; drop --profile")
 
     @classmethod
     def flat(cls, model: str, **fields: Any) -> RunConfig:

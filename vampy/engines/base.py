@@ -9,9 +9,10 @@ This module imports no runtime: the registry imports an engine's module only whe
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vampy.errors import UsageError
 
@@ -21,7 +22,9 @@ if TYPE_CHECKING:  # annotations only: `import vampy` (config imports this modul
     from vampy.models.info import ModelInfo
 
 # name -> module under vampy.engines that defines ENGINE (an Engine); imported on first use.
-_REGISTRY: dict[str, str] = {"onnxruntime": "ort", "openvino": "openvino"}
+# "null" runs no runtime (outputs of the declared shapes, an optional fixed compute time): vampy's own
+# cost per request, and executor tests that need no runtime (docs/engines.md).
+_REGISTRY: dict[str, str] = {"onnxruntime": "ort", "openvino": "openvino", "null": "null"}
 ENGINES: tuple[str, ...] = tuple(_REGISTRY)
 DEFAULT_ENGINE = "onnxruntime"
 
@@ -43,6 +46,9 @@ class EngineOptions:
     # engine's own default for the device, which the session then reports.
     precision: str | None = None
     streams: int = 1  # instances that share one compiled model (OpenVINO streams); ORT opens one session each
+    # The null engine's fixed compute time per request (busy, not sleeping: engines/null.py says why);
+    # the other engines ignore it.
+    null_compute_us: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -128,14 +134,15 @@ def check_engine_flags(engine: str, provider: str | None, infer_precision: str |
     if provider is not None and provider not in PROVIDERS:
         raise UsageError(f"--provider {provider}: choose one of {', '.join(PROVIDERS)}")
     if provider not in (None, "cpu") and engine != "onnxruntime":
-        raise UsageError(f"--provider {provider} is an ONNX Runtime option; drop it or use --engine onnxruntime (the {engine} engine runs on the CPU)")
+        raise UsageError(
+            f"--provider {provider} is an ONNX Runtime option; drop it or use --engine onnxruntime (the {engine} engine runs on the CPU)"
+        )
     if infer_precision is not None and infer_precision not in OPENVINO_PRECISIONS:
         raise UsageError(f"--infer_precision {infer_precision}: choose one of {', '.join(OPENVINO_PRECISIONS)}")
     if infer_precision is not None and engine != "openvino":
-        raise UsageError(
-            "--infer_precision is an OpenVINO option; ONNX Runtime computes in the model's own precision "
-            "(compile it fp16 or int8 with vampy compile): add --engine openvino or drop --infer_precision"
-        )
+        reason = ("ONNX Runtime computes in the model's own precision (compile it fp16 or int8 with vampy compile)"
+                  if engine == "onnxruntime" else f"the {engine} engine computes nothing")
+        raise UsageError(f"--infer_precision is an OpenVINO option; {reason}: add --engine openvino or drop --infer_precision")
 
 
 
