@@ -86,3 +86,30 @@ def test_cli_only_flags_are_refused_by_the_api(function: Any) -> None:
             continue
         with pytest.raises(TypeError, match=f"unexpected keyword argument '{name}'"):
             function(**{name: True})
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--seed", "-1"], "--seed"), (["--timeout", "inf"], "--timeout"), (["--timeout", "nan"], "--timeout"),
+        (["--timeout", "1e308"], "--timeout"), (["--iterations", "99999999999999999999999"], "--iterations"),
+        (["--rate", "1e-300"], "--rate"), (["-t", "nan"], "--duration"), (["--path_output", ""], "--path_output"),
+        (["--json", ""], "--json"),
+    ],
+)
+def test_numbers_and_paths_are_checked_at_the_edge(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from vampy.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["run", "-m", "x.onnx", "-s", "3,8,8", *args])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_api_names_the_flag_for_a_non_finite_number() -> None:
+    from vampy.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"--timeout \(timeout\)=inf"):
+        api.run_config(model="m", timeout=float("inf"))
+    with pytest.raises(UsageError, match=r"--max_p99_ms \(max_p99_ms\)=nan"):
+        api.sweep_config(model="m", max_p99_ms=float("nan"))

@@ -10,6 +10,7 @@ a new flag is one entry here and the CLI, the API and `--dry_run` cannot disagre
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import os
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ def _int(name: str, value: Any) -> int:
 def _float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise UsageError(f"{name}={value!r}: give a number")
+    if not math.isfinite(value):
+        # inf and nan would pass every range check below them (nan compares false) and mean nothing.
+        raise UsageError(f"{name}={value!r}: give a finite number")
     return float(value)
 
 
@@ -75,9 +79,13 @@ def _str(name: str, value: Any) -> str:
 
 
 def _path(name: str, value: Any) -> str:
-    if isinstance(value, (str, os.PathLike)):
-        return os.fspath(value)
-    raise UsageError(f"{name}={value!r}: give a path (str or pathlib.Path)")
+    if not isinstance(value, (str, os.PathLike)):
+        raise UsageError(f"{name}={value!r}: give a path (str or pathlib.Path)")
+    path = os.fspath(value)
+    if not path.strip():
+        # An empty path would mean the current folder to some writers and nothing at all to others.
+        raise UsageError(f"{name}: an empty path; give a file or folder name")
+    return path
 
 
 def _plain(value: Any) -> Any:
@@ -150,10 +158,11 @@ API_TYPES: dict[str, str] = {
 
 
 def convert(flag: Flag, value: Any) -> Any:
-    """The value the config holds: None stays None (an optional flag not given); percentiles None is the default set."""
+    """The value the config holds: None stays None (an optional flag not given); percentiles None is the default set.
+    Messages name the flag as the CLI spells it and as the API's keyword: `--timeout (timeout)=inf: ...`."""
     if value is None:
         return _percentiles(flag.name, "") if flag.kind == "percentiles" else None
-    return CONVERTERS[flag.kind](flag.name, value)
+    return CONVERTERS[flag.kind](f"{long_spelling(flag)} ({flag.name})", value)
 
 
 def check_keywords(command: str, flags: Sequence[Flag], given: dict[str, Any], scope: str = "api") -> dict[str, Flag]:

@@ -28,6 +28,9 @@ from vampy.engines.base import DEFAULT_ENGINE, check_engine_flags
 from vampy.errors import UsageError
 
 DEFAULT_ITERATIONS = 1024  # vamp's usual default: samples per process
+MAX_ITERATIONS = 1 << 40  # samples per process: past this the request counters would near int64 nanosecond sums
+MIN_RATE_QPS = 1e-3  # one sample per 1000 s; below, the schedule's gaps overflow int64 nanoseconds
+MAX_SEED = (1 << 32) - 1
 DEFAULT_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 DEFAULT_WARMUP_REQUESTS = 2
 MAX_INSTANCES = 256  # processes x instances
@@ -104,6 +107,8 @@ class InputOptions:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise UsageError(f"-b/--batch_size {self.batch_size}: must be at least 1")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"--seed {self.seed}: must be between 0 and {MAX_SEED}")
         if self.token_dtype is not None and self.token_dtype not in TOKEN_DTYPES:
             raise UsageError(f"--dtype {self.token_dtype}: choose one of {', '.join(sorted(TOKEN_DTYPES))}")
 
@@ -129,18 +134,19 @@ class LoadOptions:
             raise UsageError(
                 f"-p {self.processes} x -i {self.instances}: more than {MAX_INSTANCES} model instances in all; lower -p or -i"
             )
-        if self.iterations is not None and self.iterations < 1:
-            raise UsageError(f"--iterations {self.iterations}: must be at least 1")
-        if self.duration_s is not None and not 0 < self.duration_s <= 7 * 86400:
+        if self.iterations is not None and not 1 <= self.iterations <= MAX_ITERATIONS:
+            raise UsageError(f"--iterations {self.iterations}: must be between 1 and {MAX_ITERATIONS}")
+        if self.duration_s is not None and not 0 < self.duration_s <= 7 * 86400:  # nan fails this too
             raise UsageError(f"-t/--duration {self.duration_s}: must be a positive number of seconds")
         if self.warmup_requests < 0:
             raise UsageError(f"--warmup {self.warmup_requests}: must be 0 or more")
-        if self.request_timeout_s is not None and self.request_timeout_s < 0:
+        if self.request_timeout_s is not None and not 0 <= self.request_timeout_s <= 7 * 86400:
             raise UsageError(
-                f"--timeout {self.request_timeout_s}: give seconds per request, 0 to turn the watchdog off, or omit it for the automatic bound"
+                f"--timeout {self.request_timeout_s}: give seconds per request (at most a week), 0 to turn the watchdog off, "
+                "or omit it for the automatic bound"
             )
-        if self.rate_qps is not None and not 0 < self.rate_qps <= 1e7:
-            raise UsageError(f"--rate {self.rate_qps}: give samples per second, a positive number")
+        if self.rate_qps is not None and not MIN_RATE_QPS <= self.rate_qps <= 1e7:
+            raise UsageError(f"--rate {self.rate_qps}: give samples per second, from {MIN_RATE_QPS:g} to 1e7")
         check_choice("--arrival", self.arrival, ARRIVALS)
         if self.arrival != "poisson" and self.rate_qps is None:
             raise UsageError("--arrival needs --rate: arrivals are scheduled only in open-loop mode")
