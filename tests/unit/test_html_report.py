@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_compare import make_report
-from tests.unit.test_sweep import GRID, Fake
+from tests.support.reports import make_report
+from tests.support.sweep import GRID, Fake
 from vampy.config import RunConfig
 from vampy.errors import InputError, PartialResult, UsageError
 from vampy.report.html import check_html_path, load_all, load_report, render, render_page, write_report
@@ -27,7 +27,7 @@ def write(path: Path, data: object) -> Path:
 
 
 def sweep_data() -> dict:
-    cfg = SweepConfig(RunConfig(model="deploy_weights/vdsr/mod", duration_s=1.0), max_p99_ms=300.0)
+    cfg = SweepConfig(RunConfig.flat("deploy_weights/vdsr/mod", duration_s=1.0), max_p99_ms=300.0)
     return sweep_dict(search(GRID, True, Fake(), max_p99_ms=300.0), cfg)
 
 
@@ -51,6 +51,8 @@ def test_run_and_sweep_page_is_self_contained(tmp_path: Path) -> None:
     ({"hello": 1}, "not a vampy report"),
     ([1, 2], "not a vampy report"),
     ({"kind": "run", "schema_version": 2}, "schema_version 2; this vampy reads 1 (upgrade vampy"),
+    ({"kind": "eval", "schema_version": 3}, "a 'eval' report of schema_version 3; this vampy reads 1 or 2 (upgrade vampy"),
+    ({"kind": "infer", "schema_version": 0}, "schema_version 0; this vampy reads 1 or 2 (rewrite it"),
     ({"kind": "image2npz", "schema_version": 1}, "of kind 'image2npz'"),
 ])
 def test_bad_reports_are_named(tmp_path: Path, data: object, message: str) -> None:
@@ -94,7 +96,7 @@ def test_html_path_checks(tmp_path: Path) -> None:
 
 
 def test_command_lines_from_configs() -> None:
-    run = {"kind": "run", "config": RunConfig(model="m/mod", instances=2, batch_size=4, shapes=((3, 16, 16),), threads=1,
+    run = {"kind": "run", "config": RunConfig.flat("m/mod", instances=2, batch_size=4, shapes=((3, 16, 16),), threads=1,
                                               vdsp_params="v x.json", iterations=300).to_dict()}
     assert command_line(json.loads(json.dumps(run))) == "vampy run -m m/mod --vdsp_params 'v x.json' -i 2 -b 4 -s '[3,16,16]' --iterations 300 --threads 1"
     ev = {"kind": "eval", "config": {"src_dir": "s", "gt_dir": "g", "datalist": "l.txt", "outputs_dir": "o", "input_hw": None,
@@ -109,20 +111,20 @@ ENGINE = {"engine": "onnxruntime", "version": "1.20", "device": "cpu", "precisio
 
 
 def eval_data() -> dict:
-    from vampy.report.schema import EvalImage, EvalReport, EvalScores
+    from vampy.results.schema import EvalReport, ScoredImage
 
-    scores = EvalScores(31.5, 0.91, 28.25, 0.85)
-    image = EvalImage(0, "alpha", "out/output_000000.npz", "set/alpha_scale_4.png", "set/alpha.png", 32, 40, scores)
-    return EvalReport({"draw_dir": None}, (image,), scores, (), 0).to_dict()
+    metrics = {"psnr_db": 31.5, "ssim": 0.91, "bicubic_psnr_db": 28.25, "bicubic_ssim": 0.85}
+    image = ScoredImage(0, "alpha", "out/output_000000.npz", "set/alpha_scale_4.png", "set/alpha.png", 32, 40, metrics)
+    return EvalReport({"draw_dir": None}, (image,), metrics, (), 0).to_dict()
 
 
 def infer_data() -> dict:
-    from vampy.report.schema import EvalScores, InferImage, InferReport, InferTiming
+    from vampy.results.schema import InferReport, InferTiming, ScoredImage
 
-    scores = EvalScores(30.5, 0.9, 27.75, 0.8)
-    image = InferImage(0, "beta", "lr/beta.png", "hr/beta.png", None, 32, 40, scores)
+    metrics = {"psnr_db": 30.5, "ssim": 0.9, "bicubic_psnr_db": 27.75, "bicubic_ssim": 0.8}
+    image = ScoredImage(0, "beta", None, "lr/beta.png", "hr/beta.png", 32, 40, metrics)
     timing = InferTiming(1, 1, 0.5, 2.0, 0.1, 0.2, 0.15, 0.05, 0.01, 0.02)
-    return InferReport({"model": "m/mod"}, {"path": "m/mod.onnx"}, "y3", None, 1, (image,), scores, (), timing, 0,
+    return InferReport({"model": "m/mod"}, {"path": "m/mod.onnx"}, "y3", None, 1, (image,), metrics, (), timing, 0,
                        engine=ENGINE).to_dict()
 
 
@@ -147,7 +149,8 @@ def _drop(data: dict, dotted: str) -> dict:
 GOOD = {"run": (lambda: make_report(1), 'class="run"'), "eval": (eval_data, 'class="eval"'),
         "infer": (infer_data, 'class="infer"'), "loadgen": (loadgen_data, 'class="loadgen"')}
 TRUNCATED = [("run", "e2e.percentiles_us.p50"), ("run", "model_latency.percentiles_us.p99"), ("run", "engine.precision"),
-             ("eval", "mean.psnr_db"), ("eval", "mean.bicubic_ssim"), ("infer", "timing.pipeline_s"), ("infer", "engine.version"),
+             ("eval", "metrics.psnr_db"), ("eval", "metrics.bicubic_ssim"), ("infer", "metrics.ssim"), ("infer", "timing.pipeline_s"),
+             ("infer", "engine.version"),
              ("loadgen", "config.scenario"), ("loadgen", "config.mode")]
 
 
@@ -213,14 +216,82 @@ def test_preset_eval_report_renders(tmp_path: Path) -> None:
         load_report(write(tmp_path / "p.json", data))
 
 
+def test_schema_2_preset_report_renders_from_metrics(tmp_path: Path) -> None:
+    """Version 2: the page reads `metrics` only (the v1 aliases dropped here), a convention without SSIM shows '-'."""
+    data = {"kind": "eval", "schema_version": 2, "config": {}, "preset": "edsr", "scoring": {"metric": "vendor"},
+            "images": [{"index": 0, "name": "gamma", "height_px": 8, "width_px": 8, "metrics": {"psnr_db": 33.25}}],
+            "metrics": {"psnr_db": 33.25}, "failures": [], "drawn": 0, "deviations": []}
+    page, loaded = render_page(load_all([write(tmp_path / "p.json", data)]))
+    assert not loaded.bad and "PSNR <b>33.25 dB</b>, SSIM <b>-</b>" in page
+    assert '<td>gamma</td><td>8x8</td><td class="n" data-v="33.25">33.25</td><td class="n" data-v="">-</td>' in page
+    del data["metrics"]
+    with pytest.raises(InputError, match="an eval report without metrics.psnr_db"):
+        load_report(write(tmp_path / "p.json", data))
+
+
+def _eval_section(page: str) -> str:
+    return page[page.index('<section class="eval">'):page.index("</section>", page.index('<section class="eval">'))]
+
+
+def test_schema_1_plain_eval_report_is_read_as_schema_2(tmp_path: Path) -> None:
+    """A version-1 plain report (`mean`, per-image `scores`) gets `metrics` when read; its own missing keys keep their v1 names."""
+    v1 = eval_data()
+    for row in v1["images"]:
+        del row["metrics"]
+    del v1["metrics"]
+    v1["schema_version"] = 1
+    data = load_report(write(tmp_path / "e.json", v1))
+    assert data["metrics"] == v1["mean"] == {"psnr_db": 31.5, "ssim": 0.91, "bicubic_psnr_db": 28.25, "bicubic_ssim": 0.85}
+    assert data["images"][0]["metrics"] == v1["images"][0]["scores"]
+    page, loaded = render_page(load_all([tmp_path / "e.json"]))
+    assert not loaded.bad and "PSNR <b>31.5 dB</b>, SSIM <b>0.91</b>" in page and "(bicubic 28.25 dB, 0.85)" in page
+    v2_page = render(load_all([write(tmp_path / "e2.json", eval_data())]))
+    assert _eval_section(page).replace("e.json", "e2.json") == _eval_section(v2_page)  # one page whatever the version
+    del v1["mean"]["bicubic_ssim"]
+    with pytest.raises(InputError, match="an eval report without mean.bicubic_ssim"):
+        load_report(write(tmp_path / "e.json", v1))
+
+
 def test_all_truncated_exits_3_through_the_cli(tmp_path: Path) -> None:
     run = _drop(make_report(5), "e2e.percentiles_us.p50")
-    ev = _drop(eval_data(), "mean.ssim")
+    ev = _drop(eval_data(), "metrics.ssim")
     files = [str(write(tmp_path / "r.json", run)), str(write(tmp_path / "e.json", ev))]
     proc = subprocess.run([sys.executable, "-m", "vampy", "report", *files, "-o", str(tmp_path / "page.html")],
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
     assert f"{files[0]}: a run report without e2e.percentiles_us.p50 (truncated or edited?); regenerate it with vampy run --json" in proc.stderr
-    assert f"{files[1]}: an eval report without mean.ssim" in proc.stderr
+    assert f"{files[1]}: an eval report without metrics.ssim" in proc.stderr
     assert not (tmp_path / "page.html").exists()
+
+
+def test_report_renderers_read_images_through_the_data_layer(tmp_path: Path) -> None:
+    """No module under vampy/report imports OpenCV or Pillow; the crops are vampy.data.imaging's read, resize and PNG."""
+    import ast
+    import base64
+
+    import cv2
+    import numpy as np
+
+    from vampy.data.imaging import decode_image_bytes, encode_png, resize_image
+    from vampy.report.html.sections import CROP_PX, _tiles
+
+    for path in (Path(__file__).resolve().parents[2] / "vampy" / "report").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tops = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        tops |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not tops & {"cv2", "PIL"}, path
+    rng = np.random.default_rng(0)
+    output, gt = rng.integers(0, 256, (200, 160, 3), dtype=np.uint8), rng.integers(0, 256, (100, 80, 3), dtype=np.uint8)
+    (tmp_path / "out.png").write_bytes(encode_png(output))
+    (tmp_path / "gt.png").write_bytes(encode_png(gt))
+    tiles = _tiles({"output": tmp_path / "out.png", "ground truth": tmp_path / "gt.png"}, None)
+    assert [caption for caption, _ in tiles] == ["output", "ground truth"] and CROP_PX == 96
+    decoded = [decode_image_bytes(np.frombuffer(base64.b64decode(uri.split(",", 1)[1]), np.uint8)) for _, uri in tiles]
+    assert np.array_equal(decoded[0], output[52:148, 32:128])  # the middle 96 px of the output, at its own size
+    resized = cv2.resize(gt, (160, 200), interpolation=cv2.INTER_CUBIC)  # the ground truth brought to the output's size
+    assert np.array_equal(resize_image(gt, 200, 160), resized) and np.array_equal(decoded[1], resized[52:148, 32:128])
+    assert resize_image(gt, 100, 80) is gt
+    (tmp_path / "bad.png").write_bytes(b"junk")
+    assert _tiles({"output": tmp_path / "out.png", "ground truth": tmp_path / "bad.png"}, None) == []
+    assert _tiles({"output": tmp_path / "absent.png"}, None) == []

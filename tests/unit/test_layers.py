@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "vampy"
 LAYERS: dict[str, int] = {
     # 0 pure: plain data, vendor formats, protocols (numpy, pyyaml)
     "errors": 0, "progress": 0, "config": 0, "formats": 0, "models.info": 0, "models.resolve": 0,
-    "engines.base": 0, "report": 0, "report.schema": 0, "report.table": 0,
+    "engines.base": 0, "results": 0,
     # 1 data: images, preprocessing, measurement and quality (OpenCV, Pillow, psutil)
     "data": 1, "measure": 1, "quality": 1,
     # 2 model graphs (onnx)
@@ -35,7 +35,7 @@ LAYERS: dict[str, int] = {
     # 6 the Python API (and the package root, which exports it)
     "api": 6, "__init__": 6,
     # 7 interface: the only modules that print or draw
-    "cli": 7, "__main__": 7, "report.plots": 7, "report.html": 7,
+    "cli": 7, "__main__": 7, "report": 7,
 }
 THIRD_PARTY: dict[str, int] = {
     "numpy": 0, "yaml": 0,

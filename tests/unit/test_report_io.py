@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from vampy.errors import OutputError
-from vampy.report.schema import read_json, write_json, write_text
+from vampy.results.schema import read_json, write_json, write_text
 
 
 def test_write_text_is_atomic_and_names_the_flag(tmp_path: Path) -> None:

@@ -1,39 +1,20 @@
-"""vampy.report.table: reports saved here (built from the real report dataclasses) -> Markdown and CSV."""
+"""vampy.results.table: reports saved here (built from the real report dataclasses) -> Markdown and CSV."""
 from __future__ import annotations
 
 import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.reports import compile_json, eval_json, run_json
 from vampy.errors import InputError, ModelError, UsageError
-from vampy.report.schema import SCHEMA_VERSION, CompileResult, EvalImage, EvalReport, EvalScores, FileProblem, RunReport, write_json
 from vampy.report.table_render import CSV_FIELDS, render_csv, render_markdown
-from vampy.report.table import FLOPS_PER_MAC, collect
+from vampy.results.schema import SCHEMA_VERSION
+from vampy.results.table import FLOPS_PER_MAC, collect
 
 # --- saved reports, made with the dataclasses vampy itself writes ---
-
-
-def compile_json(folder: Path, precision: str, macs: int | None = 2_000_000_000, params: int | None = 664_000,
-                 calibration: dict[str, Any] | None = None, checkpoint: str = "src/mod.onnx", onnx_bytes: int = 2_500_000,
-                 sha256: str = "") -> Path:
-    """folder/mod.onnx (onnx_bytes of filler) and folder/mod.json as `vampy compile` writes it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "mod.onnx").write_bytes(b"\0" * onnx_bytes)
-    result = CompileResult(
-        name=folder.name, precision=precision, model_path=str(folder / "mod.onnx"),
-        source={"checkpoint": checkpoint, "sha256": "0" * 64, "size_bytes": 1},
-        output={"sha256": sha256 or f"sha-{folder.name}", "size_bytes": onnx_bytes},
-        inputs=[{"name": "input", "shape": [1, 1, 256, 256], "dtype": "float32"}],
-        outputs=[{"name": "output", "shape": [1, 1, 256, 256], "dtype": "float32"}],
-        calibration=calibration, node_counts={"Conv": 20}, macs=macs, params=params, flops_per_mac=2,
-        compile_time_s=1.0, versions={"vampy": "0", "onnxruntime": "0"}, config={},
-    )
-    write_json(folder / "mod.json", result.to_dict())
-    return folder
 
 
 def zoo_json(folder: Path, random_weights: bool, onnx_bytes: int = 1000) -> Path:
@@ -45,31 +26,6 @@ def zoo_json(folder: Path, random_weights: bool, onnx_bytes: int = 1000) -> Path
                 "macs": 43_567_000_000, "macs_input_shape": [1, 1, 256, 256], "flops_per_mac": 2, "vampy_version": "0"}
     (folder / "mod.json").write_text(json.dumps(metadata))
     return folder
-
-
-def run_json(path: Path, model_path: str, qps: float, p50_us: float, p99_us: float, datalist: dict[str, Any] | None = None,
-             complete: bool = True, metadata: dict[str, Any] | None = None, engine: dict[str, Any] | None = None) -> Path:
-    latency = {"count": 10, "avg_us": p50_us, "min_us": p50_us, "max_us": p99_us, "percentiles_us": {"p50": p50_us, "p99": p99_us}}
-    report = RunReport(
-        complete=complete, incomplete_reason=None if complete else "worker 0 died", config={"path_output": (datalist or {}).get("path_output")},
-        environment={}, model={"path": model_path, "inputs": [], "outputs": [], "metadata": metadata},
-        inputs={}, processes=1, instances=1, batch_size=1, intra_threads=2, samples=10, requests=10, forward_time_s=1.0,
-        throughput_qps=qps, e2e=latency, model_latency=latency, warmup={}, per_process=[], resources={}, stability={},
-        histograms={}, failed_workers=[], setup_s=0.1, datalist=datalist, engine=engine,
-    )
-    write_json(path, report.to_dict())
-    return path
-
-
-def eval_json(path: Path, outputs_dir: str, psnr_db: float, ssim: float, failures: int = 0, images: int = 2) -> Path:
-    scores = EvalScores(psnr_db=psnr_db, ssim=ssim, bicubic_psnr_db=28.0, bicubic_ssim=0.8)
-    report = EvalReport(
-        config={"outputs_dir": outputs_dir, "ycbcr": "opencv", "input_hw": [256, 256], "shave_px": 4},
-        images=tuple(EvalImage(i, f"img{i}", "o", "s", "g", 256, 256, scores) for i in range(images)),
-        mean=scores, failures=tuple(FileProblem(f"bad{i}", "unreadable") for i in range(failures)), drawn=0,
-    )
-    write_json(path, report.to_dict())
-    return path
 
 
 KL = {"method": "kl_divergence", "per_channel": True, "samples": 5, "percentile": None}
@@ -304,6 +260,28 @@ def test_preset_eval_reports_fill_the_accuracy_columns(tmp_path: Path, monkeypat
     table = collect(["edsr/"], ["run.json"], ["eval.json"])
     assert (table.rows[0].psnr_db, table.rows[0].ssim) == (34.5, 0.93)
     assert "- PSNR/SSIM: the edsr family's own scoring" in render_markdown(table)
+
+
+def test_eval_reports_of_both_schema_versions_fill_the_accuracy_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 2's `metrics` is read whatever the kind of eval; a version-1 plain report (`mean` only) still reads."""
+    monkeypatch.chdir(tmp_path)
+    compile_json(tmp_path / "edsr", "fp32")
+    run_json(tmp_path / "run.json", str(tmp_path / "edsr" / "mod.onnx"), 7.5, 130e3, 140e3, datalist={"path_output": "out"})
+    preset_v2 = {"kind": "eval", "schema_version": 2, "preset": "edsr", "config": {"outputs_dir": "out"}, "scoring": {},
+                 "images": [], "metrics": {"psnr_db": 33.5}, "failures": [], "drawn": 0, "deviations": []}
+    (tmp_path / "eval.json").write_text(json.dumps(preset_v2))
+    row = collect(["edsr/"], ["run.json"], ["eval.json"]).rows[0]
+    assert (row.psnr_db, row.ssim) == (33.5, None)  # a convention without SSIM has none in metrics
+    plain_v1 = {"kind": "eval", "schema_version": 1, "config": {"outputs_dir": "out", "ycbcr": "opencv", "input_hw": None, "shave_px": 4},
+                "images": [], "mean": {"psnr_db": 30.25, "ssim": 0.875, "bicubic_psnr_db": 28.0, "bicubic_ssim": 0.8},
+                "failures": [], "drawn": 0}
+    (tmp_path / "eval.json").write_text(json.dumps(plain_v1))
+    table = collect(["edsr/"], ["run.json"], ["eval.json"])
+    assert (table.rows[0].psnr_db, table.rows[0].ssim) == (30.25, 0.875)
+    assert "- PSNR/SSIM: Y (opencv), native size, 4 px border shaved" in render_markdown(table)
+    (tmp_path / "eval.json").write_text(json.dumps(dict(plain_v1, schema_version=3)))
+    with pytest.raises(InputError, match=r"^--eval eval.json: not a vampy report of schema_version 1 or 2$"):
+        collect(["edsr/"], ["run.json"], ["eval.json"])
 
 
 def test_two_precisions_of_one_engine_are_two_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,7 +29,7 @@ def compare_command(
 ) -> None:
     from vampy.measure.compare import compare, unique_names
     from vampy.errors import UsageError
-    from vampy.report.schema import read_json, write_json
+    from vampy.results.schema import read_json, write_json
 
     if len(reports) < 2:
         raise UsageError("compare needs at least two run reports (`vampy run --json FILE`), the first being the baseline")

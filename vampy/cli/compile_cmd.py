@@ -42,7 +42,7 @@ def compile_command(
     from vampy.cli.progress import RichProgress
     from vampy.formats.compile_yaml import load_compile_config
     from vampy.compiler.pipeline import compile_model
-    from vampy.report.schema import write_json
+    from vampy.results.schema import write_json
 
     cfg = load_compile_config(config, vdsp_params=vdsp_params, calib_datalist=calib_datalist)
     if dry_run:

@@ -28,7 +28,7 @@ def eval_command(list_presets: bool, html: str | None, quiet: bool, **flags: Any
     from vampy.cli.progress import RichProgress
     from vampy.errors import PartialResult
     from vampy.quality.preset_eval import run_eval
-    from vampy.report.schema import write_json
+    from vampy.results.schema import write_json
 
     if list_presets:
         _print_presets()

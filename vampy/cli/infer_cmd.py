@@ -28,7 +28,7 @@ def infer_command(html: str | None, quiet: bool, **flags: Any) -> None:
     from vampy.cli.progress import RichProgress
     from vampy.errors import PartialResult, UsageError
     from vampy.workflows.infer import execute, prepare
-    from vampy.report.schema import write_json
+    from vampy.results.schema import write_json
 
     cfg = infer_config(**flags)
     json_path = cfg.json_path

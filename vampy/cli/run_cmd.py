@@ -70,7 +70,7 @@ def _dry_run(cfg: RunConfig) -> dict[str, Any]:
 def _run(cfg: RunConfig, quiet: bool, plot: str | None = None, html: str | None = None) -> None:
     from vampy.cli.progress import RichProgress
     from vampy.cli.render import run_report_text
-    from vampy.report.schema import check_writable, write_json
+    from vampy.results.schema import check_writable, write_json
     from vampy.workflows.run import execute, prepare
 
     for flag, target in (("--json", cfg.outputs.json_path), ("--export_times", cfg.outputs.export_times)):

@@ -29,8 +29,8 @@ def table_command(
     csv_path: Optional[Path] = typer.Option(None, "--csv", metavar="FILE", help="Write the table as CSV: full precision, empty cells for missing figures."),
 ) -> None:
     from vampy.errors import UsageError
-    from vampy.report.schema import write_text
-    from vampy.report.table import collect
+    from vampy.results.schema import write_text
+    from vampy.results.table import collect
     from vampy.report.table_render import render_csv, render_markdown
 
     if markdown is not None and csv_path is not None and markdown.resolve() == csv_path.resolve():

@@ -36,7 +36,7 @@ from vampy.errors import MAX_REASON_CHARS, InputError, ModelError, OutputError, 
 from vampy.models.info import FLOPS_PER_MAC
 from vampy.models.resolve import file_sha256
 from vampy.progress import NullProgress, Progress
-from vampy.report.schema import CompileResult, write_json
+from vampy.results.schema import CompileResult, write_json
 
 MODEL_FILE = "mod.onnx"
 METADATA_FILE = "mod.json"

@@ -16,7 +16,7 @@ from vampy.errors import InputError, UsageError
 from vampy.formats.files import make_output_dir, write_atomic
 from vampy.formats.npz import write_npz_atomic
 from vampy.progress import NullProgress, Progress
-from vampy.report.schema import FileProblem, Image2NpzResult
+from vampy.results.schema import FileProblem, Image2NpzResult
 
 
 def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Image2NpzResult:

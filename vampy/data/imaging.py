@@ -95,6 +95,14 @@ def resize_plane(plane: np.ndarray, height_px: int, width_px: int) -> np.ndarray
     return cv2.resize(plane, (width_px, height_px), interpolation=cv2.INTER_LINEAR)
 
 
+def resize_image(bgr_u8: np.ndarray, height_px: int, width_px: int) -> np.ndarray:
+    """Bicubic resize (cv2.INTER_CUBIC) to width x height, a no-op at the same size: for pictures
+    shown side by side (the HTML report's crops), never for scores (those use resize_plane)."""
+    if bgr_u8.shape[:2] == (height_px, width_px):
+        return bgr_u8
+    return cv2.resize(bgr_u8, (width_px, height_px), interpolation=cv2.INTER_CUBIC)
+
+
 def colourise(y_u8: np.ndarray, source_bgr_u8: np.ndarray, method: str = "opencv") -> np.ndarray:
     """A BGR image whose Y is `y_u8` (the model's) and whose chroma comes from the source image.
 

@@ -14,7 +14,7 @@ from vampy.data.inputs import InputPlan
 from vampy.engines.base import DEFAULT_ENGINE, get_engine
 from vampy.measure.records import RawRun
 from vampy.models.info import ModelInfo
-from vampy.report.schema import RunReport
+from vampy.results.schema import RunReport
 from vampy.measure.stats import histogram_us, measured_window, stability, summarize_latency, throughput_qps
 from vampy.measure.schedule import summarize_open_loop
 from vampy.measure.records import COLUMNS, WorkerResult

@@ -29,21 +29,21 @@ import fnmatch
 import glob as globlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from vampy.config import EvalConfig
-from vampy.formats.datalist import DatalistEntry, output_name, read_datalist
-from vampy.formats.npz import load_input_npz
-from vampy.formats.files import make_output_dir, write_bytes_atomic
-from vampy.errors import InputError
 from vampy.data.imaging import IMAGE_SUFFIXES, colourise, encode_png, read_image, resize_plane, to_y
-from vampy.quality.metrics import psnr_y, ssim_y
+from vampy.errors import InputError
+from vampy.formats.datalist import DatalistEntry, output_name, read_datalist
+from vampy.formats.files import make_output_dir, write_bytes_atomic
+from vampy.formats.npz import load_input_npz
 from vampy.progress import NullProgress, Progress
-from vampy.report.schema import EvalImage, EvalReport, EvalScores, FileProblem, InferImage
+from vampy.quality.metrics import psnr_y, ssim_y
+from vampy.results.schema import EvalReport, EvalScores, FileProblem, ScoredImage
 
 OUTPUT_KEY = "output_0"
 _SCALE_SUFFIX = re.compile(r"_scale_\d+$")
@@ -68,7 +68,7 @@ def evaluate(cfg: EvalConfig, progress: Progress | None = None) -> EvalReport:
     folders = (FolderIndex(Path(cfg.src_dir)), FolderIndex(Path(cfg.gt_dir)))
     if cfg.draw_dir is not None:
         make_output_dir(Path(cfg.draw_dir), "--draw_dir")
-    images: list[EvalImage] = []
+    images: list[ScoredImage] = []
     failures: list[FileProblem] = []
     progress.start("eval", len(pairs))
     for pair in pairs:
@@ -80,7 +80,7 @@ def evaluate(cfg: EvalConfig, progress: Progress | None = None) -> EvalReport:
     progress.finish()
     if not images:
         raise InputError(f"no image could be scored ({len(failures)} failed); the first: {failures[0].reason}")
-    return EvalReport(cfg.to_dict(), tuple(images), mean_scores(images), tuple(failures), len(images) if cfg.draw_dir else 0)
+    return EvalReport(cfg.to_dict(), tuple(images), mean_metrics(images), tuple(failures), len(images) if cfg.draw_dir else 0)
 
 
 def _pairs(cfg: EvalConfig, entries: list[DatalistEntry]) -> list[_Pair]:
@@ -104,7 +104,7 @@ def _pairs(cfg: EvalConfig, entries: list[DatalistEntry]) -> list[_Pair]:
     return [_Pair(e, e.path.stem, out) for e, out in zip(entries, outputs)]
 
 
-def _score(cfg: EvalConfig, pair: _Pair, sources: FolderIndex, ground_truth: FolderIndex) -> EvalImage:
+def _score(cfg: EvalConfig, pair: _Pair, sources: FolderIndex, ground_truth: FolderIndex) -> ScoredImage:
     source_path = _find_one(sources, globlib.escape(pair.name) + ".*", f"source image for {pair.entry.text}", images_only=True)
     gt_path = find_ground_truth(ground_truth, cfg.gt_pattern, pair.name, source_path.name)
     sr_y = read_output_y(pair.output)
@@ -116,8 +116,9 @@ def _score(cfg: EvalConfig, pair: _Pair, sources: FolderIndex, ground_truth: Fol
     scores = score_planes(sr_y, source_y, gt_y, cfg.shave_px, gt_path)
     if cfg.draw_dir is not None:
         write_bytes_atomic(Path(cfg.draw_dir), f"{pair.name}.png", encode_png(colourise(sr_y, source_bgr, cfg.ycbcr)))
-    return EvalImage(
-        pair.entry.index, pair.name, str(pair.output), str(source_path), str(gt_path), height_px, width_px, scores
+    return ScoredImage(
+        index=pair.entry.index, name=pair.name, output_path=str(pair.output), source_path=str(source_path), gt_path=str(gt_path),
+        height_px=height_px, width_px=width_px, metrics=scores.to_metrics(),
     )
 
 
@@ -246,12 +247,9 @@ def score_planes(sr_y: np.ndarray, source_y: np.ndarray, gt_y: np.ndarray, shave
         raise InputError(f"{gt_path}: cannot score at this size: {exc} (lower --scale?)") from None
 
 
-def mean_scores(images: Sequence[EvalImage | InferImage]) -> EvalScores:
-    """The mean of each score over the images (infer's images too: one definition of the mean)."""
-    def avg(values: list[float]) -> float:
-        return float(np.mean(values))
-
-    s = [image.scores for image in images]
-    return EvalScores(
-        avg([x.psnr_db for x in s]), avg([x.ssim for x in s]), avg([x.bicubic_psnr_db for x in s]), avg([x.bicubic_ssim for x in s])
-    )
+def mean_metrics(images: Sequence[ScoredImage]) -> dict[str, float]:
+    """The mean of each metric over the images that have it, in the order the images name them: one
+    definition of the mean for eval, infer and every --preset (a convention without SSIM has no
+    ssim in any image, so none in the mean)."""
+    names = dict.fromkeys(name for image in images for name in image.metrics)
+    return {name: float(np.mean([image.metrics[name] for image in images if name in image.metrics])) for name in names}

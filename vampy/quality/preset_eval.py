@@ -22,9 +22,9 @@ from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.formats.npz import load_input_npz
 from vampy.progress import NullProgress, Progress
 from vampy.quality.conventions import decode_rgb, decode_y_chroma, gt_name, output_array, read_gt, score
-from vampy.quality.evaluate import evaluate
+from vampy.quality.evaluate import evaluate, mean_metrics
 from vampy.quality.presets import Scoring, get_preset, load_scoring, real_esrgan_preset
-from vampy.report.schema import EvalPresetImage, EvalPresetReport, EvalReport, FileProblem
+from vampy.results.schema import EvalPresetReport, EvalReport, FileProblem, ScoredImage
 
 
 def resolve_scoring(preset: str | None, scoring_path: str | None, model_type: str | None = None) -> Scoring | None:
@@ -59,7 +59,7 @@ def evaluate_preset(cfg: EvalConfig, s: Scoring, progress: Progress | None = Non
         raise InputError(f"preset {s.name}: compares at --input_shape H W; give it")
     if cfg.draw_dir is not None:
         make_output_dir(Path(cfg.draw_dir), "--draw_dir")
-    images: list[EvalPresetImage] = []
+    images: list[ScoredImage] = []
     failures: list[FileProblem] = []
     progress.start("eval", len(entries))
     for entry, output in zip(entries, outputs):
@@ -70,18 +70,25 @@ def evaluate_preset(cfg: EvalConfig, s: Scoring, progress: Progress | None = Non
         except InputError as exc:
             failures.append(FileProblem(str(output), str(exc)))
         else:
-            images.append(EvalPresetImage(entry.index, stem, str(output), str(gt_path), gt.shape[0], gt.shape[1], psnr_db, ssim))
+            images.append(ScoredImage(
+                index=entry.index, name=stem, output_path=str(output), source_path=str(entry.path), gt_path=str(gt_path),
+                height_px=gt.shape[0], width_px=gt.shape[1], metrics=preset_metrics(psnr_db, ssim),
+            ))
             if cfg.draw_dir is not None:
                 write_bytes_atomic(Path(cfg.draw_dir), f"{stem}.png", encode_png(drawable(pred, s)))
         progress.advance()
     progress.finish()
     if not images:
         raise InputError(f"no image could be scored ({len(failures)} failed); the first: {failures[0].reason}")
-    ssims = [i.ssim for i in images if i.ssim is not None]
     return EvalPresetReport(
-        cfg.to_dict(), s.name, s.to_dict(), tuple(images), float(np.mean([i.psnr_db for i in images])),
-        float(np.mean(ssims)) if ssims else None, tuple(failures), len(images) if cfg.draw_dir else 0, s.deviations,
+        config=cfg.to_dict(), preset=s.name, scoring=s.to_dict(), images=tuple(images), metrics=mean_metrics(images),
+        failures=tuple(failures), drawn=len(images) if cfg.draw_dir else 0, deviations=s.deviations,
     )
+
+
+def preset_metrics(psnr_db: float, ssim: float | None) -> dict[str, float]:
+    """One image's metrics by a convention: PSNR, and SSIM where the convention has one (no null in `metrics`)."""
+    return {"psnr_db": psnr_db} if ssim is None else {"psnr_db": psnr_db, "ssim": ssim}
 
 
 def _sorted_outputs(outputs_dir: Path, lines: int, datalist: str) -> list[Path]:
@@ -96,7 +103,9 @@ def _sorted_outputs(outputs_dir: Path, lines: int, datalist: str) -> list[Path]:
     return outputs
 
 
-def _pair_arrays(cfg: EvalConfig, s: Scoring, output: Path, stem: str, input_hw: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray, Path]:
+def _pair_arrays(
+    cfg: EvalConfig, s: Scoring, output: Path, stem: str, input_hw: tuple[int, int] | None,
+) -> tuple[np.ndarray, np.ndarray, Path]:
     """(decoded output, ground truth at the compare size, the ground truth's path)."""
     out = output_array(load_input_npz(output), s, str(output))
     gt_path = Path(cfg.gt_dir) / gt_name(stem, s)

@@ -1,2 +1,3 @@
-"""Reports: the typed results and their JSON, `vampy table`, PNG plots.
+"""The renderers of vampy's results: `vampy table`'s Markdown/CSV (table_render.py), PNG/SVG plots
+(plots.py) and the HTML page of `vampy report` (html/). The typed results themselves are vampy/results/.
 """

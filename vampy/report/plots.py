@@ -5,14 +5,15 @@ a plot can be drawn from any saved JSON as well as from a run that just finished
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from vampy.errors import OutputError, UsageError
-from vampy.report.schema import check_writable
 from vampy.measure.stats import STABILITY_TOLERANCE
+from vampy.results.schema import check_writable
 
 DPI = 100
 
@@ -141,7 +142,8 @@ def _throughput(ax: Any, report: dict[str, Any]) -> None:
     ax.axhspan(median * (1 - STABILITY_TOLERANCE), median * (1 + STABILITY_TOLERANCE), color="tab:green", alpha=0.15,
                label=f"median +-{STABILITY_TOLERANCE:.0%} (stable band)")
     ax.stairs(rates, edges, color="tab:blue", linewidth=2, baseline=None, label="window throughput")
-    ax.axhline(report["throughput_qps"], color="black", linestyle="--", linewidth=1, label=f"run {plain_number(report['throughput_qps'])} qps")
+    mean_label = f"run {plain_number(report['throughput_qps'])} qps"
+    ax.axhline(report["throughput_qps"], color="black", linestyle="--", linewidth=1, label=mean_label)
     verdict = {True: "stable", False: "UNSTABLE", None: "too few samples to judge"}[stab.get("stable")]
     ax.set_title(f"throughput per stability window: {verdict} (max deviation {stab.get('max_deviation', 0):.1%})")
     low = min(min(rates), median * (1 - STABILITY_TOLERANCE))

@@ -1,4 +1,4 @@
-"""`vampy table`'s output: the rows of table.py as Markdown (with a legend of what the figures mean) or CSV."""
+"""`vampy table`'s output: the rows of vampy/results/table.py as Markdown (with a legend of what the figures mean) or CSV."""
 from __future__ import annotations
 
 import csv
@@ -6,8 +6,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from vampy.report.table import FLOPS_PER_MAC, INCOMPLETE_MARK, MISSING, RANDOM_MARK, Row, Table
-
+from vampy.results.table import FLOPS_PER_MAC, INCOMPLETE_MARK, MISSING, RANDOM_MARK, Row, Table
 
 # (header, Row attribute, decimals); None decimals: text, left-aligned.
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
@@ -83,7 +82,8 @@ def _legend(rows: Sequence[Row]) -> list[str]:
     lines += _settings_lines("runs", [(r.model, r.run_settings) for r in rows])
     lines += _settings_lines("PSNR/SSIM", [(r.model, r.eval_settings) for r in rows])
     if any(r.accuracy_meaningful is False and r.psnr_db is not None for r in rows):
-        lines.append(f"{RANDOM_MARK}: the model has seeded random weights (`vampy zoo` without --weights); its PSNR and SSIM mean nothing, do not quote them.")
+        lines.append(f"{RANDOM_MARK}: the model has seeded random weights (`vampy zoo` without --weights); "
+                     "its PSNR and SSIM mean nothing, do not quote them.")
     if any(r.run_complete is False for r in rows):
         lines.append(f"{INCOMPLETE_MARK}: the run report says the run did not finish (see its incomplete_reason).")
     if any(_accuracy_mark(r).endswith("images)") for r in rows if r.psnr_db is not None):
@@ -99,7 +99,9 @@ def _settings_lines(label: str, pairs: Sequence[tuple[str, str | None]]) -> list
             by_setting.setdefault(setting, []).append(model)
     if len(by_setting) == 1:
         return [f"{label}: {next(iter(by_setting))}."]
-    return [f"{label}: " + "; ".join(f"{setting} ({', '.join(models)})" for setting, models in by_setting.items()) + "."] if by_setting else []
+    if not by_setting:
+        return []
+    return [f"{label}: " + "; ".join(f"{setting} ({', '.join(models)})" for setting, models in by_setting.items()) + "."]
 
 
 

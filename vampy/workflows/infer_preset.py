@@ -40,9 +40,10 @@ from vampy.errors import InputError, UsageError
 from vampy.formats.files import write_bytes_atomic
 from vampy.models.info import ModelInfo
 from vampy.quality.conventions import Y_CHROMA_SCALE, decode_rgb, decode_y_chroma, gt_name, output_array, read_gt, score
-from vampy.quality.preset_eval import drawable, resolve_scoring
+from vampy.quality.evaluate import mean_metrics
+from vampy.quality.preset_eval import drawable, preset_metrics, resolve_scoring
 from vampy.quality.presets import Scoring
-from vampy.report.schema import InferFailure, InferPresetImage, InferPresetReport, InferTiming
+from vampy.results.schema import InferFailure, InferPresetReport, InferTiming, ScoredImage
 
 _OUTPUT_KEY = re.compile(r"output_(\d+)$")
 
@@ -151,7 +152,7 @@ def _decode(pp: PresetPlan, out: np.ndarray, source_bgr: np.ndarray, where: str)
 
 def score_preset(
     pp: PresetPlan, index: int, source: Path, source_bgr: np.ndarray, gt_path: Path, output: np.ndarray, save_dir: str | None,
-) -> InferPresetImage:
+) -> ScoredImage:
     """eval --preset's steps on one model output (batch dimension kept): decode, ground truth, score, picture."""
     s = pp.scoring
     where = f"{source}: model output {s.output_key}"
@@ -166,7 +167,8 @@ def score_preset(
     output_path = None
     if save_dir is not None:
         output_path = str(write_bytes_atomic(Path(save_dir), f"{source.stem}.png", encode_png(drawable(pred, s))))
-    return InferPresetImage(index, source.stem, str(source), str(gt_path), output_path, gt.shape[0], gt.shape[1], psnr_db, ssim)
+    return ScoredImage(index=index, name=source.stem, output_path=output_path, source_path=str(source), gt_path=str(gt_path),
+                       height_px=gt.shape[0], width_px=gt.shape[1], metrics=preset_metrics(psnr_db, ssim))
 
 
 def warm_score(pp: PresetPlan, output: np.ndarray | None) -> None:
@@ -184,13 +186,11 @@ def warm_score(pp: PresetPlan, output: np.ndarray | None) -> None:
 
 
 def preset_report(
-    pp: PresetPlan, base: dict[str, Any], images: Sequence[InferPresetImage], failures: Sequence[InferFailure], timing: InferTiming,
+    pp: PresetPlan, base: dict[str, Any], images: Sequence[ScoredImage], failures: Sequence[InferFailure], timing: InferTiming,
 ) -> InferPresetReport:
     """The report; `base` holds config, model, mode, intra_threads, notes and engine as infer's own report has them."""
-    ssims = [i.ssim for i in images if i.ssim is not None]
     return InferPresetReport(
         config=base["config"], model=base["model"], mode=base["mode"], intra_threads=base["intra_threads"], preset=pp.scoring.name,
-        scoring=pp.scoring.to_dict(), images=tuple(images), mean_psnr_db=float(np.mean([i.psnr_db for i in images])),
-        mean_ssim=float(np.mean(ssims)) if ssims else None, failures=tuple(failures), timing=timing,
+        scoring=pp.scoring.to_dict(), images=tuple(images), metrics=mean_metrics(images), failures=tuple(failures), timing=timing,
         saved=sum(1 for i in images if i.output_path), deviations=pp.scoring.deviations, notes=base["notes"], engine=base["engine"],
     )

@@ -10,12 +10,12 @@ import numpy as np
 from vampy.config.run import RunConfig
 from vampy.data.inputs import InputPlan, build_plan
 from vampy.models.info import ModelInfo
-from vampy.engines.base import EngineOptions, get_engine
+from vampy.engines.base import DEFAULT_ENGINE, EngineOptions, get_engine
 from vampy.execution.executor import Executor, connect_cluster, local_executor, ray_executor
 from vampy.execution.job import RunJob, job_from_options
 from vampy.models.resolve import resolve_model
 from vampy.progress import Progress
-from vampy.report.schema import RunReport
+from vampy.results.schema import RunReport
 from vampy.formats.files import make_output_dir
 from vampy.measure.records import COLUMNS, RawRun
 from vampy.measure.summary import RunFacts
@@ -53,7 +53,8 @@ def prepare(cfg: RunConfig) -> PreparedRun:
         make_output_dir(Path(cfg.outputs.profile_dir), "--profile")
     choice = cfg.engine
     engine = get_engine(choice.engine)
-    engine.check(EngineOptions(device=choice.device, device_id=choice.device_id, precision=choice.infer_precision))
+    engine.check(EngineOptions(device=choice.device, device_id=choice.device_id, precision=choice.infer_precision,
+                               null_compute_us=choice.null_compute_us))
     model_path = resolve_model(cfg.model)
     info = engine.describe(model_path)
     spec = load_vdsp(cfg.inputs.vdsp_params) if cfg.inputs.vdsp_params else None
@@ -123,7 +124,7 @@ def _profile(raw: RawRun) -> dict[str, Any]:
     from vampy.measure.profiling import summarize_profiles
 
     result = summarize_profiles([f for r in raw.results for f in r.profile_files])
-    engine = next((r.engine["engine"] for r in raw.results if r.engine), "onnxruntime")
+    engine = next((r.engine["engine"] for r in raw.results if r.engine), DEFAULT_ENGINE)
     profiler = {"onnxruntime": "ONNX Runtime's profiler", "openvino": "OpenVINO's per-layer counters"}.get(engine, f"{engine}'s profiler")
     result["note"] = f"{profiler} was on: it slows every request; the figures include its cost, and the traces include warm-up"
     return result

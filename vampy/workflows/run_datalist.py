@@ -12,7 +12,7 @@ from vampy.execution.job import DatalistTask
 from vampy.formats.datalist import output_name, read_datalist
 from vampy.formats.files import make_output_dir
 from vampy.formats.npz import is_valid_output, load_input_npz
-from vampy.report.schema import write_json
+from vampy.results.schema import write_json
 
 if TYPE_CHECKING:
     from vampy.config.run import DatalistOptions

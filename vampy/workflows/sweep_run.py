@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from vampy.config import RunConfig
+from vampy.engines.base import DEFAULT_ENGINE
 from vampy.errors import ModelError, UsageError, WorkerError
-from vampy.report.schema import SCHEMA_VERSION, write_json, write_text
+from vampy.results.schema import SCHEMA_VERSION, write_json, write_text
 from vampy.workflows.sweep import (
     Measure, Measurement, Point, SweepConfig, SweepObserver, SweepResult, engine_label, measured, measurement_from_report, search,
 )
@@ -234,7 +235,7 @@ def run_command_line(base: RunConfig, point: Point) -> str:
     if base.inputs.shapes:
         args += ["-s", _format_shapes(base.inputs.shapes)]
     args += ["-i", str(point.instances), "-p", str(point.processes), "-b", str(point.batch), "--threads", str(point.threads)]
-    if point.engine != "onnxruntime":
+    if point.engine != DEFAULT_ENGINE:
         args += ["--engine", point.engine]
     if point.infer_precision:
         args += ["--infer_precision", point.infer_precision]

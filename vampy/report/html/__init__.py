@@ -15,15 +15,16 @@ page is written with the good ones and lists the bad, then PartialResult (6).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from vampy import __version__
 from vampy.errors import InputError, OutputError, PartialResult, UsageError
 from vampy.formats.files import read_input_bytes
 from vampy.report.html.checks import missing_key, unshowable, without_line
 from vampy.report.html.types import Loaded, Source, data_uri
-from vampy.report.schema import SCHEMA_VERSION, check_writable, write_text
+from vampy.results.schema import SCHEMA_VERSION, check_writable, schema_versions, upgrade, versions_text, write_text
 
 KINDS = ("run", "sweep", "compare", "eval", "infer", "compile", "loadgen")
 HTML_SUFFIXES = (".html", ".htm")
@@ -56,14 +57,14 @@ def load_report(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: {what}; give the --json of vampy run/sweep/compare/eval/infer/loadgen or a compile mod.json")
     # compare reports carry no schema_version (measure/compare.py): their absence means version 1.
     version = data.get("schema_version", SCHEMA_VERSION if kind == "compare" else None)
-    if version != SCHEMA_VERSION:
-        newer = isinstance(version, int) and version > SCHEMA_VERSION
+    if version not in schema_versions(kind):
+        newer = isinstance(version, int) and version > max(schema_versions(kind))
         fix = "upgrade vampy to read it" if newer else "rewrite it with this vampy"
-        raise InputError(f"{path}: a '{kind}' report of schema_version {version}; this vampy reads {SCHEMA_VERSION} ({fix})")
-    missing = missing_key(data)
+        raise InputError(f"{path}: a '{kind}' report of schema_version {version}; this vampy reads {versions_text(kind)} ({fix})")
+    missing = missing_key(data)  # on the file as written: the key named is one its version has
     if missing is not None:
         raise InputError(without_line(str(path), kind, missing))
-    return data
+    return upgrade(data)
 
 
 def load_all(paths: Sequence[str | Path]) -> Loaded:
@@ -89,7 +90,7 @@ def render_page(loaded: Loaded) -> tuple[str, Loaded]:
 
     from vampy.report.html.sections import DATA_ERRORS, build_section, page_context
 
-    errors = (jinja2.TemplateError, *DATA_ERRORS)
+    errors: tuple[type[Exception], ...] = (jinja2.TemplateError, *DATA_ERRORS)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("vampy.report", "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,  # a missing key is an error, never a blank
@@ -141,4 +142,5 @@ def write_page(reports: Sequence[dict[str, Any]], output: str | Path, flag: str 
         raise OutputError(f"{flag} {output}: cannot write ({exc})") from None
 
 
-__all__ = ["KINDS", "data_uri", "Loaded", "Source", "check_html_path", "load_all", "load_report", "render", "render_page", "write_page", "write_report"]
+__all__ = ["KINDS", "data_uri", "Loaded", "Source", "check_html_path", "load_all", "load_report", "render", "render_page", "write_page",
+           "write_report"]

@@ -16,7 +16,8 @@ WRITERS = {
     "infer": "vampy infer --json", "loadgen": "vampy loadgen --json", "compile": "vampy compile (its mod.json)",
 }
 ENGINE_KEYS = ("engine", "version", "device", "precision", "intra_threads", "providers")  # EngineInfo.to_dict()
-MEAN_KEYS = ("mean.psnr_db", "mean.ssim", "mean.bicubic_psnr_db", "mean.bicubic_ssim")  # EvalScores
+METRIC_KEYS = ("metrics.psnr_db", "metrics.ssim", "metrics.bicubic_psnr_db", "metrics.bicubic_ssim")  # plain eval: EvalScores
+V1_MEAN_KEYS = ("mean.psnr_db", "mean.ssim", "mean.bicubic_psnr_db", "mean.bicubic_ssim")  # the same in schema_version 1
 TIMING_KEYS = ("timing.images", "timing.pipeline_s", "timing.throughput_ips")  # InferTiming, the ones shown
 # p50 and p99 are in every run report: --percentiles adds to the default set, never removes from it.
 RUN_KEYS = ("throughput_qps", "e2e.percentiles_us.p50", "e2e.percentiles_us.p99",
@@ -24,8 +25,15 @@ RUN_KEYS = ("throughput_qps", "e2e.percentiles_us.p50", "e2e.percentiles_us.p99"
 
 
 def is_preset(data: dict[str, Any]) -> bool:
-    """eval/infer --preset (or --scoring) reports: mean_psnr_db and per-image psnr_db, no bicubic."""
+    """eval/infer --preset (or --scoring) reports: PSNR and maybe SSIM by the family's convention, no bicubic."""
     return "scoring" in data
+
+
+def score_keys(data: dict[str, Any]) -> tuple[str, ...]:
+    """The mean scores an eval or infer report must hold, by the names of its schema_version."""
+    if data.get("schema_version") == 1:
+        return ("mean_psnr_db",) if is_preset(data) else V1_MEAN_KEYS
+    return ("metrics.psnr_db",) if is_preset(data) else METRIC_KEYS
 
 
 def required_keys(data: dict[str, Any]) -> tuple[str, ...]:
@@ -35,9 +43,9 @@ def required_keys(data: dict[str, Any]) -> tuple[str, ...]:
     if kind == "run":
         return RUN_KEYS + engine
     if kind == "eval":
-        return ("mean_psnr_db",) if is_preset(data) else MEAN_KEYS
+        return score_keys(data)
     if kind == "infer":
-        return (("mean_psnr_db",) if is_preset(data) else MEAN_KEYS[:2]) + TIMING_KEYS + engine
+        return score_keys(data)[:2] + TIMING_KEYS + engine
     if kind == "loadgen":
         return ("config.scenario", "config.mode")
     if kind == "sweep" and data.get("winner"):
@@ -68,4 +76,5 @@ def unshowable(label: str, kind: str, exc: BaseException) -> str:
     """One line for a file whose data broke its own section: the error, squeezed to one short line."""
     what = " ".join(f"{type(exc).__name__}: {exc}".split())
     what = what if len(what) <= 160 else what[:157] + "..."
-    return f"{label}: {_a(kind)} report that cannot be shown ({what}; truncated or edited?); regenerate it with {WRITERS.get(kind, 'vampy')}"
+    fix = WRITERS.get(kind, "vampy")
+    return f"{label}: {_a(kind)} report that cannot be shown ({what}; truncated or edited?); regenerate it with {fix}"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from vampy.config import DEFAULT_EVAL_INPUT_HW, DEFAULT_GT_PATTERN, DEFAULT_PERCENTILES, DEFAULT_SHAVE_PX
 
@@ -78,14 +79,15 @@ def sweep_command(config: dict[str, Any]) -> str:
     run = config.get("run") or {}
     words = ["vampy", "sweep", "-m", str(run.get("model"))] + _flags(run, (("vdsp_params", "--vdsp_params", None), ("shapes", "-s", None)))
     space = config.get("space") or {}
-    for key, flag in (("instances", "--instances"), ("processes", "-p"), ("batch", "-b"), ("threads", "--threads"), ("engines", "--engines")):
+    space_flags = (("instances", "--instances"), ("processes", "-p"), ("batch", "-b"), ("threads", "--threads"), ("engines", "--engines"))
+    for key, flag in space_flags:
         value = space.get(key)
         if value is not None:
             words += [flag, ",".join(str(v) for v in value) if isinstance(value, list) else str(value)]
     if config.get("max_p99_ms") is not None:
         words += ["--max_p99_ms", f"{config['max_p99_ms']:g}"]
-    words += _flags(run, (("iterations", "--point_iterations", None), ("duration_s", "--point_duration", None), ("warmup_requests", "--warmup", 2),
-                          ("seed", "--seed", 0), ("token_dtype", "--dtype", None)))
+    words += _flags(run, (("iterations", "--point_iterations", None), ("duration_s", "--point_duration", None),
+                          ("warmup_requests", "--warmup", 2), ("seed", "--seed", 0), ("token_dtype", "--dtype", None)))
     return shlex.join(words)
 
 

@@ -4,22 +4,26 @@ Values are left as they are (numbers, strings from the report); the template for
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from vampy.errors import VampyError
 from vampy.report import plots
 from vampy.report.html.checks import is_preset
-from vampy.report.html.types import Source, data_uri
 from vampy.report.html.commands import command_line
-from vampy.report.table import METADATA_FILE, ModelFolder, Report, build_table, load_model_folder
+from vampy.report.html.types import Source, data_uri
+
 # vampy table's own cells and legend, so the page and `vampy table` cannot disagree.
 from vampy.report.table_render import COLUMNS, _cells, _legend
+from vampy.results.table import METADATA_FILE, ModelFolder, Report, build_table, load_model_folder
 
 CROP_PX = 96  # side of the square cut from the middle of each drawn image
+SHOWN_METRICS = ("psnr_db", "ssim", "bicubic_psnr_db", "bicubic_ssim")  # the eval and infer tables' columns, in order
 # What a report's own odd data raises in a builder or the template (jinja2's UndefinedError is added
 # in __init__.py, which alone imports jinja2): that file goes to the bad list, the page goes on.
 DATA_ERRORS: tuple[type[Exception], ...] = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError)
+TABLE_ERRORS: tuple[type[Exception], ...] = (VampyError, *DATA_ERRORS)
 
 
 def build_section(source: Source) -> dict[str, Any]:
@@ -95,8 +99,8 @@ def run_section(source: Source) -> dict[str, Any]:
 
 POINT_COLUMNS = (
     ("#", "index"), ("-i", "instances"), ("-p", "processes"), ("-b", "batch"), ("threads", "threads"), ("engine", "engine"),
-    ("precision", "precision"), ("throughput (qps)", "throughput_qps"), ("p50 (ms)", "e2e_p50_ms"), ("p99 (ms)", "e2e_p99_ms"), ("stable", "stable"),
-    ("Pareto", "pareto"), ("winner", "winner"), ("role", "role"), ("error", "error"),
+    ("precision", "precision"), ("throughput (qps)", "throughput_qps"), ("p50 (ms)", "e2e_p50_ms"), ("p99 (ms)", "e2e_p99_ms"),
+    ("stable", "stable"), ("Pareto", "pareto"), ("winner", "winner"), ("role", "role"), ("error", "error"),
 )
 
 
@@ -105,7 +109,8 @@ def sweep_section(source: Source) -> dict[str, Any]:
     points = [p for p in d.get("points") or [] if isinstance(p, dict)]
     # As the text table: engine where any point names one, precision where another engine than ONNX Runtime ran
     # (ONNX Runtime's is the model's own).
-    shown = {"engine": any(p.get("engine") for p in points), "precision": any(p.get("precision") and p.get("engine") not in (None, "onnxruntime") for p in points)}
+    other_precision = any(p.get("precision") and p.get("engine") not in (None, "onnxruntime") for p in points)
+    shown = {"engine": any(p.get("engine") for p in points), "precision": other_precision}
     columns = [(head, key) for head, key in POINT_COLUMNS if shown.get(key, True)]
     return {
         "label": source.label,
@@ -147,7 +152,8 @@ def eval_section(source: Source) -> dict[str, Any]:
     draw_dir = _get(d, "config", "draw_dir")
     return {"label": source.label, "mean": _mean(d), "images": [_image_row(i) for i in images],
             "failures": [f"{f.get('path')}: {f.get('reason')}" for f in d.get("failures") or [] if isinstance(f, dict)],
-            "crops": _crops(images, draw_dir, source.path), "draw_dir": draw_dir}
+            # the crops set the output beside its bicubic source, which a --preset report has none of
+            "crops": [] if is_preset(d) else _crops(images, draw_dir, source.path), "draw_dir": draw_dir}
 
 
 def infer_section(source: Source) -> dict[str, Any]:
@@ -160,14 +166,13 @@ def infer_section(source: Source) -> dict[str, Any]:
 
 
 def _mean(d: dict[str, Any]) -> dict[str, Any]:
-    """The mean scores; a --preset report has only PSNR and maybe SSIM, by its family's convention."""
-    if is_preset(d):
-        return {"psnr_db": d["mean_psnr_db"], "ssim": d.get("mean_ssim"), "bicubic_psnr_db": None, "bicubic_ssim": None}
-    return dict(d["mean"])
+    """The mean scores the page shows; a --preset report has only PSNR and maybe SSIM (its family's convention): '-'."""
+    metrics = d["metrics"]
+    return {name: metrics.get(name) for name in SHOWN_METRICS}
 
 
 def _image_row(image: dict[str, Any]) -> dict[str, Any]:
-    s = image.get("scores") or image  # a --preset report's images carry psnr_db / ssim themselves
+    s = image.get("metrics") or {}
     psnr, bic = s.get("psnr_db"), s.get("bicubic_psnr_db")
     gain = psnr - bic if isinstance(psnr, (int, float)) and isinstance(bic, (int, float)) else None
     return {"name": image.get("name"), "size": f"{image.get('height_px')}x{image.get('width_px')}", "psnr_db": psnr, "ssim": s.get("ssim"),
@@ -177,10 +182,10 @@ def _image_row(image: dict[str, Any]) -> dict[str, Any]:
 def _crops(images: list[dict[str, Any]], draw_dir: str | None, report_path: Path | None) -> list[dict[str, Any]]:
     """Best and worst image by PSNR: the middle CROP_PX square of output, ground truth and bicubic
     source, when --draw_dir's NAME.png and the images can still be found."""
-    scored = [i for i in images if isinstance(_get(i, "scores", "psnr_db"), (int, float))]
+    scored = [i for i in images if isinstance(_get(i, "metrics", "psnr_db"), (int, float))]
     if not draw_dir or not scored:
         return []
-    ranked = sorted(scored, key=lambda i: i["scores"]["psnr_db"])
+    ranked = sorted(scored, key=lambda i: i["metrics"]["psnr_db"])
     picks = [("best", ranked[-1])] + ([("worst", ranked[0])] if len(ranked) > 1 else [])
     out = []
     for role, image in picks:
@@ -188,35 +193,30 @@ def _crops(images: list[dict[str, Any]], draw_dir: str | None, report_path: Path
                  "bicubic": Path(str(image.get("source_path")))}
         tiles = _tiles(paths, report_path)
         if tiles:
-            out.append({"role": role, "name": image.get("name"), "psnr_db": image["scores"]["psnr_db"], "tiles": tiles})
+            out.append({"role": role, "name": image.get("name"), "psnr_db": image["metrics"]["psnr_db"], "tiles": tiles})
     return out
 
 
 def _tiles(paths: dict[str, Path], report_path: Path | None) -> list[tuple[str, str]]:
-    import cv2
-
-    from vampy.data.imaging import read_image
+    # Images are read, resized and encoded by the data layer (vampy/data/imaging.py), not OpenCV here.
+    from vampy.data.imaging import encode_png, read_image, resize_image
 
     tiles: list[tuple[str, str]] = []
-    size: tuple[int, int] | None = None
+    size_hw: tuple[int, int] | None = None
     for caption, path in paths.items():
         found = _find(path, report_path)
         if found is None:
             return []
         try:
             bgr = read_image(found)
-        except VampyError:
+            size_hw = size_hw or (bgr.shape[0], bgr.shape[1])  # the output's: the others are brought to it
+            bgr = resize_image(bgr, *size_hw)
+            h, w = bgr.shape[:2]
+            top, left = max(0, (h - CROP_PX) // 2), max(0, (w - CROP_PX) // 2)
+            png = encode_png(bgr[top:top + CROP_PX, left:left + CROP_PX])
+        except (VampyError, ValueError):  # unreadable or not encodable: no crops, the page goes on
             return []
-        if size is None:
-            size = (bgr.shape[1], bgr.shape[0])
-        elif (bgr.shape[1], bgr.shape[0]) != size:
-            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_CUBIC)
-        h, w = bgr.shape[:2]
-        top, left = max(0, (h - CROP_PX) // 2), max(0, (w - CROP_PX) // 2)
-        ok, png = cv2.imencode(".png", bgr[top:top + CROP_PX, left:left + CROP_PX])
-        if not ok:
-            return []
-        tiles.append((caption, data_uri("image/png", png.tobytes())))
+        tiles.append((caption, data_uri("image/png", png)))
     return tiles
 
 
@@ -237,7 +237,8 @@ def compile_section(source: Source) -> dict[str, Any]:
     calib = d.get("calibration") or {}
     rows = [("precision", d.get("precision")), ("model", d.get("model_path")), ("source", _get(d, "source", "checkpoint")),
             ("size (bytes)", _get(d, "output", "size_bytes")), ("source size (bytes)", _get(d, "source", "size_bytes")),
-            ("MACs", d.get("macs")), ("params", d.get("params")), ("calibration", calib.get("method") or calib.get("calibrate_mode") if calib else None),
+            ("MACs", d.get("macs")), ("params", d.get("params")),
+            ("calibration", calib.get("method") or calib.get("calibrate_mode") if calib else None),
             ("compile time (s)", d.get("compile_time_s"))]
     return {"label": source.label, "name": d.get("name"), "rows": rows, "versions": d.get("versions") or {},
             "node_counts": d.get("node_counts") or {}, "notes": [*(d.get("warnings") or []), *(d.get("notes") or [])]}
@@ -280,7 +281,7 @@ def precision_table(sources: Sequence[Source]) -> dict[str, Any] | None:
         table = build_table(list(folders.values()), runs, evals)
         return {"headers": [h for h, _, _ in COLUMNS], "rows": [_cells(row) for row in table.rows],
                 "notes": [*notes, *table.notes], "legend": _legend(table.rows)}
-    except (VampyError, *DATA_ERRORS) as exc:  # an edited report's odd value leaves the table out, not the page
+    except TABLE_ERRORS as exc:  # an edited report's odd value leaves the table out, not the page
         return {"headers": [], "rows": [], "notes": [*notes, f"precision table left out: {exc}"], "legend": []}
 
 

@@ -3,14 +3,33 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from vampy.errors import InputError, OutputError
 from vampy.formats.files import read_input_bytes
 
+# schema_version is per kind: a kind's version goes up when its shape changes, so a run report's
+# version says nothing new when only eval's shape changed. Readers take every version from 1 to the
+# kind's own. SCHEMA_VERSION: every kind not in KIND_SCHEMA_VERSIONS (run, compile, image2npz, sweep).
 SCHEMA_VERSION = 1
+# eval and infer 2: the mean metrics under `metrics` (name -> mean) and each image's under its own
+# `metrics`, one shape for plain and --preset reports; version 1's keys are still written beside
+# them as aliases until 3 (docs/eval.md, "The report's shape").
+EVAL_SCHEMA_VERSION = 2
+KIND_SCHEMA_VERSIONS = {"eval": EVAL_SCHEMA_VERSION, "infer": EVAL_SCHEMA_VERSION}
+
+
+def schema_versions(kind: Any) -> tuple[int, ...]:
+    """The schema_versions this vampy reads for a report kind: 1 up to the one it writes."""
+    return tuple(range(1, KIND_SCHEMA_VERSIONS.get(kind, SCHEMA_VERSION) + 1)) if isinstance(kind, str) else (SCHEMA_VERSION,)
+
+
+def versions_text(kind: Any) -> str:
+    """'1', or '1 or 2': the versions a reader of this kind takes, for messages."""
+    return " or ".join(str(v) for v in schema_versions(kind))
 
 # --- run (RunReport) ---
 
@@ -102,11 +121,32 @@ def read_json(path: str | Path, kind: str | None = None) -> dict[str, Any]:
         raise InputError(f"{source}: no such report file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{source}: not a readable JSON report ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        raise InputError(f"{source}: not a vampy report of schema_version {SCHEMA_VERSION}")
+    if not isinstance(data, dict) or data.get("schema_version") not in schema_versions(data.get("kind")):
+        what = data.get("kind") if isinstance(data, dict) else None
+        raise InputError(f"{source}: not a vampy report of schema_version {versions_text(what)}")
     if kind is not None and data.get("kind") != kind:
         raise InputError(f"{source}: is a '{data.get('kind')}' report, expected '{kind}'")
-    return data
+    return upgrade(data)
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 eval or infer report in the current shape, so readers know one: `metrics` from
+    `mean` (plain) or `mean_psnr_db` / `mean_ssim` (--preset), each image's from its `scores` or its
+    own `psnr_db` / `ssim`; the old keys stay. Any other report is returned as it is."""
+    if data.get("kind") not in KIND_SCHEMA_VERSIONS or data.get("schema_version") != 1:
+        return data
+    images = data.get("images")
+    if isinstance(images, list):
+        images = [dict(row, metrics=_v1_metrics(row, "scores", "")) if isinstance(row, dict) else row for row in images]
+    return {**data, "metrics": _v1_metrics(data, "mean", "mean_"), "images": images}
+
+
+def _v1_metrics(data: dict[str, Any], block: str, prefix: str) -> dict[str, Any]:
+    """Version 1's scores of a report (`mean` / `mean_*`) or an image (`scores` / flat), nulls left out."""
+    nested = data.get(block)
+    if isinstance(nested, dict):
+        return {name: value for name, value in nested.items() if value is not None}
+    return {name: data[prefix + name] for name in ("psnr_db", "ssim") if data.get(prefix + name) is not None}
 
 
 def _json_default(value: object) -> object:
@@ -148,26 +188,75 @@ class Image2NpzResult:
 
 @dataclass(frozen=True)
 class EvalScores:
-    """Y-channel scores of the model output and of the bicubic input, against the ground truth."""
+    """Plain eval's Y scores of the model output and of the bicubic input, against the ground truth.
+
+    The field names are the metric names in `metrics` (to_metrics / of).
+    """
 
     psnr_db: float
     ssim: float
     bicubic_psnr_db: float
     bicubic_ssim: float
 
+    def to_metrics(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def of(cls, metrics: Mapping[str, float]) -> EvalScores:
+        """The four scores of a plain eval or infer metrics mapping (KeyError on a --preset one: it has no bicubic)."""
+        return cls(*(metrics[f.name] for f in fields(cls)))
+
 
 @dataclass(frozen=True)
-class EvalImage:
-    """One scored image; height/width are the size it was compared at."""
+class ScoredImage:
+    """One scored image: the one row of every eval and infer report, plain or --preset.
+
+    metrics: metric name -> value, only what was measured (docs/eval.md, "The report's shape"):
+    psnr_db and ssim; bicubic_psnr_db and bicubic_ssim where a bicubic input is scored (plain eval
+    and infer); a convention without SSIM has no ssim. height/width are the size compared at.
+    """
 
     index: int
     name: str
-    output_path: str
-    source_path: str
+    output_path: str | None  # eval: the output npz scored; infer: the PNG under --save_dir, None without it
+    source_path: str  # what the model was fed: the LR image (infer; eval's --src_dir image), the datalist's npz (eval --preset)
     gt_path: str
     height_px: int
     width_px: int
-    scores: EvalScores
+    metrics: dict[str, float]
+
+    # Version 1's attributes, read-only aliases of `metrics` for one schema version.
+    @property
+    def scores(self) -> EvalScores:
+        """Plain eval and infer only (a --preset row has no bicubic scores)."""
+        return EvalScores.of(self.metrics)
+
+    @property
+    def psnr_db(self) -> float:
+        return self.metrics["psnr_db"]
+
+    @property
+    def ssim(self) -> float | None:
+        return self.metrics.get("ssim")
+
+
+# Version 1's four row classes are one row now; the names stay for the Python API.
+EvalImage = EvalPresetImage = InferImage = InferPresetImage = ScoredImage
+
+
+def _with_v1_keys(data: dict[str, Any], preset: bool) -> dict[str, Any]:
+    """Version 1's keys beside `metrics` (aliases, written until schema_version 3): plain reports
+    `mean` and per-image `scores`; --preset reports `mean_psnr_db`, `mean_ssim` and per-image
+    `psnr_db`, `ssim` (null where the convention has no SSIM)."""
+    if preset:
+        data["mean_psnr_db"], data["mean_ssim"] = data["metrics"]["psnr_db"], data["metrics"].get("ssim")
+        for row in data["images"]:
+            row["psnr_db"], row["ssim"] = row["metrics"]["psnr_db"], row["metrics"].get("ssim")
+        return data
+    data["mean"] = EvalScores.of(data["metrics"]).to_metrics()
+    for row in data["images"]:
+        row["scores"] = EvalScores.of(row["metrics"]).to_metrics()
+    return data
 
 
 @dataclass(frozen=True)
@@ -175,35 +264,26 @@ class EvalReport:
     """The result of `vampy eval`: per-image scores, their means, and the images that failed."""
 
     config: dict[str, Any]
-    images: tuple[EvalImage, ...]
-    mean: EvalScores
+    images: tuple[ScoredImage, ...]
+    metrics: dict[str, float]  # the mean of each image metric: psnr_db, ssim, bicubic_psnr_db, bicubic_ssim
     failures: tuple[FileProblem, ...]
     drawn: int
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = EVAL_SCHEMA_VERSION
     kind: str = "eval"
     preset: str | None = None  # --preset drrn / vdsr (the Y convention this report is); None: no preset
     deviations: tuple[str, ...] = ()  # where vampy differs from the family's script, and why
+
+    @property
+    def mean(self) -> EvalScores:
+        """Version 1's name for `metrics`."""
+        return EvalScores.of(self.metrics)
 
     @property
     def complete(self) -> bool:
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class EvalPresetImage:
-    """One image scored by a preset's convention; height/width are the size compared."""
-
-    index: int
-    name: str
-    output_path: str
-    gt_path: str
-    height_px: int
-    width_px: int
-    psnr_db: float
-    ssim: float | None  # None where the convention has no SSIM
+        return _with_v1_keys(asdict(self), preset=False)
 
 
 @dataclass(frozen=True)
@@ -213,21 +293,29 @@ class EvalPresetReport:
     config: dict[str, Any]
     preset: str
     scoring: dict[str, Any]  # the Scoring record's fields, as used
-    images: tuple[EvalPresetImage, ...]
-    mean_psnr_db: float
-    mean_ssim: float | None
+    images: tuple[ScoredImage, ...]
+    metrics: dict[str, float]  # the mean of each image metric: psnr_db, and ssim where the convention has it
     failures: tuple[FileProblem, ...]
     drawn: int
     deviations: tuple[str, ...]  # where vampy differs from the family's script, and why
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = EVAL_SCHEMA_VERSION
     kind: str = "eval"
+
+    # Version 1's names for `metrics`.
+    @property
+    def mean_psnr_db(self) -> float:
+        return self.metrics["psnr_db"]
+
+    @property
+    def mean_ssim(self) -> float | None:
+        return self.metrics.get("ssim")
 
     @property
     def complete(self) -> bool:
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _with_v1_keys(asdict(self), preset=True)
 
 # --- compile (CompileResult) ---
 
@@ -265,20 +353,6 @@ class CompileResult:
         return asdict(self)
 
 # --- infer (InferReport) ---
-
-
-@dataclass(frozen=True)
-class InferImage:
-    """One image through `vampy infer`: scores at height x width (the compare size), the PNG written."""
-
-    index: int
-    name: str
-    source_path: str
-    gt_path: str
-    output_path: str | None  # the colourised SR PNG under --save_dir; None without it
-    height_px: int
-    width_px: int
-    scores: EvalScores
 
 
 @dataclass(frozen=True)
@@ -320,37 +394,27 @@ class InferReport:
     mode: str  # the image2npz mode the images went through (y3, rgb, gray)
     compare_hw: list[int] | None  # None: each ground truth's own size
     intra_threads: int
-    images: tuple[InferImage, ...]
-    mean: EvalScores
+    images: tuple[ScoredImage, ...]  # scored at height x width (the compare size); output_path: the PNG under --save_dir
+    metrics: dict[str, float]  # the mean of each image metric: psnr_db, ssim, bicubic_psnr_db, bicubic_ssim
     failures: tuple[InferFailure, ...]
     timing: InferTiming
     saved: int
     notes: tuple[str, ...] = ()
     engine: dict[str, Any] | None = None  # EngineInfo.to_dict(): what ran
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = EVAL_SCHEMA_VERSION
     kind: str = "infer"
+
+    @property
+    def mean(self) -> EvalScores:
+        """Version 1's name for `metrics`."""
+        return EvalScores.of(self.metrics)
 
     @property
     def complete(self) -> bool:
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class InferPresetImage:
-    """One image through `vampy infer --preset NAME`: scored by that preset's convention at height x width."""
-
-    index: int
-    name: str
-    source_path: str
-    gt_path: str
-    output_path: str | None  # the decoded output as PNG under --save_dir (eval --draw_dir's picture); None without it
-    height_px: int
-    width_px: int
-    psnr_db: float
-    ssim: float | None  # None where the convention has no SSIM
+        return _with_v1_keys(asdict(self), preset=False)
 
 
 @dataclass(frozen=True)
@@ -363,21 +427,29 @@ class InferPresetReport:
     intra_threads: int
     preset: str
     scoring: dict[str, Any]  # the Scoring record's fields, as used
-    images: tuple[InferPresetImage, ...]
-    mean_psnr_db: float
-    mean_ssim: float | None
+    images: tuple[ScoredImage, ...]  # output_path: the decoded output as PNG under --save_dir (eval --draw_dir's picture)
+    metrics: dict[str, float]  # the mean of each image metric: psnr_db, and ssim where the convention has it
     failures: tuple[InferFailure, ...]
     timing: InferTiming
     saved: int
     deviations: tuple[str, ...]  # where vampy differs from the family's script, and why
     notes: tuple[str, ...] = ()
     engine: dict[str, Any] | None = None
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = EVAL_SCHEMA_VERSION
     kind: str = "infer"
+
+    # Version 1's names for `metrics`.
+    @property
+    def mean_psnr_db(self) -> float:
+        return self.metrics["psnr_db"]
+
+    @property
+    def mean_ssim(self) -> float | None:
+        return self.metrics.get("ssim")
 
     @property
     def complete(self) -> bool:
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _with_v1_keys(asdict(self), preset=True)

@@ -29,7 +29,7 @@ from typing import Any
 
 from vampy.engines.base import run_label, what_ran
 from vampy.errors import InputError, UsageError, VampyError
-from vampy.report.schema import SCHEMA_VERSION, read_json
+from vampy.results.schema import read_json, schema_versions, versions_text
 
 MODEL_FILE = "mod.onnx"
 METADATA_FILE = "mod.json"
@@ -163,7 +163,8 @@ def load_model_folder(folder: Path) -> ModelFolder:
     """A folder written by `vampy compile` or `vampy zoo`; mod.json is optional, not its format."""
     model_path, metadata_path = folder / MODEL_FILE, folder / METADATA_FILE
     if not model_path.is_file() and not metadata_path.is_file():
-        raise InputError(f"{folder}: holds neither {MODEL_FILE} nor {METADATA_FILE}; give folders written by `vampy compile` or `vampy zoo`")
+        written_by = "give folders written by `vampy compile` or `vampy zoo`"
+        raise InputError(f"{folder}: holds neither {MODEL_FILE} nor {METADATA_FILE}; {written_by}")
     metadata = read_metadata(metadata_path) if metadata_path.is_file() else None
     size_bytes = model_path.stat().st_size if model_path.is_file() else None
     return ModelFolder(folder, folder.resolve().name, metadata, size_bytes)
@@ -175,11 +176,13 @@ def read_metadata(path: Path) -> dict[str, Any]:
     kind = data.get("kind")
     if kind is None and "vampy_version" in data and "model" in data:
         return data
-    if kind == "compile" and data.get("schema_version") == SCHEMA_VERSION:
+    if kind == "compile" and data.get("schema_version") in schema_versions(kind):
         return data
     if kind == "compile":
-        raise InputError(f"{path}: a compile mod.json of schema_version {data.get('schema_version')}, expected {SCHEMA_VERSION}; recompile the model")
-    what = f"is a '{kind}' report" if kind else "is not a mod.json of `vampy compile` or `vampy zoo` (vamp's own mod.json is another format)"
+        version = data.get("schema_version")
+        raise InputError(f"{path}: a compile mod.json of schema_version {version}, expected {versions_text(kind)}; recompile the model")
+    not_ours = "is not a mod.json of `vampy compile` or `vampy zoo` (vamp's own mod.json is another format)"
+    what = f"is a '{kind}' report" if kind else not_ours
     raise InputError(f"{path}: {what}; a model folder's {METADATA_FILE} must come from `vampy compile` or `vampy zoo`")
 
 
@@ -220,7 +223,9 @@ def split_pair(arg: str, flag: str, folders: Sequence[ModelFolder]) -> tuple[Pat
 # --- matching ---
 
 
-def build_table(folders: Sequence[ModelFolder], runs: Sequence[Report], evals: Sequence[Report], count: GraphCounter | None = None) -> Table:
+def build_table(
+    folders: Sequence[ModelFolder], runs: Sequence[Report], evals: Sequence[Report], count: GraphCounter | None = None,
+) -> Table:
     """Match reports to folders (rules in the module docstring), then one row per folder, in order."""
     notes: list[str] = []
     runs_of = _assign(folders, runs, lambda r: _run_folder(r, folders), "--run", notes)
@@ -228,7 +233,7 @@ def build_table(folders: Sequence[ModelFolder], runs: Sequence[Report], evals: S
     evals_of = _assign(folders, evals, lambda e: _lookup(outputs, _resolved(_get(e.data, "config", "outputs_dir"))), "--eval", notes)
     rows = []
     for f in folders:
-        engines = list(dict.fromkeys(engine_of(r) for r in runs_of[f.key])) or [None]
+        engines: list[str | None] = list(dict.fromkeys(engine_of(r) for r in runs_of[f.key])) or [None]
         for engine in engines:
             runs = [r for r in runs_of[f.key] if engine_of(r) == engine]
             own = [e for e in evals_of[f.key] if _eval_engine(e, outputs) in (engine, None if engine == engines[0] else engine)]
@@ -312,14 +317,17 @@ def _pick_run(runs: list[Report], folder: ModelFolder) -> Report | None:
 def _pick(reports: list[Report], folder: ModelFolder, flag: str) -> Report | None:
     if len(reports) > 1:
         names = ", ".join(str(r.path) for r in reports)
-        raise InputError(f"{flag}: {len(reports)} reports for model {folder.folder} ({names}); pass one, or pair it with {flag} {folder.folder}=FILE")
+        fix = f"pass one, or pair it with {flag} {folder.folder}=FILE"
+        raise InputError(f"{flag}: {len(reports)} reports for model {folder.folder} ({names}); {fix}")
     return reports[0] if reports else None
 
 
 # --- one row ---
 
 
-def _row(folder: ModelFolder, engine: str | None, run: Report | None, ev: Report | None, count: GraphCounter | None, notes: list[str]) -> Row:
+def _row(
+    folder: ModelFolder, engine: str | None, run: Report | None, ev: Report | None, count: GraphCounter | None, notes: list[str],
+) -> Row:
     meta = folder.metadata or {}
     macs, params, shape = _graph_figures(folder, count, notes)
     flops_per_mac = meta.get("flops_per_mac") or FLOPS_PER_MAC
@@ -334,9 +342,9 @@ def _row(folder: ModelFolder, engine: str | None, run: Report | None, ev: Report
         input_shape=shape,
         gflops=macs * flops_per_mac / 1e9 if macs is not None else None,
         params_m=params / 1e6 if params is not None else None,
-        # `vampy eval` writes mean.psnr_db; `vampy eval --preset` writes mean_psnr_db (its family's convention)
-        psnr_db=_number(_get(eval_data, "mean", "psnr_db") if "mean" in eval_data else eval_data.get("mean_psnr_db")),
-        ssim=_number(_get(eval_data, "mean", "ssim") if "mean" in eval_data else eval_data.get("mean_ssim")),
+        # every eval report's means are under `metrics` (read_json gives a version-1 report them too)
+        psnr_db=_number(_get(eval_data, "metrics", "psnr_db")),
+        ssim=_number(_get(eval_data, "metrics", "ssim")),
         accuracy_meaningful=accuracy_meaningful(folder.metadata),
         eval_images_scored=len(images) if isinstance(images, list) else None,
         eval_images_total=len(images) + len(failures) if isinstance(images, list) and isinstance(failures, list) else None,
@@ -437,7 +445,7 @@ def _run_settings(data: dict[str, Any]) -> str:
 
 def _eval_settings(data: dict[str, Any]) -> str:
     config = data.get("config") or {}
-    if data.get("preset") and "mean" not in data:
+    if data.get("preset") and "scoring" in data:  # a family's convention; drrn/vdsr (no scoring) are the Y one below
         return f"the {data['preset']} family's own scoring (`vampy eval --preset {data['preset']}`; docs/eval.md)"
     hw = config.get("input_hw")
     size = "native size" if hw is None else "x".join(str(d) for d in hw)
