@@ -28,9 +28,11 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return conv_model(tmp_path_factory.mktemp("lg") / "m.onnx", in_ch=1, hw=(32, 32))
 
 
-@pytest.mark.parametrize("scenario", [["SingleStream"], ["MultiStream", "--samples_per_query", "4"], ["Server", "--target_qps", "200"], ["Offline"]])
+@pytest.mark.parametrize("scenario", [["SingleStream"], ["MultiStream", "--samples_per_query", "4"], ["Server", "--target_qps", "200"],
+                                      ["Offline"]])
 def test_each_scenario_runs_and_reports(tmp_path: Path, model: Path, scenario: list[str]) -> None:
-    proc, data = loadgen(tmp_path, "-m", str(model), "-s", "1,32,32", "--scenario", *scenario, "--min_queries", "64", "--min_duration", "0.2", "--samples", "16")
+    counts = ("--min_queries", "64", "--min_duration", "0.2", "--samples", "16")
+    proc, data = loadgen(tmp_path, "-m", str(model), "-s", "1,32,32", "--scenario", *scenario, *counts)
     assert data["loadgen"]["result"] in ("VALID", "INVALID")
     assert f"LoadGen {scenario[0]} (performance): Result is" in proc.stdout
     assert (tmp_path / "logs" / "mlperf_log_summary.txt").is_file()
@@ -60,13 +62,67 @@ def test_accuracy_mode_writes_vamp_outputs(tmp_path: Path, model: Path) -> None:
     (tmp_path / "list.txt").write_text("\n".join(lines))
     out = tmp_path / "out"
     out.mkdir()
-    proc, data = loadgen(tmp_path, "-m", str(model), "--mode", "accuracy", "--datalist", str(tmp_path / "list.txt"), "--path_output", str(out))
+    proc, data = loadgen(tmp_path, "-m", str(model), "--mode", "accuracy", "--datalist", str(tmp_path / "list.txt"),
+                         "--path_output", str(out))
     assert sorted(p.name for p in out.glob("*.npz")) == [f"output_{i:06d}.npz" for i in range(5)]
     assert data["outputs_written"] == 5
     assert np.load(out / "output_000003.npz")["output_0"].shape == (1, 1, 32, 32)
 
 
 def test_bad_loadgen_flags() -> None:
-    for args, needle in ((["--scenario", "Batch"], "--scenario"), (["--scenario", "Server"], "--target_qps"), (["--mode", "accuracy"], "--datalist")):
+    bad = ((["--scenario", "Batch"], "--scenario"), (["--scenario", "Server"], "--target_qps"), (["--mode", "accuracy"], "--datalist"))
+    for args, needle in bad:
         proc = subprocess.run([sys.executable, "-m", "vampy", "loadgen", "-m", "x.onnx", *args], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2 and needle in proc.stderr
+
+
+def test_accuracy_mode_a_refused_output_fails_the_run_instead_of_hanging(tmp_path: Path, model: Path) -> None:
+    """The one npz writer's policy in LoadGen's SUT: the line is named, LoadGen still gets its answer, exit 7."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(5):
+        np.savez(tmp_path / f"x{i}.npz", input_0=rng.integers(0, 255, (1, 32, 32), dtype=np.uint8))
+        lines.append(str(tmp_path / f"x{i}.npz"))
+    (tmp_path / "list.txt").write_text("\n".join(lines))
+    out = tmp_path / "out"
+    (out / "output_000002.npz").mkdir(parents=True)  # the file cannot be written there: that line fails alone
+    argv = ["-m", str(model), "--mode", "accuracy", "--datalist", str(tmp_path / "list.txt"), "--path_output", str(out),
+            "--log_dir", str(tmp_path / "logs")]
+    proc = subprocess.run([sys.executable, "-m", "vampy", "loadgen", *argv], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 7, proc.stderr
+    assert "1 of 5 sample(s) failed" in proc.stderr and f"line 2 ({lines[2]}): cannot write {out / 'output_000002.npz'}" in proc.stderr
+    assert sorted(p.name for p in out.glob("*.npz") if p.is_file()) == [f"output_{i:06d}.npz" for i in (0, 1, 3, 4)]
+
+
+class _FakeLoadgen:
+    """mlperf_loadgen's QuerySampleResponse, recorded."""
+
+    @staticmethod
+    def QuerySampleResponse(sample_id: int, data: int, size: int) -> tuple[int, int]:  # noqa: N802 - LoadGen's name
+        return (sample_id, size)
+
+
+def test_once_the_folder_refuses_files_none_is_tried_and_every_sample_is_answered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    from types import SimpleNamespace
+
+    from vampy.errors import OutputError
+    from vampy.execution import datalist_task
+    from vampy.execution.datalist_task import NpzWriter
+    from vampy.execution.request import Sample
+    from vampy.workflows.loadgen import _Responder
+
+    tries: list[str] = []
+
+    def full(folder: Path, name: str, arrays: object) -> Path:
+        tries.append(name)
+        raise OutputError(f"cannot write {folder / name}: No space left on device", errno=errno.ENOSPC)
+
+    monkeypatch.setattr(datalist_task, "write_npz_atomic", full)
+    responder = _Responder(_FakeLoadgen(), NpzWriter(tmp_path))
+    outputs = [np.zeros((1, 1, 2, 2), np.float32)]
+    for k in range(3):
+        responder.query = SimpleNamespace(id=100 + k)
+        responder.write([Sample([], k, f"x{k}.npz")], outputs, [])
+        assert responder.take() == (100 + k, 16)  # output 0's bytes still go to LoadGen's accuracy log
+    assert tries == ["output_000000.npz"] and [f[0] for f in responder.write_failures] == [0]

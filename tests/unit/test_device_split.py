@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.test_executor import perf_config
-from tests.integration.test_run_datalist import make_inputs
 from tests.models import conv_model
+from tests.support.configs import perf_config
+from tests.support.files import make_inputs
 from vampy.cli.render import _breakdown_lines, _engine_line
 from vampy.engines.base import EngineOptions, build_pending, get_engine, has_split
 from vampy.engines.ort import OrtDeviceSession
-from vampy.execution.datalist_task import run_datalist_task
+from vampy.execution.datalist_task import CollectSink
 from vampy.execution.job import DatalistTask
 from vampy.execution.worker import SharedCounters, WorkerSpec, _Driver, _PerfSource
 from vampy.measure.summary import _model_split
@@ -29,7 +29,8 @@ from vampy.workflows.run import prepare
 
 @pytest.fixture()
 def cpu_device_session(tmp_path: Path) -> OrtDeviceSession:
-    plain = get_engine().open(conv_model(tmp_path / "m.onnx", in_ch=1, hw=(16, 16), dynamic=True), EngineOptions(intra_threads=1, allow_spinning=False))
+    model = conv_model(tmp_path / "m.onnx", in_ch=1, hw=(16, 16), dynamic=True)
+    plain = get_engine().open(model, EngineOptions(intra_threads=1, allow_spinning=False))
     return OrtDeviceSession(plain.raw, plain.info, "cpu", 0)
 
 
@@ -57,7 +58,7 @@ def _driver(tmp_path: Path, session: OrtDeviceSession) -> _Driver:
     return _Driver(spec, 0, session, np.random.default_rng(0), time.perf_counter_ns, shared)
 
 
-def test_the_worker_records_the_split_and_the_phases_add_up_to_the_model_phase(tmp_path: Path, cpu_device_session: OrtDeviceSession) -> None:
+def test_the_worker_records_the_split_and_its_phases_add_up_to_the_model(tmp_path: Path, cpu_device_session: OrtDeviceSession) -> None:
     driver = _driver(tmp_path, cpu_device_session)
     driver.loop(_PerfSource(8, None, time.perf_counter_ns))
     rows = driver.record.arrays()
@@ -75,11 +76,10 @@ def test_the_worker_records_the_split_and_the_phases_add_up_to_the_model_phase(t
 def test_datalist_requests_on_a_device_session_split_too(tmp_path: Path, cpu_device_session: OrtDeviceSession) -> None:
     driver = _driver(tmp_path, cpu_device_session)
     inputs = [(i, str(path)) for i, path in enumerate(make_inputs(tmp_path / "in", 3, sizes=((16, 16),)))]
-    written: dict[int, dict[str, np.ndarray]] = {}
-    driver.output_sink = written.__setitem__
-    run_datalist_task(driver, DatalistTask(tuple(inputs)))
+    sink = CollectSink("model")
+    driver.run_task(DatalistTask(tuple(inputs)), driver.lines, sink, driver.ledger)
     rows = driver.record.arrays()
-    assert driver.failures == [] and sorted(written) == [0, 1, 2]
+    assert driver.failures == [] and sorted(sink.outputs) == [0, 1, 2]
     assert np.all(rows["compute_start_ns"] > 0) and np.all(rows["compute_end_ns"] <= rows["model_end_ns"])
 
 
@@ -96,7 +96,8 @@ def test_the_text_report_shows_the_split_and_the_build() -> None:
     assert "    host-to-device: 10 / 10 / 11" in lines and "    device-to-host: 10 / 10 / 11" in lines
     ran = {"engine": "onnxruntime", "version": "1.23", "device": "tensorrt:0", "precision": "fp32", "intra_threads": 0,
            "providers": ["TensorrtExecutionProvider"], "build_s": 41.25, "engine_cache": "built"}
-    assert _engine_line(ran).endswith("precision fp32; session built in 41.250 s, TensorRT engine built and cached (outside the measurement)")
+    expected = "precision fp32; session built in 41.250 s, TensorRT engine built and cached (outside the measurement)"
+    assert _engine_line(ran).endswith(expected)
 
 
 def test_tensorrt_cache_folder_is_one_per_model_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

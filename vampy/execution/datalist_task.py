@@ -1,4 +1,5 @@
-"""Datalist mode of `vampy run`: one output npz per datalist line, named by line index.
+"""Datalist mode's strategies for the timed request (request.py): where a shard's inputs come from and
+where its outputs go, with the one npz writer and its one folder-error policy.
 
 Names come from the line index, never from the input's name or the order of completion, so
 `sorted(glob(out/*.npz))` pairs with the datalist whatever -i, -p and -b are, and nothing can be
@@ -7,107 +8,109 @@ written outside --path_output. A bad line becomes a failure record; every good l
 from __future__ import annotations
 
 import errno
-from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from vampy.formats.npz import write_npz_atomic
-
-
-from vampy.formats.datalist import output_name
 from vampy.errors import OutputError, VampyError
-from vampy.data.inputs import batch_feed, pad_batch, sample_tensor
-from vampy.execution.job import DatalistTask
-
-if TYPE_CHECKING:
-    from vampy.execution.worker import _Driver
-
-_OUTPUT_DTYPES = {"fp16": np.float16, "fp32": np.float32}
-
+from vampy.execution.request import Failure, Sample, output_arrays
+from vampy.formats.datalist import output_name
+from vampy.formats.npz import load_input_npz, write_npz_atomic
 
 # Write errors that concern the whole folder, not one line: the run stops (exit 7) and keeps
 # what it wrote, so --resume can continue once the folder is fixed.
 FOLDER_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT})  # EFBIG: that file only
 
+NpzReader = Callable[..., dict[str, np.ndarray]]  # formats.npz.load_input_npz's signature: (path, max_bytes=...)
 
-def run_datalist_task(driver: _Driver, task: DatalistTask) -> None:
-    """Load, preprocess, group by shape, infer, write: one worker thread, one task."""
-    plan, clock = driver.spec.job.plan, driver.clock
-    loaded = [(index, path, _load(driver, index, path)) for index, path in task.items]
-    t0 = driver.begin()
-    groups: OrderedDict[tuple[tuple[int, ...], ...], list[tuple[int, str, list[np.ndarray]]]] = OrderedDict()
-    for index, path, raws in loaded:
-        if raws is None:
-            continue
-        tensors = _preprocess(driver, index, path, raws)
-        if tensors is not None:
-            groups.setdefault(tuple(t.shape for t in tensors), []).append((index, path, tensors))
-    for group in groups.values():
-        samples = [g[2] for g in group]
-        feed = batch_feed(plan, pad_batch(samples, plan.batch_size) if plan.fixed_batch else samples)
-        t1 = clock()
+
+class DatalistInputs:
+    """A shard's lines -> samples: each line's npz read (this machine's file by default; a cluster node
+    is handed a reader of the arrays its starting machine read and shipped) and checked for its keys."""
+
+    def __init__(self, slots: int, max_bytes: int, read: NpzReader = load_input_npz) -> None:
+        self._names = [f"input_{k}" for k in range(slots)]
+        self._max_bytes = max_bytes
+        self._read = read
+
+    def read(self, items: Sequence[tuple[int, str]], failures: list[Failure]) -> list[Sample]:
+        """The samples of the lines that could be read; each other line is a failure with its reason."""
+        samples = []
+        for index, path in items:
+            raws = self._load(index, path, failures)
+            if raws is not None:
+                samples.append(Sample(raws, index, path))
+        return samples
+
+    def _load(self, index: int, path: str, failures: list[Failure]) -> list[np.ndarray] | None:
         try:
-            outputs, compute_ns = driver.infer(feed)
-        except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a bad input
-            driver.failures += [(i, p, f"the model rejected the input: {str(exc).splitlines()[0]}") for i, p, _ in group]
-            continue
-        t2 = clock()
-        _write(driver, group, outputs)
-        t3 = clock()
-        driver.record.add(t0, t0, t1, t2, t3, len(group), compute_ns)
-        t0 = t3
-    driver.end()
-    driver.progress[driver.slot] += len(task.items)
+            arrays = self._read(Path(path), max_bytes=self._max_bytes)
+        except VampyError as exc:
+            failures.append((index, path, str(exc)))
+            return None
+        missing = [n for n in self._names if n not in arrays]
+        if missing:
+            failures.append((index, path, f"no key {', '.join(missing)} (keys: {', '.join(sorted(arrays)) or 'none'})"))
+            return None
+        return [arrays[n] for n in self._names]
 
 
-def _load(driver: _Driver, index: int, path: str) -> list[np.ndarray] | None:
-    try:
-        arrays = driver.read_npz(Path(path), max_bytes=driver.spec.max_npz_bytes)
-    except VampyError as exc:
-        driver.failures.append((index, path, str(exc)))
-        return None
-    names = [f"input_{k}" for k in range(len(driver.spec.job.plan.slots))]
-    missing = [n for n in names if n not in arrays]
-    if missing:
-        driver.failures.append((index, path, f"no key {', '.join(missing)} (keys: {', '.join(sorted(arrays)) or 'none'})"))
-        return None
-    return [arrays[n] for n in names]
+class NpzWriter:
+    """The one output writer: output_%06d.npz by line index into one folder, atomically and once each,
+    with the one folder-error policy. The local workers, the cluster's starting machine and LoadGen's
+    accuracy mode write through it."""
 
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.written = 0
+        self.fatal: str | None = None  # the folder refused a file: the run stops (exit 7), what was written stays
+        self._done: set[int] = set()  # a cluster shard redone after a loss: its first outputs stand
 
-def _preprocess(driver: _Driver, index: int, path: str, raws: list[np.ndarray]) -> list[np.ndarray] | None:
-    plan = driver.spec.job.plan
-    try:
-        return [sample_tensor(slot, plan, raw) for slot, raw in zip(plan.slots, raws)]
-    except Exception as exc:  # noqa: BLE001 - one bad sample must not cost the other lines their outputs
-        driver.failures.append((index, path, f"preprocessing failed: {exc}"))
-        return None
-
-
-def _write(driver: _Driver, group: list[tuple[int, str, list[np.ndarray]]], outputs: list[Any]) -> None:
-    out_dir = driver.spec.job.output_dir
-    if out_dir is None:
-        return
-    dtype = _OUTPUT_DTYPES.get(driver.spec.job.output_dtype)
-    for j, (index, path, _) in enumerate(group):
-        arrays = {f"output_{k}": _cast(np.asarray(out)[j : j + 1], dtype) for k, out in enumerate(outputs)}
-        if driver.output_sink is not None:
-            driver.output_sink(index, arrays)  # the executor writes it where the run was started
-            continue
+    def write(self, index: int, path: str, arrays: dict[str, Any], failures: list[Failure]) -> bool:
+        """Write one line's outputs; a refused file is that line's failure. False when the whole folder
+        refuses files (FOLDER_ERRNOS): the caller stops the run; True otherwise."""
+        if index in self._done:
+            return True
         try:
-            write_npz_atomic(Path(out_dir), output_name(index), arrays)
+            write_npz_atomic(self.folder, output_name(index), arrays)
         except OutputError as exc:
-            driver.failures.append((index, path, str(exc)))
+            failures.append((index, path, str(exc)))
             if exc.errno in FOLDER_ERRNOS:
-                driver.fatal_output_error = str(exc)
-                driver.stop_event.set()  # every worker stops; their written outputs stay
+                self.fatal = str(exc)
+                return False
+            return True
+        self._done.add(index)
+        self.written += 1
+        return True
+
+
+class NpzSink:
+    """Outputs written where the request ran, through one NpzWriter; `on_folder_error` stops the run."""
+
+    def __init__(self, writer: NpzWriter, output_dtype: str, on_folder_error: Callable[[], Any]) -> None:
+        self.writer = writer
+        self._dtype = output_dtype
+        self._on_folder_error = on_folder_error
+
+    def write(self, samples: Sequence[Sample], outputs: Sequence[np.ndarray], failures: list[Failure]) -> None:
+        for j, sample in enumerate(samples):
+            assert sample.index is not None  # only datalist lines have an output file
+            if not self.writer.write(sample.index, sample.path, output_arrays(outputs, j, self._dtype), failures):
+                self._on_folder_error()  # every worker stops; the outputs written so far stay
                 return
-            continue
-        driver.outputs_written += 1
 
 
-def _cast(array: np.ndarray, dtype: Any) -> np.ndarray:
-    return array if dtype is None else array.astype(dtype)
+class CollectSink:
+    """Outputs kept by line index, to travel back through Ray's object store: the starting machine
+    writes them (NpzWriter), since the nodes share no file system with it."""
 
+    def __init__(self, output_dtype: str) -> None:
+        self.outputs: dict[int, dict[str, np.ndarray]] = {}
+        self._dtype = output_dtype
 
+    def write(self, samples: Sequence[Sample], outputs: Sequence[np.ndarray], failures: list[Failure]) -> None:
+        for j, sample in enumerate(samples):
+            assert sample.index is not None
+            self.outputs[sample.index] = output_arrays(outputs, j, self._dtype)

@@ -17,7 +17,8 @@ from vampy.progress import Progress
 
 
 class Executor(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...  # read-only: the executors are frozen dataclasses
 
     def execute(self, job: RunJob, progress: Progress) -> RawRun: ...
 
@@ -39,8 +40,9 @@ def ray_executor(address: str) -> Executor:
 def connect_cluster(address: str) -> None:
     """Attach to the Ray cluster at `address`, bounded in time: an unreachable one is a UsageError naming it."""
     try:
-        from vampy.execution.ray_executor import connect
         import ray  # noqa: F401 - only to say clearly when it is missing
+
+        from vampy.execution.ray_executor import connect
     except ImportError:
         from vampy.errors import UsageError
 

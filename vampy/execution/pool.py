@@ -10,17 +10,17 @@ import multiprocessing as mp
 import os
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
-
+from typing import Any
 
 from vampy import errors
 from vampy.errors import Terminated, VampyError, WorkerError
-from vampy.measure.monitor import ResourceMonitor, ResourceSummary
-from vampy.progress import NullProgress, Progress
-from vampy.execution.worker import MSG_DONE, MSG_ERROR, MSG_READY, WorkerSpec, worker_main
 from vampy.execution.job import RunJob
+from vampy.execution.worker import MSG_DONE, MSG_ERROR, MSG_READY, WorkerSpec, worker_main
+from vampy.measure.monitor import ResourceMonitor, ResourceSummary
 from vampy.measure.records import RawRun, WorkerResult
+from vampy.progress import NullProgress, Progress
 
 POLL_S = 0.1
 STOP_GRACE_S = 2.0  # how long stopped workers get to send what they measured
@@ -43,16 +43,21 @@ class LocalPool:
     """The local Executor: P spawned worker processes on this machine."""
 
     name: str = "local"
+    # The one clock of a local run: the workers stamp their requests with it and the --timeout
+    # watchdog reads it against their in-flight stamps (so it must be picklable, and one clock for
+    # every process: perf_counter_ns is).
     clock: Callable[[], int] = time.perf_counter_ns
 
     def execute(self, job: RunJob, progress: Progress | None = None) -> RawRun:
         specs = [WorkerSpec(job, k) for k in range(job.processes)]
-        return _Pool(specs, job.intra_threads, job.expected_samples, progress or NullProgress(), self.clock, job.stop.request_timeout_s).run()
+        pool = _Pool(specs, job.intra_threads, job.expected_samples, progress or NullProgress(), self.clock, job.stop.request_timeout_s)
+        return pool.run()
 
 
 class _Pool:
     def __init__(
-        self, specs: list[WorkerSpec], threads: int, expected: int | None, progress: Progress, clock: Callable[[], int], timeout_s: float | None
+        self, specs: list[WorkerSpec], threads: int, expected: int | None, progress: Progress, clock: Callable[[], int],
+        timeout_s: float | None,
     ) -> None:
         ctx = mp.get_context("spawn")
         self.specs = specs
@@ -73,7 +78,7 @@ class _Pool:
         self.procs = [
             ctx.Process(
                 target=worker_main,
-                args=(s, self.queue, self.start_event, self.stop_event, self.counts, self.task_counter, self.inflight),
+                args=(s, self.queue, self.start_event, self.stop_event, self.counts, self.task_counter, self.inflight, self.clock),
                 name=f"vampy-worker-{s.worker_index}",
                 daemon=True,
             )

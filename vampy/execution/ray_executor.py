@@ -1,6 +1,6 @@
 """The cluster Executor: a RunJob's datalist shards on a Ray cluster (`vampy run --datalist --ray ADDRESS`).
 
-Each node runs vampy's own worker code (worker.open_instances, warm_up_all, run_datalist_task) in
+Each node runs vampy's own worker code (worker.open_instances, warm_up_all, _Driver.run_task: the timed request) in
 Ray actors, -p per node (at most the CPUs Ray sees there), I instances each. No shared file system
 is assumed: this process reads every input npz (with the same checks as a local run) and ships
 the arrays with the shard through Ray's object store; the outputs come back the same way and are
@@ -32,14 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from vampy.errors import OutputError, Terminated, UsageError, WorkerError
-from vampy.execution.datalist_task import FOLDER_ERRNOS, run_datalist_task
+from vampy.errors import Terminated, UsageError, WorkerError
+from vampy.execution.datalist_task import CollectSink, DatalistInputs, NpzWriter
 from vampy.execution.job import DatalistTask, RunJob
 from vampy.execution.pool import timeout_bound_ns
 from vampy.execution.ray_watch import Watch, actor_options, cluster_summary, in_watch_group, node_figures, read_on_node
+from vampy.execution.request import NO_OUTPUTS, Ledger
 from vampy.execution.worker import SharedCounters, WorkerSpec, open_instances, warm_up_all
-from vampy.formats.datalist import output_name
-from vampy.formats.npz import NpzError, load_input_npz, write_npz_atomic
+from vampy.formats.npz import NpzError, load_input_npz
 from vampy.measure.monitor import ResourceSummary
 from vampy.measure.records import COLUMNS, RawRun, Recorder, WorkerResult
 from vampy.measure.stats import measured_window, throughput_qps
@@ -77,7 +77,9 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
             return
         why = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
         if _CLIENT_SERVER_DIED not in why or attempt == CLIENT_CONNECT_TRIES - 1 or time.monotonic() >= deadline:
-            raise UsageError(f"--ray {address}: cannot connect to a Ray cluster ({why}); start one with `ray start --head` or fix the address")
+            raise UsageError(
+                f"--ray {address}: cannot connect to a Ray cluster ({why}); start one with `ray start --head` or fix the address"
+            )
         ray.shutdown()  # what the failed client left behind, before the next try
 
 
@@ -95,7 +97,9 @@ def _init_bounded(ray: Any, address: str, wait_s: float, timeout_s: float) -> Ba
     thread.start()
     thread.join(wait_s)
     if thread.is_alive():
-        raise UsageError(f"--ray {address}: no Ray cluster answered within {timeout_s:g} s; check the address (ray status on the head shows it)")
+        raise UsageError(
+            f"--ray {address}: no Ray cluster answered within {timeout_s:g} s; check the address (ray status on the head shows it)"
+        )
     return failure[0] if failure else None
 
 
@@ -111,7 +115,8 @@ def _probe(address: str, timeout_s: float) -> None:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=min(timeout_s, 5.0)):
             pass
     except OSError as exc:
-        raise UsageError(f"--ray {address}: cannot reach a Ray cluster there ({exc.strerror or exc}); start one with `ray start --head` or fix the address") from None
+        why = f"cannot reach a Ray cluster there ({exc.strerror or exc})"
+        raise UsageError(f"--ray {address}: {why}; start one with `ray start --head` or fix the address") from None
 
 
 class ShardWorker:
@@ -156,14 +161,14 @@ class ShardWorker:
         with self.lock:
             driver = self.free.popleft()
         try:
-            outputs: dict[int, dict[str, np.ndarray]] = {}
-            driver.read_npz = functools.partial(_shipped, inputs)
-            driver.output_sink = outputs.__setitem__
-            driver.failures = []
-            driver.record = Recorder(len(items))
+            job = self.spec.job
+            # The inputs are the arrays the starting machine read and shipped; the outputs go back to be written there.
+            lines = DatalistInputs(len(job.plan.slots), self.spec.max_npz_bytes, functools.partial(_shipped, inputs))
+            sink = CollectSink(job.output_dtype)
+            ledger = Ledger(Recorder(len(items)))
             self.running[driver.index] = items[0][0]
-            run_datalist_task(driver, DatalistTask(items))
-            return {"outputs": outputs, "failures": driver.failures, "rows": driver.record.arrays(), "instance": driver.index}
+            driver.run_task(DatalistTask(items), lines, sink if job.output_dir is not None else NO_OUTPUTS, ledger)
+            return {"outputs": sink.outputs, "failures": ledger.failures, "rows": ledger.record.arrays(), "instance": driver.index}
         finally:
             self.running.pop(driver.index, None)
             with self.lock:
@@ -187,7 +192,7 @@ def model_files(model_path: str) -> dict[str, bytes]:
 
 
 def _shipped(inputs: dict[str, Any], path: Path, max_bytes: int = 0) -> dict[str, np.ndarray]:
-    """datalist_task's npz reader on a node: the arrays the starting machine read and checked."""
+    """DatalistInputs' npz reader on a node: the arrays the starting machine read and checked."""
     got = inputs[str(path)]
     if isinstance(got, str):
         raise NpzError(path, got)
@@ -249,10 +254,10 @@ class _ClusterRun:
         self.pending: collections.deque[int] = collections.deque(range(len(job.shards)))
         self.deaths: collections.Counter[int] = collections.Counter()  # shard -> times its worker died with it in flight
         self.given_up: list[int] = []  # shards whose lines became failures after MAX_SHARD_RERUNS + 1 deaths
-        self.written: set[int] = set()
         self.failed: list[tuple[int, str]] = []
         self.lost: list[dict[str, Any]] = []
         self.fatal_output_error: str | None = None
+        self.writer = NpzWriter(job.output_dir) if job.output_dir is not None else None  # every output is written here
         self.cpus = 0  # Ray's CPUs on the nodes the run uses
         self.start_failures: list[str] = []
         self.watch = Watch(None)  # its bound is set after the warm-up (pool.timeout_bound_ns)
@@ -267,7 +272,8 @@ class _ClusterRun:
             setup_s = time.monotonic() - t0
             if not any(a.alive for a in self.actors):
                 raise WorkerError("no vampy worker started on the cluster: " + ("; ".join(self.start_failures) or "no node has a CPU"))
-            self.watch.timeout_ns = timeout_bound_ns(self.job.stop.request_timeout_s, max(int(a.warm["slowest_warmup_ns"]) for a in self.actors if a.warm))
+            slowest_warmup_ns = max(int(a.warm["slowest_warmup_ns"]) for a in self.actors if a.warm)
+            self.watch.timeout_ns = timeout_bound_ns(self.job.stop.request_timeout_s, slowest_warmup_ns)
             self.progress.start(f"inference on {len({a.node_id for a in self.actors if a.alive})} node(s)", self.job.expected_samples)
             self._dispatch()
             self.watch.final(self._live())
@@ -350,7 +356,8 @@ class _ClusterRun:
             how = "ended by the --timeout watchdog" if last in self.timed_out else "lost"
             if last not in self.timed_out:  # a timed-out worker is named in failed_workers already
                 self.failed.append((last, f"was the last worker left and was lost: {lines} line(s) not run (--resume finishes them)"))
-            self._fail_lines(self.actors[last], list(self.pending), f"not run: worker {last}, the last one left on the cluster, was {how} (--resume runs it)")
+            why = f"not run: worker {last}, the last one left on the cluster, was {how} (--resume runs it)"
+            self._fail_lines(self.actors[last], list(self.pending), why)
             self.pending.clear()
 
     def _next_shard(self, idle: bool) -> int | None:
@@ -427,7 +434,7 @@ class _ClusterRun:
         self.timed_out.append(actor.index)
         self.last_dead = actor.index
         self.watch.forget(actor.index)
-        bound = f"(--timeout {self.watch.timeout_ns / 1e9:g} s; raise it, or 0 turns the watchdog off)"
+        bound = f"(--timeout {(self.watch.timeout_ns or 0) / 1e9:g} s; raise it, or 0 turns the watchdog off)"
         after = f"still running after {reading['age_ns'] / 1e9:.1f} s"
         self.failed.append((actor.index, f"request on instance {reading['instance']} {after} on node {actor.ip} {bound}"))
         try:
@@ -453,23 +460,16 @@ class _ClusterRun:
         self.progress.advance(len(items))
 
     def _write(self, actor: _Actor, shard: int, outputs: dict[int, dict[str, np.ndarray]]) -> None:
-        out_dir = self.job.output_dir
-        if out_dir is None:
+        """A shard's outputs into --path_output, once each (NpzWriter: a shard redone after a loss keeps its first)."""
+        if self.writer is None:
             return
         paths = dict(self.job.shards[shard].items)
         for index in sorted(outputs):
-            if index in self.written:
-                continue  # a shard redone after a loss: its first outputs stand
-            try:
-                write_npz_atomic(Path(out_dir), output_name(index), outputs[index])
-            except OutputError as exc:
-                actor.failures.append((index, paths[index], str(exc)))
-                if exc.errno in FOLDER_ERRNOS:
-                    self.fatal_output_error = str(exc)
-                    return
-                continue
-            self.written.add(index)
-            actor.written += 1
+            before = self.writer.written
+            if not self.writer.write(index, paths[index], outputs[index], actor.failures):
+                self.fatal_output_error = self.writer.fatal  # the dispatch loop stops handing out shards
+                return
+            actor.written += self.writer.written - before
 
     def _stop(self) -> None:
         """End the actors: their running and queued calls end with them, so nothing lingers.
@@ -493,7 +493,8 @@ class _ClusterRun:
                  f"(CPU % of the nodes' {resources.logical_cores} logical cores, RSS summed); per node under cluster (docs/cluster.md)"
                  if resources.samples else "CPU and memory: no worker on the cluster answered a reading (resources show zeros)"]
         notes += self.start_failures
-        notes += [f"lost node {x['node']} ({x['host']}, id {x['node_id'][:12]}): its unfinished shards ran on other nodes ({x['reason']})" for x in self.lost]
+        notes += [f"lost node {x['node']} ({x['host']}, id {x['node_id'][:12]}): its unfinished shards ran on other nodes ({x['reason']})"
+                  for x in self.lost]
         if self.given_up:
             lines = sum(len(self.job.shards[s].items) for s in self.given_up)
             notes.append(f"{len(self.given_up)} shard(s), {lines} line(s), not run: their worker died {MAX_SHARD_RERUNS + 1} times on each "
@@ -523,7 +524,8 @@ class _ClusterRun:
     def _cluster(self, results: list[WorkerResult]) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
         for actor, result in zip([a for a in self.actors if a.warm], results):
-            node = nodes.setdefault(actor.node_id, {"ip": actor.ip, "name": actor.host, "node_id": actor.node_id, "workers": 0, "threads": actor.threads,
+            node = nodes.setdefault(actor.node_id, {"ip": actor.ip, "name": actor.host, "node_id": actor.node_id, "workers": 0,
+                                                    "threads": actor.threads,
                                                "lost": False, "_start": [], "_end": [], "_samples": 0})
             node["workers"] += 1
             node["lost"] = node["lost"] or not actor.alive and any(x["worker"] == actor.index for x in self.lost)

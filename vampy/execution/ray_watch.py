@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import psutil
 
@@ -31,7 +32,7 @@ def in_watch_group(method: F) -> F:
         import ray
     except ImportError:
         return method
-    return ray.method(concurrency_group=WATCH_GROUP)(method)  # type: ignore[no-any-return]
+    return ray.method(concurrency_group=WATCH_GROUP)(method)
 
 
 def actor_options() -> dict[str, Any]:
@@ -128,7 +129,9 @@ def node_figures(readings: dict[int, list[tuple[int, dict[str, Any]]]], workers:
     }
 
 
-def cluster_summary(readings: dict[int, list[tuple[int, dict[str, Any]]]], nodes: dict[str, list[int]], fallback_cores: int) -> ResourceSummary:
+def cluster_summary(
+    readings: dict[int, list[tuple[int, dict[str, Any]]]], nodes: dict[str, list[int]], fallback_cores: int
+) -> ResourceSummary:
     """The report's resources on a cluster: CPU % of the used nodes' core-seconds (mean over the run, and
     the busiest tick), RSS of every vampy worker summed at each tick (peak and mean), ticks as samples,
     the nodes' logical cores summed. Zeros with Ray's CPU count when nothing was read."""
@@ -139,7 +142,7 @@ def cluster_summary(readings: dict[int, list[tuple[int, dict[str, Any]]]], nodes
         return ResourceSummary(0.0, 0.0, 0, 0.0, 0, fallback_cores)
     core_s = sum(f["window_s"] * f["logical_cores"] for f in figures)
     rss = _per_tick(runs, "rss_bytes")
-    rates = collections.defaultdict(float)  # tick -> CPU seconds per second, over every worker
+    rates: collections.defaultdict[int, float] = collections.defaultdict(float)  # tick -> CPU seconds per second, over every worker
     for run in runs:
         for (_, before), (tick, after) in zip(run, run[1:]):
             if after["now_ns"] > before["now_ns"]:

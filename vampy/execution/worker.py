@@ -3,8 +3,11 @@
 `worker_main` is a top-level function so it works under the `spawn` start method; sessions are
 created inside the child. Each instance is driven by its own thread (ONNX Runtime releases the
 GIL inside `run`), pulling work from a source shared by the instances of this process (and, in
-datalist mode, by every process). Nothing is formatted or printed here: the parent gets raw
-arrays and computes statistics afterwards.
+datalist mode, by every process), and serving each request with request.timed_request. Nothing is
+formatted or printed here: the parent gets raw arrays and computes statistics afterwards.
+
+The clock is injected (worker_main's `clock`, the local pool's own): every stamp, the sources'
+deadlines and the open-loop waits read it, so tests can drive time.
 """
 from __future__ import annotations
 
@@ -16,20 +19,18 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from vampy.engines.base import EngineOptions, build_pending, has_split
-from vampy.execution.datalist_task import run_datalist_task
+from vampy.engines.base import EngineOptions, build_pending
+from vampy.execution.datalist_task import DatalistInputs, NpzSink, NpzWriter
 from vampy.execution.job import DatalistTask, RunJob
-from vampy.formats.npz import load_input_npz
+from vampy.execution.request import NO_OUTPUTS, Clock, Failure, Instance, Ledger, OutputSink, SyntheticInputs, timed_request
 from vampy.measure.records import COLUMNS, Recorder, WorkerResult
-from vampy.data.inputs import batch_feed, sample_tensor, synthetic_raw
-
-Clock = Callable[[], int]
 
 # Messages on the result queue: (kind, worker_index, payload)
 MSG_READY = "ready"
@@ -47,14 +48,18 @@ class WorkerSpec:
     max_npz_bytes: int = 1 << 30
 
 
-def worker_main(spec: WorkerSpec, results: Any, start_event: Any, stop_event: Any, progress: Any, task_counter: Any, inflight: Any) -> None:
-    """Process entry point. Reports READY, waits for the common start, runs, reports DONE or ERROR."""
+def worker_main(spec: WorkerSpec, results: Any, start_event: Any, stop_event: Any, progress: Any, task_counter: Any, inflight: Any,
+                clock: Clock = time.perf_counter_ns) -> None:
+    """Process entry point. Reports READY, waits for the common start, runs, reports DONE or ERROR.
+
+    `clock` stamps every request; the parent's watchdog compares its own clock with the in-flight
+    stamps, so both must be the same monotonic clock (perf_counter_ns is one clock for all processes)."""
     # Ctrl-C reaches the whole process group; the parent decides how to stop (via stop_event),
     # so that the child always gets to send what it measured.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         shared = SharedCounters(progress, inflight, stop_event)
-        result = _run_worker(spec, results, start_event, shared, task_counter, time.perf_counter_ns)
+        result = _run_worker(spec, results, start_event, shared, task_counter, clock)
         results.put((MSG_DONE, spec.worker_index, result))
     except BaseException:  # noqa: BLE001 - everything goes back to the parent as text
         results.put((MSG_ERROR, spec.worker_index, traceback.format_exc()))
@@ -67,7 +72,6 @@ class SharedCounters:
     progress: Any  # int64 per instance slot: samples finished
     inflight: Any  # int64 per instance slot: start ns of the request in flight, 0 when idle
     stop_event: Any
-
 
 
 
@@ -108,7 +112,8 @@ def _engine_options(spec: WorkerSpec, instance: int) -> EngineOptions:
     profile = None if spec.job.profile_dir is None else str(Path(spec.job.profile_dir) / f"worker{spec.worker_index}_instance{instance}")
     job = spec.job
     return EngineOptions(device=job.device, device_id=job.device_id, intra_threads=job.intra_threads, allow_spinning=spec.allow_spinning,
-                         profile_prefix=profile, precision=job.infer_precision, streams=job.instances)
+                         profile_prefix=profile, precision=job.infer_precision, streams=job.instances,
+                         null_compute_us=job.null_compute_us)
 
 
 def _threaded(jobs: list[Callable[[], Any]]) -> list[Any]:
@@ -186,7 +191,8 @@ def _make_source(spec: WorkerSpec, task_counter: Any, clock: Clock) -> _PerfSour
         from vampy.measure.schedule import arrivals_for
 
         rng = np.random.default_rng(spec.job.seed * 1_000_003 + spec.worker_index)
-        offsets = arrivals_for(spec.job.request_rate_per_s, spec.job.arrival, rng, spec.job.stop.requests_per_process, spec.job.stop.duration_s)
+        stop = spec.job.stop
+        offsets = arrivals_for(spec.job.request_rate_per_s, spec.job.arrival, rng, stop.requests_per_process, stop.duration_s)
         start = clock()
         deadline = start + int(spec.job.stop.duration_s * 1e9) if spec.job.stop.duration_s is not None else None
         return _OpenLoopSource(offsets, start, deadline, clock)
@@ -195,7 +201,8 @@ def _make_source(spec: WorkerSpec, task_counter: Any, clock: Clock) -> _PerfSour
 
 
 class _Driver:
-    """One model instance and the thread that drives it."""
+    """One model instance and the thread that drives it: each request from the worker's source goes
+    through request.timed_request with this instance's inputs and output sink."""
 
     def __init__(self, spec: WorkerSpec, index: int, session: Any, rng: np.random.Generator, clock: Clock, shared: SharedCounters) -> None:
         self.spec = spec
@@ -203,82 +210,61 @@ class _Driver:
         self.session = session
         self.clock = clock
         self.progress = shared.progress
-        self.inflight = shared.inflight
         self.slot = spec.worker_index * spec.job.instances + index
         self.stop_event = shared.stop_event
-        plan = spec.job.plan
-        # One batch of raw inputs per instance: preprocessing runs on it for every request,
-        # as the device would for fresh frames.
-        self.raw = [[synthetic_raw(s, plan.spec, rng) for s in plan.slots] for _ in range(plan.batch_size)]
-        capacity = math.ceil(spec.job.stop.requests_per_process / spec.job.instances) * 2 if spec.job.stop.requests_per_process else 1024
-        self.record = Recorder(capacity if not spec.job.shards else max(1, len(spec.job.shards)))
+        self.instance = Instance(session, clock, shared.inflight, self.slot)
+        job = spec.job
+        self.synthetic = SyntheticInputs(job.plan, rng)
+        # Datalist lines come from npz files on this machine and their outputs go into --path_output
+        # here; a cluster executor hands run_task its own strategies instead (ray_executor.py).
+        self.lines = DatalistInputs(len(job.plan.slots), spec.max_npz_bytes)
+        self.writer = NpzWriter(job.output_dir) if job.output_dir is not None else None
+        self.sink: OutputSink = NpzSink(self.writer, job.output_dtype, self.stop_event.set) if self.writer else NO_OUTPUTS
+        capacity = math.ceil(job.stop.requests_per_process / job.instances) * 2 if job.stop.requests_per_process else 1024
+        self.ledger = Ledger(Recorder(capacity if not job.shards else max(1, len(job.shards))))
         self.warm_e2e_ns: list[int] = []
         self.warm_model_ns: list[int] = []
-        self.failures: list[tuple[int, str, str]] = []
-        self.outputs_written = 0
-        self.fatal_output_error: str | None = None
-        # Where datalist inputs come from and outputs go: files on this machine by default; a
-        # cluster executor ships both through its object store instead (ray_executor.py).
-        self.read_npz: Callable[..., dict[str, np.ndarray]] = load_input_npz
-        self.output_sink: Callable[[int, dict[str, np.ndarray]], None] | None = None
-        self._split = has_split(session)
 
-    def infer(self, feed: dict[str, np.ndarray]) -> tuple[Sequence[np.ndarray], tuple[int, int]]:
-        """Outputs and (compute_start, compute_end) ns: a device session's copies timed apart, (0, 0) otherwise."""
-        if self._split:
-            return self.session.run_split(feed, self.clock)  # type: ignore[no-any-return]
-        return self.session.run(feed), (0, 0)
+    @property
+    def record(self) -> Recorder:
+        return self.ledger.record
 
-    def _synthetic_request(self) -> tuple[int, int, int, int, tuple[int, int]]:
-        """One request on the synthetic batch -> (start, model_start, model_end, end, compute) in ns.
-
-        The outputs are numpy arrays in host memory as soon as the session returns (a device
-        session copies them back inside the model span), so output handling here is nothing; in
-        datalist mode it is the conversion and the npz write.
-        """
-        plan = self.spec.job.plan
-        t0 = self.begin()
-        feed = batch_feed(plan, [[sample_tensor(s, plan, raw) for s, raw in zip(plan.slots, sample)] for sample in self.raw])
-        t1 = self.clock()
-        _, compute_ns = self.infer(feed)
-        t2 = self.clock()
-        t3 = self.clock()
-        self.end()
-        return t0, t1, t2, t3, compute_ns
-
-    def begin(self) -> int:
-        """Start a request: stamp it for the parent's --timeout watchdog."""
-        t0 = self.clock()
-        self.inflight[self.slot] = t0
-        return t0
-
-    def end(self) -> None:
-        self.inflight[self.slot] = 0
+    @property
+    def failures(self) -> list[Failure]:
+        return self.ledger.failures
 
     def warm_up(self) -> None:
         if build_pending(self.session):
             # TensorRT's engine build (dynamic shapes: on the first request) goes into build_s only: not
             # a warm-up figure, nor the base of the automatic --timeout, even with --warmup 0.
-            self._synthetic_request()
+            timed_request(self.instance, self.spec.job.plan, self.synthetic.samples, NO_OUTPUTS, Ledger(Recorder(1)))
+        warm = Ledger(Recorder(self.spec.job.warmup_requests))
         for _ in range(self.spec.job.warmup_requests):
-            t0, t1, t2, t3, _ = self._synthetic_request()
-            self.warm_e2e_ns.append(t3 - t0)
-            self.warm_model_ns.append(t2 - t1)
+            timed_request(self.instance, self.spec.job.plan, self.synthetic.samples, NO_OUTPUTS, warm)
+        rows = warm.record.arrays()
+        self.warm_e2e_ns = (rows["end_ns"] - rows["start_ns"]).tolist()
+        self.warm_model_ns = (rows["model_end_ns"] - rows["model_start_ns"]).tolist()
 
     def loop(self, source: _PerfSource | _OpenLoopSource | _TaskSource) -> None:
+        plan = self.spec.job.plan
         while not self.stop_event.is_set():
             task = source.next()
             if task is None:
                 return
             if isinstance(task, DatalistTask):
-                self._run_task(task)
+                self.run_task(task, self.lines, self.sink, self.ledger)
                 continue
             due_ns = task[1]
             if due_ns is not None and not self._wait_until(due_ns):
                 return
-            t0, t1, t2, t3, compute_ns = self._synthetic_request()
-            self.record.add(t0 if due_ns is None else due_ns, t0, t1, t2, t3, self.spec.job.plan.batch_size, compute_ns)
-            self.progress[self.slot] += self.spec.job.plan.batch_size
+            timed_request(self.instance, plan, self.synthetic.samples, NO_OUTPUTS, self.ledger, due_ns)
+            self.progress[self.slot] += plan.batch_size
+
+    def run_task(self, task: DatalistTask, lines: DatalistInputs, sink: OutputSink, ledger: Ledger) -> None:
+        """One shard of datalist lines: read them, then one timed request (a row per batch of one shape)."""
+        samples = lines.read(task.items, ledger.failures)
+        timed_request(self.instance, self.spec.job.plan, samples, sink, ledger)
+        self.progress[self.slot] += len(task.items)
 
     def _wait_until(self, due_ns: int) -> bool:
         """Sleep until a scheduled arrival; False when the run is being stopped meanwhile."""
@@ -286,9 +272,6 @@ class _Driver:
         if delay_ns > 0:
             return not self.stop_event.wait(delay_ns / 1e9)
         return True
-
-    def _run_task(self, task: DatalistTask) -> None:
-        run_datalist_task(self, task)
 
 
 def _collect(spec: WorkerSpec, drivers: list[_Driver], stopped_early: bool) -> WorkerResult:
@@ -302,7 +285,7 @@ def _collect(spec: WorkerSpec, drivers: list[_Driver], stopped_early: bool) -> W
         warmup_e2e_ns=np.array([v for d in drivers for v in d.warm_e2e_ns], np.int64),
         warmup_model_ns=np.array([v for d in drivers for v in d.warm_model_ns], np.int64),
         failures=[f for d in drivers for f in d.failures],
-        outputs_written=sum(d.outputs_written for d in drivers),
-        fatal_output_error=next((d.fatal_output_error for d in drivers if d.fatal_output_error), None),
+        outputs_written=sum(d.writer.written for d in drivers if d.writer),
+        fatal_output_error=next((d.writer.fatal for d in drivers if d.writer and d.writer.fatal), None),
         stopped_early=stopped_early,
     )

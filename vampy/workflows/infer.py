@@ -37,18 +37,19 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from vampy.config import InferConfig, RunConfig, device_of
+from vampy.config import InferConfig, device_of
+from vampy.config.run import EngineChoice, InputOptions
 from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.errors import InputError, ModelError, UsageError, first_line
-from vampy.quality.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_scores, output_y, score_planes
+from vampy.quality.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_metrics, output_y, score_planes
 from vampy.data.imaging import IMAGE_SUFFIXES, colourise, decode_image_bytes, encode_image, encode_png, image_to_chw, read_image
 from vampy.data.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
-from vampy.execution.job import choose_intra_threads
 from vampy.models.info import ModelInfo, TensorInfo
 from vampy.engines.base import EngineOptions, get_engine
+from vampy.execution.request import Instance
 from vampy.models.resolve import resolve_model
 from vampy.progress import NullProgress, Progress
-from vampy.report.schema import InferFailure, InferImage, InferPresetReport, InferReport, InferTiming
+from vampy.results.schema import InferFailure, InferPresetReport, InferReport, InferTiming, ScoredImage
 from vampy.workflows.infer_preset import PresetPlan, preset_chw, preset_gt_path, preset_plan, preset_report, score_preset, warm_score
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class _Busy:
     start_ns: int = 0  # when every stage had warmed up: the pipeline's clock starts here
     batches: int = 0
     inferred: int = 0
-    images: list[InferImage] = field(default_factory=list)
+    images: list[ScoredImage] = field(default_factory=list)
     failures: list[InferFailure] = field(default_factory=list)
 
 
@@ -117,7 +118,7 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
     if spec is not None and cfg.input_hw is not None:
         spec = spec.with_output_hw(*cfg.input_hw)
-    plan, mode, run_cfg = _plan(cfg, spec, info)
+    plan, mode = _plan(cfg, spec, info)
     preset = preset_plan(cfg, info, mode, None if cfg.native else plan.output_hw)
     images = list_images(Path(cfg.lr_dir), cfg.pattern)
     if not Path(cfg.gt_dir).is_dir():
@@ -127,7 +128,7 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     notes = (f"--device {cfg.device_id}: vampy runs on the CPU; the device id is only recorded",) if cfg.device_id and cfg.provider in (None, "cpu") else ()
     return PreparedInfer(
         cfg, model_path, info, plan, mode, tuple(images), _duplicates(images),
-        None if cfg.native else plan.output_hw, choose_intra_threads(run_cfg), notes, preset,
+        None if cfg.native else plan.output_hw, EngineChoice(threads=cfg.threads).intra_threads(1), notes, preset,
     )
 
 
@@ -164,11 +165,11 @@ def execute(
     if prepared.preset is not None:
         base = {"config": prepared.cfg.to_dict(), "model": _model_dict(prepared), "mode": prepared.mode,
                 "intra_threads": prepared.intra_threads, "notes": tuple(notes), "engine": session.info.to_dict()}
-        return preset_report(prepared.preset, base, busy.images, busy.failures, timing)  # type: ignore[arg-type]
+        return preset_report(prepared.preset, base, busy.images, busy.failures, timing)
     return InferReport(
         config=prepared.cfg.to_dict(), model=_model_dict(prepared), mode=prepared.mode,
         compare_hw=list(prepared.compare_hw) if prepared.compare_hw else None, intra_threads=prepared.intra_threads,
-        images=tuple(busy.images), mean=mean_scores(busy.images), failures=tuple(busy.failures), timing=timing,
+        images=tuple(busy.images), metrics=mean_metrics(busy.images), failures=tuple(busy.failures), timing=timing,
         saved=sum(1 for image in busy.images if image.output_path), notes=tuple(notes), engine=session.info.to_dict(),
     )
 
@@ -206,23 +207,22 @@ def _duplicates(images: list[Path]) -> dict[int, str]:
     return skipped
 
 
-def _plan(cfg: InferConfig, spec: PreprocessSpec | None, info: ModelInfo) -> tuple[InputPlan, str, RunConfig]:
+def _plan(cfg: InferConfig, spec: PreprocessSpec | None, info: ModelInfo) -> tuple[InputPlan, str]:
     """run's own input plan for one image input, checked against the model as `vampy run` checks it."""
     if len(info.inputs) != 1:
         names = ", ".join(t.name for t in info.inputs)
         raise UsageError(f"model has {len(info.inputs)} inputs ({names}); vampy infer feeds one image input")
     mode = cfg.mode or _auto_mode(info.inputs[0])
     channels = 1 if mode == "gray" else 3
-    run_cfg = RunConfig(
-        model=cfg.model, vdsp_params=cfg.vdsp_params, batch_size=cfg.batch_size,
-        shapes=((channels, *_probe_hw(cfg, spec, info.inputs[0])),), threads=cfg.threads,
-        native_size=cfg.native, device_id=cfg.device_id,
+    inputs = InputOptions(
+        vdsp_params=cfg.vdsp_params, batch_size=cfg.batch_size, shapes=((channels, *_probe_hw(cfg, spec, info.inputs[0])),),
+        native_size=cfg.native,
     )
-    plan = build_plan(run_cfg, spec, info)
+    plan = build_plan(inputs, spec, info)
     if plan.slots[0].kind != "image":
         slot = plan.slots[0]
         raise UsageError(f"model input '{slot.name}' takes {slot.dtype} tokens; vampy infer feeds images (a float N,C,H,W input)")
-    return plan, mode, run_cfg
+    return plan, mode
 
 
 def _auto_mode(tensor: TensorInfo) -> str:
@@ -286,6 +286,10 @@ class _Pipeline:
         self.warm_output = warm_output
         self.ground_truth = FolderIndex(Path(prepared.cfg.gt_dir))  # listed once, before the clock
         self.session = session
+        # The model stage runs a batch as a run's timed request runs it (request.Instance: a device
+        # session's copies timed apart on the same clock); the rest of the timed request does not fit here:
+        # preprocessing is the decode stage's, overlapped on its own thread, and a failure names its stage.
+        self.instance = Instance(session, clock)
         self.progress = progress
         self.clock = clock
         depth = QUEUE_BATCHES * prepared.plan.batch_size
@@ -439,7 +443,7 @@ class _Pipeline:
         feed = batch_feed(plan, pad_batch(samples, plan.batch_size) if plan.fixed_batch else samples)
         t1 = self.clock()
         try:
-            outputs = self.session.run(feed)
+            outputs, _ = self.instance.run(feed)
         except Exception as exc:  # noqa: BLE001 - ORT raises several pybind types for a shape it rejects
             shape = tuple(samples[0][0].shape)
             for item in good:
@@ -481,7 +485,7 @@ class _Pipeline:
         assert item.output is not None and item.gt_path is not None and item.source_bgr is not None
         return score_preset(preset, item.index, item.path, item.source_bgr, item.gt_path, item.output, self.prep.cfg.save_dir)
 
-    def _finish(self, item: _Item) -> InferImage:
+    def _finish(self, item: _Item) -> ScoredImage:
         cfg = self.prep.cfg
         assert item.output is not None and item.source_bgr is not None and item.gt_bgr is not None and item.gt_path is not None
         sr_y = output_y(item.output, f"{item.path}: model output '{self.output_name}'")
@@ -495,7 +499,8 @@ class _Pipeline:
             png = encode_png(colourise(sr_y, item.source_bgr, cfg.ycbcr))
             output_path = str(write_bytes_atomic(Path(cfg.save_dir), f"{item.name}.png", png))
         height_px, width_px = gt_y.shape
-        return InferImage(item.index, item.name, str(item.path), str(item.gt_path), output_path, height_px, width_px, scores)
+        return ScoredImage(index=item.index, name=item.name, output_path=output_path, source_path=str(item.path), gt_path=str(item.gt_path),
+                           height_px=height_px, width_px=width_px, metrics=scores.to_metrics())
 
 
 # --- each stage's warm-up, in its own thread before the clock (as `vampy run` excludes its warm-up) ---

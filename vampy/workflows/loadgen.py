@@ -2,9 +2,10 @@
 of the same run beside LoadGen's own summary.
 
 LoadGen calls the system under test (SUT) back in this process, so here the instances are
-threads of this one process (as inside one `vampy run` worker), using the same input plan,
-preprocessing and session code as `vampy run`. Each sample's timestamps are recorded from the
-moment LoadGen issues it, as LoadGen measures. `mlcommons-loadgen` is an optional dependency
+threads of this one process (as inside one `vampy run` worker), each sample served by the timed
+request of `vampy run` (execution/request.py: its preprocessing, device split, in-flight stamp and
+npz writer). Each sample's timestamps are recorded from the moment LoadGen issues it, as LoadGen
+measures. `mlcommons-loadgen` is an optional dependency
 (`pip install 'vampy[mlperf]'`); without it the command says how to install it.
 """
 from __future__ import annotations
@@ -13,76 +14,25 @@ import queue
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from vampy.config import RunConfig, device_of
-from vampy.engines.base import check_engine_flags
-from vampy.errors import InputError, UsageError
+from vampy.config.loadgen import MODES, SCENARIOS, LoadgenConfig  # noqa: F401 - re-exported
+from vampy.config.run import InputOptions, device_of
 from vampy.data.inputs import InputPlan, batch_feed, build_plan, sample_tensor, synthetic_raw
 from vampy.engines.base import EngineOptions, build_pending, get_engine
-from vampy.models.resolve import resolve_model
+from vampy.errors import InputError, OutputError, UsageError
+from vampy.execution.datalist_task import NpzWriter
+from vampy.execution.request import Failure, Instance, Ledger, Sample, output_arrays, timed_request
+from vampy.measure.records import COLUMNS, Recorder
 from vampy.measure.stats import summarize_latency
+from vampy.models.resolve import resolve_model
 
-SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
-MODES = ("performance", "accuracy")
 _SUMMARY_FILE = "mlperf_log_summary.txt"
-
-
-@dataclass(frozen=True)
-class LoadgenConfig:
-    model: str
-    scenario: str = "SingleStream"
-    mode: str = "performance"
-    vdsp_params: str | None = None
-    shapes: tuple[tuple[int, ...], ...] | None = None
-    instances: int = 1
-    threads: int | None = None
-    samples: int = 64  # QSL size in performance mode (synthetic inputs)
-    min_queries: int = 100
-    min_duration_s: float = 1.0
-    max_duration_s: float = 60.0
-    target_qps: float | None = None  # Server (required) and Offline (expected)
-    target_latency_ms: float | None = None  # Server latency bound
-    samples_per_query: int = 8  # MultiStream
-    datalist: str | None = None  # accuracy mode
-    path_output: str | None = None  # accuracy mode: vamp-style output_%06d.npz
-    log_dir: str = "mlperf_logs"
-    seed: int = 0
-    engine: str = "onnxruntime"
-    provider: str | None = None
-    infer_precision: str | None = None
-
-    def __post_init__(self) -> None:
-        check_engine_flags(self.engine, self.provider, self.infer_precision)
-        if self.scenario not in SCENARIOS:
-            raise UsageError(f"--scenario {self.scenario}: choose one of {', '.join(SCENARIOS)}")
-        if self.mode not in MODES:
-            raise UsageError(f"--mode {self.mode}: choose performance or accuracy")
-        if self.scenario == "Server" and self.target_qps is None:
-            raise UsageError("--scenario Server needs --target_qps (the Poisson arrival rate LoadGen issues)")
-        if self.mode == "accuracy" and (self.datalist is None or self.path_output is None):
-            raise UsageError("--mode accuracy needs --datalist and --path_output: every sample's output is written as output_NNNNNN.npz")
-        for flag, value in (("-i", self.instances), ("--samples", self.samples), ("--min_queries", self.min_queries)):
-            if value < 1:
-                raise UsageError(f"{flag} {value}: must be at least 1")
-        if self.min_duration_s < 0 or self.max_duration_s <= 0:
-            raise UsageError("--min_duration/--max_duration: give seconds, max above 0")
-
-
-@dataclass
-class _Records:
-    """One row per sample: LoadGen's issue time, then vampy's phases (ns)."""
-
-    rows: list[tuple[int, int, int, int, int]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, row: tuple[int, int, int, int, int]) -> None:
-        with self.lock:
-            self.rows.append(row)
 
 
 @dataclass(frozen=True)
@@ -111,19 +61,21 @@ def run_loadgen(cfg: LoadgenConfig, clock: Callable[[], int] = time.perf_counter
     from vampy.formats.vdsp import load_vdsp
 
     spec = load_vdsp(cfg.vdsp_params) if cfg.vdsp_params else None
-    raws, indices = _samples(cfg, spec, info)
-    plan = build_plan(RunConfig(model=cfg.model, shapes=cfg.shapes or _shapes_of(raws), seed=cfg.seed), spec, info)
+    samples = _samples(cfg, spec, info)
+    plan = build_plan(InputOptions(shapes=cfg.shapes or _shapes_of(samples), seed=cfg.seed), spec, info)
     threads = cfg.threads or max(1, _cores() // cfg.instances)
     sessions = [engine.open(model_path, replace(options, intra_threads=threads, streams=cfg.instances)) for _ in range(cfg.instances)]
-    sut = _Sut(plan, sessions, raws, indices, cfg, clock, lg)
+    sut = _Sut(plan, sessions, samples, cfg, clock, lg)
     expected_ns = sut.calibrate()
     log_dir = Path(cfg.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
-    lg.StartTestWithLogSettings(sut.handle, sut.qsl, _settings(lg, cfg, expected_ns, len(raws)), _log_settings(lg, log_dir))
+    lg.StartTestWithLogSettings(sut.handle, sut.qsl, _settings(lg, cfg, expected_ns, len(samples)), _log_settings(lg, log_dir))
     sut.close()
+    sut.check(log_dir)
     summary = parse_summary((log_dir / _SUMMARY_FILE).read_text(encoding="utf-8", errors="replace"))
-    ours = _our_stats(sut.records, cfg)
-    return LoadgenReport(asdict(cfg), summary, ours, compare(summary, ours), sut.written, str(log_dir), sessions[0].info.to_dict())
+    ours = _our_stats(sut.columns())
+    written = sut.writer.written if sut.writer else 0
+    return LoadgenReport(asdict(cfg), summary, ours, compare(summary, ours), written, str(log_dir), sessions[0].info.to_dict())
 
 
 def _import_loadgen() -> Any:
@@ -140,42 +92,49 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def _samples(cfg: LoadgenConfig, spec: Any, info: Any) -> tuple[list[list[np.ndarray]], list[int]]:
-    """The query sample library: synthetic inputs, or the datalist's npz inputs (accuracy)."""
+def _samples(cfg: LoadgenConfig, spec: Any, info: Any) -> list[Sample]:
+    """The query sample library: synthetic inputs, or the datalist's npz inputs (accuracy), each naming its line."""
     if cfg.datalist is None:
-        plan = build_plan(RunConfig(model=cfg.model, shapes=cfg.shapes, seed=cfg.seed), spec, info)
+        plan = build_plan(InputOptions(shapes=cfg.shapes, seed=cfg.seed), spec, info)
         rng = np.random.default_rng(cfg.seed)
-        return [[synthetic_raw(s, spec, rng) for s in plan.slots] for _ in range(cfg.samples)], list(range(cfg.samples))
-    from vampy.formats.npz import load_input_npz
+        return [Sample([synthetic_raw(s, spec, rng) for s in plan.slots]) for _ in range(cfg.samples)]
     from vampy.formats.datalist import read_datalist
+    from vampy.formats.npz import load_input_npz
 
     entries = read_datalist(Path(cfg.datalist))
     if not entries:
         raise InputError(f"{cfg.datalist}: no lines")
-    raws = []
+    samples = []
     for e in entries:
         arrays = load_input_npz(e.path)
-        raws.append([arrays[f"input_{k}"] for k in range(len(info.inputs))])
-    return raws, [e.index for e in entries]
+        samples.append(Sample([arrays[f"input_{k}"] for k in range(len(info.inputs))], e.index, str(e.path)))
+    return samples
 
 
-def _shapes_of(raws: list[list[np.ndarray]]) -> tuple[tuple[int, ...], ...]:
-    return tuple(tuple(a.shape) for a in raws[0])
+def _shapes_of(samples: list[Sample]) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(a.shape) for a in samples[0].raws)
 
 
 class _Sut:
-    """LoadGen's callbacks -> a queue -> one thread per instance."""
+    """LoadGen's callbacks -> a queue -> one thread per instance, each sample served by request.timed_request."""
 
-    def __init__(self, plan: InputPlan, sessions: list[Any], raws: list[list[np.ndarray]], indices: list[int],
-                 cfg: LoadgenConfig, clock: Callable[[], int], lg: Any) -> None:
-        self.plan, self.sessions, self.raws, self.indices = plan, sessions, raws, indices
+    def __init__(self, plan: InputPlan, sessions: list[Any], samples: list[Sample], cfg: LoadgenConfig, clock: Callable[[], int],
+                 lg: Any) -> None:
+        self.plan, self.sessions, self.samples = plan, sessions, samples
         self.cfg, self.clock, self.lg = cfg, clock, lg
         self.queue: queue.Queue[tuple[Any, int] | None] = queue.Queue()
-        self.records = _Records()
-        self.written = 0
+        # Each instance's request in flight (start ns, 0 when idle), stamped as a run's workers stamp it.
+        self.inflight = np.zeros(len(sessions), np.int64)
+        self.ledgers = [Ledger(Recorder(1024)) for _ in sessions]  # one per serving thread: no lock on the hot path
+        self.writer = NpzWriter(cfg.path_output) if cfg.mode == "accuracy" and cfg.path_output is not None else None
+        self.responders = [_Responder(lg, self.writer) for _ in sessions]
+        self.errors: list[BaseException] = []  # a synthetic sample's failure is the run's: raised after the test
         self.handle = lg.ConstructSUT(self._issue, self._flush)
-        self.qsl = lg.ConstructQSL(len(raws), len(raws), self._noop, self._noop)
-        self.threads = [threading.Thread(target=self._serve, args=(s,), daemon=True) for s in sessions]
+        self.qsl = lg.ConstructQSL(len(samples), len(samples), self._noop, self._noop)
+        self.threads = [
+            threading.Thread(target=self._serve, args=(Instance(s, clock, self.inflight, k), ledger, responder), daemon=True)
+            for k, (s, ledger, responder) in enumerate(zip(sessions, self.ledgers, self.responders))
+        ]
         for t in self.threads:
             t.start()
 
@@ -192,7 +151,7 @@ class _Sut:
 
     def calibrate(self) -> int:
         """One timed request per instance before the test: LoadGen's expected latency hint."""
-        tensors = [sample_tensor(slot, self.plan, raw) for slot, raw in zip(self.plan.slots, self.raws[0])]
+        tensors = [sample_tensor(slot, self.plan, raw) for slot, raw in zip(self.plan.slots, self.samples[0].raws)]
         feed = batch_feed(self.plan, [tensors])
         for session in self.sessions:
             if build_pending(session):
@@ -202,35 +161,37 @@ class _Sut:
             session.run(feed)
         return max(1, (self.clock() - t0) // len(self.sessions))
 
-    def _serve(self, session: Any) -> None:
+    def _serve(self, instance: Instance, ledger: Ledger, responder: _Responder) -> None:
         while True:
             item = self.queue.get()
             if item is None:
                 return
-            sample, issued = item
-            start = self.clock()
-            raw = self.raws[sample.index]
-            feed = batch_feed(self.plan, [[sample_tensor(slot, self.plan, r) for slot, r in zip(self.plan.slots, raw)]])
-            model_start = self.clock()
-            outputs = session.run(feed)
-            model_end = self.clock()
-            response = self._respond(sample, outputs)
-            end = self.clock()
-            self.records.add((issued, start, model_start, model_end, end))
-            self.lg.QuerySamplesComplete([response[0]])
+            query, issued = item
+            responder.query = query
+            try:
+                timed_request(instance, self.plan, [self.samples[query.index]], responder, ledger, issued)
+            except Exception as exc:  # noqa: BLE001 - LoadGen waits for every sample: it still gets an answer
+                self.errors.append(exc)
+            self.lg.QuerySamplesComplete([responder.take()])
 
-    def _respond(self, sample: Any, outputs: list[np.ndarray]) -> tuple[Any, Any]:
-        if self.cfg.mode != "accuracy":
-            return self.lg.QuerySampleResponse(sample.id, 0, 0), None
-        from vampy.formats.datalist import output_name
-        from vampy.formats.npz import write_npz_atomic
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every served sample's row (measure/records.py's columns), all instances together."""
+        parts = [ledger.record.arrays() for ledger in self.ledgers]
+        return {name: np.concatenate([p[name] for p in parts]) for name in COLUMNS}
 
-        arrays = {f"output_{k}": np.asarray(out) for k, out in enumerate(outputs)}
-        write_npz_atomic(Path(self.cfg.path_output or "."), output_name(self.indices[sample.index]), arrays)
-        self.written += 1
-        data = np.ascontiguousarray(arrays["output_0"])
-        # LoadGen copies the bytes into its accuracy log before QuerySamplesComplete returns.
-        return self.lg.QuerySampleResponse(sample.id, data.ctypes.data, data.nbytes), data
+    def check(self, log_dir: Path) -> None:
+        """Samples that failed (answered to LoadGen with no data) make the run an error: outputs not
+        written are an OutputError (exit 7), inputs the model or the preprocessing refused an InputError;
+        a synthetic sample's failure is raised as it came."""
+        if self.errors:
+            raise self.errors[0]
+        refused = [f for r in self.responders for f in r.write_failures]
+        failed = sorted((f for ledger in self.ledgers for f in ledger.failures), key=lambda f: f[0])
+        for kind, failures in ((OutputError, refused), (InputError, failed)):
+            if failures:
+                index, path, reason = failures[0]
+                raise kind(f"{len(failures)} of {len(self.samples)} sample(s) failed, LoadGen's log in {log_dir} is incomplete; "
+                           f"the first: line {index} ({path}): {reason}")
 
     def close(self) -> None:
         for _ in self.threads:
@@ -239,6 +200,38 @@ class _Sut:
             t.join(timeout=30)
         self.lg.DestroyQSL(self.qsl)
         self.lg.DestroySUT(self.handle)
+
+
+class _Responder:
+    """One serving thread's output sink: LoadGen's response to the query sample it serves, built in the
+    output phase. In accuracy mode the sample's output npz goes through the one writer (once the folder
+    refuses files, no more are tried: LoadGen cannot be stopped, the run fails afterwards) and output 0's
+    bytes go to LoadGen's accuracy log."""
+
+    def __init__(self, lg: Any, writer: NpzWriter | None) -> None:
+        self.lg = lg
+        self.writer = writer
+        self.query: Any = None  # LoadGen's QuerySample being served
+        self.write_failures: list[Failure] = []
+        self._response: Any = None
+        self._data: np.ndarray | None = None  # LoadGen copies these bytes before QuerySamplesComplete returns
+
+    def write(self, samples: Sequence[Sample], outputs: Sequence[np.ndarray], failures: list[Failure]) -> None:
+        if self.writer is None:
+            self._response = self.lg.QuerySampleResponse(self.query.id, 0, 0)
+            return
+        sample = samples[0]
+        arrays = output_arrays(outputs, 0)
+        if self.writer.fatal is None and sample.index is not None:
+            self.writer.write(sample.index, sample.path, arrays, self.write_failures)
+        self._data = np.ascontiguousarray(arrays["output_0"])
+        self._response = self.lg.QuerySampleResponse(self.query.id, self._data.ctypes.data, self._data.nbytes)
+
+    def take(self) -> Any:
+        """The response to hand LoadGen: an empty one for a sample that failed (LoadGen waits for every sample)."""
+        response = self._response if self._response is not None else self.lg.QuerySampleResponse(self.query.id, 0, 0)
+        self._response = None
+        return response
 
 
 def _settings(lg: Any, cfg: LoadgenConfig, expected_ns: int, qsl_size: int) -> Any:
@@ -298,15 +291,16 @@ def parse_summary(text: str) -> dict[str, Any]:
     }
 
 
-def _our_stats(records: _Records, cfg: LoadgenConfig) -> dict[str, Any]:
-    rows = np.array(records.rows, dtype=np.int64).reshape(-1, 5)
-    issued, start, model_start, model_end, end = rows.T
-    window_s = (end.max() - issued.min()) / 1e9 if rows.size else 0.0
+def _our_stats(columns: dict[str, np.ndarray]) -> dict[str, Any]:
+    """vampy's statistics of the served samples (one row each; arrival_ns is LoadGen's issue time)."""
+    issued, start, end = columns["arrival_ns"], columns["start_ns"], columns["end_ns"]
+    model_start, model_end = columns["model_start_ns"], columns["model_end_ns"]
+    window_s = (end.max() - issued.min()) / 1e9 if end.size else 0.0
     e2e_ns = end - issued
     return {
         "e2e_loadgen_rank_us": {f"p{q:g}": loadgen_rank_ns(e2e_ns, q) / 1e3 for q in (50.0, 90.0, 95.0, 97.0, 99.0, 99.9)},
-        "samples": int(rows.shape[0]),
-        "throughput_qps": rows.shape[0] / window_s if window_s > 0 else 0.0,
+        "samples": int(end.size),
+        "throughput_qps": end.size / window_s if window_s > 0 else 0.0,
         "e2e": summarize_latency(end - issued, (50.0, 90.0, 95.0, 97.0, 99.0, 99.9)).to_dict(),
         "model_latency": summarize_latency(model_end - model_start, (50.0, 99.0)).to_dict(),
         "queue": summarize_latency(start - issued, (50.0, 99.0)).to_dict(),
