@@ -6,17 +6,21 @@ samples their CPU and memory, shows progress, and notices within ~0.1 s when one
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from vampy import errors
 from vampy.errors import Terminated, VampyError, WorkerError
 from vampy.execution.job import RunJob
+from vampy.execution.shared import SharedFlag
 from vampy.execution.worker import MSG_DONE, MSG_ERROR, MSG_READY, WorkerSpec, worker_main
 from vampy.measure.monitor import ResourceMonitor, ResourceSummary
 from vampy.measure.records import RawRun, WorkerResult
@@ -66,8 +70,9 @@ class _Pool:
         self.progress = progress
         self.clock = clock
         self.queue: Any = ctx.Queue()
-        self.start_event = ctx.Event()
-        self.stop_event = ctx.Event()
+        self.inbox = _Inbox(self.queue)
+        self.start_event = SharedFlag(ctx)  # lock-free: a dead worker can hold nothing the parent waits on
+        self.stop_event = SharedFlag(ctx)
         slots = len(specs) * specs[0].job.instances
         self.counts = ctx.Array("q", slots, lock=False)
         self.task_counter = ctx.Value("q", 0)
@@ -78,7 +83,8 @@ class _Pool:
         self.procs = [
             ctx.Process(
                 target=worker_main,
-                args=(s, self.queue, self.start_event, self.stop_event, self.counts, self.task_counter, self.inflight, self.clock),
+                args=(s, self.queue, self.start_event, self.stop_event, self.counts, self.task_counter, self.inflight, self.clock,
+                      os.getpid()),
                 name=f"vampy-worker-{s.worker_index}",
                 daemon=True,
             )
@@ -112,11 +118,12 @@ class _Pool:
             interrupted = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
             setup_s = time.monotonic() - t0
         finally:
-            if self.failed or interrupted:
-                self._stop_all()
-            resources = monitor.stop() if monitor else ResourceSummary(0.0, 0.0, 0, 0.0, 0, os.cpu_count() or 1)
-            self.progress.finish()
-            self._reap()
+            with _signals_deferred():  # a second Ctrl-C or SIGTERM must not cut the stop short: the report follows
+                if self.failed or interrupted:
+                    self._stop_all()
+                resources = monitor.stop() if monitor else ResourceSummary(0.0, 0.0, 0, 0.0, 0, os.cpu_count() or 1)
+                self.progress.finish()
+                self._reap()
         results = [self.done[k] for k in sorted(self.done)]
         return RawRun(results, sorted(self.failed.items()), resources, self.threads, interrupted, self.expected, setup_s)
 
@@ -135,7 +142,7 @@ class _Pool:
 
     def _drain(self, timeout_s: float) -> None:
         try:
-            kind, index, payload = self.queue.get(timeout=timeout_s)
+            kind, index, payload = self.inbox.get(timeout_s)
         except queue.Empty:
             return
         if kind == MSG_READY:
@@ -187,7 +194,6 @@ class _Pool:
                 p.kill()
                 p.join(timeout=1)
         self.queue.close()
-        self.queue.join_thread()
 
     def _startup_error(self) -> VampyError:
         """A worker that failed before the start: its own VampyError (a model that cannot load is exit 4,
@@ -198,6 +204,43 @@ class _Pool:
         if isinstance(own, type) and issubclass(own, VampyError) and own is not VampyError and message:
             return own(message)
         return WorkerError(f"worker {index} failed before the run started: {reason}")
+
+
+class _Inbox:
+    """The workers' messages, read by a daemon thread. A worker killed in the middle of sending its
+    (large) DONE message leaves half a message in the pipe, and reading it would block for good; the
+    thread may block there, the parent only ever waits on this thread's queue with a timeout."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.messages: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=self._pump, name="vampy-pool-inbox", daemon=True).start()
+
+    def _pump(self) -> None:
+        while True:
+            try:
+                self.messages.put(self.source.get())
+            except (EOFError, OSError, ValueError):  # the queue was closed: the run is over
+                return
+
+    def get(self, timeout_s: float) -> Any:
+        return self.messages.get(timeout=timeout_s)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM are ignored while the pool stops and reaps (main thread only: elsewhere Python
+    delivers no signals): the stop they ask for is already under way, and raising in the middle of it
+    lost the partial report (a second SIGTERM gave exit 130 and nothing else)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _last_line(tb: str) -> str:

@@ -30,6 +30,7 @@ from vampy.engines.base import EngineOptions, build_pending
 from vampy.execution.datalist_task import DatalistInputs, NpzSink, NpzWriter
 from vampy.execution.job import DatalistTask, RunJob
 from vampy.execution.request import NO_OUTPUTS, Clock, Failure, Instance, Ledger, OutputSink, SyntheticInputs, timed_request
+from vampy.execution.shared import die_with_parent
 from vampy.measure.records import COLUMNS, Recorder, WorkerResult
 
 # Messages on the result queue: (kind, worker_index, payload)
@@ -49,11 +50,14 @@ class WorkerSpec:
 
 
 def worker_main(spec: WorkerSpec, results: Any, start_event: Any, stop_event: Any, progress: Any, task_counter: Any, inflight: Any,
-                clock: Clock = time.perf_counter_ns) -> None:
+                clock: Clock = time.perf_counter_ns, parent_pid: int | None = None) -> None:
     """Process entry point. Reports READY, waits for the common start, runs, reports DONE or ERROR.
 
     `clock` stamps every request; the parent's watchdog compares its own clock with the in-flight
-    stamps, so both must be the same monotonic clock (perf_counter_ns is one clock for all processes)."""
+    stamps, so both must be the same monotonic clock (perf_counter_ns is one clock for all processes).
+    `parent_pid`: the worker ends when that process dies (execution/shared.die_with_parent)."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; the parent decides how to stop (via stop_event),
     # so that the child always gets to send what it measured.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -217,7 +221,7 @@ class _Driver:
         self.synthetic = SyntheticInputs(job.plan, rng)
         # Datalist lines come from npz files on this machine and their outputs go into --path_output
         # here; a cluster executor hands run_task its own strategies instead (ray_executor.py).
-        self.lines = DatalistInputs(len(job.plan.slots), spec.max_npz_bytes)
+        self.lines = DatalistInputs(job.plan.datalist_keys, spec.max_npz_bytes)
         self.writer = NpzWriter(job.output_dir) if job.output_dir is not None else None
         self.sink: OutputSink = NpzSink(self.writer, job.output_dtype, self.stop_event.set) if self.writer else NO_OUTPUTS
         capacity = math.ceil(job.stop.requests_per_process / job.instances) * 2 if job.stop.requests_per_process else 1024
