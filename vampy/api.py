@@ -15,18 +15,29 @@ from __future__ import annotations
 
 import inspect
 import os
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar, Union
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from vampy.config import EvalConfig, InferConfig, RunConfig
 from vampy.config.flags import (
-    API_TYPES, CONVERTERS, EVAL_FLAGS, INFER_FLAGS, RUN_FLAGS, SWEEP_FLAGS, Flag, check_keywords, parse_shape_arg, read_flags, run_config_from,
+    API_TYPES,
+    CONVERTERS,
+    EVAL_FLAGS,
+    INFER_FLAGS,
+    RUN_FLAGS,
+    SWEEP_FLAGS,
+    Flag,
+    check_keywords,
+    parse_shape_arg,
+    read_flags,
+    run_config_from,
 )
 from vampy.errors import OutputError, PartialResult, UsageError, WorkerError
 
 if TYPE_CHECKING:
+    from vampy.config.sweep import SweepConfig
     from vampy.progress import Progress
     from vampy.results.schema import CompileResult, EvalPresetReport, EvalReport, InferPresetReport, InferReport, RunReport
-    from vampy.config.sweep import SweepConfig
     from vampy.workflows.sweep import Measurement, Point, SweepResult
     from vampy.workflows.sweep_run import SweepReport
 
@@ -34,9 +45,9 @@ __all__ = ["compile", "evaluate", "infer", "parse_shape_arg", "run", "sweep"]
 
 PathArg = Union[str, "os.PathLike[str]"]
 # "3,256,256" / "[3,256,256]" / "[[1,512],[1,512]]" as -s takes it, (3, 256, 256), or [(1, 512), (1, 512)].
-ShapeArg = Union[str, Sequence[int], Sequence[Sequence[int]]]
+ShapeArg = str | Sequence[int] | Sequence[Sequence[int]]
 # Sweep dimensions: "auto", "1,2,4", "1-4", 2 or (1, 2, 4).
-ValuesArg = Union[str, int, Sequence[int]]
+ValuesArg = str | int | Sequence[int]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -106,7 +117,8 @@ def eval_config(**flags: Any) -> EvalConfig:
             "(the bicubic input's scores and --draw_dir's chroma come from it)"
         )
     if not legacy and native:
-        raise UsageError(f"--native applies to the Y-channel eval only; preset {record.name if record else ''} compares at the output's size")
+        raise UsageError(f"--native applies to the Y-channel eval only; preset {record.name if record else ''} "
+                         "compares at the output's size")
     input_hw = (None if native else (hw or DEFAULT_EVAL_INPUT_HW)) if record is None else hw
     return EvalConfig(
         src_dir=v["src_dir"] or "", gt_dir=v["gt_dir"], datalist=v["input_npz_path"], outputs_dir=v["out_npz_dir"],
@@ -176,7 +188,8 @@ def _check_run(report: RunReport) -> None:
         raise _with_report(KeyboardInterrupt(f"run INCOMPLETE: {report.incomplete_reason}"), report)
     if report.datalist and report.datalist["failures"]:
         n = len(report.datalist["failures"])
-        raise _with_report(PartialResult(f"{n} datalist line(s) failed (listed in report.datalist['failures'] and failures.json); every good output was written"), report)
+        raise _with_report(PartialResult(f"{n} datalist line(s) failed (listed in report.datalist['failures'] and failures.json); "
+                                         "every good output was written"), report)
 
 
 @_declared(RUN_FLAGS, "api", "RunReport", _RUN_EXTRA)
@@ -223,8 +236,8 @@ def evaluate(**kwargs: Any) -> EvalReport | EvalPresetReport:
     docs/eval.md) or `scoring` (a YAML/JSON file of its fields) score the way that family does,
     with `lr_dir` (ecbsr) and `model_type` (real_esrgan) as its flags; src_dir is then optional.
 
-    Returns the EvalReport (an EvalPresetReport with a preset other than drrn/vdsr) (`to_dict()` is the `--json` content). Raises UsageError or InputError;
-    PartialResult (with `exc.report`) when some images could not be scored, unless check=False.
+    Returns the EvalReport (an EvalPresetReport with a preset other than drrn/vdsr) (`to_dict()` is the `--json` content).
+    Raises UsageError or InputError; PartialResult (with `exc.report`) when some images could not be scored, unless check=False.
     """
     from vampy.quality.preset_eval import run_eval as evaluate_outputs
     from vampy.results.schema import write_json
@@ -237,7 +250,8 @@ def evaluate(**kwargs: Any) -> EvalReport | EvalPresetReport:
         write_json(cfg.json_path, report.to_dict())
     if check and report.failures:
         total = len(report.failures) + len(report.images)
-        raise _with_report(PartialResult(f"{len(report.failures)} of {total} image(s) could not be scored (report.failures); the mean covers the rest"), report)
+        raise _with_report(PartialResult(f"{len(report.failures)} of {total} image(s) could not be scored (report.failures); "
+                                         "the mean covers the rest"), report)
     return report
 
 
@@ -315,8 +329,8 @@ def sweep(**kwargs: Any) -> SweepReport:
     `point_duration` seconds (default 4 unless `point_iterations` is given) and/or
     `point_iterations` samples per process. `engines` ("onnxruntime,openvino", or entries with a
     precision such as "openvino:bf16") are searched one after the other and ranked together. `ray` ("HOST:PORT",
-    "ray://HOST:PORT", "auto") runs each point alone on one node of that Ray cluster (docs/cluster.md). `csv` and `json` are rewritten after every point (for
-    --plot: vampy.report.plots.plot_sweep(report.to_dict(), path)). Workers are spawned processes:
+    "ray://HOST:PORT", "auto") runs each point alone on one node of that Ray cluster (docs/cluster.md). `csv` and `json`
+    are rewritten after every point (for --plot: vampy.report.plots.plot_sweep(report.to_dict(), path)). Workers are spawned processes:
     call this under `if __name__ == "__main__":`.
 
     Returns a SweepReport: `.winner`, `.points`, `.result` (the SweepResult) and `to_dict()` (the
@@ -372,5 +386,6 @@ def infer(**kwargs: Any) -> InferReport | InferPresetReport:
         write_json(cfg.json_path, report.to_dict())
     if check and report.failures:
         total = len(report.failures) + len(report.images)
-        raise _with_report(PartialResult(f"{len(report.failures)} of {total} image(s) failed (report.failures); the mean covers the rest"), report)
+        raise _with_report(PartialResult(f"{len(report.failures)} of {total} image(s) failed (report.failures); "
+                                         "the mean covers the rest"), report)
     return report

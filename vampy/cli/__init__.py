@@ -5,9 +5,10 @@ inside the command function, so `vampy --help` stays fast.
 """
 from __future__ import annotations
 
+import os
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 import typer
 
@@ -59,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    if debug:
+        # The runtimes' own log lines stay off the terminal unless --debug (engines/ort.py's DEBUG_ENV);
+        # through the environment, so that spawned workers see it too.
+        os.environ["VAMPY_DEBUG"] = "1"
     code = 0
     try:
         args, notes = argv_quirks.normalize(args)

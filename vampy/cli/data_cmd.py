@@ -5,7 +5,7 @@ Flag names are the vendor script's (`--dataset_path`, `--target_path`, `--text_p
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -23,12 +23,16 @@ def image2npz_command(
     dataset_path: str = typer.Option(..., "--dataset_path", help="Folder holding the images."),
     pattern: str = typer.Option("*", "--pattern", help="Glob relative to --dataset_path, e.g. '*_scale_4.bmp' (quote it); ** recurses."),
     mode: str = typer.Option("rgb", "--mode", help="rgb: (3,H,W) RGB; y3: (3,H,W) the Y plane three times (SR models); gray: (1,H,W) Y."),
-    ycbcr: str = typer.Option("opencv", "--ycbcr", help="Y for y3/gray: opencv (COLOR_BGR2YCrCb, full range) or bt601 (MATLAB rgb2ycbcr, 16-235)."),
+    ycbcr: str = typer.Option("opencv", "--ycbcr",
+                              help="Y for y3/gray: opencv (COLOR_BGR2YCrCb, full range) or bt601 (MATLAB rgb2ycbcr, 16-235)."),
     target_path: str = typer.Option(..., "--target_path", help="Folder for the npz files (created if needed)."),
     text_path: str = typer.Option(..., "--text_path", help="Datalist file to write."),
     relative: bool = typer.Option(False, "--relative", help="Write paths relative to the datalist's folder (default: absolute)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Prepare as this zoo family's image2npz does (overrides --mode; docs/eval.md): rgb families, drrn/vdsr Y x3, ecbsr truncating Y, fsrnet/pfsrnet/sparnet/realsr Pillow chains."),
-    hr_path: Optional[str] = typer.Option(None, "--hr_path", help="--preset realsr: folder for the HR-512 ground-truth PNGs its eval reads."),
+    preset: str | None = typer.Option(None, "--preset",
+                                      help="Prepare as this zoo family's image2npz does (overrides --mode; docs/eval.md): "
+                                           "rgb families, drrn/vdsr Y x3, ecbsr truncating Y, "
+                                           "fsrnet/pfsrnet/sparnet/realsr Pillow chains."),
+    hr_path: str | None = typer.Option(None, "--hr_path", help="--preset realsr: folder for the HR-512 ground-truth PNGs its eval reads."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
     from vampy.cli.progress import RichProgress
@@ -49,6 +53,7 @@ def image2npz_command(
 def summary_line(result: Any) -> str:
     skipped = f", skipped {len(result.skipped)} unreadable (listed on stderr)" if result.skipped else ""
     return (
-        f"wrote {len(result.written)} npz ({result.mode}{'' if result.mode not in ('y3', 'gray') else f', {result.ycbcr} Y'}) to {result.target_dir} "
+        f"wrote {len(result.written)} npz ({result.mode}{'' if result.mode not in ('y3', 'gray') else f', {result.ycbcr} Y'}) "
+        f"to {result.target_dir} "
         f"and the datalist {result.datalist_path}{skipped}"
     )

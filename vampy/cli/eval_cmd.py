@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -58,10 +58,11 @@ def eval_command(list_presets: bool, html: str | None, quiet: bool, **flags: Any
     for problem in report.failures:
         sys.stderr.write(f"vampy: not scored: {problem.reason}\n")
     if report.failures:
-        raise PartialResult(f"{len(report.failures)} of {len(report.failures) + len(report.images)} image(s) could not be scored (listed above); the mean covers the rest")
+        raise PartialResult(f"{len(report.failures)} of {len(report.failures) + len(report.images)} image(s) "
+                            "could not be scored (listed above); the mean covers the rest")
 
 
-def _need(flag: str, value: Optional[str]) -> str:
+def _need(flag: str, value: str | None) -> str:
     from vampy.errors import UsageError
 
     if value is None:
@@ -88,7 +89,8 @@ def _print_preset_table(report: Any) -> None:
     from rich.table import Table
 
     s = report.scoring
-    table = Table(title=f"preset {report.preset} (convention {s['convention']}): {s['metric']} PSNR/SSIM, {s['colour']}, shave {s['shave_px']} px")
+    table = Table(title=f"preset {report.preset} (convention {s['convention']}): {s['metric']} PSNR/SSIM, {s['colour']}, "
+                        f"shave {s['shave_px']} px")
     for column in ("image", "size", "PSNR (dB)", "SSIM"):
         table.add_column(column, justify="left" if column == "image" else "right")
     for image in report.images:
@@ -98,7 +100,7 @@ def _print_preset_table(report: Any) -> None:
     Console(width=120).print(table)
 
 
-def _ssim(value: Optional[float]) -> str:
+def _ssim(value: float | None) -> str:
     return "-" if value is None else f"{value:.5f}"
 
 

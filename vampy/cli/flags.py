@@ -6,7 +6,8 @@ defaults and help; the command function receives them as keyword arguments by fl
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
 
 import typer
 
@@ -15,7 +16,7 @@ from vampy.config.flags import Flag
 # The annotation typer parses each kind's value as; the API converts the parsed value once more.
 _CLI_TYPES: dict[str, Any] = {
     "int": int, "float": float, "bool": bool, "str": str, "path": str, "shape": str, "percentiles": str,
-    "hw": Tuple[int, int], "values": str, "names": str,
+    "hw": tuple[int, int], "values": str, "names": str,
 }
 
 
@@ -24,11 +25,13 @@ def _parameter(flag: Flag, required_in_cli: bool) -> inspect.Parameter:
     default = ... if required else (None if flag.required else flag.default)
     annotation = _CLI_TYPES[flag.kind]
     if default is None:
-        annotation = Optional[annotation]
-    return inspect.Parameter(
-        flag.name, inspect.Parameter.KEYWORD_ONLY, default=typer.Option(default, *flag.spellings, help=flag.help),
-        annotation=annotation,
-    )
+        # UP045 waived: a type object built at runtime for typer, not an annotation; kept typing.Optional, as typer has always parsed it
+        annotation = Optional[annotation]  # noqa: UP045
+    if not flag.spellings[0].startswith("-"):  # a positional argument: its one spelling is the metavar (REF_DIR)
+        info = typer.Argument(default, metavar=flag.spellings[0], help=flag.help, show_default=False)
+    else:
+        info = typer.Option(default, *flag.spellings, help=flag.help)
+    return inspect.Parameter(flag.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
 
 
 def command(flags: Sequence[Flag], body: Callable[..., None], required_in_cli: bool = True) -> Callable[..., None]:

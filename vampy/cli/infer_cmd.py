@@ -27,8 +27,8 @@ def infer_command(html: str | None, quiet: bool, **flags: Any) -> None:
     from vampy.api import infer_config
     from vampy.cli.progress import RichProgress
     from vampy.errors import PartialResult, UsageError
-    from vampy.workflows.infer import execute, prepare
     from vampy.results.schema import write_json
+    from vampy.workflows.infer import execute, prepare
 
     cfg = infer_config(**flags)
     json_path = cfg.json_path

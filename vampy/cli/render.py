@@ -94,7 +94,8 @@ def _vampy_lines(report: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     warm = report["warmup"]
     if warm["requests"]:
-        lines.append(f"warm-up: {warm['requests']} requests excluded ({warm['per_instance']} per instance, avg e2e {round(warm['e2e']['avg_us'])} us)")
+        lines.append(f"warm-up: {warm['requests']} requests excluded ({warm['per_instance']} per instance, "
+                     f"avg e2e {round(warm['e2e']['avg_us'])} us)")
     threads_total = report["processes"] * report["instances"] * report["intra_threads"]
     lines.append(
         f"threads: {report['intra_threads']} intra-op per instance "
@@ -108,7 +109,8 @@ def _vampy_lines(report: dict[str, Any]) -> list[str]:
         lines += _cluster_lines(report["cluster"])
     if report.get("datalist"):
         d = report["datalist"]
-        lines.append(f"outputs written: {d['written']} of {d['lines']} datalist lines ({d['skipped']} skipped by --resume, {len(d['failures'])} failed)")
+        lines.append(f"outputs written: {d['written']} of {d['lines']} datalist lines "
+                     f"({d['skipped']} skipped by --resume, {len(d['failures'])} failed)")
         lines += [f"  failed line {f['index']}: {f['path']}: {f['reason']}" for f in d["failures"]]
     lines += [f"note: {n}" for n in report["notes"]]
     return lines
@@ -136,7 +138,8 @@ def _engine_line(engine: dict[str, Any]) -> str:
     providers = f" ({', '.join(engine['providers'])})" if engine.get("providers") else ""
     line = f"engine: {engine['engine']} {engine['version']}, {engine['device']}{providers}, precision {engine['precision']}"
     if engine.get("build_s"):
-        cache = {"built": ", TensorRT engine built and cached", "reused": ", TensorRT engine reused from the cache"}.get(engine.get("engine_cache") or "", "")
+        cache_notes = {"built": ", TensorRT engine built and cached", "reused": ", TensorRT engine reused from the cache"}
+        cache = cache_notes.get(engine.get("engine_cache") or "", "")
         line += f"; session built in {engine['build_s']:.3f} s{cache} (outside the measurement)"
     return line
 

@@ -110,7 +110,8 @@ def _exit_for(report: Any, terminated: list[bool]) -> None:
     if report.failed_workers:
         raise WorkerError(f"run INCOMPLETE: {report.incomplete_reason}")
     if report.datalist and report.datalist.get("fatal_output_error"):
-        raise OutputError(f"run INCOMPLETE, {report.datalist['fatal_output_error']}; outputs written so far are kept: fix the folder and add --resume")
+        raise OutputError(f"run INCOMPLETE, {report.datalist['fatal_output_error']}; "
+                          "outputs written so far are kept: fix the folder and add --resume")
     if not report.complete:
         sys.stderr.write(f"vampy: run INCOMPLETE: {report.incomplete_reason}\n")
         raise typer.Exit(143 if terminated else 130)

@@ -36,6 +36,7 @@ class _Writer:
 
     def __init__(self, cfg: Any, quiet: bool) -> None:
         from rich.console import Console
+
         from vampy.measure.summary import environment
 
         self.cfg = cfg
@@ -58,7 +59,8 @@ class _Writer:
             return
         stable = {True: "stable", False: "UNSTABLE", None: "stability not judged"}[m.stable]
         role = f", {m.role}" if m.role else ""
-        self.err.print(f"    {m.point.label}: {_g(m.throughput_qps)} qps, p50 {_g(m.e2e_p50_ms)} ms, p99 {_g(m.e2e_p99_ms)} ms ({stable}{role})")
+        self.err.print(f"    {m.point.label}: {_g(m.throughput_qps)} qps, p50 {_g(m.e2e_p50_ms)} ms, p99 {_g(m.e2e_p99_ms)} ms "
+                       f"({stable}{role})")
 
     def write(self, result: Any) -> None:
         from vampy.workflows.sweep_run import write_sweep_outputs
@@ -118,7 +120,8 @@ def _print(data: dict[str, Any]) -> None:
 
     table = Table(title=f"vampy sweep ({data['mode']}): {data['points_tried']} points, {data['runs']} runs")
     on_nodes = any(row.get("node") for row in data["points"])
-    for name in ("#", "i", "p", "b", "threads", "engine", *(("node",) if on_nodes else ()), "qps", "p50 ms", "p99 ms", "cpu %", "others %", "MB", "stable", ""):
+    for name in ("#", "i", "p", "b", "threads", "engine", *(("node",) if on_nodes else ()),
+                 "qps", "p50 ms", "p99 ms", "cpu %", "others %", "MB", "stable", ""):
         table.add_column(name, justify="left" if name in ("stable", "", "node") else "right")
     for row in data["points"]:
         marks = [m for m, on in (("WINNER", row["winner"]), ("pareto", row["pareto"]), (row["role"], bool(row["role"])),
@@ -127,13 +130,15 @@ def _print(data: dict[str, Any]) -> None:
             marks = [f"failed: {row['error']}"]
         stable = {True: "yes", False: "NO", None: "-"}[row["stable"]]
         table.add_row(str(row["index"]), str(row["instances"]), str(row["processes"]), str(row["batch"]), str(row["threads"]),
-                      _engine(row), *((row.get("node") or "-",) if on_nodes else ()), _g(row["throughput_qps"]), _g(row["e2e_p50_ms"]), _g(row["e2e_p99_ms"]),
+                      _engine(row), *((row.get("node") or "-",) if on_nodes else ()),
+                      _g(row["throughput_qps"]), _g(row["e2e_p50_ms"]), _g(row["e2e_p99_ms"]),
                       f"{row['cpu_percent']:.0f}", "-" if row["others_cpu_percent"] is None else f"{row['others_cpu_percent']:.0f}",
                       f"{row['rss_mb']:.0f}", stable, ", ".join(marks))
     Console(width=140, highlight=False).print(table)
     lines = []
     if data["mode"] == "auto":
-        noise = f"noise {data['noise']:.1%} (the first point twice), step threshold {data['threshold']:.1%}; " if data["noise"] is not None else ""
+        noise = (f"noise {data['noise']:.1%} (the first point twice), step threshold {data['threshold']:.1%}; "
+                 if data["noise"] is not None else "")
         lines.append(f"auto: {noise}tried {data['points_tried']} of the {data['space_size']} points of its ladders")
     else:
         lines.append(f"grid: {data['points_tried']} points")
@@ -162,7 +167,8 @@ def _print(data: dict[str, Any]) -> None:
         lines.append(data["winner_command"])
         alt = data["low_latency_alternative"]
         if alt:
-            lines.append(f"within {NEAR_WINNER:.0%} of it at a lower p99: i{alt['instances']} p{alt['processes']} b{alt['batch']} t{alt['threads']}: "
+            lines.append(f"within {NEAR_WINNER:.0%} of it at a lower p99: "
+                         f"i{alt['instances']} p{alt['processes']} b{alt['batch']} t{alt['threads']}: "
                          f"{_g(alt['throughput_qps'])} qps, p99 {_g(alt['e2e_p99_ms'])} ms")
             lines.append(data["low_latency_command"])
     sys.stdout.write("\n".join(lines) + "\n")

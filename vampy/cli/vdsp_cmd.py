@@ -1,8 +1,6 @@
 """`vampy vdsp FILE...`: validate vdsp_params files and say what preprocessing each implies."""
 from __future__ import annotations
 
-from typing import List
-
 import typer
 
 from vampy.errors import InputError
@@ -13,7 +11,7 @@ def register(app: typer.Typer) -> None:
 
 
 def vdsp_command(
-    files: List[str] = typer.Argument(..., help="vdsp_params files (JSON or YAML) to check."),
+    files: list[str] = typer.Argument(..., help="vdsp_params files (JSON or YAML) to check."),
 ) -> None:
     """Validate vdsp_params files and print, for each, its preprocessing pipeline in plain words."""
     from vampy.errors import VampyError

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -16,8 +16,10 @@ zoo_app = typer.Typer(
 @zoo_app.command("vdsr")
 def vdsr(
     out_dir: Path = typer.Option(..., "-o", "--output", help="Folder to write mod.onnx and mod.json into (created if needed)."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="VDSR weights .npz (keys input.weight, residual_layer.K.conv.weight, output.weight). Without it: seeded random weights."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the random weights (default 0); only without --weights."),
+    weights: Path | None = typer.Option(None, "--weights",
+                                        help="VDSR weights .npz (keys input.weight, residual_layer.K.conv.weight, output.weight). "
+                                             "Without it: seeded random weights."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for the random weights (default 0); only without --weights."),
     dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic batch, height and width instead of a fixed 1x1x256x256 input."),
     input_kind: str = typer.Option(
         "y", "--input",
@@ -73,7 +75,8 @@ def edsr(
 @zoo_app.command("face-sr")
 def face_sr(
     out_dir: Path = typer.Option(..., "-o", "--output", help=_OUT_HELP),
-    scale: int = typer.Option(8, "--scale", help="8: PFSRNet-like, 16x16 -> 128x128 (preset pfsrnet); 1: GPEN-like, 512 -> 512 (preset gpen)."),
+    scale: int = typer.Option(8, "--scale",
+                              help="8: PFSRNet-like, 16x16 -> 128x128 (preset pfsrnet); 1: GPEN-like, 512 -> 512 (preset gpen)."),
     seed: int = typer.Option(0, "--seed", help=_SEED_HELP),
 ) -> None:
     """Face-SR-like RGB model with a tanh output, seeded RANDOM weights: input (RGB/255-0.5)/0.5 in -1..1

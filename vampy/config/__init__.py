@@ -8,15 +8,41 @@ from __future__ import annotations
 
 from vampy.config.checks import DEFAULT_GT_PATTERN, DEFAULT_SHAVE_PX, IMAGE2NPZ_MODES, MAX_DIM, YCBCR_METHODS
 from vampy.config.compile import (
-    ACTIVATION_TYPES, CALIBRATE_MODES, DEFAULT_CALIBRATE_RANGE, NORMALIZATIONS, PRECISIONS, CenterCropOp, ChannelSplitOp,
-    CompileConfig, CvtColorOp, DatasetConfig, DecodeImageOp, ExtraOp, FloatNodes, NormalizeOp, PadOp, ProcessOp,
-    QuantizeConfig, ResizeOp, ToTensorOp,
+    ACTIVATION_TYPES,
+    CALIBRATE_MODES,
+    DEFAULT_CALIBRATE_RANGE,
+    NORMALIZATIONS,
+    PRECISIONS,
+    CenterCropOp,
+    ChannelSplitOp,
+    CompileConfig,
+    CvtColorOp,
+    DatasetConfig,
+    DecodeImageOp,
+    ExtraOp,
+    FloatNodes,
+    NormalizeOp,
+    PadOp,
+    ProcessOp,
+    QuantizeConfig,
+    ResizeOp,
+    ToTensorOp,
 )
 from vampy.config.infer import MAX_INFER_BATCH, InferConfig
 from vampy.config.quality import DEFAULT_EVAL_INPUT_HW, EvalConfig, Image2NpzConfig
 from vampy.config.run import (
-    DEFAULT_ITERATIONS, DEFAULT_PERCENTILES, TOKEN_DTYPES, DatalistOptions, EngineChoice, InputOptions, LoadOptions,
-    OutputOptions, RunConfig, device_of, parse_percentiles, parse_shapes,
+    DEFAULT_ITERATIONS,
+    DEFAULT_PERCENTILES,
+    TOKEN_DTYPES,
+    DatalistOptions,
+    EngineChoice,
+    InputOptions,
+    LoadOptions,
+    OutputOptions,
+    RunConfig,
+    device_of,
+    parse_percentiles,
+    parse_shapes,
 )
 
 __all__ = [

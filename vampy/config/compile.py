@@ -19,7 +19,11 @@ DEFAULT_CALIBRATE_RANGE = 0.99999
 
 @dataclass(frozen=True)
 class DecodeImageOp:
-    """Read the file as HxWx3 uint8 RGB (the vendor's pipeline decodes to RGB)."""
+    """Read the file as HxWx3 uint8 RGB (the vendor's pipeline decodes to RGB), or HxW gray
+    (`cv2_flags: 0`, OpenCV's IMREAD_GRAYSCALE); with OpenCV or with Pillow (`backend: pillow`)."""
+
+    backend: str = "cv2"  # cv2 | pillow
+    grayscale: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,10 +33,14 @@ class CvtColorOp:
 
 @dataclass(frozen=True)
 class ResizeOp:
+    """vamc writes `size: [height, width]`; kept here as (width, height), as cv2.resize takes it.
+    A 0 is vamc's -1: that side follows the aspect ratio. adaptive_side long: fit inside the box
+    (the vdsp letterbox's scaled size); short: the short side becomes the size (cover the box)."""
+
     size_wh: tuple[int, int]
     interpolation: str = "bilinear"  # nearest | bilinear | bicubic | area | lanczos
     backend: str = "cv2"  # cv2 | pillow
-    adaptive_side: str | None = None  # short | long: keep the aspect ratio, that side becomes size
+    adaptive_side: str | None = None  # short | long: keep the aspect ratio
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class NormalizeOp:
     norm: str  # one of NORMALIZATIONS
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    raw_by_choice: bool = False  # `div255: false` alone: the model takes 0..255 (not left to the device)
 
 
 @dataclass(frozen=True)
@@ -55,13 +64,17 @@ class ToTensorOp:
 @dataclass(frozen=True)
 class CenterCropOp:
     size_wh: tuple[int, int]
+    backend: str = "cv2"  # cv2: corner at floor((W - w) / 2); pillow: round(), as torchvision's CenterCrop on PIL images
 
 
 @dataclass(frozen=True)
 class PadOp:
+    """Centred padding, as the vdsp letterbox pads (so Resize adaptive_side long + pad_to_square is
+    that letterbox); value None: the vdsp letterbox's pad value (--vdsp_params, else 114)."""
+
     pad_to_square: bool = False
     size_wh: tuple[int, int] | None = None
-    value: float = 0.0  # padding goes to the bottom and right, as mmcv's Pad does
+    value: float | None = None
 
 
 ProcessOp = DecodeImageOp | CvtColorOp | ResizeOp | ChannelSplitOp | NormalizeOp | ToTensorOp | CenterCropOp | PadOp
@@ -99,15 +112,22 @@ class ExtraOp:
     axis: int = -1
 
 
+DATASET_KINDS = ("images", "npz")
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
-    """dataset: files in `path` (not recursive) matching `pattern` and `suffixes`, sorted by name."""
+    """dataset: files in `path` (not recursive) matching `pattern` and `suffixes`, sorted by name.
+    kind images: each file through `ops`; npz (token and point-cloud models: no process_ops, or
+    suffix npz): each file holds the model's inputs, by input name or input_0..N by position.
+    path None: a section with process_ops only (fp16 files): nothing to calibrate on."""
 
-    path: str
+    path: str | None
     suffixes: tuple[str, ...] = ()  # lower case, no dot; () means any image suffix
     pattern: str = "*"
     max_samples: int | None = None  # sampler.get_data_num
     ops: tuple[ProcessOp, ...] = ()
+    kind: str = "images"
 
 
 @dataclass(frozen=True)
@@ -120,6 +140,8 @@ class CompileConfig:
     precision: str
     workspace: str
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # frontend.shape `x: [[min dims], [max dims]]`: a dynamic input; the dims that differ stay dynamic
+    input_shape_ranges: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = ()
     frontend_dtype: str = "fp32"
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     dataset: DatasetConfig | None = None
@@ -135,7 +157,8 @@ class CompileConfig:
     def __post_init__(self) -> None:
         check_choice("backend.dtype", self.precision, PRECISIONS)
         check_choice("backend.quantize.calibrate_mode", self.quantize.calibrate_mode, CALIBRATE_MODES)
-        if self.precision == "int8" and self.dataset is None and self.calib_datalist is None:
+        has_data = self.calib_datalist is not None or (self.dataset is not None and self.dataset.path is not None)
+        if self.precision == "int8" and not has_data:
             raise UsageError(f"{self.source}: backend.dtype int8 needs calibration data: add a dataset: section or pass --calib_datalist")
 
     @property

@@ -6,7 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from vampy.config.checks import (
-    DEFAULT_GT_PATTERN, DEFAULT_SHAVE_PX, IMAGE2NPZ_MODES, YCBCR_METHODS, check_choice, check_gt_pattern, check_hw,
+    DEFAULT_GT_PATTERN,
+    DEFAULT_SHAVE_PX,
+    IMAGE2NPZ_MODES,
+    YCBCR_METHODS,
+    check_choice,
+    check_gt_pattern,
+    check_hw,
 )
 from vampy.engines.base import DEFAULT_ENGINE, check_engine_flags
 from vampy.errors import UsageError
@@ -48,9 +54,11 @@ class InferConfig:
     def __post_init__(self) -> None:
         check_engine_flags(self.engine, self.provider, self.infer_precision)
         if (self.preset or self.scoring_path) and self.gt_pattern != DEFAULT_GT_PATTERN:
-            raise UsageError("--gt_pattern does not apply with --preset/--scoring: the preset names the ground truth (docs/eval.md); drop it")
+            raise UsageError("--gt_pattern does not apply with --preset/--scoring: "
+                             "the preset names the ground truth (docs/eval.md); drop it")
         if (self.preset or self.scoring_path) and self.mode not in (None, "rgb"):
-            raise UsageError(f"--mode {self.mode}: --preset/--scoring feed the model as image2npz --preset does (RGB, or ecbsr's Y); drop --mode")
+            raise UsageError(f"--mode {self.mode}: --preset/--scoring feed the model as image2npz --preset does "
+                             "(RGB, or ecbsr's Y); drop --mode")
         if self.mode is not None:
             check_choice("--mode", self.mode, IMAGE2NPZ_MODES)
         check_choice("--ycbcr", self.ycbcr, YCBCR_METHODS)

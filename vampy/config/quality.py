@@ -6,7 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from vampy.config.checks import (
-    DEFAULT_GT_PATTERN, DEFAULT_SHAVE_PX, IMAGE2NPZ_MODES, YCBCR_METHODS, check_choice, check_gt_pattern, check_hw,
+    DEFAULT_GT_PATTERN,
+    DEFAULT_SHAVE_PX,
+    IMAGE2NPZ_MODES,
+    YCBCR_METHODS,
+    check_choice,
+    check_gt_pattern,
+    check_hw,
 )
 from vampy.errors import UsageError
 

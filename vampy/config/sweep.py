@@ -7,9 +7,10 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from vampy.config.run import RunConfig
 from vampy.engines.base import DEFAULT_ENGINE, ENGINES, OPENVINO_PRECISIONS, check_engine_flags

@@ -12,12 +12,11 @@ import numpy as np
 from vampy import __version__
 from vampy.data.inputs import InputPlan
 from vampy.engines.base import DEFAULT_ENGINE, get_engine
-from vampy.measure.records import RawRun
+from vampy.measure.records import COLUMNS, RawRun, WorkerResult
+from vampy.measure.schedule import summarize_open_loop
+from vampy.measure.stats import histogram_us, measured_window, stability, summarize_latency, throughput_qps
 from vampy.models.info import ModelInfo
 from vampy.results.schema import RunReport
-from vampy.measure.stats import histogram_us, measured_window, stability, summarize_latency, throughput_qps
-from vampy.measure.schedule import summarize_open_loop
-from vampy.measure.records import COLUMNS, WorkerResult
 
 
 @dataclass(frozen=True)
@@ -96,10 +95,13 @@ BREAKDOWN_PERCENTILES = (50.0, 99.0)
 
 def _breakdown(arrival: np.ndarray, start: np.ndarray, model_start: np.ndarray, model_end: np.ndarray, end: np.ndarray) -> dict[str, Any]:
     """Where e2e goes: the four phases of every request add up to its e2e latency exactly."""
-    return _phases({"queue": start - arrival, "preprocess": model_start - start, "model": model_end - model_start, "output": end - model_end})
+    return _phases({"queue": start - arrival, "preprocess": model_start - start,
+                    "model": model_end - model_start, "output": end - model_end})
 
 
-def _model_split(model_start: np.ndarray, compute_start: np.ndarray, compute_end: np.ndarray, model_end: np.ndarray) -> dict[str, Any] | None:
+def _model_split(
+    model_start: np.ndarray, compute_start: np.ndarray, compute_end: np.ndarray, model_end: np.ndarray
+) -> dict[str, Any] | None:
     """A device session's model phase as trtexec splits it; the three add up to the model phase.
     None when no request was split (a CPU session: there is nothing to copy)."""
     split = compute_start > 0
@@ -162,7 +164,8 @@ def _per_process(r: WorkerResult, instances: int) -> dict[str, Any]:
 
 def _model_dict(info: ModelInfo) -> dict[str, Any]:
     def tensors(ts: Any) -> list[dict[str, Any]]:
-        return [{"name": t.name, "shape": [d if d is not None else "dynamic" for d in t.shape], "dtype": str(np.dtype(t.dtype))} for t in ts]
+        return [{"name": t.name, "shape": [d if d is not None else "dynamic" for d in t.shape], "dtype": str(np.dtype(t.dtype))}
+                for t in ts]
 
     return {"path": str(info.path), "inputs": tensors(info.inputs), "outputs": tensors(info.outputs), "metadata": info.metadata}
 

@@ -31,24 +31,25 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vampy.config import InferConfig, device_of
 from vampy.config.run import EngineChoice, InputOptions
-from vampy.formats.files import make_output_dir, write_bytes_atomic
-from vampy.errors import InputError, ModelError, UsageError, first_line
-from vampy.quality.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_metrics, output_y, score_planes
 from vampy.data.imaging import IMAGE_SUFFIXES, colourise, decode_image_bytes, encode_image, encode_png, image_to_chw, read_image
 from vampy.data.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
-from vampy.models.info import ModelInfo, TensorInfo
 from vampy.engines.base import EngineOptions, get_engine
+from vampy.errors import InputError, ModelError, UsageError, first_line
 from vampy.execution.request import Instance
+from vampy.formats.files import make_output_dir, write_bytes_atomic
+from vampy.models.info import ModelInfo, TensorInfo
 from vampy.models.resolve import resolve_model
 from vampy.progress import NullProgress, Progress
+from vampy.quality.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_metrics, output_y, score_planes
 from vampy.results.schema import InferFailure, InferPresetReport, InferReport, InferTiming, ScoredImage
 from vampy.workflows.infer_preset import PresetPlan, preset_chw, preset_gt_path, preset_plan, preset_report, score_preset, warm_score
 
@@ -125,7 +126,8 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
         raise InputError(f"--hr_image_dir {cfg.gt_dir}: no such folder")
     if cfg.save_dir is not None:
         make_output_dir(Path(cfg.save_dir), "--save_dir")
-    notes = (f"--device {cfg.device_id}: vampy runs on the CPU; the device id is only recorded",) if cfg.device_id and cfg.provider in (None, "cpu") else ()
+    notes = ((f"--device {cfg.device_id}: vampy runs on the CPU; the device id is only recorded",)
+             if cfg.device_id and cfg.provider in (None, "cpu") else ())
     return PreparedInfer(
         cfg, model_path, info, plan, mode, tuple(images), _duplicates(images),
         None if cfg.native else plan.output_hw, EngineChoice(threads=cfg.threads).intra_threads(1), notes, preset,
@@ -189,7 +191,8 @@ def list_images(lr_dir: Path, pattern: str) -> list[Path]:
     if not lr_dir.is_dir():
         raise InputError(f"--lr_image_dir {lr_dir}: no such folder")
     matches = (Path(p) for p in globlib.glob(os.path.join(globlib.escape(str(lr_dir)), pattern), recursive=True))
-    files = sorted((p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: p.relative_to(lr_dir).as_posix())
+    files = sorted((p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                   key=lambda p: p.relative_to(lr_dir).as_posix())
     if not files:
         raise InputError(f"--pattern {pattern!r}: no image file in {lr_dir} matches (image suffixes: {', '.join(IMAGE_SUFFIXES)})")
     return files
@@ -281,7 +284,8 @@ def _model_dict(prepared: PreparedInfer) -> dict[str, Any]:
 class _Pipeline:
     """decode thread -> (bounded queue) -> calling thread: model -> (bounded queue) -> writer thread."""
 
-    def __init__(self, prepared: PreparedInfer, session: Any, progress: Progress, clock: Clock, warm_output: np.ndarray | None = None) -> None:
+    def __init__(self, prepared: PreparedInfer, session: Any, progress: Progress, clock: Clock,
+                 warm_output: np.ndarray | None = None) -> None:
         self.prep = prepared
         self.warm_output = warm_output
         self.ground_truth = FolderIndex(Path(prepared.cfg.gt_dir))  # listed once, before the clock

@@ -27,9 +27,10 @@ Refused with a line naming the fix: drrn/vdsr (their Y convention is infer's own
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -66,17 +67,21 @@ def preset_plan(cfg: InferConfig, info: ModelInfo, mode: str, model_hw: tuple[in
     if s is None:
         return None
     if s.legacy_y:
-        raise UsageError(f"--preset {s.name}: its Y-channel convention is what vampy infer scores without --preset; drop --preset and give --scale {s.shave_px}")
+        raise UsageError(f"--preset {s.name}: its Y-channel convention is what vampy infer scores without --preset; "
+                         f"drop --preset and give --scale {s.shave_px}")
     if s.layout == "y":
-        raise UsageError(f"scoring {s.name}: layout y is scored by the drrn/vdsr convention, vampy infer without --preset; use layout rgb or y_chroma")
+        raise UsageError(f"scoring {s.name}: layout y is scored by the drrn/vdsr convention, vampy infer without --preset; "
+                         "use layout rgb or y_chroma")
     # A --scoring file names no recipe: a y_chroma one is fed as ecbsr (the only family that scores
     # so), anything else as plain RGB.
     recipe = PREP_PRESETS.get(cfg.preset or "") or ("ecbsr_y3" if s.layout == "y_chroma" else "rgb")
     if s.layout == "rgb" and mode != "rgb":
-        raise UsageError(f"--preset {s.name}: the model's input {info.inputs[0].name} has 1 channel; the preset scores RGB models (N, 3, H, W)")
+        raise UsageError(f"--preset {s.name}: the model's input {info.inputs[0].name} has 1 channel; "
+                         "the preset scores RGB models (N, 3, H, W)")
     match = _OUTPUT_KEY.match(s.output_key)
     if match is None:
-        raise UsageError(f"scoring {s.name}: output_key {s.output_key!r} must be output_K (the model's K-th output, as run --datalist names it)")
+        raise UsageError(f"scoring {s.name}: output_key {s.output_key!r} must be output_K "
+                         "(the model's K-th output, as run --datalist names it)")
     index = int(match.group(1))
     if index >= len(info.outputs):
         raise UsageError(f"--preset {s.name} reads {s.output_key}, but the model has {len(info.outputs)} output(s)")
@@ -98,7 +103,8 @@ def _check_y_output(s: Scoring, info: ModelInfo, index: int) -> None:
     if (len(shape) and len(shape) != 4) or (len(shape) == 4 and shape[1] not in (None, 1)):
         dims = "x".join("?" if d is None else str(d) for d in shape)
         twin = "; an RGB-output ECBSR is --preset ecbsr-basicsr" if s.name == "ecbsr" else ""
-        raise UsageError(f"--preset {s.name} reads {s.output_key} as Y (N, 1, 2H, 2W), but the model's output '{tensor.name}' is {dims}{twin}")
+        raise UsageError(f"--preset {s.name} reads {s.output_key} as Y (N, 1, 2H, 2W), "
+                         f"but the model's output '{tensor.name}' is {dims}{twin}")
 
 
 def preset_chw(pp: PresetPlan, path: Path, source_bgr: np.ndarray) -> np.ndarray:

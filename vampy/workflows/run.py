@@ -8,18 +8,18 @@ from typing import Any
 import numpy as np
 
 from vampy.config.run import RunConfig
-from vampy.data.inputs import InputPlan, build_plan
-from vampy.models.info import ModelInfo
+from vampy.data.inputs import InputPlan, build_plan, synthetic_tokens_note
 from vampy.engines.base import DEFAULT_ENGINE, EngineOptions, get_engine
 from vampy.execution.executor import Executor, connect_cluster, local_executor, ray_executor
-from vampy.execution.job import RunJob, job_from_options
-from vampy.models.resolve import resolve_model
-from vampy.progress import Progress
-from vampy.results.schema import RunReport
+from vampy.execution.job import DatalistTask, RunJob, job_from_options
 from vampy.formats.files import make_output_dir
 from vampy.measure.records import COLUMNS, RawRun
 from vampy.measure.summary import RunFacts
-from vampy.execution.job import DatalistTask
+from vampy.models.graph import gather_index_bounds
+from vampy.models.info import ModelInfo
+from vampy.models.resolve import resolve_model
+from vampy.progress import Progress
+from vampy.results.schema import RunReport
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,19 @@ def prepare(cfg: RunConfig) -> PreparedRun:
     output_names = tuple(t.name for t in info.outputs)
     tasks: tuple[DatalistTask, ...] = ()
     lines = skipped = 0
+    # Which ids each token input may take (its embedding's rows): synthetic ids and the data's are kept within them.
+    index_bounds = gather_index_bounds(model_path)
+    match = None
     if cfg.data.datalist is not None:
-        from vampy.workflows.run_datalist import first_input_shapes, prepare_tasks
+        from vampy.workflows.run_datalist import first_sample_match, prepare_tasks
 
         tasks, lines, skipped = prepare_tasks(cfg.data, cfg.inputs.batch_size, info)
-        if cfg.inputs.shapes is None:
+        match = first_sample_match(tasks, info, index_bounds)
+        if cfg.inputs.shapes is None and match is not None:
             # Warm-up and the shape check use the data set's own first sample, not a guess.
-            cfg = replace(cfg, inputs=replace(cfg.inputs, shapes=first_input_shapes(tasks, len(info.inputs))))
-    plan = build_plan(cfg.inputs, spec, info)
+            cfg = replace(cfg, inputs=replace(cfg.inputs, shapes=match.shapes))
+    plan = build_plan(cfg.inputs, spec, info, index_bounds, match)
+    notes += [*plan.notes, *filter(None, [synthetic_tokens_note(plan)])]
     job = job_from_options(
         str(model_path), plan, cfg.inputs.seed, cfg.load, cfg.engine, cfg.data, cfg.outputs.profile_dir, tasks, output_names,
     )
@@ -135,7 +140,8 @@ def _export_times(raw: RawRun, path: str) -> None:
     from vampy.measure.timesheet import to_text
 
     columns = {name: np.concatenate([r.columns[name] for r in raw.results]) if raw.results else np.zeros(0, np.int64) for name in COLUMNS}
-    columns["worker"] = np.concatenate([np.full(r.instance.size, r.worker_index, np.int64) for r in raw.results]) if raw.results else np.zeros(0, np.int64)
+    columns["worker"] = (np.concatenate([np.full(r.instance.size, r.worker_index, np.int64) for r in raw.results])
+                         if raw.results else np.zeros(0, np.int64))
     columns["instance"] = np.concatenate([r.instance for r in raw.results]) if raw.results else np.zeros(0, np.int64)
     target = Path(path)
     write_bytes_atomic(target.parent, target.name, to_text(columns, target).encode("utf-8"))

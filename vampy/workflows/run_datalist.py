@@ -1,12 +1,15 @@
 """The parent's side of `vampy run --datalist`: shards of lines (after --resume), the output folder
-checked before any work, and failures.json afterwards. The workers' side is execution/datalist_task.py.
+checked before any work, and failures.json afterwards. The workers' side is execution/datalist_task.py
+(inputs, sinks, the npz writer) driven by execution/request.py's timed request.
 """
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vampy.data.npz_inputs import NpzMatch, match_npz
 from vampy.errors import OutputError, VampyError
 from vampy.execution.job import DatalistTask
 from vampy.formats.datalist import output_name, read_datalist
@@ -42,15 +45,17 @@ def prepare_tasks(cfg: DatalistOptions, batch_size: int, info: ModelInfo) -> tup
 
 
 
-def first_input_shapes(tasks: tuple[DatalistTask, ...], n_inputs: int) -> tuple[tuple[int, ...], ...] | None:
-    """The shapes of the first readable datalist entry; None when none is readable (all will fail)."""
+def first_sample_match(tasks: tuple[DatalistTask, ...], info: ModelInfo, index_bounds: Mapping[str, int]) -> NpzMatch | None:
+    """Which npz member feeds which input, read off the first readable datalist entry and checked against
+    the model here, before any process starts (InputError in one line); None when no entry is readable
+    (each line will fail on its own)."""
     for task in tasks:
         for _, path in task.items:
             try:
                 arrays = load_input_npz(Path(path))
-                return tuple(tuple(arrays[f"input_{k}"].shape) for k in range(n_inputs))
-            except (VampyError, KeyError):
+            except VampyError:
                 continue
+            return match_npz(path, arrays, info, index_bounds)
     return None
 
 

@@ -25,11 +25,20 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from vampy.config.sweep import (  # noqa: F401 - the search's vocabulary, re-exported for its callers
-    DEFAULT_POINT_DURATION_S, DIMENSIONS, FLAGS, MAX_BATCH, SweepConfig, SweepSpace, auto_ladder, parse_engines, parse_values,
+    DEFAULT_POINT_DURATION_S,
+    DIMENSIONS,
+    FLAGS,
+    MAX_BATCH,
+    SweepConfig,
+    SweepSpace,
+    auto_ladder,
+    parse_engines,
+    parse_values,
 )
 from vampy.engines.base import DEFAULT_ENGINE
 from vampy.errors import Terminated, UsageError
@@ -55,8 +64,16 @@ class Point:
     def get(self, dim: str) -> int:
         return int(getattr(self, dim))
 
+    @classmethod
+    def of(cls, values: Iterable[int], engine: str = DEFAULT_ENGINE, infer_precision: str = "") -> Point:
+        """A point from its numbers in DIMENSIONS order. By keyword: passed by position after the ints,
+        mypy would match a `*values` of ints against the str fields too."""
+        instances, processes, batch, threads = values
+        return cls(instances=instances, processes=processes, batch=batch, threads=threads, engine=engine, infer_precision=infer_precision)
+
     def with_value(self, dim: str, value: int) -> Point:
-        return replace(self, **{dim: value})
+        changes: dict[str, Any] = {dim: value}  # dim names an int field; typed Any as replace() can't know which
+        return replace(self, **changes)
 
     @property
     def label(self) -> str:
@@ -135,7 +152,7 @@ def _judged_stability(point: Point, report: dict[str, Any]) -> bool | None:
     in_flight = point.instances * point.processes * point.batch
     if stab["stable"] is False and windows and int(report["samples"]) / windows < 2 * in_flight:
         return None
-    return stab["stable"]  # type: ignore[no-any-return]
+    return stab["stable"]
 
 
 # --- the search ---
@@ -276,7 +293,8 @@ def _repeat_reason(m: Measurement) -> str:
 
 
 class _Search:
-    def __init__(self, mode: str, ladders: dict[str, tuple[int, ...]], measure: Measure, max_p99_ms: float | None, observer: SweepObserver) -> None:
+    def __init__(self, mode: str, ladders: dict[str, tuple[int, ...]], measure: Measure, max_p99_ms: float | None,
+                 observer: SweepObserver) -> None:
         self.mode = mode
         self.ladders = ladders
         self._measure_once = measure
@@ -292,7 +310,8 @@ class _Search:
         self.judged: set[tuple[Point, Point]] = set()
 
     def result(self) -> SweepResult:
-        return SweepResult(self.mode, tuple(self.rows), dict(self.ladders), self.max_p99_ms, self.noise, self.threshold, self.interrupted, tuple(self.log))
+        return SweepResult(self.mode, tuple(self.rows), dict(self.ladders), self.max_p99_ms, self.noise, self.threshold, self.interrupted,
+                           tuple(self.log))
 
     def run(self, strategy: Callable[[], None]) -> SweepResult:
         try:
@@ -321,7 +340,7 @@ class _Search:
     # grid
 
     def grid(self) -> None:
-        points = [Point(*values) for values in itertools.product(*(self.ladders[d] for d in DIMENSIONS))]
+        points = [Point.of(values) for values in itertools.product(*(self.ladders[d] for d in DIMENSIONS))]
         self.total = len(points)
         for point in points:
             self.measure(point)
@@ -337,7 +356,7 @@ class _Search:
         return sum(runs) / len(runs) if runs else None
 
     def auto(self) -> None:
-        start = Point(*(self.ladders[d][0] for d in DIMENSIONS))
+        start = Point.of(self.ladders[d][0] for d in DIMENSIONS)
         a = self.measure(start)
         if not a.ok:
             self.log.append(f"{start.label} failed ({a.error}); nothing to climb from")
@@ -346,7 +365,8 @@ class _Search:
         mean = (a.throughput_qps + b.throughput_qps) / 2
         self.noise = abs(a.throughput_qps - b.throughput_qps) / mean if b.ok and mean > 0 else 0.0
         self.threshold = min(max(self.noise, MIN_GAIN), MAX_GAIN)
-        self.log.append(f"noise: {start.label} twice, {a.throughput_qps:.4g} and {b.throughput_qps:.4g} qps ({self.noise:.1%}); a step must gain more than {self.threshold:.1%}")
+        self.log.append(f"noise: {start.label} twice, {a.throughput_qps:.4g} and {b.throughput_qps:.4g} qps ({self.noise:.1%}); "
+                        f"a step must gain more than {self.threshold:.1%}")
         current = start
         moved = True
         while moved:
@@ -355,7 +375,8 @@ class _Search:
                 new = self.climb(current, dim)
                 moved = moved or new != current
                 current = new
-        self.log.append(f"auto: stopped at {current.label} (no step gains more than {self.threshold:.1%}); tried {len(self.seen)} of the {math.prod(len(v) for v in self.ladders.values())} points of its ladders")
+        self.log.append(f"auto: stopped at {current.label} (no step gains more than {self.threshold:.1%}); "
+                        f"tried {len(self.seen)} of the {math.prod(len(v) for v in self.ladders.values())} points of its ladders")
 
     def verdict(self, current: Point, m: Measurement) -> str:
         """better | plateau | worse | failed | over (the p99 bound)."""
@@ -413,7 +434,8 @@ class _Search:
 
 
 def search(
-    ladders: dict[str, tuple[int, ...]], auto: bool, measure: Measure, max_p99_ms: float | None = None, observer: SweepObserver | None = None
+    ladders: dict[str, tuple[int, ...]], auto: bool, measure: Measure, max_p99_ms: float | None = None,
+    observer: SweepObserver | None = None
 ) -> SweepResult:
     """Run the grid or the auto strategy (module docstring) with `measure`; Ctrl-C ends it early,
     keeping every finished point (result.interrupted says so)."""

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import collections
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from vampy.errors import Terminated, UsageError
-from vampy.workflows.sweep import DIMENSIONS, Measurement, Point, SweepConfig, SweepObserver, SweepResult, NullObserver, search
+from vampy.workflows.sweep import DIMENSIONS, Measurement, NullObserver, Point, SweepConfig, SweepObserver, SweepResult, search
 
 POLL_S = 0.2
 SURVEY_TIMEOUT_S = 60.0  # a node that cannot run a zero-CPU task in this long is left out (and named)
@@ -76,7 +77,9 @@ class ClusterSweep:
         if not self.nodes:
             raise UsageError(f"--ray {cfg.ray_address}: the cluster has no live node with a CPU; add one with `ray start --address=...`")
         self.files = ray.put(_files(cfg))  # once into the object store; each node fetches its copy
-        self.stop = ray.remote(StopFlag).options(num_cpus=0, max_restarts=0).remote()
+        # The StopFlag actor's handle. Typed Any: ray's stubs type the handle's methods as the plain
+        # functions (a union without .remote), though on a handle each method is called through .remote().
+        self.stop: Any = ray.remote(StopFlag).options(num_cpus=0, max_restarts=0).remote()
 
     def _survey(self) -> list[Node]:
         import ray
@@ -117,7 +120,9 @@ class ClusterSweep:
     def submit(self, node: Node, point: Point, repeat: bool) -> Any:
         import ray
 
-        task = ray.remote(self.node_measure).options(num_cpus=node.cpus, max_retries=0, scheduling_strategy=_pinned(node.node_id))
+        # Typed Any: for a Callable[..., T] (NodeMeasure) ray's overloads pick the no-argument RemoteFunction.
+        remote_measure: Any = ray.remote(self.node_measure)
+        task = remote_measure.options(num_cpus=node.cpus, max_retries=0, scheduling_strategy=_pinned(node.node_id))
         return task.remote(self.cfg.base, self.files, point, repeat, self.stop)
 
     def outcome(self, ref: Any, node: Node, point: Point) -> tuple[Measurement | None, str]:
@@ -127,11 +132,13 @@ class ClusterSweep:
         try:
             m, line = ray.get(ref)
         except ray.exceptions.RayTaskError as exc:  # vampy's own code failed there: the point failed
-            return Measurement(point, error=f"on node {node.ip}: {_last_line(exc)}", node=node.ip, node_id=node.node_id, node_kind=node.kind), ""
+            return Measurement(point, error=f"on node {node.ip}: {_last_line(exc)}",
+                               node=node.ip, node_id=node.node_id, node_kind=node.kind), ""
         except ray.exceptions.RayError as exc:  # the worker or the node went away under the point
             lost = isinstance(exc, (ray.exceptions.NodeDiedError, ray.exceptions.TaskUnschedulableError)) or _died(node.node_id)
             if not lost:
-                return Measurement(point, error=f"on node {node.ip}: {_last_line(exc)}", node=node.ip, node_id=node.node_id, node_kind=node.kind), ""
+                return Measurement(point, error=f"on node {node.ip}: {_last_line(exc)}",
+                                   node=node.ip, node_id=node.node_id, node_kind=node.kind), ""
             node.alive = False
             return None, f"node {node.ip} ({node.host}, id {node.node_id[:12]}) lost during {point.label}: {_last_line(exc)}"
         return replace(m, node=node.ip, node_id=node.node_id, node_kind=node.kind), line
@@ -162,9 +169,11 @@ class ClusterSweep:
 class _Grid:
     """Every combination, dispatched to free nodes (one point per node at a time) and collected as they end."""
 
-    def __init__(self, cluster: ClusterSweep, ladders: dict[str, tuple[int, ...]], engine: str, precision: str, observer: SweepObserver) -> None:
+    def __init__(self, cluster: ClusterSweep, ladders: dict[str, tuple[int, ...]], engine: str, precision: str,
+                 observer: SweepObserver) -> None:
         self.cluster, self.ladders, self.observer = cluster, ladders, observer
-        self.points = [Point(*values, engine=engine, infer_precision=precision) for values in itertools.product(*(ladders[d] for d in DIMENSIONS))]
+        self.points = [Point.of(values, engine=engine, infer_precision=precision)
+                       for values in itertools.product(*(ladders[d] for d in DIMENSIONS))]
         # (index in the grid, the kind it must run on: None until a lost node pins it to its kind)
         self.pending: collections.deque[tuple[int, str | None]] = collections.deque((k, None) for k in range(len(self.points)))
         self.inflight: dict[Any, tuple[int, Node]] = {}
@@ -210,7 +219,8 @@ class _Grid:
         for k, kind in list(self.pending):  # pinned to a kind whose nodes are all gone: it cannot run
             if kind is not None and not any(n.alive and n.kind == kind for n in self.cluster.nodes):
                 self.pending.remove((k, kind))
-                self._finish(k, Measurement(self.points[k], error=f"its node was lost and no other node of its kind ({kind}) is left", node_kind=kind))
+                self._finish(k, Measurement(self.points[k], error=f"its node was lost and no other node of its kind ({kind}) is left",
+                                            node_kind=kind))
         if not self.inflight and self.pending and not any(n.alive for n in self.cluster.nodes):
             for k, _ in list(self.pending):
                 self._finish(k, Measurement(self.points[k], error="every node of the cluster was lost"))

@@ -17,7 +17,16 @@ from vampy.engines.base import DEFAULT_ENGINE
 from vampy.errors import ModelError, UsageError, WorkerError
 from vampy.results.schema import SCHEMA_VERSION, write_json, write_text
 from vampy.workflows.sweep import (
-    Measure, Measurement, Point, SweepConfig, SweepObserver, SweepResult, engine_label, measured, measurement_from_report, search,
+    Measure,
+    Measurement,
+    Point,
+    SweepConfig,
+    SweepObserver,
+    SweepResult,
+    engine_label,
+    measured,
+    measurement_from_report,
+    search,
 )
 
 
@@ -198,7 +207,8 @@ class _EngineTagged:
 class _Offset:
     """An observer for one engine's search: row numbers and partial results count the engines before it."""
 
-    def __init__(self, observer: SweepObserver, done: list[SweepResult], tagged: _EngineTagged, engines: tuple[tuple[str, str], ...]) -> None:
+    def __init__(self, observer: SweepObserver, done: list[SweepResult], tagged: _EngineTagged,
+                 engines: tuple[tuple[str, str], ...]) -> None:
         self.observer, self.done, self.tagged, self.engines = observer, list(done), tagged, engines
 
     def point_started(self, point: Point, index: int, total: int | None) -> None:
@@ -216,8 +226,8 @@ def _pooled(parts: list[SweepResult], engines: tuple[tuple[str, str], ...]) -> S
     """The engines' searches as one result. noise/threshold stay the first engine's: the log gives each one's."""
     first = parts[0]
     log = tuple(f"{engine_label(*spec)}: {line}" for spec, r in zip(engines, parts) for line in r.log)
-    return replace(first, rows=tuple(m for r in parts for m in r.rows), interrupted=next((r.interrupted for r in parts if r.interrupted), None),
-                   log=log, engines=len(engines))
+    return replace(first, rows=tuple(m for r in parts for m in r.rows),
+                   interrupted=next((r.interrupted for r in parts if r.interrupted), None), log=log, engines=len(engines))
 
 
 
@@ -246,7 +256,8 @@ def run_command_line(base: RunConfig, point: Point) -> str:
 
 
 CSV_COLUMNS = (
-    "index", "instances", "processes", "batch", "threads", "engine", "infer_precision", "precision", "throughput_qps", "e2e_p50_ms", "e2e_p99_ms", "model_p99_ms",
+    "index", "instances", "processes", "batch", "threads", "engine", "infer_precision", "precision",
+    "throughput_qps", "e2e_p50_ms", "e2e_p99_ms", "model_p99_ms",
     "cpu_percent", "others_cpu_percent", "rss_mb", "samples", "duration_s", "stable", "max_deviation", "runs", "meets_bound", "pareto",
     "winner", "role", "error", "node", "node_kind",
 )
@@ -304,7 +315,8 @@ def sweep_dict(result: SweepResult, cfg: SweepConfig, environment: dict[str, Any
         "low_latency_command": run_command_line(cfg.base, alt.point) if alt else None,
         "node_kinds": result.node_kinds,
         "winners_by_node_kind": [
-            {"node_kind": kind, "winner": next(r for r, m in zip(row_dicts(result), result.rows) if m is w), "winner_command": run_command_line(cfg.base, w.point)}
+            {"node_kind": kind, "winner": next(r for r, m in zip(row_dicts(result), result.rows) if m is w),
+             "winner_command": run_command_line(cfg.base, w.point)}
             for kind, w in result.winners_by_node_kind.items()
         ],
         "ray_address": cfg.ray_address,
