@@ -186,3 +186,45 @@ def looping_model(path: Path, iterations: int, size: int = 256, seed: int = 0) -
         ],
     )
     return save(make_model(graph), path)
+
+
+def x_to_y_model(folder: Path, name: str, nodes: list[onnx.NodeProto], initializers: list[onnx.TensorProto]) -> Path:
+    """folder/name: float `x` (1, 4) -> `y` (1, 4) through the given nodes and initializers (opset 17),
+    written as given, without the checker."""
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])], initializers)
+    path = folder / name
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def bert_like_model(path: Path, vocab: int = 50, hidden: int = 8, type_vocab: int = 2, seed: int = 0) -> Path:
+    """A three-input token model shaped like an ONNX BERT: int64 `input_ids`, `attention_mask`,
+    `token_type_ids`, each (batch, sequence). `input_ids` and `token_type_ids` index embedding tables
+    (Gather over `word_embeddings` (vocab, hidden) and `token_type_embeddings` (type_vocab, hidden)), so
+    an id outside a table is ONNX Runtime's Gather error; the mask multiplies the summed embeddings.
+    Outputs: `last_hidden_state` (batch, sequence, hidden) and `pooled` (batch, hidden), the sum over
+    the sequence."""
+    rng = np.random.default_rng(seed)
+    words = rng.standard_normal((vocab, hidden)).astype(np.float32)
+    types = rng.standard_normal((type_vocab, hidden)).astype(np.float32)
+    names = TOKEN_INPUT_NAMES
+    nodes = [
+        helper.make_node("Gather", ["word_embeddings", "input_ids"], ["words"], name="word_gather"),
+        helper.make_node("Gather", ["token_type_embeddings", "token_type_ids"], ["types"], name="type_gather"),
+        helper.make_node("Add", ["words", "types"], ["embedded"], name="embed_add"),
+        helper.make_node("Cast", ["attention_mask"], ["mask_f"], name="mask_cast", to=onnx.TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["mask_f", "mask_axes"], ["mask_3d"], name="mask_unsqueeze"),
+        helper.make_node("Mul", ["embedded", "mask_3d"], ["last_hidden_state"], name="mask_mul"),
+        helper.make_node("ReduceSum", ["last_hidden_state", "sum_axes"], ["pooled"], name="pool", keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes, "bert_like_model",
+        [helper.make_tensor_value_info(name, onnx.TensorProto.INT64, ["batch", "sequence"]) for name in names],
+        [helper.make_tensor_value_info("last_hidden_state", onnx.TensorProto.FLOAT, ["batch", "sequence", hidden]),
+         helper.make_tensor_value_info("pooled", onnx.TensorProto.FLOAT, ["batch", hidden])],
+        initializer=[numpy_helper.from_array(words, "word_embeddings"), numpy_helper.from_array(types, "token_type_embeddings"),
+                     numpy_helper.from_array(np.array([2], np.int64), "mask_axes"),
+                     numpy_helper.from_array(np.array([1], np.int64), "sum_axes")],
+    )
+    return save(make_model(graph), path)

@@ -1,8 +1,10 @@
 """ONNX Runtime, CPU execution provider: the first Engine.
 
 Sessions are fully optimised and sequential; ORT's own logging is silenced (the engine never
-prints). Precision is read from the graph: ORT exposes no "precision in use" for a CPU session,
-and what it computes follows the graph (QDQ nodes -> int8 kernels, float16 weights -> fp16).
+prints): its red `[E:onnxruntime:...]` lines would repeat, beside vampy's one-line error, what the
+raised exception already says. `--debug` lets its warnings and errors through (log_severity).
+Precision is read from the graph: ORT exposes no "precision in use" for a CPU session, and what it
+computes follows the graph (QDQ nodes -> int8 kernels, float16 weights -> fp16).
 """
 from __future__ import annotations
 
@@ -35,6 +37,18 @@ _ORT_TYPES: dict[str, str] = {
     "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
     "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
 }
+
+
+# Set by cli/__init__.py's main for --debug (spawned workers and Ray's local actors inherit the environment);
+# an API user may set it too.
+DEBUG_ENV = "VAMPY_DEBUG"
+_SEVERITY_QUIET = 4  # ORT's levels: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal
+_SEVERITY_DEBUG = 2
+
+
+def log_severity() -> int:
+    """The lowest level ONNX Runtime logs: fatal only, or with --debug its warnings and errors too."""
+    return _SEVERITY_DEBUG if os.environ.get(DEBUG_ENV) else _SEVERITY_QUIET
 
 
 def trt_cache_dir(path: Path) -> Path:
@@ -164,6 +178,8 @@ class OrtEngine:
             )
         if not path.is_file():
             raise InputError(f"model {path}: no such file")
+        # The default logger covers what ORT logs outside a session (model loading, provider start-up).
+        ort.set_default_logger_severity(log_severity())
         session_options = _session_options(ort, options)
         cache_dir = trt_cache_dir(path) if options.device == "tensorrt" else None
         cache_before = _cache_files(cache_dir) if cache_dir else frozenset()
@@ -232,8 +248,8 @@ def _session_options(ort: Any, options: EngineOptions) -> Any:
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.intra_op_num_threads = options.intra_threads
     so.inter_op_num_threads = options.inter_threads
-    # ORT would otherwise write warnings to the terminal itself; the engine never prints.
-    so.log_severity_level = 3
+    # ORT would otherwise write warnings and errors to the terminal itself; the engine never prints.
+    so.log_severity_level = log_severity()
     spin = "1" if options.allow_spinning else "0"
     so.add_session_config_entry("session.intra_op.allow_spinning", spin)
     so.add_session_config_entry("session.inter_op.allow_spinning", spin)

@@ -30,8 +30,9 @@ class DatalistInputs:
     """A shard's lines -> samples: each line's npz read (this machine's file by default; a cluster node
     is handed a reader of the arrays its starting machine read and shipped) and checked for its keys."""
 
-    def __init__(self, slots: int, max_bytes: int, read: NpzReader = load_input_npz) -> None:
-        self._names = [f"input_{k}" for k in range(slots)]
+    def __init__(self, keys: int | Sequence[str], max_bytes: int, read: NpzReader = load_input_npz) -> None:
+        # The members the parent matched to the model's inputs (InputPlan.datalist_keys); a count: input_0..input_{n-1}.
+        self._names = [f"input_{k}" for k in range(keys)] if isinstance(keys, int) else list(keys)
         self._max_bytes = max_bytes
         self._read = read
 

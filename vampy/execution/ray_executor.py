@@ -163,7 +163,7 @@ class ShardWorker:
         try:
             job = self.spec.job
             # The inputs are the arrays the starting machine read and shipped; the outputs go back to be written there.
-            lines = DatalistInputs(len(job.plan.slots), self.spec.max_npz_bytes, functools.partial(_shipped, inputs))
+            lines = DatalistInputs(job.plan.datalist_keys, self.spec.max_npz_bytes, functools.partial(_shipped, inputs))
             sink = CollectSink(job.output_dtype)
             ledger = Ledger(Recorder(len(items)))
             self.running[driver.index] = items[0][0]

@@ -112,10 +112,14 @@ class Instance:
 
 class SyntheticInputs:
     """One batch of synthetic raw inputs per instance; each request preprocesses it afresh, as the
-    device would preprocess fresh frames."""
+    device would preprocess fresh frames. With a datalist the batch is the data's first sample
+    repeated (plan.warmup_raws): the warm-up then runs on what the run feeds, not on a guess."""
 
     def __init__(self, plan: InputPlan, rng: np.random.Generator) -> None:
-        self.samples: tuple[Sample, ...] = tuple(
+        if plan.warmup_raws is not None:
+            self.samples: tuple[Sample, ...] = (Sample(plan.warmup_raws),) * plan.batch_size
+            return
+        self.samples = tuple(
             Sample(tuple(synthetic_raw(slot, plan.spec, rng) for slot in plan.slots)) for _ in range(plan.batch_size)
         )
 

@@ -94,6 +94,63 @@ def _tensor_from_value_info(vi: onnx.ValueInfoProto) -> TensorInfo:
     return TensorInfo(vi.name, tuple(shape), dtype, tuple(names))
 
 
+# --- index tables ---
+
+# Ops that pass ids on unchanged in value: exporters cast int32 ids to int64 or reshape them before the
+# embedding's Gather, and the table must still be found behind them.
+_VALUE_KEEPING_OPS = frozenset({"Cast", "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten"})
+
+
+def gather_index_bounds(path: Path) -> dict[str, int]:
+    """For each graph input whose values index a constant table through a Gather (a token model's
+    embeddings): the table's size along the gathered axis, the exclusive bound of the ids it takes
+    (the smallest, where the input indexes several tables). {} when the file is not an ONNX graph."""
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001 - not an ONNX protobuf (e.g. OpenVINO's .xml): no tables known
+        return {}
+    tables = _constant_dims(graph)
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    bounds: dict[str, int] = {}
+    for graph_input in graph.input:
+        rows = _gathered_rows(graph_input.name, consumers, tables)
+        if rows:
+            bounds[graph_input.name] = min(rows)
+    return bounds
+
+
+def _constant_dims(graph: onnx.GraphProto) -> dict[str, tuple[int, ...]]:
+    """The dims of every constant tensor: initializers (data may live outside the file) and Constant nodes."""
+    dims = {init.name: tuple(int(d) for d in init.dims) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            value = next((a.t for a in node.attribute if a.name == "value"), None)
+            if value is not None:
+                dims[node.output[0]] = tuple(int(d) for d in value.dims)
+    return dims
+
+
+def _gathered_rows(name: str, consumers: Mapping[str, list[onnx.NodeProto]], tables: Mapping[str, tuple[int, ...]]) -> list[int]:
+    """Sizes of the tables that `name`'s values index, following value-keeping ops."""
+    rows: list[int] = []
+    pending, seen = [name], {name}
+    while pending:
+        tensor = pending.pop()
+        for node in consumers.get(tensor, []):
+            if node.op_type == "Gather" and len(node.input) > 1 and node.input[1] == tensor and node.input[0] in tables:
+                table = tables[node.input[0]]
+                axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 0)
+                if table and -len(table) <= axis < len(table):
+                    rows.append(table[axis])
+            elif node.op_type in _VALUE_KEEPING_OPS and node.input and node.input[0] == tensor:
+                pending += [out for out in node.output if out not in seen]
+                seen.update(node.output)
+    return rows
+
+
 # --- MACs and parameters ---
 
 
