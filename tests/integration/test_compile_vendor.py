@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 from vampy.compiler.pipeline import compile_model
 from vampy.formats.compile_yaml import parse_compile_config
 from vampy.errors import InputError, ModelError
-from tests.integration.test_compile import images
+from tests.support.files import images
 
 N_FEATURES, N_CLASSES = 8, 5
 

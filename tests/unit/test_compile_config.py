@@ -130,10 +130,17 @@ def test_sampler_pattern_and_suffix_list() -> None:
         ({"type": "Normalize", "div255": True, "mean": [0.5], "std": [0.5]}, NormalizeOp("unit_mean_std", (0.5,), (0.5,))),
         ({"type": "Resize", "size": 224, "interpolation": "bicubic", "backend": "pillow", "adaptive_side": "short"},
          ResizeOp((224, 224), "bicubic", "pillow", "short")),
-        ({"type": "Resize", "size": [320, 240]}, ResizeOp((320, 240))),
-        ({"type": "CenterCrop", "crop_size": [224, 200]}, CenterCropOp((224, 200))),
+        ({"type": "Resize", "size": [240, 320]}, ResizeOp((320, 240))),  # vamc: [height, width]; kept as (width, height)
+        ({"type": "Resize", "size": [640, -1], "adaptive_side": "long"}, ResizeOp((640, 640), adaptive_side="long")),
+        ({"type": "Resize", "size": [32, -1]}, ResizeOp((0, 32))),  # the width follows the aspect ratio
+        ({"type": "CenterCrop", "crop_size": [200, 224], "backend": "pillow"}, CenterCropOp((224, 200), "pillow")),
         ({"type": "Pad", "pad_to_square": True, "value": 114}, PadOp(True, None, 114.0)),
-        ({"type": "Pad", "size": [64, 48]}, PadOp(False, (64, 48), 0.0)),
+        ({"type": "Pad", "size": [48, 64]}, PadOp(False, (64, 48), None)),
+        ({"type": "Normalize"}, NormalizeOp("unit")),  # vamc divides by 255 unless told not to
+        ({"type": "Normalize", "mean": [0.5], "std": [0.5]}, NormalizeOp("unit_mean_std", (0.5,), (0.5,))),
+        ({"type": "Normalize", "div255": None, "mean": [127.5], "std": [128]}, NormalizeOp("mean_std", (127.5,), (128.0,))),
+        ({"type": "Normalize", "div255": True, "norm_type": None}, NormalizeOp("unit")),
+        ({"type": "Normalize", "div255": False, "norm_type": None}, NormalizeOp("none", raw_by_choice=True)),
     ],
 )
 def test_process_ops(op: dict[str, Any], expected: object) -> None:
@@ -175,13 +182,13 @@ def test_process_ops(op: dict[str, Any], expected: object) -> None:
         (lambda d: d["dataset"]["process_ops"].pop(0), "DecodeImage must come first"),
         (lambda d: d["dataset"]["process_ops"].insert(2, {"type": "ToTensor"}), r"dataset.process_ops[2]: ToTensor must be the last"),
         (lambda d: d["dataset"]["process_ops"][1].update(code="RGB2YCrCb"), "is not an OpenCV colour code name"),
-        (lambda d: d["dataset"]["process_ops"][2].update(size=[1, 2, 3]), r"process_ops[2].size: expected one number or [width, height]"),
-        (lambda d: d["dataset"]["process_ops"][2].update(size=[10, 20], adaptive_side="long"), "with adaptive_side give one number"),
+        (lambda d: d["dataset"]["process_ops"][2].update(size=[1, 2, 3]), r"process_ops[2].size: expected one number or [height, width]"),
+        (lambda d: d["dataset"]["process_ops"][2].update(size=[-1, -1], adaptive_side="long"), "one of them may be -1"),
         (lambda d: d["dataset"]["process_ops"][3].update(index=-1), r"process_ops[3].index"),
         (lambda d: d["dataset"]["process_ops"][4].update(norm_type="div256"), r"process_ops[4].norm_type"),
         (lambda d: d["dataset"]["process_ops"][4].update(norm_type="minusmean_divstd"), "this norm_type needs both mean and std"),
-        (lambda d: d["dataset"]["process_ops"].__setitem__(4, {"type": "Normalize"}), "give norm_type"),
-        (lambda d: d["dataset"]["process_ops"].__setitem__(4, {"type": "Normalize", "norm_type": "div255", "div255": True}), "not both"),
+        (lambda d: d["dataset"]["process_ops"].__setitem__(4, {"type": "Normalize", "div255": "yes"}), "div255: expected true or false"),
+        (lambda d: d["dataset"]["process_ops"][4].update(norm_type="div255", div255=False), "contradicts"),
         (lambda d: d["dataset"]["process_ops"].__setitem__(4, {"type": "Normalize", "mean": [1, 2], "std": [1]}), "same number of values"),
         (lambda d: d["dataset"]["process_ops"].__setitem__(1, {"type": "Pad"}), "give either pad_to_square: true or size"),
         (lambda d: d["dataset"]["process_ops"].__setitem__(1, {"type": "CenterCrop"}), r"process_ops[1].crop_size: missing"),

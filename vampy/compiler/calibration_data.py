@@ -1,14 +1,17 @@
 """int8 calibration feeds: from the YAML's dataset and process_ops, or from --calib_datalist npz files.
 
 Calibration must see what the model sees at run time: process_ops that leave normalisation to the
-device (`norm_type: None`) get the vdsp file's normalisation put in; npz inputs go through the vdsp
-preprocessing exactly as `vampy run --datalist` feeds them. Feeds are made on demand, so memory
-stays one sample deep.
+device (`norm_type: None`) get the vdsp file's normalisation put in, Pad ops the vdsp letterbox's
+pad value, and an adaptive Resize into the model's box that nothing pads is padded as the vdsp
+letterbox pads; npz inputs go through the vdsp preprocessing exactly as `vampy run --datalist`
+feeds them. A dataset of npz files (token and point-cloud models) feeds each file's arrays to the
+model's inputs by name (or input_0..N by position). Feeds are made on demand, so memory stays one
+sample deep.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +20,7 @@ import numpy as np
 import onnx
 
 from vampy.compiler.common import BuildLog, dims, fmt_dims, graph_inputs
-from vampy.config import CompileConfig, DatasetConfig, NormalizeOp, ProcessOp, ToTensorOp
+from vampy.config import CompileConfig, DatasetConfig, DecodeImageOp, NormalizeOp, PadOp, ProcessOp, ResizeOp, ToTensorOp
 from vampy.errors import InputError, ModelError
 
 if TYPE_CHECKING:
@@ -50,7 +53,8 @@ def calibration_samples(cfg: CompileConfig, model: onnx.ModelProto, log: BuildLo
         samples = _datalist_samples(cfg, inputs, spec, log)
     else:
         assert cfg.dataset is not None, "CompileConfig guarantees a dataset or a datalist for int8"
-        samples = _dataset_samples(cfg, cfg.dataset, inputs, spec, log)
+        make = _npz_dataset_samples if cfg.dataset.kind == "npz" else _dataset_samples
+        samples = make(cfg, cfg.dataset, inputs, spec, log)
     _check_fit(cfg, samples, inputs)
     return samples
 
@@ -58,7 +62,7 @@ def calibration_samples(cfg: CompileConfig, model: onnx.ModelProto, log: BuildLo
 def check_calibration_inputs(cfg: CompileConfig, model: onnx.ModelProto) -> None:
     """The YAML's images can feed one float input; token ids, masks or several inputs need npz files.
     Checked right after the model is read, before any slow work."""
-    if cfg.calib_datalist is not None:
+    if cfg.calib_datalist is not None or (cfg.dataset is not None and cfg.dataset.kind == "npz"):
         return
     inputs = graph_inputs(model)
     if len(inputs) != 1:
@@ -95,17 +99,23 @@ def _load_spec(vdsp_params: str | None) -> PreprocessSpec | None:
 
 
 def _check_fit(cfg: CompileConfig, samples: Samples, inputs: list[onnx.ValueInfoProto]) -> None:
-    """The first feed against the model's inputs (both shapes in the message)."""
+    """The first feed against the model's inputs and frontend.shape's ranges (both shapes in the message)."""
     feed = samples.make(0)
+    ranges = {name: (low, high) for name, low, high in cfg.input_shape_ranges}
+    origin = {"dataset": "dataset.process_ops", "npz": "the npz files in dataset.path"}.get(
+        samples.origin, f"--calib_datalist {cfg.calib_datalist}")
     for value in inputs:
         model_dims = dims(value)
         fed = feed[value.name].shape
         if len(fed) != len(model_dims) or any(isinstance(m, int) and m not in (0, f) for m, f in zip(model_dims, fed)):
-            origin = "dataset.process_ops" if samples.origin == "dataset" else f"--calib_datalist {cfg.calib_datalist}"
             raise ModelError(
                 f"{cfg.source}: {origin} produce {fmt_dims(fed)} for input {value.name!r} (from {samples.names[0]}) "
                 f"but the model takes {fmt_dims(model_dims)}; fix the Resize/CenterCrop/ChannelSplit ops or frontend.shape"
             )
+        low, high = ranges.get(value.name, (fed, fed))
+        if any(not a <= f <= b for a, f, b in zip(low, fed, high)):
+            raise ModelError(f"{cfg.source}: {origin} produce {fmt_dims(fed)} for input {value.name!r} (from {samples.names[0]}), "
+                             f"outside frontend.shape's range {list(low)} .. {list(high)}")
 
 
 def _batch_size(value: onnx.ValueInfoProto) -> int:
@@ -137,8 +147,9 @@ def _dataset_samples(
     if len(inputs) != 1:
         raise InputError(f"{cfg.source}: dataset: process_ops make one tensor but the model has {len(inputs)} inputs; use --calib_datalist")
     files = _dataset_files(cfg, ds, log)
-    ops, normalisation, runtime = _complete_ops(cfg, ds.ops, spec, log)
     value = inputs[0]
+    ops = _complete_letterbox(_complete_pads(ds.ops or (DecodeImageOp(), ToTensorOp()), spec), value, log)
+    ops, normalisation, runtime = _complete_ops(cfg, ops, spec, log)
     batch = _batch_size(value)
     where = f"{cfg.source}: dataset.process_ops"
     check_colour_codes(ops, where)
@@ -150,13 +161,39 @@ def _dataset_samples(
     return Samples("dataset", tuple(p.name for p in files), _feed_count(cfg, len(files), batch), make, normalisation, runtime)
 
 
+def _complete_pads(ops: tuple[ProcessOp, ...], spec: PreprocessSpec | None) -> tuple[ProcessOp, ...]:
+    """A Pad without `value` pads with the vdsp file's Padding (the run-time letterbox's), when given."""
+    if spec is None or spec.passthrough:
+        return ops
+    pad_value = tuple(float(v) for v in spec.pad_value)
+    return tuple(replace(op, value=pad_value) if isinstance(op, PadOp) and op.value is None else op for op in ops)
+
+
+def _complete_letterbox(ops: tuple[ProcessOp, ...], value: onnx.ValueInfoProto, log: BuildLog) -> tuple[ProcessOp, ...]:
+    """`Resize size: [608, 1088], adaptive_side: long` and no Pad (fairmot): the image fits inside the
+    model's box, and the vdsp letterbox pads the rest, centred; calibration pads it the same way."""
+    shape = dims(value)
+    if len(shape) != 4 or not isinstance(shape[2], int) or not isinstance(shape[3], int):
+        return ops
+    box_wh = (shape[3], shape[2])
+    fits = [k for k, op in enumerate(ops) if isinstance(op, ResizeOp) and op.adaptive_side == "long" and op.size_wh == box_wh]
+    if not fits or any(isinstance(op, (PadOp, ResizeOp)) for op in ops[fits[-1] + 1:]):
+        return ops
+    at = fits[-1] + 1
+    log.notes.append(f"dataset.process_ops[{fits[-1]}] fits each image inside {box_wh[0]}x{box_wh[1]} and nothing pads it: "
+                     "padded to the model input, centred, as the vdsp letterbox does")
+    return ops[:at] + (PadOp(size_wh=box_wh),) + ops[at:]
+
+
 def _dataset_files(cfg: CompileConfig, ds: DatasetConfig, log: BuildLog) -> list[Path]:
     from vampy.data.imaging import IMAGE_SUFFIXES
 
+    if ds.path is None:  # int8 is refused without it when the YAML is read; fp16's check may still ask
+        raise InputError(f"{cfg.source}: dataset.path: missing; the dataset section names no calibration files")
     folder = Path(ds.path)
     if not folder.is_dir():
         raise InputError(f"{cfg.source}: dataset.path {folder}: no such folder (relative paths start at the current folder)")
-    suffixes = tuple(f".{s}" for s in ds.suffixes) or IMAGE_SUFFIXES
+    suffixes = tuple(f".{s}" for s in ds.suffixes) or (IMAGE_SUFFIXES if ds.kind == "images" else (".npz",))
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes and fnmatch(p.name, ds.pattern))
     if not files:
         raise InputError(
@@ -174,7 +211,7 @@ def _complete_ops(
     """Put the run-time normalisation where the YAML says `norm_type: None` (the device's job)."""
     from vampy.data.process_ops import norm_range
 
-    norms = [k for k, op in enumerate(ops) if isinstance(op, NormalizeOp) and op.norm != "none"]
+    norms = [k for k, op in enumerate(ops) if isinstance(op, NormalizeOp) and (op.norm != "none" or op.raw_by_choice)]
     if spec is None or spec.passthrough:
         if not norms:
             log.warnings.append(
@@ -216,6 +253,50 @@ def _same_norm(a: NormalizeOp, b: NormalizeOp) -> bool:
                 and np.allclose((a.std or ())[:n], (b.std or ())[:n], rtol=1e-3))
 
 
+# --- npz files: a dataset without process_ops, or --calib_datalist ---
+
+
+def npz_member(arrays: dict[str, np.ndarray], k: int, value: onnx.ValueInfoProto, where: str) -> np.ndarray:
+    """Model input k from one npz: the member named like the input (gen_vamp_data.py's `input_ids`,
+    `attention_mask`, ...), else `input_k` by position (sequence2npz.py, image2npz.py)."""
+    for key in (value.name, f"input_{k}"):
+        if key in arrays:
+            return arrays[key]
+    raise InputError(f"{where}: an npz has neither {value.name!r} nor 'input_{k}' (its keys: {', '.join(sorted(arrays))[:200]}) "
+                     f"for model input {k} {value.name!r}; name the arrays after the model's inputs or input_0..input_N")
+
+
+def _unused_members(arrays: dict[str, np.ndarray], inputs: list[onnx.ValueInfoProto]) -> list[str]:
+    used = {v.name for v in inputs} | {f"input_{k}" for k in range(len(inputs))}
+    return sorted(key for key in arrays if key not in used)
+
+
+def _npz_dataset_samples(
+    cfg: CompileConfig, ds: DatasetConfig, inputs: list[onnx.ValueInfoProto], spec: PreprocessSpec | None, log: BuildLog
+) -> Samples:
+    """Each npz in dataset.path holds the model's inputs; they are fed as they are (cast to the input's dtype)."""
+    from vampy.formats.npz import load_input_npz
+
+    files = _dataset_files(cfg, ds, log)
+    batch = _batch_size(inputs[0])
+    where = f"{cfg.source}: dataset.path {ds.path}"
+    extra = _unused_members(load_input_npz(files[0]), inputs)
+    if extra:
+        log.notes.append(f"dataset: npz members that feed no model input are not used: {', '.join(extra)[:200]}")
+
+    def make(index: int) -> dict[str, np.ndarray]:
+        arrays = [load_input_npz(p) for p in files[index * batch : index * batch + batch]]
+        return {v.name: _as_model_input([_unbatched(npz_member(a, k, v, where), v) for a in arrays], v) for k, v in enumerate(inputs)}
+
+    return Samples("npz", tuple(p.name for p in files), _feed_count(cfg, len(files), batch), make, "none (npz as is)", None)
+
+
+def _unbatched(raw: np.ndarray, value: onnx.ValueInfoProto) -> np.ndarray:
+    """An array that carries the model's batch axis of 1 loses it (the batch is stacked back); a 1-D
+    array of ids stays as it is, so [L] and [1, L] both feed a [1, L] input."""
+    return raw[0] if raw.ndim == len(dims(value)) and raw.shape[0] == 1 else raw
+
+
 # --- --calib_datalist ---
 
 
@@ -242,16 +323,11 @@ def _datalist_samples(cfg: CompileConfig, inputs: list[onnx.ValueInfoProto], spe
 def _npz_tensor(
     cfg: CompileConfig, arrays: dict[str, np.ndarray], k: int, value: onnx.ValueInfoProto, spec: PreprocessSpec | None
 ) -> np.ndarray:
-    """Input k of one npz, as `vampy run --datalist` would feed it (vdsp preprocessing, first planes)."""
-    key = f"input_{k}"
-    if key not in arrays:
-        raise InputError(
-            f"--calib_datalist {cfg.calib_datalist}: an npz has no {key!r} (keys: {', '.join(arrays)}) for model input {value.name!r}"
-        )
-    raw = arrays[key]
+    """Input k of one npz (by name, or input_k), as `vampy run --datalist` would feed it (vdsp preprocessing, first planes)."""
+    raw = npz_member(arrays, k, value, f"--calib_datalist {cfg.calib_datalist}")
     shape = dims(value)
     if spec is None or spec.passthrough or raw.dtype != np.uint8 or len(shape) != 4:
-        return raw[0] if raw.ndim == len(shape) and raw.shape[0] == 1 else raw
+        return _unbatched(raw, value)
     from vampy.data.preprocess import preprocess
 
     out_hw = spec.output_hw or ((shape[2], shape[3]) if isinstance(shape[2], int) and isinstance(shape[3], int) else None)
@@ -260,4 +336,4 @@ def _npz_tensor(
     return tensor[:channels] if isinstance(channels, int) and channels < tensor.shape[0] else tensor
 
 
-__all__ = ["NORM_LABELS", "Samples", "calibration_samples", "check_calibration_inputs", "check_range"]
+__all__ = ["NORM_LABELS", "Samples", "calibration_samples", "check_calibration_inputs", "check_range", "npz_member"]

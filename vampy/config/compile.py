@@ -74,7 +74,7 @@ class PadOp:
 
     pad_to_square: bool = False
     size_wh: tuple[int, int] | None = None
-    value: float | None = None
+    value: float | tuple[float, ...] | None = None  # a tuple: one per channel (a vdsp file's Padding)
 
 
 ProcessOp = DecodeImageOp | CvtColorOp | ResizeOp | ChannelSplitOp | NormalizeOp | ToTensorOp | CenterCropOp | PadOp

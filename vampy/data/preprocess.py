@@ -143,7 +143,8 @@ def _pad(hwc: np.ndarray, edges: PadEdges, value: tuple[int, int, int]) -> np.nd
     return pad_image(hwc, edges, value)
 
 
-def _centred_edges(inner_hw: HW, out_hw: HW) -> PadEdges:
+def centred_edges(inner_hw: HW, out_hw: HW) -> PadEdges:
+    """The letterbox's padding: the odd pixel goes to the bottom and right."""
     top = (out_hw[0] - inner_hw[0]) // 2
     left = (out_hw[1] - inner_hw[1]) // 2
     return PadEdges(top, out_hw[0] - inner_hw[0] - top, left, out_hw[1] - inner_hw[1] - left)
@@ -181,12 +182,27 @@ def letterbox_inner_hw(image_hw: HW, out_hw: HW) -> HW:
     return (inner_h, inner_w)
 
 
+def scaled_hw(image_hw: HW, box_hw: HW, mode: str) -> HW:
+    """The image's size scaled with its aspect ratio kept, rounded as the letterbox rounds: "fit" inside
+    the box (letterbox_inner_hw), "cover" it (the short side onto it); "follow": a 0 side of the box
+    follows the ratio of the other (vamc's -1). The compiler YAML's adaptive Resize uses it."""
+    if mode == "fit":
+        return letterbox_inner_hw(image_hw, box_hw)
+    if mode == "cover":
+        scale = max(box_hw[0] / image_hw[0], box_hw[1] / image_hw[1])
+        return (max(box_hw[0], round(image_hw[0] * scale)), max(box_hw[1], round(image_hw[1] * scale)))
+    if box_hw[0] and box_hw[1]:
+        return box_hw
+    scale = box_hw[0] / image_hw[0] if box_hw[0] else box_hw[1] / image_hw[1]
+    return (box_hw[0] or max(1, round(image_hw[0] * scale)), box_hw[1] or max(1, round(image_hw[1] * scale)))
+
+
 def _geometry_letterbox(spec: PreprocessSpec, hwc: np.ndarray, out_hw: HW | None) -> np.ndarray:
     if out_hw is None:
         return hwc
     inner_hw = letterbox_inner_hw(_hw(hwc), out_hw)
     resized = _resize(spec, hwc, inner_hw)
-    return _pad(resized, _centred_edges(inner_hw, out_hw), spec.pad_value)
+    return _pad(resized, centred_edges(inner_hw, out_hw), spec.pad_value)
 
 
 def _geometry_resize_pad(spec: PreprocessSpec, hwc: np.ndarray, out_hw: HW | None) -> np.ndarray:
@@ -202,7 +218,7 @@ def _geometry_resize_pad(spec: PreprocessSpec, hwc: np.ndarray, out_hw: HW | Non
     if resize_hw is not None:
         hwc = _resize(spec, hwc, resize_hw)
     if edges is None:
-        edges = PadEdges(0, 0, 0, 0) if out_hw is None else _centred_edges(_hw(hwc), out_hw)
+        edges = PadEdges(0, 0, 0, 0) if out_hw is None else centred_edges(_hw(hwc), out_hw)
     _check_padded_size(spec, _hw(hwc), edges, out_hw)
     return _pad(hwc, edges, spec.pad_value)
 
@@ -376,6 +392,6 @@ def normalised_range(norm: str, mean: Sequence[float] | None = None, std: Sequen
 
 
 __all__ = [
-    "INTERPOLATIONS", "RESIZE_BACKENDS", "convert_colour", "crop_image", "is_colour_code", "letterbox_inner_hw",
-    "normalise_inplace", "normalised_range", "pad_image", "preprocess", "resize_image", "synthetic_image",
+    "INTERPOLATIONS", "RESIZE_BACKENDS", "centred_edges", "convert_colour", "crop_image", "is_colour_code", "letterbox_inner_hw",
+    "normalise_inplace", "normalised_range", "pad_image", "preprocess", "resize_image", "scaled_hw", "synthetic_image",
 ]

@@ -2,8 +2,10 @@
 
 The op records (DecodeImageOp, ResizeOp, ...) are vampy.config's; this module only applies them,
 so the compiler's calibration images and the vdsp pipeline of `vampy run` share one resize, crop,
-pad, colour conversion and normalisation. The image stays HWC (or HW) until ToTensor, implied at
-the end, makes float32 CHW.
+pad, colour conversion and normalisation: `Resize adaptive_side: long` + `Pad pad_to_square` is
+the vdsp letterbox (its scaled size, its centred padding, its pad value). The image stays HWC (or
+HW) until ToTensor, implied at the end, makes float32 CHW. Decoding is OpenCV's (RGB, or one gray
+plane for `cv2_flags: 0`) or Pillow's (`backend: pillow`).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from vampy.config import (
@@ -25,9 +28,19 @@ from vampy.config import (
     ToTensorOp,
 )
 from vampy.data.imaging import read_image
-from vampy.data.preprocess import convert_colour, crop_image, is_colour_code, normalise_inplace, normalised_range, pad_image, resize_image
+from vampy.data.preprocess import (
+    centred_edges,
+    convert_colour,
+    crop_image,
+    is_colour_code,
+    normalise_inplace,
+    normalised_range,
+    pad_image,
+    resize_image,
+    scaled_hw,
+)
 from vampy.errors import MAX_REASON_CHARS, InputError, VampyError, first_line
-from vampy.formats.vdsp import PadEdges
+from vampy.formats.vdsp import DEFAULT_PAD_VALUE
 
 
 def check_colour_codes(ops: tuple[ProcessOp, ...], where: str) -> None:
@@ -39,7 +52,8 @@ def check_colour_codes(ops: tuple[ProcessOp, ...], where: str) -> None:
 
 def image_tensor(path: Path, ops: tuple[ProcessOp, ...], where: str) -> np.ndarray:
     """One image file through the ops -> float32 CHW; a failing op is one InputError naming it and the file."""
-    image: np.ndarray = read_image(path)[:, :, ::-1]  # DecodeImage: RGB, as the vendor's pipeline
+    decode = ops[0] if ops and isinstance(ops[0], DecodeImageOp) else DecodeImageOp()
+    image = decode_image(path, decode)
     for k, op in enumerate(ops):
         try:
             image = apply_op(image, op)
@@ -48,6 +62,41 @@ def image_tensor(path: Path, ops: tuple[ProcessOp, ...], where: str) -> np.ndarr
         except Exception as exc:  # noqa: BLE001 - cv2.error and numpy errors from a bad op/image pair
             raise InputError(f"{where}[{k}] ({type(op).__name__[:-2]}) fails on {path.name}: {first_line(exc, MAX_REASON_CHARS)}") from None
     return to_tensor(image)
+
+
+def decode_image(path: Path, op: DecodeImageOp) -> np.ndarray:
+    """The file as HxWx3 uint8 RGB (as the vendor's pipeline decodes), or HxW gray."""
+    if op.backend == "pillow":
+        return _pillow_decode(path, op.grayscale)
+    if op.grayscale:
+        return _cv2_gray(path)
+    return read_image(path)[:, :, ::-1]
+
+
+def _cv2_gray(path: Path) -> np.ndarray:
+    """cv2.imread(path, IMREAD_GRAYSCALE), with read_image's messages."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such image file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the image ({exc.strerror or exc})") from None
+    gray = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    if gray is None:
+        raise InputError(f"{path}: not an image OpenCV can decode (empty, corrupt or unsupported format)")
+    return np.asarray(gray)
+
+
+def _pillow_decode(path: Path, grayscale: bool) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("L" if grayscale else "RGB"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such image file") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: not an image Pillow can decode ({first_line(exc, MAX_REASON_CHARS)})") from None
 
 
 def apply_op(image: np.ndarray, op: ProcessOp) -> np.ndarray:
@@ -70,13 +119,14 @@ def _cvt_color(image: np.ndarray, op: CvtColorOp) -> np.ndarray:
     return convert_colour(image, op.code)
 
 
+_SCALE_MODES = {None: "follow", "long": "fit", "short": "cover"}
+
+
 def _resize_wh(image: np.ndarray, op: ResizeOp) -> tuple[int, int]:
-    if op.adaptive_side is None:
-        return op.size_wh
-    h, w = image.shape[:2]
-    side = min(h, w) if op.adaptive_side == "short" else max(h, w)
-    scale = op.size_wh[0] / side
-    return max(1, round(w * scale)), max(1, round(h * scale))
+    """long: fit inside the box (the letterbox's scaled size); short: cover it; a 0 side follows the ratio."""
+    box_hw = (op.size_wh[1], op.size_wh[0])
+    height, width = scaled_hw((image.shape[0], image.shape[1]), box_hw, _SCALE_MODES[op.adaptive_side])
+    return width, height
 
 
 def _resize(image: np.ndarray, op: ResizeOp) -> np.ndarray:
@@ -97,16 +147,22 @@ def _normalise(image: np.ndarray, op: NormalizeOp) -> np.ndarray:
 
 
 def _center_crop(image: np.ndarray, op: CenterCropOp) -> np.ndarray:
-    return crop_image(image, op.size_wh)
+    if op.backend != "pillow":
+        return crop_image(image, op.size_wh)
+    # torchvision's CenterCrop on a PIL image rounds the corner; OpenCV-style code floors it.
+    width, height = op.size_wh
+    corner_xy = (int(round((image.shape[1] - width) / 2.0)), int(round((image.shape[0] - height) / 2.0)))
+    return crop_image(image, op.size_wh, corner_xy)
 
 
 def _pad(image: np.ndarray, op: PadOp) -> np.ndarray:
-    """To a square or a size, at the bottom and right (as mmcv's Pad)."""
+    """To a square or a size, centred, as the vdsp letterbox pads (value None: its default pad value)."""
     ih, iw = image.shape[:2]
     w, h = (max(ih, iw), max(ih, iw)) if op.pad_to_square else (op.size_wh or (iw, ih))
     if h < ih or w < iw:
         raise ValueError(f"pad to {w}x{h} is smaller than the image {iw}x{ih}")
-    return pad_image(image, PadEdges(0, h - ih, 0, w - iw), op.value)
+    value = DEFAULT_PAD_VALUE if op.value is None else op.value
+    return pad_image(image, centred_edges((ih, iw), (h, w)), value)
 
 
 def _identity(image: np.ndarray, op: ProcessOp) -> np.ndarray:
@@ -125,4 +181,4 @@ _APPLY: dict[type, Callable[[np.ndarray, Any], np.ndarray]] = {
 }
 
 
-__all__ = ["apply_op", "check_colour_codes", "image_tensor", "norm_range", "to_tensor"]
+__all__ = ["apply_op", "check_colour_codes", "decode_image", "image_tensor", "norm_range", "to_tensor"]
