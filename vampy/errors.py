@@ -53,6 +53,14 @@ class OutputError(VampyError):
         self.errno = errno  # the OSError's, when there was one: tells a full disk from a bad name
 
 
+class GateFailed(VampyError):
+    """A quality or speed gate the user set was crossed (`vampy diff --min_snr_db`, `vampy compile
+    --min_snr_db`, `vampy compare --fail_if_slower`, ...): the work finished and its report was
+    written; the message names the gate, the threshold and what crossed it."""
+
+    exit_code = 8
+
+
 class Terminated(KeyboardInterrupt):
     """Raised in the main thread by the CLI's SIGTERM handler: stop like Ctrl-C, exit 143."""
 
@@ -67,6 +75,7 @@ EXIT_CODES: dict[int, str] = {
     5: "worker failure: a worker process died or raised; partial report marked INCOMPLETE",
     6: "partial: the run finished but some entries failed (listed in the report)",
     7: "output error: an output file or folder cannot be written",
+    8: "gate failed: a --min_*/--fail_if_* threshold was crossed (the report is written; the message names what crossed it)",
     130: "interrupted by Ctrl-C (SIGINT)",
     143: "terminated (SIGTERM)",
 }

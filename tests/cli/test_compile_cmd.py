@@ -5,16 +5,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-import onnx
 import pytest
-import yaml
 
+from tests.support.files import write_compile_yaml
 from vampy.cli import main
-from vampy.models.zoo import conv_stack_model
-
-HW = 8
 
 
 def _vampy(args: list[str]) -> int:
@@ -24,38 +18,14 @@ def _vampy(args: list[str]) -> int:
     return code if isinstance(code, int) else 0
 
 
-def write_yaml(tmp_path: Path, precision: str = "int8", edit: Any = None) -> Path:
-    """A tiny conv model, two images and the vamc YAML naming them; `edit` changes the dict first."""
-    rng = np.random.default_rng(0)
-    model = tmp_path / "src.onnx"
-    onnx.save(conv_stack_model([rng.standard_normal(s).astype(np.float32) * 0.3 for s in ((2, 1, 3, 3), (1, 2, 3, 3))],
-                               (1, 1, HW, HW), residual=True, graph_name="t"), str(model))
-    data_dir = tmp_path / "data"
-    data_dir.mkdir(exist_ok=True)
-    for k in range(2):
-        cv2.imwrite(str(data_dir / f"im{k}.bmp"), rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
-    data: dict[str, Any] = {
-        "name": "tiny", "frontend": {"type": "onnx", "checkpoint": str(model), "shape": {"input": [1, 1, HW, HW]}},
-        "backend": {"type": "tvm_vacc", "dtype": precision, "quantize": {"calibrate_mode": "max", "quantize_per_channel": True}},
-        "dataset": {"path": str(data_dir), "sampler": {"suffix": "bmp"},
-                    "process_ops": [{"type": "DecodeImage"}, {"type": "CvtColor", "code": "COLOR_RGB2GRAY"},
-                                    {"type": "Resize", "size": HW}, {"type": "Normalize", "norm_type": "div255"}, {"type": "ToTensor"}]},
-        "workspace": {"path": str(tmp_path / "ws")},
-    }
-    if edit is not None:
-        edit(data)
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
 def test_int8_writes_model_and_metadata(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "result.json"
-    assert _vampy(["compile", str(write_yaml(tmp_path)), "--json", str(report), "-q"]) == 0
+    assert _vampy(["compile", str(write_compile_yaml(tmp_path)), "--json", str(report), "-q"]) == 0
     captured = capsys.readouterr()
     out_dir = tmp_path / "ws" / "tiny"
     lines = captured.out.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"wrote {out_dir / 'mod.onnx'} (+ mod.json): int8, input input [1,1,8,8]")
+    assert len(lines) == 2 and lines[0].startswith(f"wrote {out_dir / 'mod.onnx'} (+ mod.json): int8, input input [1,1,8,8]")
+    assert lines[1].startswith("drift against the float model on 2 sample(s) (the calibration samples): output_0 SNR mean")
     assert "max per-channel, 2 calibration sample(s)" in lines[0] and "Q/DQ" in lines[0]
     assert "vampy: note: ignored vendor-only key backend.type: the vendor's backend (tvm_vacc)" in captured.err and "Traceback" not in captured.err
     meta = json.loads((out_dir / "mod.json").read_text())
@@ -64,7 +34,7 @@ def test_int8_writes_model_and_metadata(tmp_path: Path, capsys: pytest.CaptureFi
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_fp32_and_fp16(tmp_path: Path, capsys: pytest.CaptureFixture[str], precision: str) -> None:
-    assert _vampy(["compile", str(write_yaml(tmp_path, precision))]) == 0
+    assert _vampy(["compile", str(write_compile_yaml(tmp_path, precision))]) == 0
     captured = capsys.readouterr()
     assert f": {precision}, input input [1,1,8,8]" in captured.out
     assert "not used for" in captured.err and (tmp_path / "ws" / "tiny" / "mod.onnx").is_file()
@@ -74,7 +44,7 @@ def test_warning_for_raw_pixel_calibration(tmp_path: Path, capsys: pytest.Captur
     def raw(d: dict[str, Any]) -> None:
         d["dataset"]["process_ops"][3] = {"type": "Normalize", "norm_type": "None"}
 
-    assert _vampy(["compile", str(write_yaml(tmp_path, edit=raw)), "-q"]) == 0
+    assert _vampy(["compile", str(write_compile_yaml(tmp_path, edit=raw)), "-q"]) == 0
     assert "vampy: warning: calibration tensors are raw pixel values 0..255" in capsys.readouterr().err
 
 
@@ -84,7 +54,7 @@ def test_vdsp_params_completes_the_pipeline(tmp_path: Path, capsys: pytest.Captu
 
     vdsp = tmp_path / "v.json"
     vdsp.write_text(json.dumps({"OpType": "FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR", "OpConfig": {"NormaType": "DIV255"}}))
-    assert _vampy(["compile", str(write_yaml(tmp_path, edit=raw)), "--vdsp_params", str(vdsp), "-q"]) == 0
+    assert _vampy(["compile", str(write_compile_yaml(tmp_path, edit=raw)), "--vdsp_params", str(vdsp), "-q"]) == 0
     captured = capsys.readouterr()
     assert "normalisation div255 from --vdsp_params" in captured.out and "warning" not in captured.err
 
@@ -99,7 +69,7 @@ def test_vdsp_params_completes_the_pipeline(tmp_path: Path, capsys: pytest.Captu
     ],
 )
 def test_errors_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: Any, code: int, message: str) -> None:
-    assert _vampy(["compile", str(write_yaml(tmp_path, edit=edit))]) == code
+    assert _vampy(["compile", str(write_compile_yaml(tmp_path, edit=edit))]) == code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "ws").exists()
@@ -108,13 +78,13 @@ def test_errors_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str], e
 def test_missing_yaml_datalist_and_bad_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _vampy(["compile", str(tmp_path / "absent.yaml")]) == 3
     assert "no such compiler YAML file" in capsys.readouterr().err
-    assert _vampy(["compile", str(write_yaml(tmp_path)), "--calib_datalist", str(tmp_path / "absent.txt")]) == 3
+    assert _vampy(["compile", str(write_compile_yaml(tmp_path)), "--calib_datalist", str(tmp_path / "absent.txt")]) == 3
     assert "absent.txt: no such datalist file" in capsys.readouterr().err
-    assert _vampy(["compile", str(write_yaml(tmp_path)), "--no_such_flag"]) == 2
+    assert _vampy(["compile", str(write_compile_yaml(tmp_path)), "--no_such_flag"]) == 2
 
 
 def test_bad_vdsp_and_json_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = str(write_yaml(tmp_path))
+    config = str(write_compile_yaml(tmp_path))
     assert _vampy(["compile", config, "--vdsp_params", str(tmp_path / "absent.json")]) == 3
     assert "absent.json" in capsys.readouterr().err
     assert _vampy(["compile", config, "-q", "--json", str(tmp_path / "no" / "dir" / "r.json")]) == 7
@@ -122,7 +92,7 @@ def test_bad_vdsp_and_json_paths(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_flags_unused_by_fp32_are_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _vampy(["compile", str(write_yaml(tmp_path, "fp32")), "--vdsp_params", str(tmp_path / "v.json")]) == 0
+    assert _vampy(["compile", str(write_compile_yaml(tmp_path, "fp32")), "--vdsp_params", str(tmp_path / "v.json")]) == 0
     assert "note: not used for fp32: --vdsp_params" in capsys.readouterr().err
 
 
@@ -136,7 +106,7 @@ def _vendor_edit(data: dict[str, Any]) -> None:
 
 
 def test_dry_run_prints_the_plan_and_reads_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_yaml(tmp_path, edit=_vendor_edit)
+    config = write_compile_yaml(tmp_path, edit=_vendor_edit)
     (tmp_path / "src.onnx").unlink()  # not read: reported missing
     report = tmp_path / "plan.json"
     assert _vampy(["compile", str(config), "--dry_run", "--json", str(report)]) == 0
@@ -154,21 +124,21 @@ def test_dry_run_prints_the_plan_and_reads_nothing(tmp_path: Path, capsys: pytes
 def test_dry_run_bad_vdsp_file_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     vdsp = tmp_path / "v.json"
     vdsp.write_text("{not json")
-    assert _vampy(["compile", str(write_yaml(tmp_path)), "--dry_run", "--vdsp_params", str(vdsp)]) == 3
+    assert _vampy(["compile", str(write_compile_yaml(tmp_path)), "--dry_run", "--vdsp_params", str(vdsp)]) == 3
     err = capsys.readouterr().err
     assert err.startswith("vampy: error: ") and err.count("\n") == 1 and str(vdsp) in err
 
 
 @pytest.mark.parametrize("frontend", ["pytorch", "huggingface", "keras", "tensorflow", "darknet"])
 def test_other_frontends_exit_3_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], frontend: str) -> None:
-    config = write_yaml(tmp_path, edit=lambda d: d["frontend"].update(type=frontend, model_kwargs={"tp": 1}))
+    config = write_compile_yaml(tmp_path, edit=lambda d: d["frontend"].update(type=frontend, model_kwargs={"tp": 1}))
     assert _vampy(["compile", str(config), "--dry_run"]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"frontend.type: str '{frontend}'" in err and "export the model to ONNX first" in err
 
 
 def test_misspelt_key_warns_and_compiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_yaml(tmp_path, edit=lambda d: d["backend"]["quantize"].update(alibrate_mode="max"))
+    config = write_compile_yaml(tmp_path, edit=lambda d: d["backend"]["quantize"].update(alibrate_mode="max"))
     assert _vampy(["compile", str(config), "-q"]) == 0
     err = capsys.readouterr().err
-    assert "vampy: warning: " in err and "backend.quantize.alibrate_mode: unknown key, probably a misspelling of calibrate_mode" in err
+    assert "vampy: warning: " in err and "backend.quantize.alibrate_mode: not a key vampy knows, probably a misspelling of calibrate_mode" in err

@@ -6,27 +6,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.support.reports import make_report
 from vampy.measure.compare import compare, histogram_inverse_cdf, median_replicates, throughput_replicates, unique_names
 from vampy.errors import UsageError
-from vampy.measure.stats import histogram_us, summarize_latency
-
-
-def make_report(seed: int, median_ms: float = 10.0, qps: float = 100.0, n: int = 4000, windows: int = 10, spread: float = 0.01) -> dict[str, Any]:
-    """A run report dict as summary.py writes it, from lognormal latencies and jittered windows."""
-    rng = np.random.default_rng(seed)
-    latency_ns = (median_ms * 1e6 * np.exp(rng.normal(0, 0.15, n))).astype(np.int64)
-    window_qps = list(qps * (1 + rng.normal(0, spread, windows))) if windows else []
-    return {
-        "kind": "run", "schema_version": 1, "complete": True, "incomplete_reason": None,
-        "model": {"path": "m/mod.onnx"}, "inputs": {"inputs": [{"raw_shape": [3, 8, 8]}]},
-        "instances": 1, "processes": 1, "batch_size": 1, "intra_threads": 2, "samples": n, "requests": n,
-        "throughput_qps": qps, "forward_time_s": n / qps,
-        "e2e": summarize_latency(latency_ns, (50.0, 90.0, 99.0)).to_dict(),
-        "model_latency": summarize_latency(latency_ns * 9 // 10, (50.0, 90.0, 99.0)).to_dict(),
-        "resources": {"cpu_percent_of_machine": 95.0, "rss_peak_mb": 200.0},
-        "stability": {"window_qps": window_qps, "max_deviation": 0.02, "stable": True if windows else None},
-        "histograms": {"e2e": histogram_us(latency_ns), "model": histogram_us(latency_ns * 9 // 10)},
-    }
 
 
 def test_a_known_difference_is_significant() -> None:

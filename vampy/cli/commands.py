@@ -38,3 +38,6 @@ def register(app: typer.Typer) -> None:
     from vampy.cli import report_cmd
 
     report_cmd.register(app)
+    from vampy.cli import diff_cmd
+
+    diff_cmd.register(app)

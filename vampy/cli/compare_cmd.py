@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
@@ -10,7 +10,9 @@ COMPARE_HELP = (
     "Compare run reports (`vampy run --json`) with the first one: throughput, e2e p50/p90/p99, model p50, CPU, "
     "memory, the relative change, and whether the change in throughput and in median e2e latency exceeds "
     "the run's own noise (bootstrap confidence intervals, fixed seed; docs/sweep.md says what they can and "
-    "cannot see). Prints 'no significant difference' when neither does."
+    "cannot see). Prints 'no significant difference' when neither does. CI gates: --fail_if_slower PCT and "
+    "--fail_if_p99_higher PCT exit 8 when a report is worse than the first by more than PCT percent AND the interval "
+    "of the change excludes zero (docs/validation.md)."
 )
 
 
@@ -19,16 +21,29 @@ def register(app: typer.Typer) -> None:
 
 
 def compare_command(
-    reports: List[str] = typer.Argument(..., metavar="REPORT.json", help="Two or more run reports; the first is the baseline."),
-    min_change: float = typer.Option(0.0, "--min_change", help="Changes at most this fraction (0.02 = 2%) are never called significant: put the run-to-run noise you measured here."),
+    reports: list[str] = typer.Argument(..., metavar="REPORT.json", help="Two or more run reports; the first is the baseline."),
+    min_change: float = typer.Option(
+        0.0, "--min_change",
+        help="Changes at most this fraction (0.02 = 2%) are never called significant: put the run-to-run noise you measured here.",
+    ),
     confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
     resamples: int = typer.Option(4000, "--resamples", help="Bootstrap replicates."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (the same files and seed give the same verdict)."),
-    json_path: Optional[str] = typer.Option(None, "--json", help="Write the comparison as JSON."),
-    html: Optional[str] = typer.Option(None, "--html", help="Also write the self-contained HTML page of `vampy report` for this result."),
+    fail_if_slower: float | None = typer.Option(
+        None, "--fail_if_slower", metavar="PCT",
+        help="Gate: exit 8 when a report's throughput is lower, or its median e2e latency higher, than the first's by more than "
+        "PCT percent (25 = 25%) and the bootstrap interval of that change excludes zero.",
+    ),
+    fail_if_p99_higher: float | None = typer.Option(
+        None, "--fail_if_p99_higher", metavar="PCT",
+        help="Gate: exit 8 when a report's p99 e2e latency is higher than the first's by more than PCT percent and the "
+        "bootstrap interval of that change excludes zero.",
+    ),
+    json_path: str | None = typer.Option(None, "--json", help="Write the comparison as JSON."),
+    html: str | None = typer.Option(None, "--html", help="Also write the self-contained HTML page of `vampy report` for this result."),
 ) -> None:
+    from vampy.errors import GateFailed, UsageError
     from vampy.measure.compare import compare, unique_names
-    from vampy.errors import UsageError
     from vampy.results.schema import read_json, write_json
 
     if len(reports) < 2:
@@ -38,7 +53,8 @@ def compare_command(
 
         check_html_path(html, "--html")  # a bad page path fails now, not after the work
     data = [read_json(path, kind="run") for path in reports]
-    result = compare(data, unique_names(reports), seed=seed, resamples=resamples, confidence=confidence, min_change=min_change)
+    result = compare(data, unique_names(reports), seed=seed, resamples=resamples, confidence=confidence, min_change=min_change,
+                     fail_if_slower_pct=fail_if_slower, fail_if_p99_higher_pct=fail_if_p99_higher)
     _print(result, data)
     if json_path:
         write_json(json_path, result.to_dict())
@@ -46,6 +62,8 @@ def compare_command(
         from vampy.report.html import write_page
 
         write_page([result.to_dict(), *data], html)
+    if result.failed_gates:  # after the report is written: CI keeps the evidence
+        raise GateFailed("; ".join(g.text for g in result.failed_gates))
 
 
 def _pct(value: float | None) -> str:
@@ -84,4 +102,5 @@ def _print(result: Any, reports: list[dict[str, Any]]) -> None:
         lines += [f"  {names[k]}: {t.text()}" for t in result.tests_of(k)]
         lines.append(result.verdict(k))
     lines += [f"note: {n}" for n in result.notes]
+    lines += [f"gate {g.text}" for g in result.gates]
     sys.stdout.write("\n".join(lines) + "\n")

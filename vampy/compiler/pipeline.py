@@ -10,7 +10,6 @@ The engine never prints: ORT's prints and log records are captured (the log's in
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -26,13 +25,16 @@ import onnx
 from vampy import __version__
 from vampy.compiler.calibration_data import check_calibration_inputs
 from vampy.compiler.common import BuildLog, dims, fmt_dims, graph_inputs
+from vampy.compiler.drift_check import check_drift, check_samples, used_by_check
 from vampy.compiler.extra_ops import apply_extra_ops
 from vampy.compiler.int8 import build_int8
 from vampy.compiler.plan import ignored_notes
 from vampy.compiler.ranges import mse_range
 from vampy.config import CompileConfig
+from vampy.config.diff import CompileCheck
 from vampy.engines import ort_build
 from vampy.errors import MAX_REASON_CHARS, InputError, ModelError, OutputError, VampyError, first_line
+from vampy.formats.files import write_file
 from vampy.models.info import FLOPS_PER_MAC
 from vampy.models.resolve import file_sha256
 from vampy.progress import NullProgress, Progress
@@ -45,12 +47,15 @@ METADATA_FILE = "mod.json"
 # --- entry point ---
 
 
-def compile_model(cfg: CompileConfig, progress: Progress | None = None, clock: Callable[[], float] = time.perf_counter) -> CompileResult:
-    """Build `<workspace>/<name>/mod.onnx` and `mod.json`; every failure is one VampyError line."""
+def compile_model(
+    cfg: CompileConfig, progress: Progress | None = None, clock: Callable[[], float] = time.perf_counter, check: CompileCheck | None = None,
+) -> CompileResult:
+    """Build `<workspace>/<name>/mod.onnx` and `mod.json`; every failure is one VampyError line. `check`: the
+    self-check against the float model (compiler/drift_check.py; default on for fp16 and int8)."""
     progress = progress or NullProgress()
+    check = check or CompileCheck()
     start_s = clock()
-    log = BuildLog(warnings=list(cfg.warnings), notes=ignored_notes(cfg) + list(cfg.notes)
-                   + [f"not used for {cfg.precision}: {key}" for key in cfg.unused_keys])
+    log = BuildLog(warnings=list(cfg.warnings), notes=ignored_notes(cfg) + list(cfg.notes))
     checkpoint = Path(cfg.checkpoint)
     model = _load_checkpoint(cfg, checkpoint)
     _fix_input_shapes(model, cfg)
@@ -58,19 +63,29 @@ def compile_model(cfg: CompileConfig, progress: Progress | None = None, clock: C
     if cfg.precision == "int8":
         check_calibration_inputs(cfg, model)  # before any slow work
     log.notes += apply_extra_ops(model, cfg)
+    samples, origin = check_samples(cfg, model, check, log)  # a bad --check_datalist fails here, before the build
+    used = used_by_check(cfg, check, samples)
+    log.notes += [f"not used for {cfg.precision}: {key}" for key in cfg.unused_keys if key not in used]
+    if samples is None and (cfg.precision != "fp32" or not check.enabled):
+        log.notes.append(f"drift against the float model not checked: {origin}")
+    drift = None
     with tempfile.TemporaryDirectory(prefix="vampy-compile-") as tmp, ort_build.capture_ort_logs(log.notes):
+        # saved before the build: the fp16 converter may change the graph it is handed
+        reference = _save(model, Path(tmp) / "reference.onnx") if samples is not None else None
         built, calibration = _BUILDERS[cfg.precision](model, cfg, Path(tmp), progress, log)
         _check_loadable(built)
+        if samples is not None and reference is not None:
+            drift = check_drift(reference, built, model, samples, origin, check, progress)
         target = _publish(built, cfg.output_dir)
     macs, params = _macs_params(model, log)
-    result = _describe(cfg, checkpoint, target, calibration, (macs, params), log, compile_time_s=clock() - start_s)
+    result = _describe(cfg, checkpoint, target, calibration, (macs, params), log, compile_time_s=clock() - start_s, drift=drift)
     write_json(cfg.output_dir / METADATA_FILE, result.to_dict())
     return result
 
 
 def _describe(
     cfg: CompileConfig, checkpoint: Path, target: Path, calibration: dict[str, Any] | None,
-    macs_params: tuple[int | None, int | None], log: BuildLog, compile_time_s: float,
+    macs_params: tuple[int | None, int | None], log: BuildLog, compile_time_s: float, drift: dict[str, Any] | None = None,
 ) -> CompileResult:
     built = onnx.load(str(target), load_external_data=False)
     return CompileResult(
@@ -92,6 +107,7 @@ def _describe(
         ignored_keys=list(cfg.ignored_keys),
         warnings=log.warnings,
         notes=log.notes,
+        drift=drift,
     )
 
 
@@ -124,6 +140,10 @@ def _fix_input_shapes(model: onnx.ModelProto, cfg: CompileConfig) -> None:
         if name not in inputs:
             raise InputError(f"{cfg.source}: frontend.shape.{name}: the model has no input {name!r} (its inputs: {', '.join(inputs)})")
         _fix_one(inputs[name], shape, symbols, cfg)
+    for name, low, high in cfg.input_shape_ranges:
+        if name not in inputs:
+            raise InputError(f"{cfg.source}: frontend.shape.{name}: the model has no input {name!r} (its inputs: {', '.join(inputs)})")
+        _fix_range(inputs[name], low, high, symbols, cfg)
     for value in [*model.graph.output, *model.graph.value_info]:
         for dim in value.type.tensor_type.shape.dim:
             if dim.HasField("dim_param") and dim.dim_param in symbols:
@@ -146,6 +166,28 @@ def _fix_one(value: onnx.ValueInfoProto, wanted_dims: tuple[int, ...], symbols: 
         if dim.HasField("dim_param") and dim.dim_param:
             symbols[dim.dim_param] = wanted
         dim.dim_value = wanted
+
+
+def _fix_range(
+    value: onnx.ValueInfoProto, low: tuple[int, ...], high: tuple[int, ...], symbols: dict[str, int], cfg: CompileConfig
+) -> None:
+    """A dynamic range: the dims where min == max are fixed, the others stay dynamic (named, so ORT
+    accepts any size there); a fixed model dim outside the range does not fit."""
+    current = dims(value)
+    if current and (len(current) != len(low) or any(isinstance(d, int) and d > 0 and not a <= d <= b
+                                                     for d, a, b in zip(current, low, high))):
+        raise ModelError(f"{cfg.source}: frontend.shape.{value.name} {list(low)} .. {list(high)} does not fit the model input "
+                         f"{value.name!r} {fmt_dims(current)}")
+    shape = value.type.tensor_type.shape
+    if not current:
+        shape.dim.extend(onnx.TensorShapeProto.Dimension() for _ in low)
+    for k, (dim, a, b) in enumerate(zip(shape.dim, low, high)):
+        if a == b:
+            if dim.HasField("dim_param") and dim.dim_param:
+                symbols[dim.dim_param] = a
+            dim.dim_value = a
+        elif not dim.HasField("dim_value") and not dim.dim_param:
+            dim.dim_param = f"{value.name}_dim{k}"
 
 
 def _check_frontend_dtype(model: onnx.ModelProto, cfg: CompileConfig) -> None:
@@ -208,18 +250,16 @@ def _check_loadable(path: Path) -> None:
 
 
 def _publish(built: Path, out_dir: Path) -> Path:
-    """Copy into out_dir via a temporary name and rename: a reader never sees half a model, and a
-    symlink at the target is replaced, not followed."""
+    """Copy into out_dir through formats/files.write_file (a new random temporary name, fsync, rename):
+    a reader never sees half a model, and a link at the target or a temporary name is never followed."""
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir}: exists and is not a folder; change workspace.path or name")
     target = out_dir / MODEL_FILE
-    tmp = out_dir / f".{MODEL_FILE}.tmp"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built, tmp)
-        os.replace(tmp, target)
+        with built.open("rb") as source:
+            write_file(target, lambda fh: shutil.copyfileobj(source, fh))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"{target}: cannot write ({exc.strerror or exc}); check that workspace.path is writable") from None
     return target
 

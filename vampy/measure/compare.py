@@ -18,6 +18,14 @@ stability windows (stats.stability: slices of equal completions). So:
   excludes 0 and the change is larger than `min_change`. Interval ends use the project's one
   percentile definition (stats.PERCENTILE_METHOD). Fixed seed: the same files give the same verdict.
 
+Gates (`--fail_if_slower PCT`, `--fail_if_p99_higher PCT`, for CI): report k fails when its figure
+moved the wrong way by more than PCT percent of the first report's AND the interval of that change
+excludes zero on the same side. "Slower" is either figure that can be judged: throughput down by more
+than PCT, or median e2e latency up by more than PCT. The p99 gate bootstraps the nearest-rank p99 as
+the median is (the k-th order statistic, k = ceil(0.99 n)). The interval guards only against within-run
+noise; PCT is the margin for what moves between runs, so a rerun of the same configuration passes when
+PCT is above the run-to-run noise of the machine (docs/validation.md).
+
 Limits, stated where the verdict is printed too: this is within-run noise. Requests are treated
 as independent, and the interval knows nothing of what changes between runs (other processes,
 frequency scaling, the memory allocator's luck), which on a shared machine is often larger.
@@ -28,14 +36,15 @@ run-to-run noise you measured (e.g. `vampy sweep` prints it).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from vampy.engines.base import run_label, what_ran
-from vampy.errors import UsageError
+from vampy.errors import InputError, UsageError
 from vampy.measure.stats import PERCENTILE_METHOD
 
 DEFAULT_RESAMPLES = 4000
@@ -80,6 +89,18 @@ class Test:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """A CI gate on report `report` (>= 1) against report 0: failed when the figure moved the wrong way by
+    more than threshold_pct AND the interval of the change excludes zero (module docstring)."""
+
+    gate: str  # fail_if_slower, fail_if_p99_higher
+    report: int
+    threshold_pct: float
+    failed: bool
+    text: str  # one line: what crossed the gate, or why it held
+
+
+@dataclass(frozen=True)
 class Comparison:
     names: tuple[str, ...]
     metrics: tuple[MetricRow, ...]
@@ -91,6 +112,11 @@ class Comparison:
     min_change: float
     engines: tuple[str, ...] = ()  # what ran in each report: "engine precision device" (engine_label)
     systems: tuple[tuple[str, str], ...] = ()  # (engine, device) of each report: a difference here is not a regression
+    gates: tuple[Gate, ...] = ()  # --fail_if_slower / --fail_if_p99_higher, when given
+
+    @property
+    def failed_gates(self) -> list[Gate]:
+        return [g for g in self.gates if g.failed]
 
     def tests_of(self, k: int) -> list[Test]:
         return [t for t in self.tests if t.report == k]
@@ -103,7 +129,8 @@ class Comparison:
             # A faster or slower engine is a different system, not a regression of this one: say so first.
             versus += f" (different engines: {self.engines[k]} vs {self.engines[0]}; not a regression of either)"
         if significant:
-            return f"{versus}: significant difference in " + ", ".join(f"{t.metric} ({t.change:+.1%})" for t in significant if t.change is not None)
+            changes = ", ".join(f"{t.metric} ({t.change:+.1%})" for t in significant if t.change is not None)
+            return f"{versus}: significant difference in {changes}"
         if all(t.significant is None for t in tests):
             return f"{versus}: cannot judge (" + "; ".join(t.note for t in tests) + ")"
         return f"{versus}: no significant difference"
@@ -129,11 +156,17 @@ def histogram_inverse_cdf(edges_us: Sequence[float], counts: Sequence[int], u: n
 
 def median_replicates(histogram: dict[str, Any], rng: np.random.Generator, resamples: int) -> np.ndarray | None:
     """Bootstrap replicates of the nearest-rank median of the histogram's n requests (microseconds)."""
+    return quantile_replicates(histogram, 0.5, rng, resamples)
+
+
+def quantile_replicates(histogram: dict[str, Any], q: float, rng: np.random.Generator, resamples: int) -> np.ndarray | None:
+    """Bootstrap replicates of the nearest-rank q-quantile of the histogram's n requests: the k-th of n
+    draws, k = ceil(q n), is F^-1 of a Beta(k, n+1-k) draw (exact, no n-sized resample)."""
     counts = histogram.get("counts") or []
     n = int(sum(counts))
     if n < 1 or len(histogram.get("edges_us") or []) != len(counts) + 1:
         return None
-    k = math.ceil(n / 2)
+    k = max(1, math.ceil(q * n))
     u = rng.beta(k, n + 1 - k, size=resamples)
     return histogram_inverse_cdf(histogram["edges_us"], counts, u)
 
@@ -156,7 +189,9 @@ def _interval(ratio: np.ndarray, confidence: float) -> tuple[float, float]:
     return low, high
 
 
-def _test(metric: str, k: int, change: float | None, a: np.ndarray | None, b: np.ndarray | None, why: str, confidence: float, min_change: float) -> Test:
+def _test(
+    metric: str, k: int, change: float | None, a: np.ndarray | None, b: np.ndarray | None, why: str, confidence: float, min_change: float,
+) -> Test:
     if a is None or b is None:
         return Test(metric, k, change, None, None, None, why)
     low, high = _interval(b / a, confidence)
@@ -223,7 +258,9 @@ def _config_notes(reports: Sequence[dict[str, Any]], names: Sequence[str]) -> li
         if not r.get("complete", True):
             notes.append(f"{name} is INCOMPLETE ({r.get('incomplete_reason')}): its figures cover part of a run")
         if (r.get("stability") or {}).get("stable") is False:
-            notes.append(f"{name} was unstable (window throughputs up to {r['stability']['max_deviation']:.1%} apart): its figures are noisier than its interval says")
+            spread = r["stability"]["max_deviation"]
+            notes.append(f"{name} was unstable (window throughputs up to {spread:.1%} apart): "
+                         "its figures are noisier than its interval says")
     return notes
 
 
@@ -236,9 +273,10 @@ def _path(report: dict[str, Any], path: str) -> Any:
 
 def compare(
     reports: Sequence[dict[str, Any]], names: Sequence[str], seed: int = 0, resamples: int = DEFAULT_RESAMPLES,
-    confidence: float = DEFAULT_CONFIDENCE, min_change: float = 0.0,
+    confidence: float = DEFAULT_CONFIDENCE, min_change: float = 0.0, fail_if_slower_pct: float | None = None,
+    fail_if_p99_higher_pct: float | None = None,
 ) -> Comparison:
-    """Compare every report with the first one (module docstring: what is tested, and the limits)."""
+    """Compare every report with the first one (module docstring: what is tested, the gates, and the limits)."""
     if len(reports) < 2 or len(reports) != len(names):
         raise UsageError("compare needs at least two run reports (`vampy run --json FILE`)")
     if not 0.5 <= confidence < 1:
@@ -247,6 +285,9 @@ def compare(
         raise UsageError(f"--resamples {resamples}: give between 100 and 1000000")
     if not 0 <= min_change < 1:
         raise UsageError(f"--min_change {min_change}: give a fraction between 0 and 1, e.g. 0.02 for 2%")
+    for flag, pct in (("--fail_if_slower", fail_if_slower_pct), ("--fail_if_p99_higher", fail_if_p99_higher_pct)):
+        if pct is not None and not (math.isfinite(pct) and 0 <= pct <= MAX_GATE_PCT):
+            raise UsageError(f"{flag} {pct}: give a percentage between 0 and {MAX_GATE_PCT:g}, e.g. 25 for 25%")
     metrics = tuple(
         MetricRow(label, path, tuple((v * scale if (v := _figure(r, path)) is not None else None) for r in reports), higher)
         for label, path, scale, higher in METRICS
@@ -257,7 +298,8 @@ def compare(
 
     medians = [median_replicates(r.get("histograms", {}).get("e2e", {}), rng(k, 0), resamples) for k, r in enumerate(reports)]
     problems = [_window_problem(r) for r in reports]
-    rates = [None if problems[k] else throughput_replicates(r["stability"]["window_qps"], rng(k, 1), resamples) for k, r in enumerate(reports)]
+    rates = [None if problems[k] else throughput_replicates(r["stability"]["window_qps"], rng(k, 1), resamples)
+             for k, r in enumerate(reports)]
     tests = []
     for k in range(1, len(reports)):
         why = "; ".join(f"{names[j]}: {problems[j]}" for j in (0, k) if problems[j])
@@ -272,7 +314,65 @@ def compare(
                      + "): a difference between them is the engine's, not a regression")
     elif len({e for e in engines}) > 1:
         notes.append("the reports ran in different precisions (" + "; ".join(f"{n}: {e}" for n, e in zip(names, engines)) + ")")
-    return Comparison(tuple(names), metrics, tuple(tests), tuple(notes), confidence, resamples, seed, min_change, engines, systems)
+    gates: list[Gate] = []
+    if fail_if_slower_pct is not None:
+        gates += [slower_gate(k, fail_if_slower_pct, [t for t in tests if t.report == k], names) for k in range(1, len(reports))]
+    if fail_if_p99_higher_pct is not None:
+        p99 = [_p99_replicates(r, names[k], rng(k, 2), resamples) for k, r in enumerate(reports)]
+        for k in range(1, len(reports)):
+            test = _test("p99 e2e latency", k, metrics[3].change(k), p99[0], p99[k], "", confidence, 0.0)
+            gates.append(p99_gate(k, fail_if_p99_higher_pct, test, names))
+    return Comparison(tuple(names), metrics, tuple(tests), tuple(notes), confidence, resamples, seed, min_change, engines, systems,
+                      tuple(gates))
+
+
+# --- CI gates ---
+
+MAX_GATE_PCT = 10_000.0
+
+
+def _p99_replicates(report: dict[str, Any], name: str, rng: np.random.Generator, resamples: int) -> np.ndarray:
+    values = quantile_replicates(report.get("histograms", {}).get("e2e", {}), 0.99, rng, resamples)
+    if values is None:
+        raise InputError(f"{name}: no e2e latency histogram, which --fail_if_p99_higher needs; use the --json of `vampy run`")
+    return values
+
+
+def _crossed(test: Test, limit: float, higher_is_worse: bool) -> bool:
+    """Moved the wrong way by more than `limit` (a fraction), with the interval wholly on that side of 0."""
+    if test.change is None or test.ci_low is None or test.ci_high is None:
+        return False
+    if higher_is_worse:
+        return test.change > limit and test.ci_low > 0
+    return test.change < -limit and test.ci_high < 0
+
+
+def _moved(test: Test) -> str:
+    if test.change is None or test.ci_low is None or test.ci_high is None:
+        return f"{test.metric} cannot be judged ({test.note})"
+    return f"{test.metric} {test.change:+.1%} (CI [{test.ci_low:+.1%}, {test.ci_high:+.1%}])"
+
+
+def slower_gate(k: int, pct: float, tests: Sequence[Test], names: Sequence[str]) -> Gate:
+    """--fail_if_slower: throughput down, or median e2e latency up, by more than pct % and beyond the noise."""
+    by_metric = {t.metric: t for t in tests}
+    throughput, median = by_metric["throughput"], by_metric["median e2e latency"]
+    if throughput.ci_low is None and median.ci_low is None:
+        raise InputError(f"{names[k]} or {names[0]}: neither throughput nor median latency can be judged "
+                         f"({throughput.note}; {median.note}), which --fail_if_slower needs")
+    crossed = [t for t, worse in ((throughput, False), (median, True)) if _crossed(t, pct / 100, worse)]
+    versus = f"--fail_if_slower {pct:g}: {names[k]} vs {names[0]}"
+    if crossed:
+        return Gate("fail_if_slower", k, pct, True, f"{versus}: FAILED, slower by more than {pct:g}%: " + "; ".join(map(_moved, crossed)))
+    return Gate("fail_if_slower", k, pct, False, f"{versus}: passed (" + "; ".join(_moved(t) for t in (throughput, median)) + ")")
+
+
+def p99_gate(k: int, pct: float, test: Test, names: Sequence[str]) -> Gate:
+    """--fail_if_p99_higher: p99 e2e latency up by more than pct % and beyond the noise."""
+    versus = f"--fail_if_p99_higher {pct:g}: {names[k]} vs {names[0]}"
+    if _crossed(test, pct / 100, True):
+        return Gate("fail_if_p99_higher", k, pct, True, f"{versus}: FAILED, p99 higher by more than {pct:g}%: {_moved(test)}")
+    return Gate("fail_if_p99_higher", k, pct, False, f"{versus}: passed ({_moved(test)})")
 
 
 def unique_names(paths: Sequence[str]) -> list[str]:

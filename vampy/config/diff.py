@@ -1,0 +1,54 @@
+"""`vampy diff`'s config: two output folders of one datalist, what to list and which gates to apply."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from vampy.errors import UsageError
+
+MAX_WORST = 10_000
+
+
+@dataclass(frozen=True)
+class DiffConfig:
+    ref_dir: str  # the reference run's --path_output (e.g. fp32)
+    test_dir: str  # the run under test (e.g. int8), written from the same datalist
+    datalist: str
+    worst: int = 10  # how many of the lowest-SNR lines to list
+    data_range: float | None = None  # psnr_db's R; None: each line's reference max - min
+    min_snr_db: float | None = None
+    min_cosine: float | None = None
+    min_top1_agree: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.worst <= MAX_WORST:
+            raise UsageError(f"--worst {self.worst}: give how many lines to list, 0 to {MAX_WORST}")
+        if self.data_range is not None and not (math.isfinite(self.data_range) and self.data_range > 0):
+            raise UsageError(f"--data_range {self.data_range}: give the outputs' value range, above 0 (1 for [0, 1], 255 for pixels)")
+        if self.min_top1_agree is not None and not 0 <= self.min_top1_agree <= 1:
+            raise UsageError(f"--min_top1_agree {self.min_top1_agree}: give a fraction between 0 and 1, e.g. 0.99")
+        if self.min_cosine is not None and not -1 <= self.min_cosine <= 1:
+            raise UsageError(f"--min_cosine {self.min_cosine}: give a value between -1 and 1, e.g. 0.999")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CompileCheck:
+    """`vampy compile`'s self-check: the built model against the float one on real samples (docs/validation.md).
+
+    Which samples: --check_datalist's npz inputs when given (any precision); else int8's calibration
+    samples, or fp16's YAML dataset; fp32 without --check_datalist is not checked."""
+
+    enabled: bool = True  # --no_check turns it off
+    datalist: str | None = None  # --check_datalist
+    min_snr_db: float | None = None  # the gate: exit 8 when any sample's output falls below
+    worst: int = 5  # samples listed in mod.json's drift.worst
+
+    def __post_init__(self) -> None:
+        if not self.enabled and (self.datalist is not None or self.min_snr_db is not None):
+            raise UsageError("--no_check turns the drift check off; --check_datalist and --min_snr_db need it on")
+        if self.min_snr_db is not None and not math.isfinite(self.min_snr_db):
+            raise UsageError(f"--min_snr_db {self.min_snr_db}: give a finite number of dB, e.g. 30")
