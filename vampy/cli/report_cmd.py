@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import sys
-from typing import List
 
 import typer
 
 REPORT_HELP = (
     "Write one self-contained HTML page (styles, script and figures inline; opens with no network) from any mix of "
-    "vampy's JSON reports: run, sweep, compare, eval, infer, loadgen (--json) and compile's mod.json. Files that are "
+    "vampy's JSON reports: run, sweep, compare, eval, infer, loadgen, diff (--json) and compile's mod.json. Files that are "
     "not vampy reports are listed on the page and on stderr; exit 3 when none is good, 6 when some are."
 )
 
@@ -18,7 +17,9 @@ def register(app: typer.Typer) -> None:
 
 
 def report_command(
-    reports: List[str] = typer.Argument(..., metavar="REPORT.json", help="Report files: --json of run/sweep/compare/eval/infer/loadgen, or a compile mod.json."),
+    reports: list[str] = typer.Argument(
+        ..., metavar="REPORT.json", help="Report files: --json of run/sweep/compare/eval/infer/loadgen/diff, or a compile mod.json.",
+    ),
     output: str = typer.Option(..., "-o", "--output", help="The HTML file to write (ending in .html)."),
 ) -> None:
     from vampy.report.html import write_report

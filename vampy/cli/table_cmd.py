@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Optional, Sequence
 
 import typer
 
@@ -22,18 +22,30 @@ def register(app: typer.Typer) -> None:
 
 
 def table_command(
-    paths: List[str] = typer.Argument(..., metavar="MODEL_DIR", help="Model folders, e.g. deploy_weights/*/ ; report files here are sorted by their kind (so an unquoted --eval glob works)."),
-    run: Optional[List[str]] = typer.Option(None, "--run", metavar="[DIR=]FILE", help="A run report (`vampy run --json`), or DIR=FILE to pair it with a model folder. Repeatable; globs allowed."),
-    eval_: Optional[List[str]] = typer.Option(None, "--eval", metavar="[DIR=]FILE", help="An eval report (`vampy eval --json`), or DIR=FILE to pair it with a model folder. Repeatable; globs allowed."),
-    markdown: Optional[Path] = typer.Option(None, "--markdown", metavar="FILE", help="Also write the Markdown table to this file."),
-    csv_path: Optional[Path] = typer.Option(None, "--csv", metavar="FILE", help="Write the table as CSV: full precision, empty cells for missing figures."),
+    paths: list[str] = typer.Argument(
+        ..., metavar="MODEL_DIR",
+        help="Model folders, e.g. deploy_weights/*/ ; report files here are sorted by their kind (so an unquoted --eval glob works).",
+    ),
+    run: list[str] | None = typer.Option(
+        None, "--run", metavar="[DIR=]FILE",
+        help="A run report (`vampy run --json`), or DIR=FILE to pair it with a model folder. Repeatable; globs allowed.",
+    ),
+    eval_: list[str] | None = typer.Option(
+        None, "--eval", metavar="[DIR=]FILE",
+        help="An eval report (`vampy eval --json`), or DIR=FILE to pair it with a model folder. Repeatable; globs allowed.",
+    ),
+    markdown: Path | None = typer.Option(None, "--markdown", metavar="FILE", help="Also write the Markdown table to this file."),
+    csv_path: Path | None = typer.Option(
+        None, "--csv", metavar="FILE", help="Write the table as CSV: full precision, empty cells for missing figures.",
+    ),
 ) -> None:
     from vampy.errors import UsageError
+    from vampy.report.table_render import render_csv, render_markdown
     from vampy.results.schema import write_text
     from vampy.results.table import collect
-    from vampy.report.table_render import render_csv, render_markdown
 
-    if markdown is not None and csv_path is not None and markdown.resolve() == csv_path.resolve():
+    # The folders resolved, not the names: a link at a name is replaced by the write, never followed.
+    if markdown is not None and csv_path is not None and _where(markdown) == _where(csv_path):
         raise UsageError(f"--markdown and --csv both name {markdown}; give two files")
     table = collect(paths, run or [], eval_ or [], count=_count_graph)
     text = render_markdown(table)
@@ -44,6 +56,11 @@ def table_command(
         write_text(markdown, text, "--markdown")
     if csv_path is not None:
         write_text(csv_path, render_csv(table), "--csv")
+
+
+def _where(path: Path) -> Path:
+    """The file a write to `path` replaces: its folder resolved, its own name as written."""
+    return path.parent.resolve() / path.name
 
 
 def _count_graph(model_path: Path) -> tuple[int, int, Sequence[Sequence[int | None]]]:

@@ -133,7 +133,9 @@ def prepare_image(recipe: str, path: Path, cfg: Image2NpzConfig, npz_name: str) 
         for side in (128, 64, 32, 16):
             image = image.resize((side, side), bilinear)
     elif recipe == "realsr":  # LR-128 and HR-512, each from the original (Q16)
-        realsr_image(image, REALSR_HR_PX).save(Path(str(cfg.hr_path)) / f"{Path(npz_name).stem}.png")
+        hr_png = io.BytesIO()
+        realsr_image(image, REALSR_HR_PX).save(hr_png, format="PNG")
+        write_atomic(Path(str(cfg.hr_path)), f"{Path(npz_name).stem}.png", lambda fh: fh.write(hr_png.getvalue()))  # never through a link
         image = realsr_image(image, REALSR_LR_PX)
     return np.ascontiguousarray(np.asarray(image.convert("RGB")).transpose(2, 0, 1))
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from vampy.engines.base import EngineInfo, EngineOptions, check_engine_flags
 from vampy.errors import MAX_REASON_CHARS, InputError, ModelError, UsageError
+from vampy.formats.files import write_file
 from vampy.models.graph import graph_precision, read_signature
 from vampy.models.info import ModelInfo, TensorInfo
 from vampy.models.resolve import read_sidecar
@@ -93,7 +94,7 @@ class OvSession:
         events = [{"cat": "Node", "name": f"{node}_kernel_time", "dur": total_us, "args": {"op_name": op, "calls": int(calls)}}
                   for (node, op), (total_us, calls) in self._node_us.items()]
         path = Path(f"{self._profile_prefix}_openvino_{time.strftime('%Y%m%d_%H%M%S')}.json")
-        path.write_text(json.dumps(events), encoding="utf-8")
+        write_file(path, lambda fh: fh.write(json.dumps(events).encode("utf-8")))  # the one safe writer: never through a link
         return str(path)
 
 

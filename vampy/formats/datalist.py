@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vampy.errors import InputError
-from vampy.formats.files import open_no_wait
+from vampy.formats.files import read_bounded
 
 # output_%06d.npz sorts in datalist order only up to six digits; more lines would break
 # the readers' `sorted(glob(...))` pairing, so longer datalists are refused.
 MAX_DATALIST_ENTRIES = 1_000_000
 MAX_DATALIST_BYTES = 1 << 28  # 268 bytes a line at the entry limit; stops /dev/zero and the like
-_READ_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -71,18 +70,12 @@ def _read_text(path: Path) -> str:
 
 
 def _read_bounded(path: Path) -> bytes:
-    """The file's bytes, read in chunks so a device such as /dev/zero fails fast instead of filling memory."""
-    chunks: list[bytes] = []
-    total_bytes = 0
-    with open_no_wait(path) as fh:
-        while chunk := fh.read(_READ_CHUNK_BYTES):
-            if b"\0" in chunk:
-                raise InputError(f"{path}: looks binary (an npz?); the datalist is a text file with one npz path per line")
-            total_bytes += len(chunk)
-            if total_bytes > MAX_DATALIST_BYTES:
-                raise InputError(f"{path}: more than {MAX_DATALIST_BYTES} bytes; not a datalist (one npz path per line)")
-            chunks.append(chunk)
-    return b"".join(chunks)
+    """The file's bytes through the one bounded reader (formats/files.py: devices refused, pipes read to
+    their end or refused when silent), then refused when binary."""
+    data = read_bounded(path, MAX_DATALIST_BYTES, "not a datalist (one npz path per line)")
+    if b"\0" in data:
+        raise InputError(f"{path}: looks binary (an npz?); the datalist is a text file with one npz path per line")
+    return data
 
 
 def _resolve(line: str, folder: Path) -> Path:

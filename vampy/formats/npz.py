@@ -5,19 +5,22 @@ against a limit and against the archive's own sizes before numpy allocates anyth
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import stat
 import zipfile
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from vampy.errors import InputError, first_line
-from vampy.formats.files import write_atomic
+from vampy.formats.files import PER_ITEM_DURABLE, open_no_wait, write_atomic
 
 MAX_NPZ_BYTES = 1 << 30
 
@@ -37,15 +40,73 @@ class NpzError(InputError):
 
 
 
-def load_input_npz(path: Path, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.ndarray]:
-    """All arrays of an npz, checked before allocation; NpzError (an InputError) when unusable."""
+@dataclass(frozen=True)
+class NpyHeader:
+    """What one npz member declares in its .npy header, read before numpy allocates anything."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def values(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.values * self.dtype.itemsize
+
+
+# A caller's own rule on each member's declared shape and dtype (the model's rank, a bound from the
+# ground truth): a reason refuses the file before any array is allocated; None accepts the member.
+HeaderCheck = Callable[[str, NpyHeader], str | None]
+
+
+def read_npz_headers(path: Path, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, NpyHeader]:
+    """Every member's declared shape and dtype, checked as load_input_npz checks them; nothing allocated."""
     path = Path(path)
+    with _opened(path) as fh:
+        return _checked_headers(path, fh, max_bytes, None)
+
+
+def load_input_npz(
+    path: Path, max_bytes: int = MAX_NPZ_BYTES, keys: Collection[str] | None = None, check: HeaderCheck | None = None,
+) -> dict[str, np.ndarray]:
+    """The arrays of an npz (only `keys` where given: the others are never allocated), each member's
+    header checked before allocation (the limits, then `check`); NpzError (an InputError) when unusable.
+
+    The file is opened once: the bytes checked are the bytes loaded, whatever happens to the path.
+    """
+    path = Path(path)
+    with _opened(path) as fh:
+        headers = _checked_headers(path, fh, max_bytes, check)
+        wanted = [key for key in headers if keys is None or key in keys]
+        fh.seek(0)
+        with _reading(path), np.load(fh, allow_pickle=False) as npz:
+            return {key: npz[key] for key in wanted}
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[BinaryIO]:
+    """The npz opened once for every read, or NpzError: a folder, a device, a pipe or a socket are refused."""
+    with _reading(path):
+        fh = open_no_wait(path)  # a FIFO would block open() for ever; its type is refused just below
     try:
-        _check_regular_file(path)
-        with zipfile.ZipFile(path) as archive:
-            _check_members(path, archive, max_bytes)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        _check_regular_file(path, os.fstat(fh.fileno()).st_mode)
+        yield fh
+    finally:
+        fh.close()
+
+
+def _checked_headers(path: Path, fh: BinaryIO, max_bytes: int, check: HeaderCheck | None) -> dict[str, NpyHeader]:
+    with _reading(path), zipfile.ZipFile(fh) as archive:
+        return _check_members(path, archive, max_bytes, check)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Every way zipfile and numpy fail on a damaged or hostile file, as one NpzError line."""
+    try:
+        yield
     except NpzError:
         raise
     except FileNotFoundError:
@@ -59,23 +120,17 @@ def load_input_npz(path: Path, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.n
         raise NpzError(path, f"corrupt or unsupported npz ({first_line(exc)})") from None
     except (OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as exc:
         raise NpzError(path, f"corrupt npz ({first_line(exc)})") from None
-    return arrays
 
 
-
-def _check_regular_file(path: Path) -> None:
-    # stat never blocks; opening a FIFO does, and reading /dev/zero never ends.
-    mode = path.stat().st_mode
+def _check_regular_file(path: Path, mode: int) -> None:
+    # Reading /dev/zero never ends; a pipe or socket is not an archive one can seek in.
     if stat.S_ISDIR(mode):
         raise NpzError(path, "is a folder, not an npz file")
     if not stat.S_ISREG(mode):
         raise NpzError(path, "is not a regular file (a device, pipe or socket); give an npz file")
 
 
-
-
-
-def _check_members(path: Path, archive: zipfile.ZipFile, max_bytes: int) -> None:
+def _check_members(path: Path, archive: zipfile.ZipFile, max_bytes: int, check: HeaderCheck | None) -> dict[str, NpyHeader]:
     # Every entry, folders included: np.load reads each one, so each must pass the checks.
     members = archive.infolist()
     if not members:
@@ -83,15 +138,21 @@ def _check_members(path: Path, archive: zipfile.ZipFile, max_bytes: int) -> None
     if len(members) > MAX_NPZ_MEMBERS:
         raise NpzError(path, f"holds {len(members)} members; vampy reads at most {MAX_NPZ_MEMBERS}")
     total_bytes = 0
+    headers: dict[str, NpyHeader] = {}
     for info in members:
-        total_bytes += _declared_bytes(path, archive, info, max_bytes)
+        key, header = _declared(path, archive, info, max_bytes, check)
+        headers[key] = header
+        total_bytes += header.nbytes
         if total_bytes > max_bytes:
             raise NpzError(path, f"its arrays declare {total_bytes} bytes in all, over the {max_bytes}-byte limit")
+    return headers
 
 
-
-def _declared_bytes(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> int:
-    """Read one member's .npy header (a few hundred bytes) and return the size it declares."""
+def _declared(
+    path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int, check: HeaderCheck | None,
+) -> tuple[str, NpyHeader]:
+    """Read one member's .npy header (a few hundred bytes): its key and what it declares, checked
+    (the caller's rule first, so its message names what the caller expected)."""
     key = info.filename.removesuffix(".npy")
     with archive.open(info) as member:
         shape, dtype, header_bytes = _read_npy_header(path, key, member)
@@ -100,7 +161,11 @@ def _declared_bytes(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
     if any(d < 0 for d in shape):
         # numpy's header parser accepts them, and the product can wrap into a huge allocation.
         raise NpzError(path, f"array {key!r} declares shape {shape} with a negative dimension (forged)")
-    declared_bytes = math.prod(shape) * dtype.itemsize
+    header = NpyHeader(shape, dtype)
+    reason = check(key, header) if check is not None else None
+    if reason is not None:
+        raise NpzError(path, reason)
+    declared_bytes = header.nbytes
     if declared_bytes > max_bytes:
         raise NpzError(path, f"array {key!r} declares shape {shape} {dtype} = {declared_bytes} bytes, over the {max_bytes}-byte limit")
     if header_bytes + declared_bytes > info.file_size:
@@ -108,8 +173,7 @@ def _declared_bytes(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
             path,
             f"array {key!r} declares {declared_bytes} bytes but the archive holds {info.file_size - header_bytes} (truncated or forged)",
         )
-    return declared_bytes
-
+    return key, header
 
 
 def _read_npy_header(path: Path, key: str, member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
@@ -130,10 +194,12 @@ def _read_npy_header(path: Path, key: str, member: IO[bytes]) -> tuple[tuple[int
 
 
 
-def write_npz_atomic(folder: Path, name: str, arrays: Mapping[str, np.ndarray]) -> Path:
-    """Save arrays as folder/name (uncompressed npz); never leaves a partial file under that name."""
+def write_npz_atomic(folder: Path, name: str, arrays: Mapping[str, np.ndarray], durable: bool = PER_ITEM_DURABLE) -> Path:
+    """Save arrays as folder/name (uncompressed npz) through the one safe writer (formats/files.py):
+    never a partial file under that name, never written through a link; durable: fsynced first
+    (off by default for these per-line outputs: files.PER_ITEM_DURABLE says why)."""
     members: dict[str, Any] = dict(arrays)  # Any: numpy's stubs type **kwds as savez's own keywords
-    return write_atomic(folder, name, lambda fh: np.savez(fh, **members))
+    return write_atomic(folder, name, lambda fh: np.savez(fh, **members), durable)
 
 
 

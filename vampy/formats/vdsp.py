@@ -52,7 +52,7 @@ from typing import Any, Literal
 import yaml
 
 from vampy.errors import InputError, short_repr
-from vampy.formats.files import check_nesting, read_input_bytes
+from vampy.formats.files import check_nesting, read_input_bytes, shown_key
 from vampy.formats.vdsp_vocab import (  # noqa: F401 - the enums are part of this module's interface
     COLOR_CODES,
     COLOR_LABELS,
@@ -205,7 +205,7 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise _DuplicateKeyError(f"duplicate key {key!r}")
+            raise _DuplicateKeyError(f"duplicate key {shown_key(key)!r}")
         obj[key] = value
     return obj
 
@@ -238,8 +238,8 @@ def _parse_yaml(text: str, source: str) -> object:
         # PyYAML's safe constructors raise plain Python errors (ValueError, IndexError,
         # AttributeError, ...) for values such as the date 2020-13-45, `!!float ''` or a
         # 5000-digit number, and RecursionError for deep nesting; none of them runs user code.
-        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise InputError(f"{source}: not valid YAML (a value cannot be read: {detail}); fix the file") from None
+        # Their messages quote the value (`invalid literal for int(): 'hunter2'`): only the kind is shown.
+        raise InputError(f"{source}: not valid YAML (a value cannot be read: {type(exc).__name__}); fix the file") from None
 
 
 def parse_vdsp(obj: object, source: str) -> PreprocessSpec:
@@ -249,10 +249,13 @@ def parse_vdsp(obj: object, source: str) -> PreprocessSpec:
             f"{source}: a vdsp_params file holds one object {{\"OpType\": ..., \"OpConfig\": {{...}}}}, "
             f"not {type_name(obj)}; fix the file"
         )
+    if obj and "OpType" not in obj and "OpConfig" not in obj:
+        # Some other file (a secret, another tool's config): say so without echoing its keys.
+        raise InputError(f"{source}: neither OpType nor OpConfig at the top level; not a vdsp_params file")
     unknown = sorted(str(key) for key in obj if key not in ("OpType", "OpConfig"))
     if unknown:
         raise InputError(
-            f"{source}: unknown top-level key {short_repr(unknown[0])}; known keys: OpType, OpConfig"
+            f"{source}: unknown top-level key {shown_key(unknown[0])!r}; known keys: OpType, OpConfig"
         )
     op_type = obj.get("OpType")
     if not isinstance(op_type, str) or op_type not in OP_TYPES:

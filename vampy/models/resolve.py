@@ -1,11 +1,11 @@
 """`-m` -> the model file (a file, a vamp prefix, or a folder), its sidecar JSON, its sha256."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from vampy.errors import InputError
+from vampy.formats.files import parse_json, read_bounded
 
 MODEL_SUFFIX = ".onnx"
 
@@ -75,10 +75,11 @@ def read_sidecar(model_path: Path) -> dict[str, Any] | None:
     """
     sidecar = model_path.with_suffix(".json")
     try:
-        if not sidecar.is_file() or sidecar.stat().st_size > MAX_SIDECAR_BYTES:
+        if not sidecar.is_file():
             return None
-        parsed = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        # Bounded and nesting-checked: a file swapped for a pipe or grown since is_file() is still refused.
+        parsed = parse_json(read_bounded(sidecar, MAX_SIDECAR_BYTES, "ignored"), str(sidecar), "a sidecar nests a handful")
+    except (OSError, InputError):
         return None
     return parsed if isinstance(parsed, dict) else None
 

@@ -17,10 +17,7 @@ Two VDSR inputs (`--input`):
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import zipfile
-import zlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +28,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from vampy import __version__
-from vampy.errors import InputError, OutputError, UsageError, first_line
+from vampy.errors import InputError, OutputError, UsageError
+from vampy.formats.files import write_file
+from vampy.formats.npz import NpyHeader, NpzError, load_input_npz
 from vampy.models.resolve import file_sha256
 
 OPSET = 17
@@ -175,15 +174,8 @@ def load_vdsr_weights(path: Path) -> tuple[list[np.ndarray], str]:
     if not path.is_file():
         raise InputError(f"--weights {path}: no such file")
     digest = file_sha256(path)
-    arrays = _read_npz(path)
     layers = vdsr_layers()
-    expected = {key for key, _ in layers}
-    extra = sorted(set(arrays) - expected)
-    if extra:
-        raise InputError(
-            f"--weights {path}: unexpected key {extra[0]!r} "
-            "(VDSR needs exactly: input.weight, residual_layer.0-17.conv.weight, output.weight)"
-        )
+    arrays = _read_npz(path, dict(layers))
     return [_checked_weight(path, arrays, key, shape) for key, shape in layers], digest
 
 
@@ -192,19 +184,42 @@ NPY_MAGIC = b"\x93NUMPY"
 PICKLE_MAGIC = b"\x80"
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+# Weights are float32, float64 at most: the limit holds the largest table twice over in float64.
+_MAX_WEIGHT_ITEM_BYTES = 8
+
+
+def _read_npz(path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The weights through formats/npz.py's checks, each member's header matched to its layer before
+    anything is allocated: a forged header or a gigantic array is refused, not loaded."""
     # Sniff first: np.load calls every non-zip, non-npy file "pickled", which misleads users.
     with path.open("rb") as handle:
         head = handle.read(6)
     if not head.startswith(ZIP_MAGIC):
         raise InputError(f"--weights {path}: {_not_npz_reason(head)}; give the .npz of named float32 arrays")
+    max_bytes = 2 * _MAX_WEIGHT_ITEM_BYTES * sum(math.prod(shape) for shape in shapes.values())
+    refused: list[str] = []  # a header that is no VDSR layer: its own message, not "damaged"
+
+    def check(key: str, header: NpyHeader) -> str | None:
+        problem = _weight_header_problem(key, header, shapes)
+        refused.extend([problem] if problem else [])
+        return problem
+
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            # Reading every array inside the `with` surfaces pickled members here, as an error.
-            return {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        reason = "holds pickled object arrays, refused for safety" if "allow_pickle" in str(exc) else "a damaged .npz archive"
-        raise InputError(f"--weights {path}: {reason} ({first_line(exc)})") from None
+        return load_input_npz(path, max_bytes, check=check)
+    except NpzError as exc:
+        reason = exc.reason if refused else f"a damaged .npz archive ({exc.reason})"
+        raise InputError(f"--weights {path}: {reason}") from None
+
+
+def _weight_header_problem(key: str, header: NpyHeader, shapes: dict[str, tuple[int, ...]]) -> str | None:
+    """Why a member cannot be the layer its key names, from its header alone; None when it can."""
+    if key not in shapes:
+        return f"unexpected key {key!r} (VDSR needs exactly: input.weight, residual_layer.0-17.conv.weight, output.weight)"
+    if header.shape != shapes[key]:
+        return f"key {key!r} has shape {header.shape}, expected {shapes[key]}"
+    if not np.issubdtype(header.dtype, np.floating):
+        return f"key {key!r} has dtype {header.dtype}, expected a float type"
+    return None
 
 
 def _not_npz_reason(head: bytes) -> str:
@@ -357,23 +372,12 @@ def _make_dir(out_dir: Path) -> None:
 
 
 def _write_atomic(out_dir: Path, name: str, payload: bytes) -> Path:
-    """Write via a temporary file in out_dir and rename: a reader never sees half a file, and a
-    symlink already at the target is replaced, not followed, so nothing lands outside out_dir."""
+    """Write through formats/files.write_file (a new random temporary name, fsync, rename): a reader
+    never sees half a file, and a link already at the target is replaced, not followed."""
     target = out_dir / name
     if Path(name).name != name or target.parent.resolve() != out_dir.resolve():
         raise OutputError(f"refusing to write {name!r} outside the output folder {out_dir}")
-    tmp_path: Path | None = None
     try:
-        candidate = out_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        # O_EXCL: never reuse (or follow) an existing file; mode 0666 lets the umask decide, as
-        # for any ordinary file (mkstemp would make it private).
-        handle = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        tmp_path = candidate
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.replace(tmp_path, target)
+        return write_file(target, lambda stream: stream.write(payload))
     except OSError as exc:
-        if tmp_path is not None:
-            tmp_path.unlink(missing_ok=True)
         raise OutputError(f"-o {out_dir}: cannot write {name} ({exc.strerror or exc}); choose a writable folder") from None
-    return target

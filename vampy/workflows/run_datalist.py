@@ -63,7 +63,8 @@ def first_sample_match(tasks: tuple[DatalistTask, ...], info: ModelInfo, index_b
 def _make_output_dir(out_dir: Path) -> None:
     make_output_dir(out_dir, "--path_output")
     _probe_writable(out_dir)
-    # A run killed mid-write leaves its hidden temp file; the finished outputs never need it.
+    # A run killed mid-write leaves its hidden temp file (formats/files.temp_name: `.output_NNNNNN.npz.<hex>.tmp`);
+    # the finished outputs never need it. A link planted under such a name is removed itself, never followed.
     for stale in out_dir.glob(".output_*.tmp"):
         stale.unlink(missing_ok=True)
 

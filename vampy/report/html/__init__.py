@@ -14,19 +14,27 @@ page is written with the good ones and lists the bad, then PartialResult (6).
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from vampy import __version__
 from vampy.errors import InputError, OutputError, PartialResult, UsageError
-from vampy.formats.files import read_input_bytes
+from vampy.formats.files import parse_json, read_input_bytes
 from vampy.report.html.checks import missing_key, unshowable, without_line
 from vampy.report.html.types import Loaded, Source, data_uri
-from vampy.results.schema import SCHEMA_VERSION, check_writable, schema_versions, upgrade, versions_text, write_text
+from vampy.results.schema import (
+    MAX_REPORT_BYTES,
+    REPORT_NEEDS,
+    SCHEMA_VERSION,
+    check_writable,
+    schema_versions,
+    upgrade,
+    versions_text,
+    write_text,
+)
 
-KINDS = ("run", "sweep", "compare", "eval", "infer", "compile", "loadgen")
+KINDS = ("run", "sweep", "compare", "eval", "infer", "compile", "loadgen", "diff")
 HTML_SUFFIXES = (".html", ".htm")
 
 
@@ -42,19 +50,16 @@ def check_html_path(path: str | Path, flag: str) -> Path:
 def load_report(path: Path) -> dict[str, Any]:
     """One file -> a report dict, or InputError naming the file, what is wrong and the fix."""
     try:
-        raw = read_input_bytes(path, "give a vampy JSON report")
+        raw = read_input_bytes(path, "give a vampy JSON report", MAX_REPORT_BYTES)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc}); check the path and its permissions") from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not JSON ({exc}); give the --json file of a vampy command") from None
+    data = parse_json(raw, str(path), REPORT_NEEDS)  # bounded above, nesting checked here: one line, never a RecursionError
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind not in KINDS:
         what = f"a JSON of kind '{kind}'" if kind else "JSON but not a vampy report (no 'kind')"
-        raise InputError(f"{path}: {what}; give the --json of vampy run/sweep/compare/eval/infer/loadgen or a compile mod.json")
+        raise InputError(f"{path}: {what}; give the --json of vampy run/sweep/compare/eval/infer/loadgen/diff or a compile mod.json")
     # compare reports carry no schema_version (measure/compare.py): their absence means version 1.
     version = data.get("schema_version", SCHEMA_VERSION if kind == "compare" else None)
     if version not in schema_versions(kind):
@@ -135,7 +140,7 @@ def write_report(paths: Sequence[str | Path], output: str | Path) -> Loaded:
 
 
 def write_page(reports: Sequence[dict[str, Any]], output: str | Path, flag: str = "--html") -> None:
-    """The --html shortcut of run, sweep, eval, infer and compare: the same page from dicts in hand."""
+    """The --html shortcut of run, sweep, eval, infer, compare and diff: the same page from dicts in hand."""
     try:
         write_text(output, render(Loaded([Source(None, r) for r in reports])), flag)
     except OSError as exc:
