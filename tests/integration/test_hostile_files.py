@@ -398,3 +398,30 @@ def test_a_report_fed_through_a_pipe_is_read_whole(tmp_path: Path) -> None:
     proc = vampy("report", str(fifo), "-o", str(tmp_path / "p.html"))
     writer.join(timeout=TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr
+
+
+def input_bomb(path: Path) -> None:
+    """The issue's 1 MB npz whose input_0 declares (1 << 30,) uint8: under the 1 GiB npz limit."""
+    np.savez_compressed(path, input_0=np.zeros(1 << 30, np.uint8))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(TIMEOUT_S)
+@pytest.mark.parametrize("bomb_line", [0, 1], ids=["first line (read in the parent)", "a later line (read by a worker)"])
+def test_run_datalist_refuses_an_input_bomb_from_its_header_under_a_memory_limit(tmp_path: Path, bomb_line: int) -> None:
+    model = identity_like_model(tmp_path / "id.onnx", ("batch", 3, 8, 8))
+    good = tmp_path / "good.npz"
+    np.savez(good, input_0=np.zeros((3, 8, 8), np.uint8))
+    bomb = tmp_path / "bomb.npz"
+    input_bomb(bomb)
+    assert bomb.stat().st_size < 2_000_000
+    lines = [good, good, good]
+    lines[bomb_line] = bomb
+    (tmp_path / "list.txt").write_text("".join(f"{p}\n" for p in lines))
+    out = tmp_path / "out"
+    proc = vampy("run", "-m", str(model), "--engine", "null", "--datalist", str(tmp_path / "list.txt"), "--path_output", str(out),
+                 "-q", limit_bytes=MEMORY_LIMIT_BYTES)
+    assert proc.returncode == 6, proc.stderr  # the bomb's line failed; the good lines were written
+    failures = json.loads((out / "failures.json").read_text())["failures"]
+    assert [f["index"] for f in failures] == [bomb_line] and "1073741824" in failures[0]["reason"], failures
+    assert sorted(p.name for p in out.glob("output_*.npz")) == [f"output_{k:06d}.npz" for k in range(3) if k != bomb_line]

@@ -31,6 +31,7 @@ DEFAULT_ITERATIONS = 1024  # vamp's usual default: samples per process
 MAX_ITERATIONS = 1 << 40  # samples per process: past this the request counters would near int64 nanosecond sums
 MIN_RATE_QPS = 1e-3  # one sample per 1000 s; below, the schedule's gaps overflow int64 nanoseconds
 MAX_SEED = (1 << 32) - 1
+MAX_SAMPLE_ELEMENTS = 1 << 28  # one sample of one input, from -s or read from a datalist's first npz
 DEFAULT_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 DEFAULT_WARMUP_REQUESTS = 2
 MAX_INSTANCES = 256  # processes x instances
@@ -69,7 +70,7 @@ def _shape_tuple(group: object, flag: str, text: str) -> tuple[int, ...]:
         raise UsageError(f"{flag} {text!r}: each shape must be a non-empty list of whole numbers, e.g. [3,256,256]")
     if any(d < 1 or d > MAX_DIM for d in group):
         raise UsageError(f"{flag} {text!r}: every dimension must be between 1 and {MAX_DIM}")
-    if math.prod(group) > 1 << 28:
+    if math.prod(group) > MAX_SAMPLE_ELEMENTS:
         raise UsageError(f"{flag} {text!r}: {math.prod(group)} elements per sample is more than vampy allows (2^28)")
     return tuple(group)
 

@@ -32,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from vampy.data.inputs import InputPlan
 from vampy.errors import Terminated, UsageError, WorkerError
-from vampy.execution.datalist_task import CollectSink, DatalistInputs, NpzWriter
+from vampy.execution.datalist_task import CollectSink, DatalistInputs, NpzWriter, header_rule
 from vampy.execution.job import DatalistTask, RunJob
 from vampy.execution.pool import timeout_bound_ns
 from vampy.execution.ray_watch import Watch, actor_options, cluster_summary, in_watch_group, node_figures, read_on_node
@@ -199,12 +200,15 @@ def _shipped(inputs: dict[str, Any], path: Path, max_bytes: int = 0) -> dict[str
     return got
 
 
-def read_shard_inputs(items: tuple[tuple[int, str], ...], max_bytes: int) -> dict[str, Any]:
-    """Each input npz of a shard, read here with the local run's checks; its reason when unusable."""
+def read_shard_inputs(items: tuple[tuple[int, str], ...], max_bytes: int, plan: InputPlan) -> dict[str, Any]:
+    """Each input npz of a shard, read here with the local run's checks (the members' headers against
+    the plan before anything is allocated: datalist_task.header_rule); its reason when unusable."""
     inputs: dict[str, Any] = {}
+    keys = plan.datalist_keys
+    check = header_rule(keys, plan)
     for _, path in items:
         try:
-            inputs[path] = load_input_npz(Path(path), max_bytes=max_bytes)
+            inputs[path] = load_input_npz(Path(path), max_bytes=max_bytes, keys=keys, check=check)
         except NpzError as exc:
             inputs[path] = exc.reason
     return inputs
@@ -345,7 +349,7 @@ class _ClusterRun:
                 if shard is None:
                     break  # only shards that must run alone are left, and this actor is busy
                 items = self.job.shards[shard].items
-                inputs = read_shard_inputs(items, WorkerSpec(self.job, 0).max_npz_bytes)
+                inputs = read_shard_inputs(items, WorkerSpec(self.job, 0).max_npz_bytes, self.job.plan)
                 self.inflight[actor.handle.run_shard.remote(items, inputs)] = (actor, shard)
                 busy[actor.index] += 1
                 if self.deaths[shard]:

@@ -221,7 +221,7 @@ class _Driver:
         self.synthetic = SyntheticInputs(job.plan, rng)
         # Datalist lines come from npz files on this machine and their outputs go into --path_output
         # here; a cluster executor hands run_task its own strategies instead (ray_executor.py).
-        self.lines = DatalistInputs(job.plan.datalist_keys, spec.max_npz_bytes)
+        self.lines = DatalistInputs(job.plan.datalist_keys, spec.max_npz_bytes, plan=job.plan)
         self.writer = NpzWriter(job.output_dir) if job.output_dir is not None else None
         self.sink: OutputSink = NpzSink(self.writer, job.output_dtype, self.stop_event.set) if self.writer else NO_OUTPUTS
         capacity = math.ceil(job.stop.requests_per_process / job.instances) * 2 if job.stop.requests_per_process else 1024

@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vampy.config.run import MAX_SAMPLE_ELEMENTS
 from vampy.data.npz_inputs import NpzMatch, match_npz
 from vampy.errors import OutputError, VampyError
 from vampy.execution.job import DatalistTask
 from vampy.formats.datalist import output_name, read_datalist
 from vampy.formats.files import make_output_dir
-from vampy.formats.npz import is_valid_output, load_input_npz
+from vampy.formats.npz import NpyHeader, is_valid_output, load_input_npz
 from vampy.results.schema import write_json
 
 if TYPE_CHECKING:
@@ -52,10 +53,18 @@ def first_sample_match(tasks: tuple[DatalistTask, ...], info: ModelInfo, index_b
     for task in tasks:
         for _, path in task.items:
             try:
-                arrays = load_input_npz(Path(path))
+                arrays = load_input_npz(Path(path), check=_probe_bound)
             except VampyError:
                 continue
             return match_npz(path, arrays, info, index_bounds)
+    return None
+
+
+def _probe_bound(key: str, header: NpyHeader) -> str | None:
+    """The first sample is read before the plan exists: only -s's own limit on a sample's elements holds
+    (a 1 MB npz declaring 2^30 values is refused from its header, never allocated)."""
+    if header.values > MAX_SAMPLE_ELEMENTS:
+        return f"member '{key}' declares {header.values} values, over the {MAX_SAMPLE_ELEMENTS} a sample may hold"
     return None
 
 
