@@ -17,6 +17,7 @@ setup: $(BIN)/vampy
 
 setup-test: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,openvino,ray]'
+	$(BIN)/python -m pip install --quiet --no-deps 'pysodmetrics>=1.6'  # see pyproject.toml's note on the test extra
 
 # Builds the embedded VDSR reference model (seeded random weights: speed is real, accuracy is not)
 # and profiles it with vamp's own command line.

@@ -37,6 +37,7 @@ from vampy.errors import OutputError, PartialResult, UsageError, WorkerError
 if TYPE_CHECKING:
     from vampy.config.sweep import SweepConfig
     from vampy.progress import Progress
+    from vampy.quality.families import FamilyPreset
     from vampy.results.schema import CompileResult, EvalPresetReport, EvalReport, InferPresetReport, InferReport, RunReport
     from vampy.workflows.sweep import Measurement, Point, SweepResult
     from vampy.workflows.sweep_run import SweepReport
@@ -103,9 +104,16 @@ def eval_config(**flags: Any) -> EvalConfig:
     YAML/JSON file of Scoring fields; src_dir is needed only without them or for drrn/vdsr.
     """
     from vampy.config import DEFAULT_EVAL_INPUT_HW
+    from vampy.quality.families import family_preset
     from vampy.quality.preset_eval import resolve_scoring
 
     v = read_flags("eval_config", EVAL_FLAGS, flags)
+    family = family_preset(v["preset"])
+    if family is not None:
+        return _family_eval_config(v, family)
+    for name in ("gt_dir", "input_npz_path", "out_npz_dir"):
+        if v[name] is None:
+            raise UsageError(f"--{name} is required (the vendor's eval flags: --gt_dir, --input_npz_path, --out_npz_dir)")
     hw, native = v["input_shape"], v["native"]
     if native and hw is not None:
         raise UsageError("--native compares at the ground truth's own size; drop --input_shape or --native")
@@ -126,6 +134,31 @@ def eval_config(**flags: Any) -> EvalConfig:
         gt_pattern=v["gt_pattern"], draw_dir=v["draw_dir"], json_path=v["json"],
         preset=record.name if record and v["preset"] else None, scoring_path=v["scoring"], lr_dir=v["lr_dir"],
         model_type=v["model_type"],
+    )
+
+
+def _family_eval_config(v: dict[str, Any], family: FamilyPreset) -> EvalConfig:
+    """EvalConfig of a non-SR preset (vampy/quality/families.py): its vendor flags, checked by what it needs.
+
+    --npz_txt/--npz_dir (the classification scripts' names) and --input_npz_path/--out_npz_dir are one
+    pair of fields; --input_shape is kept as given (A, B): the preset reads it as its script does.
+    """
+    given = dict(v, npz_txt=v["npz_txt"] or v["input_npz_path"], npz_dir=v["npz_dir"] or v["out_npz_dir"])
+    # The NLP and text presets' own names for the outputs folder, the datalist and the label file.
+    outputs_dir = given["npz_dir"] or v["result_dir"] or v["pred_npz_dir"] or v["vamp_output_dir"]
+    datalist = given["npz_txt"] or v["npz_datalist"] or v["vamp_datalist_path"] or ""
+    labels_path = v["labels_path"] or v["label_path"] or v["eval_path"] or v["label_file"] or v["gt"]
+    missing = [f"--{name}" for name in family.needs if given.get(name) is None]
+    if missing:
+        raise UsageError(f"preset {family.name} needs {' '.join(missing)} (its script's flags: {' '.join('--' + n for n in family.needs)})")
+    if v["scoring"] is not None or v["native"]:
+        raise UsageError(f"preset {family.name}: --scoring and --native apply to the super-resolution presets only")
+    return EvalConfig(
+        src_dir=v["src_dir"] or "", gt_dir=v["gt_dir"] or "", datalist=datalist, outputs_dir=outputs_dir,
+        input_hw=v["input_shape"], pair_by_order=True, draw_dir=v["draw_dir"], json_path=v["json"], preset=family.name,
+        result_txt=v["result_txt"], label_txt=v["label_txt"], num_bits=v["num_bits"], labels_path=labels_path,
+        datasets_name=v["datasets_name"], image_dir=v["input_image_dir"], txt_dir=v["txt"], model_hw=v["model_size"],
+        det_format=v["format"],
     )
 
 
@@ -159,6 +192,7 @@ def sweep_config(**flags: Any) -> SweepConfig:
     return SweepConfig(
         base=base, space=space, max_p99_ms=v["max_p99_ms"], csv_path=v["csv"], json_path=v["json"], plot_path=v["plot"],
         strategy=v["search"], engines=parse_engines(v["engines"]), ray_address=v["ray"],
+        accuracy_datalist=v["accuracy_datalist"], min_snr_db=v["min_snr_db"], reference_model=v["reference_model"],
     )
 
 

@@ -33,9 +33,7 @@ def eval_command(list_presets: bool, html: str | None, quiet: bool, **flags: Any
     if list_presets:
         _print_presets()
         return
-    for name in ("gt_dir", "input_npz_path", "out_npz_dir"):
-        _need(f"--{name}", flags[name])
-    cfg = eval_config(**flags)
+    cfg = eval_config(**flags)  # it checks the flags the preset (or the Y eval) needs
     json_path = cfg.json_path
     if html:
         from vampy.report.html import check_html_path
@@ -43,7 +41,9 @@ def eval_command(list_presets: bool, html: str | None, quiet: bool, **flags: Any
         check_html_path(html, "--html")  # a bad page path fails now, not after the work
     with RichProgress(quiet=quiet) as progress:
         report = run_eval(cfg, progress)
-    if report.kind == "eval" and hasattr(report, "scoring"):
+    if report.preset in family_names():
+        _print_family_table(report)
+    elif report.kind == "eval" and hasattr(report, "scoring"):
         _print_preset_table(report)
     else:
         _print_table(report)
@@ -62,12 +62,45 @@ def eval_command(list_presets: bool, html: str | None, quiet: bool, **flags: Any
                             "could not be scored (listed above); the mean covers the rest")
 
 
-def _need(flag: str, value: str | None) -> str:
-    from vampy.errors import UsageError
+def family_names() -> set[str]:
+    from vampy.quality.families import FAMILY_PRESETS
 
-    if value is None:
-        raise UsageError(f"{flag} is required (the vendor's eval flags: --gt_dir, --input_npz_path, --out_npz_dir)")
-    return value
+    return set(FAMILY_PRESETS)
+
+
+def _print_family_table(report: Any) -> None:
+    """A non-SR preset: each image's metrics, the report's metrics, then the vendor script's own result line."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vampy.quality.families import FAMILY_PRESETS
+    from vampy.quality.family_eval import vendor_line
+
+    preset = FAMILY_PRESETS[report.preset]
+    table = Table(title=f"preset {preset.name} (convention {preset.convention}): {preset.scripts}")
+    names = list(dict.fromkeys(name for image in report.images for name in image.metrics))
+    for column in ("image", *names):
+        table.add_column(column, justify="left" if column == "image" else "right")
+    for image in report.images:
+        table.add_row(image.name, *(_figure(image.metrics.get(name)) for name in names))
+    Console(width=160).print(table)
+    for name, value in report.metrics.items():
+        if not isinstance(value, (list, dict)):
+            print(f"{name}: {value}")
+    # The scripts name the last file (.png); TR-1's prints its --datasets_name first.
+    dataset = _sod_dataset(report.config) if preset.family == "sod" else str(report.config.get("datasets_name", ""))
+    print(vendor_line(preset, report.metrics, f"{report.images[-1].name}.png", dataset, int(report.config.get("num_bits", 3))))
+
+
+def _sod_dataset(config: dict[str, Any]) -> str:
+    """PySOD titles its table with the dataset's name; its configs name ECSSD/mask, so the masks' parent folder."""
+    from pathlib import Path
+
+    return Path(str(config.get("gt_dir") or "")).resolve().parent.name
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _print_presets() -> None:
@@ -82,6 +115,14 @@ def _print_presets() -> None:
     for row in preset_rows():
         table.add_row(*row)
     Console(width=200).print(table)
+    from vampy.quality.families import family_rows
+
+    others = Table(title="the other families (vampy eval --preset NAME, the vendor scripts' flags)")
+    for column in ("preset", "conv.", "flags", "metrics", "scripts"):
+        others.add_column(column, overflow="fold")
+    for row in family_rows():
+        others.add_row(*row)
+    Console(width=200).print(others)
 
 
 def _print_preset_table(report: Any) -> None:

@@ -13,8 +13,9 @@ import json
 import math
 import numbers
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from vampy.config.checks import DEFAULT_GT_PATTERN, DEFAULT_SHAVE_PX
 from vampy.config.run import DEFAULT_WARMUP_REQUESTS
@@ -220,8 +221,8 @@ RUN_FLAGS: tuple[Flag, ...] = (
     Flag("iterations", ("--iterations",), "int", None, "Samples per process (default 1024 unless -t is given).", to="iterations"),
     Flag("duration", ("-t", "--duration"), "float", None, "Seconds to measure; with --iterations too, whichever comes first.",
          to="duration_s"),
-    Flag("warmup", ("--warmup",), "int", DEFAULT_WARMUP_REQUESTS, "Warm-up requests per instance, excluded from the figures and reported apart.",
-         to="warmup_requests"),
+    Flag("warmup", ("--warmup",), "int", DEFAULT_WARMUP_REQUESTS,
+         "Warm-up requests per instance, excluded from the figures and reported apart.", to="warmup_requests"),
     Flag("threads", ("--threads",), "int", None,
          "Engine threads per instance: ONNX Runtime intra-op threads, OpenVINO threads per stream "
          "(default: cores / (processes x instances), at least 1).", to="threads"),
@@ -269,7 +270,8 @@ RUN_FLAGS: tuple[Flag, ...] = (
     Flag("backend", ("--backend",), "str", None, "vamp-only; accepted and ignored.",
          vendor_note="--backend selects the vendor's runtime; vampy's is --engine (default onnxruntime, CPU)"),
     Flag("forward_mode", ("--forward_mode",), "str", None, "vamp-only; accepted (vampy is always synchronous per instance).",
-         vendor_note="--forward_mode: vampy always measures synchronous requests per instance (its model latency is the session call alone)"),
+         vendor_note="--forward_mode: vampy always measures synchronous requests per instance "
+                     "(its model latency is the session call alone)"),
     Flag("dry_run", ("--dry_run",), "bool", False, "Print the resolved configuration as JSON and exit 0, loading nothing.",
          to="dry_run", scope="config"),
     Flag("plot", ("--plot",), "path", None,
@@ -319,6 +321,14 @@ SWEEP_FLAGS: tuple[Flag, ...] = (
          "Run each point alone on one node of the Ray cluster at ADDRESS (HOST:PORT, ray://HOST:PORT or auto), grid points "
          "on several nodes at once; points on different kinds of machine are ranked per kind. pip install 'vampy[ray]'; "
          "see docs/cluster.md."),
+    Flag("accuracy_datalist", ("--accuracy_datalist",), "path", None,
+         "Check each engine once on this datalist against the reference's outputs (with --min_snr_db): an engine under the "
+         "gate keeps its points in the table, marked, but none can win (docs/validation.md)."),
+    Flag("min_snr_db", ("--min_snr_db",), "float", None,
+         "The accuracy gate: the lowest SNR (dB) of any line's output against the reference, as `vampy diff` computes it."),
+    Flag("reference_model", ("--reference_model",), "path", None,
+         "The accuracy check's reference, run on ONNX Runtime (CPU) in its own precision; default: the swept model "
+         "(give the fp32 model when sweeping an int8 one)."),
     Flag("plot", ("--plot",), "path", None, "Write throughput against p99 latency, Pareto front marked, as PNG.", scope="config"),
     _HTML,
     Flag("quiet", ("-q", "--quiet"), "bool", False, "No line per point on stderr.", scope="cli"),
@@ -372,9 +382,10 @@ INFER_FLAGS: tuple[Flag, ...] = (
 EVAL_FLAGS: tuple[Flag, ...] = (
     Flag("src_dir", ("--src_dir",), "path", None,
          "Folder of the source (bicubic-upscaled) images the npz inputs were made from (the Y eval, and --preset drrn/vdsr)."),
-    Flag("gt_dir", ("--gt_dir",), "path", REQUIRED, "Folder of the ground-truth images."),
-    Flag("input_npz_path", ("--input_npz_path",), "path", REQUIRED, "The datalist the outputs were made from."),
-    Flag("out_npz_dir", ("--out_npz_dir",), "path", REQUIRED, "Folder of the output npz files."),
+    # Required by every preset but imagenet_topk (its vendor flags are --npz_txt/--npz_dir): eval_config checks them.
+    Flag("gt_dir", ("--gt_dir",), "path", None, "Folder of the ground-truth images (masks for the salient-object presets)."),
+    Flag("input_npz_path", ("--input_npz_path",), "path", None, "The datalist the outputs were made from."),
+    Flag("out_npz_dir", ("--out_npz_dir",), "path", None, "Folder of the output npz files."),
     Flag("input_shape", ("--input_shape",), "hw", None,
          "H W to compare at (ground truth and source resized bilinearly); default 256 256. With a preset: the size that preset's "
          "script uses it for (drrn, vdsr, ecbsr, fsrnet, sparnet)."),
@@ -394,6 +405,30 @@ EVAL_FLAGS: tuple[Flag, ...] = (
          "YAML/JSON file of scoring fields (docs/eval.md), over --preset's or the defaults: for a model the zoo does not have."),
     Flag("lr_dir", ("--lr_dir",), "path", None, "ecbsr: folder of the LR images (NAME.png) whose chroma recolours the Y output."),
     Flag("model_type", ("--model_type",), "str", None, "real_esrgan: x4plus (GT suffix x4), anything else x2; as its script."),
+    # The other families' vendor flags (ZOO-EVAL.md): imagenet_topk's two scripts, PySOD's table precision.
+    Flag("npz_txt", ("--npz_txt",), "path", None, "imagenet_topk: the datalist (vamp_npz_decode.py's npz_txt); as --input_npz_path."),
+    Flag("npz_dir", ("--npz_dir",), "path", None, "imagenet_topk: the folder of output npz files (npz_dir); as --out_npz_dir."),
+    Flag("result_txt", ("--result_txt",), "path", None,
+         "imagenet_topk: write the decode stage's result file here (5 lines an image, byte-identical to vamp_npz_decode.py's)."),
+    Flag("label_txt", ("--label_txt",), "path", None, "imagenet_topk: class names, one a line by class id (the zoo's imagenet.txt)."),
+    Flag("num_bits", ("--num_bits",), "int", 3, "sod_*: decimals of the printed table (PySOD's --num-bits); the report is unrounded."),
+    # The NLP and text-recognition presets' vendor flags (ZOO-EVAL.md 2.11, 2.12).
+    Flag("result_dir", ("--result_dir",), "path", None, "imdb, mrpc, ner_people_daily: the folder of output npz files."),
+    Flag("labels_path", ("--labels_path",), "path", None, "imdb: the label file, one integer class a line."),
+    Flag("eval_path", ("--eval_path",), "path", None, "mrpc: MRPC's dev.tsv (a header line, then the label in column 0)."),
+    Flag("label_path", ("--label_path",), "path", None, "ner_people_daily: the label file, one [id,id,...] line a sentence."),
+    Flag("label_file", ("--label_file",), "path", None, "ctc_*: the label file, 'path label' a line."),
+    Flag("pred_npz_dir", ("--pred_npz_dir",), "path", None, "ctc_*: the folder of output_NNNNNN.npz files."),
+    Flag("npz_datalist", ("--npz_datalist",), "path", None, "ctc_*: the datalist the outputs were made from."),
+    Flag("datasets_name", ("--datasets_name",), "str", "IIIT5k_3000", "ctc_*: the name printed before the result, as the script does."),
+    # The detection presets' vendor flags (ZOO-EVAL.md 2.2): the reader's and eval_map.py's.
+    Flag("format", ("--format",), "str", "bbox", "coco_det*: COCOeval's iouType (eval_map.py's --format); only bbox is scored."),
+    Flag("input_image_dir", ("--input_image_dir",), "path", None, "coco_det*: the original images (read for their sizes)."),
+    Flag("model_size", ("--model_size",), "hw", None, "coco_det*: the model's input H W the boxes are in (default 640 640)."),
+    Flag("vamp_datalist_path", ("--vamp_datalist_path",), "path", None, "coco_det*: the datalist the outputs were made from."),
+    Flag("vamp_output_dir", ("--vamp_output_dir",), "path", None, "coco_det*: the folder of output npz files."),
+    Flag("txt", ("--txt",), "path", None, "coco_det*: write one <stem>.txt per image here (the reader's files) and score them."),
+    Flag("gt", ("--gt",), "path", None, "coco_det*: COCO's instances json (eval_map.py's --gt)."),
     Flag("json", ("--json",), "path", None, "Write the full report as JSON."),
     Flag("list_presets", ("--list_presets",), "bool", False, "Print the presets and their parameters, then exit.", scope="cli"),
     _HTML,
@@ -435,3 +470,29 @@ def loadgen_config_from(values: dict[str, Any]) -> Any:
 
     renamed = {"shape": "shapes", "min_duration": "min_duration_s", "max_duration": "max_duration_s"}
     return LoadgenConfig(**{renamed.get(name, name): value for name, value in values.items()})
+
+# --- vampy diff ---
+
+DIFF_FLAGS: tuple[Flag, ...] = (
+    # Spellings without a dash are positional arguments (vampy/cli/flags.py).
+    Flag("ref_dir", ("REF_DIR",), "path", REQUIRED, "The reference run's --path_output folder (output_NNNNNN.npz), e.g. fp32."),
+    Flag("test_dir", ("TEST_DIR",), "path", REQUIRED, "The folder of the run under test, from the same datalist, e.g. int8."),
+    Flag("datalist", ("--datalist",), "path", REQUIRED, "The datalist both runs were given: line i is output_{i:06d}.npz on each side."),
+    Flag("worst", ("--worst",), "int", 10, "List this many lines with the lowest SNR (each line's worst tensor)."),
+    Flag("data_range", ("--data_range",), "float", None,
+         "psnr_db's value range R (1 for [0, 1] outputs, 255 for pixels); default: each line's reference max - min."),
+    Flag("min_snr_db", ("--min_snr_db",), "float", None, "Gate: exit 8 when any line's SNR (dB) of any output is below this."),
+    Flag("min_cosine", ("--min_cosine",), "float", None, "Gate: exit 8 when any line's cosine similarity is below this, e.g. 0.999."),
+    Flag("min_top1_agree", ("--min_top1_agree",), "float", None,
+         "Gate: exit 8 when the top-1 agreement over every [N, C] score row is below this fraction, e.g. 0.99."),
+    Flag("json", ("--json",), "path", None, "Write the report (per-line records, summaries, worst lines, gates) as JSON.", scope="cli"),
+    _HTML,
+    _QUIET_BAR,
+)
+
+
+def diff_config_from(values: dict[str, Any]) -> Any:
+    """DiffConfig from read_flags(DIFF_FLAGS, ...)'s values."""
+    from vampy.config.diff import DiffConfig
+
+    return DiffConfig(**{name: value for name, value in values.items() if name in DiffConfig.__dataclass_fields__})

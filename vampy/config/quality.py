@@ -67,9 +67,25 @@ class EvalConfig:
     scoring_path: str | None = None
     lr_dir: str | None = None  # ecbsr: the LR images whose chroma recolours the Y output
     model_type: str | None = None  # real_esrgan: x4plus -> GT suffix x4, else x2
+    # The other families' presets (vampy/quality/families.py). With them input_hw is --input_shape's two
+    # numbers as given: each preset reads them as its script does (PIL (w, h), cv2 dsize, ...).
+    result_txt: str | None = None  # imagenet_topk: the decode stage's result file
+    label_txt: str | None = None  # imagenet_topk: class names by id
+    num_bits: int = 3  # sod_*: the printed table's decimals
+    # The detection, text and NLP presets: their ground-truth file (--labels_path, --label_path, --eval_path,
+    # --label_file, by preset) and the name TR-1 prints before its result. datalist is "" where a preset has none.
+    labels_path: str | None = None
+    datasets_name: str = "IIIT5k_3000"  # TR-1's own default
+    # The detection presets: --input_image_dir (read for sizes), --txt (the per-image txt files), --model_size H W, --format.
+    image_dir: str | None = None
+    txt_dir: str | None = None
+    model_hw: tuple[int, int] | None = None
+    det_format: str = "bbox"
 
     def __post_init__(self) -> None:
         check_choice("--ycbcr", self.ycbcr, YCBCR_METHODS)
+        if not 0 <= self.num_bits <= 16:
+            raise UsageError(f"--num_bits {self.num_bits}: give 0..16 decimals")
         if not 0 <= self.shave_px <= 1000:
             raise UsageError(f"--scale {self.shave_px}: the border to shave must be between 0 and 1000 pixels")
         check_hw("--input_shape", self.input_hw)

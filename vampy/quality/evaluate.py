@@ -40,7 +40,7 @@ from vampy.data.imaging import IMAGE_SUFFIXES, colourise, encode_png, read_image
 from vampy.errors import InputError
 from vampy.formats.datalist import DatalistEntry, output_name, read_datalist
 from vampy.formats.files import make_output_dir, write_bytes_atomic
-from vampy.formats.npz import load_input_npz
+from vampy.formats.npz import HeaderCheck, NpyHeader, load_input_npz, read_npz_headers
 from vampy.progress import NullProgress, Progress
 from vampy.quality.metrics import psnr_y, ssim_y
 from vampy.results.schema import EvalReport, EvalScores, FileProblem, ScoredImage
@@ -107,8 +107,9 @@ def _pairs(cfg: EvalConfig, entries: list[DatalistEntry]) -> list[_Pair]:
 def _score(cfg: EvalConfig, pair: _Pair, sources: FolderIndex, ground_truth: FolderIndex) -> ScoredImage:
     source_path = _find_one(sources, globlib.escape(pair.name) + ".*", f"source image for {pair.entry.text}", images_only=True)
     gt_path = find_ground_truth(ground_truth, cfg.gt_pattern, pair.name, source_path.name)
-    sr_y = read_output_y(pair.output)
     gt_bgr, source_bgr = read_image(gt_path), read_image(source_path)
+    # The images first: their sizes bound what the output may declare before it is loaded.
+    sr_y = read_output_y(pair.output, output_values_limit(gt_bgr.shape[:2], cfg.input_hw))
     source_y, gt_y = compare_planes(source_bgr, gt_bgr, cfg.input_hw, cfg.ycbcr, cfg.shave_px)
     height_px, width_px = gt_y.shape
     check_size(pair.output, sr_y, gt_y, "--input_shape" if cfg.input_hw else "--native: the ground truth's size")
@@ -207,11 +208,46 @@ def _find_one(index: FolderIndex, pattern: str, what: str, images_only: bool) ->
     return matches[0]
 
 
-def read_output_y(path: Path) -> np.ndarray:
-    """The vendor's reader: output_0[0][0] as float32, clipped to [0, 1], x255, rounded to uint8."""
-    arrays = load_input_npz(path)
+# An output may hold more values than its ground truth has pixels (channels, a batch, a model that
+# upscales more than the data did), but not orders of magnitude more: 16x holds any real model's
+# output and keeps a 261 KB npz declaring uint8 1x1x16384x16384 from costing gigabytes.
+OUTPUT_VALUES_PER_GT_PIXEL = 16
+OUTPUT_RANK = 4  # (N, C, H, W), as vamp writes
+
+
+def output_values_limit(gt_hw: Sequence[int], compare_hw: Sequence[int] | None) -> int:
+    """The most values an output scored against this ground truth may declare (16x the larger of its
+    pixels and the compare size's)."""
+    pixels = max(int(gt_hw[0]) * int(gt_hw[1]), int(compare_hw[0]) * int(compare_hw[1]) if compare_hw else 0)
+    return OUTPUT_VALUES_PER_GT_PIXEL * max(pixels, 1)
+
+
+def output_header_check(key: str, max_values: int) -> HeaderCheck:
+    """Refuses, from its header alone, an output `key` that is not (N, C, H, W) or declares more than
+    max_values values; the members eval does not read are never loaded, so they are not judged."""
+
+    def check(member: str, header: NpyHeader) -> str | None:
+        if member != key:
+            return None
+        if len(header.shape) != OUTPUT_RANK:
+            return f"{key} has shape {header.shape}; expected (N, C, H, W) with the batch dimension kept, as vamp writes"
+        if header.values > max_values:
+            return (f"{key} declares shape {header.shape} ({header.values} values), over the {max_values} its ground truth "
+                    f"allows ({OUTPUT_VALUES_PER_GT_PIXEL}x its pixels); not an output of this datalist's model")
+        return None
+
+    return check
+
+
+def read_output_y(path: Path, max_values: int | None = None) -> np.ndarray:
+    """The vendor's reader: output_0[0][0] as float32, clipped to [0, 1], x255, rounded to uint8.
+
+    max_values (output_values_limit): refused from the header, before loading, when larger.
+    """
+    check = output_header_check(OUTPUT_KEY, max_values) if max_values is not None else None
+    arrays = load_input_npz(path, keys=(OUTPUT_KEY,), check=check)
     if OUTPUT_KEY not in arrays:
-        raise InputError(f"{path}: no key {OUTPUT_KEY} (keys: {', '.join(sorted(arrays))})")
+        raise InputError(f"{path}: no key {OUTPUT_KEY} (keys: {', '.join(sorted(read_npz_headers(path)))})")
     return output_y(arrays[OUTPUT_KEY], f"{path}: {OUTPUT_KEY}")
 
 
@@ -224,7 +260,7 @@ def output_y(output: np.ndarray, where: str) -> np.ndarray:
         raise InputError(f"{where} has shape {output.shape}; expected (N, C, H, W) with the batch dimension kept, as vamp writes")
     if not np.issubdtype(output.dtype, np.number) or np.issubdtype(output.dtype, np.complexfloating):
         raise InputError(f"{where} has dtype {output.dtype}; expected a real number type")
-    plane = output.astype(np.float32)[0][0]
+    plane = output[0][0].astype(np.float32)  # the plane first: the other channels are never converted
     if not np.isfinite(plane).all():
         raise InputError(f"{where} holds NaN or infinite values")
     y_u8: np.ndarray = np.round(np.clip(plane, 0.0, 1.0) * 255.0).astype(np.uint8)

@@ -13,16 +13,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from vampy.config import EvalConfig
 from vampy.data.imaging import encode_png, read_image
 from vampy.errors import InputError
 from vampy.formats.datalist import read_datalist
 from vampy.formats.files import make_output_dir, write_bytes_atomic
-from vampy.formats.npz import load_input_npz
+from vampy.formats.npz import load_input_npz, read_npz_headers
 from vampy.progress import NullProgress, Progress
 from vampy.quality.conventions import decode_rgb, decode_y_chroma, gt_name, output_array, read_gt, score
-from vampy.quality.evaluate import evaluate, mean_metrics
+from vampy.quality.evaluate import evaluate, mean_metrics, output_header_check, output_values_limit
+from vampy.quality.families import family_preset
+from vampy.quality.family_eval import evaluate_family
 from vampy.quality.presets import Scoring, get_preset, load_scoring, real_esrgan_preset
 from vampy.results.schema import EvalPresetReport, EvalReport, FileProblem, ScoredImage
 
@@ -39,6 +42,9 @@ def resolve_scoring(preset: str | None, scoring_path: str | None, model_type: st
 
 def run_eval(cfg: EvalConfig, progress: Progress | None = None) -> EvalReport | EvalPresetReport:
     """`vampy eval`: today's Y-channel eval without a preset, else the preset's convention."""
+    family = family_preset(cfg.preset)
+    if family is not None:  # classification, segmentation, salient objects, low light, colorization
+        return evaluate_family(cfg, family, progress)
     scoring = resolve_scoring(cfg.preset, cfg.scoring_path, cfg.model_type)
     if scoring is None:
         return evaluate(cfg, progress)
@@ -107,10 +113,15 @@ def _pair_arrays(
     cfg: EvalConfig, s: Scoring, output: Path, stem: str, input_hw: tuple[int, int] | None,
 ) -> tuple[np.ndarray, np.ndarray, Path]:
     """(decoded output, ground truth at the compare size, the ground truth's path)."""
-    out = output_array(load_input_npz(output), s, str(output))
     gt_path = Path(cfg.gt_dir) / gt_name(stem, s)
     if not gt_path.is_file():
         raise InputError(f"{gt_path}: no ground truth for datalist line {stem} (preset {s.name}: {s.name_rule} + {s.gt_suffix})")
+    # The ground truth's size first: it bounds what the output may declare before it is loaded.
+    limit = output_values_limit(image_size_hw(gt_path), input_hw)
+    arrays = load_input_npz(output, keys=(s.output_key,), check=output_header_check(s.output_key, limit))
+    if s.output_key not in arrays:
+        arrays = {key: np.empty(0) for key in read_npz_headers(output)}  # names only, for output_array's message
+    out = output_array(arrays, s, str(output))
     if s.layout == "y_chroma":
         lr_path = Path(str(cfg.lr_dir)) / f"{stem}.png"
         pred = decode_y_chroma(out, read_image(lr_path), input_hw or (out.shape[2] // 2, out.shape[3] // 2), s, str(output))
@@ -124,6 +135,16 @@ def _pair_arrays(
         raise InputError(f"{output}: decoded output is {pred.shape[0]}x{pred.shape[1]} but the ground truth is compared at "
                          f"{gt.shape[0]}x{gt.shape[1]} (preset {s.name}: --input_shape)")
     return pred, gt, gt_path
+
+
+def image_size_hw(path: Path) -> tuple[int, int]:
+    """An image's (height, width) from its header (Pillow reads no pixels for it); decoded when Pillow cannot tell."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+        return height, width
+    except Exception:  # noqa: BLE001 - any format Pillow cannot size (or calls a bomb): OpenCV's bounded decode decides
+        return read_image(path).shape[:2]
 
 
 def drawable(pred: np.ndarray, s: Scoring) -> np.ndarray:

@@ -14,6 +14,7 @@ user's YAML/JSON file (parsed as data: yaml.safe_load; unknown keys are errors n
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import Any
 
 import yaml
 
-from vampy.errors import InputError, UsageError
+from vampy.errors import InputError, UsageError, short_repr
+from vampy.formats.files import check_nesting, read_input_bytes, shown_key
 
 LAYOUTS = ("rgb", "y", "y_chroma")  # 1x3xHxW RGB; [0][0] Y; [0][0] Y recombined with --lr_dir chroma
 AFFINE_ORDERS = ("mul_add", "add_mul")  # x*gain + offset, or (x + offset)*gain (fsrnet's (x+1)*127.5)
@@ -172,7 +174,10 @@ PRESETS: dict[str, Scoring] = {s.name: s for s in _ALL}
 
 def get_preset(name: str) -> Scoring:
     if name not in PRESETS:
-        raise UsageError(f"--preset {name!r}: no such preset; choose one of {', '.join(PRESETS)} (vampy eval --list_presets)")
+        from vampy.quality.families import FAMILY_PRESETS  # the other families' presets, named in the message too
+
+        raise UsageError(f"--preset {name!r}: no such preset; choose one of {', '.join([*PRESETS, *FAMILY_PRESETS])} "
+                         "(vampy eval --list_presets)")
     return PRESETS[name]
 
 
@@ -195,26 +200,49 @@ def load_scoring(path: str | Path, base: Scoring | None = None) -> Scoring:
     """
     where = f"--scoring {path}"
     try:
-        data = Path(path).read_bytes()
+        # Bounded: a device is refused, a FIFO with no writer reads as empty, a silent one ends (formats/files.py).
+        data = read_input_bytes(Path(path), "a scoring file is a few lines", MAX_SCORING_BYTES)
     except OSError as exc:
         raise InputError(f"{where}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > MAX_SCORING_BYTES:
-        raise InputError(f"{where}: {len(data)} bytes; a scoring file is a few lines (limit {MAX_SCORING_BYTES})")
+    except InputError as exc:
+        raise InputError(f"--scoring {exc}") from None
     try:
-        loaded = json.loads(data) if str(path).endswith(".json") else yaml.safe_load(data)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise InputError(f"{where}: not valid YAML/JSON ({str(exc).splitlines()[0]})") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not UTF-8 text (byte {exc.start}); a scoring file is YAML or JSON") from None
+    check_nesting(text, where, needs="a scoring file is one flat mapping")
+    try:
+        loaded = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    except Exception as exc:  # noqa: BLE001 - PyYAML's safe constructors raise plain ValueError, AttributeError, ...; none runs user code
+        raise InputError(f"{where}: not valid YAML/JSON ({_problem(exc)})") from None
     if not isinstance(loaded, dict):
         raise InputError(f"{where}: expected a mapping of scoring fields (e.g. 'gt_resize: cv2_area'), got {type(loaded).__name__}")
+    if loaded and not any(key in _FIELD_NAMES or _misspelt_field(key) for key in loaded):
+        # Some other file (a secret, another tool's config): say so without echoing its keys.
+        raise InputError(f"{where}: none of its keys is a scoring field; not a scoring file (fields: {', '.join(sorted(_FIELD_NAMES))})")
     values: dict[str, Any] = {}
     for key, value in loaded.items():
         if key not in _FIELD_NAMES:
-            raise InputError(f"{where}: unknown key {key!r}; known: {', '.join(sorted(_FIELD_NAMES))}")
+            raise InputError(f"{where}: unknown key {shown_key(key)!r}; known: {', '.join(sorted(_FIELD_NAMES))}")
         values[key] = _plain(where, key, value)
     try:
         return replace(base or Scoring(), **values)
     except TypeError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _misspelt_field(key: object) -> bool:
+    """A key close to a field's name: a scoring file with a typo, whose key the message may name."""
+    return isinstance(key, str) and bool(difflib.get_close_matches(key, _FIELD_NAMES, n=1, cutoff=0.8))
+
+
+def _problem(exc: Exception) -> str:
+    """A parser's complaint without the file's text: JSON's message and position, YAML's problem and line."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark is not None else ""
+    return f"{getattr(exc, 'problem', None) or type(exc).__name__}{where}"
 
 
 def _plain(where: str, key: str, value: Any) -> Any:
@@ -224,13 +252,13 @@ def _plain(where: str, key: str, value: Any) -> Any:
         if value is None:
             return None
         if not isinstance(value, list):
-            raise InputError(f"{where}: {key} must be a list, got {value!r}")
+            raise InputError(f"{where}: {key} must be a list, got {short_repr(value, 60)}")
         return tuple(value)
     kind = type(default) if default is not None else str
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if value is not None and not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise InputError(f"{where}: {key} must be a {kind.__name__}, got {value!r}")
+        raise InputError(f"{where}: {key} must be a {kind.__name__}, got {short_repr(value, 60)}")
     return value
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vampy.errors import InputError, OutputError
-from vampy.formats.files import read_input_bytes
+from vampy.formats.files import DEFAULT_MAX_BYTES, parse_json, read_input_bytes, write_file
 
 # schema_version is per kind: a kind's version goes up when its shape changes, so a run report's
 # version says nothing new when only eval's shape changed. Readers take every version from 1 to the
@@ -85,22 +86,17 @@ def write_json(path: str | Path, data: dict[str, Any]) -> None:
 
 
 def write_text(path: str | Path, text: str, flag: str | None = None) -> None:
-    """Write a text file atomically (a temporary file beside it, then rename), so Ctrl-C never
-    leaves half a file; `flag` names the option in the one-line error."""
+    """Write a text file through the one safe writer (formats/files.write_file: a new temporary file,
+    fsync, rename; never through a planted link), so Ctrl-C never leaves half a file; `flag` names
+    the option in the one-line error."""
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+        write_file(target, lambda fh: fh.write(text.encode("utf-8")))
     except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass  # the folder itself is the problem; there is nothing to clean up
         why = exc.strerror or exc
         if flag is None:
-            raise OutputError(f"cannot write {target}: {why}; check that the folder exists and is writable") from None
-        raise OutputError(f"{flag} {target}: cannot write ({why}); check that the folder exists and is writable") from None
+            raise OutputError(f"cannot write {target}: {why}; check that the folder exists and is writable", exc.errno) from None
+        raise OutputError(f"{flag} {target}: cannot write ({why}); check that the folder exists and is writable", exc.errno) from None
 
 
 def check_writable(path: str | Path, flag: str) -> None:
@@ -112,15 +108,29 @@ def check_writable(path: str | Path, flag: str) -> None:
         raise OutputError(f"{flag} {path}: the folder {folder} is not writable")
 
 
+# A report is read whole, bounded: the largest vampy writes (a 1M-line datalist run whose every
+# line failed) is about 200 MB; reports nest a handful of levels (MAX_NESTING allows 64).
+MAX_REPORT_BYTES = DEFAULT_MAX_BYTES
+REPORT_NEEDS = "a vampy report nests a handful"
+
+
+def read_report_data(path: str | Path, fix: str = "give a vampy JSON report", max_bytes: int = MAX_REPORT_BYTES) -> Any:
+    """A report file's JSON value through the bounded reader and the nesting check; InputError naming
+    the file otherwise (a device, over max_bytes, a silent pipe, empty, too deep, not JSON)."""
+    source = Path(path)
+    try:
+        raw = read_input_bytes(source, fix, max_bytes)
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such report file") from None
+    except OSError as exc:
+        raise InputError(f"{source}: not a readable JSON report ({exc})") from None
+    return parse_json(raw, str(source), REPORT_NEEDS)
+
+
 def read_json(path: str | Path, kind: str | None = None) -> dict[str, Any]:
     """Read a report written by vampy; checks schema_version and, if given, the report kind."""
     source = Path(path)
-    try:
-        data = json.loads(read_input_bytes(source, "give a vampy JSON report").decode("utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{source}: no such report file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{source}: not a readable JSON report ({exc})") from None
+    data = read_report_data(source)
     if not isinstance(data, dict) or data.get("schema_version") not in schema_versions(data.get("kind")):
         what = data.get("kind") if isinstance(data, dict) else None
         raise InputError(f"{source}: not a vampy report of schema_version {versions_text(what)}")
@@ -248,6 +258,8 @@ def _with_v1_keys(data: dict[str, Any], preset: bool) -> dict[str, Any]:
     """Version 1's keys beside `metrics` (aliases, written until schema_version 3): plain reports
     `mean` and per-image `scores`; --preset reports `mean_psnr_db`, `mean_ssim` and per-image
     `psnr_db`, `ssim` (null where the convention has no SSIM)."""
+    if preset and "psnr_db" not in data["metrics"]:
+        return data  # the other families' presets (vampy/quality/families.py) are new in version 2: no aliases
     if preset:
         data["mean_psnr_db"], data["mean_ssim"] = data["metrics"]["psnr_db"], data["metrics"].get("ssim")
         for row in data["images"]:
@@ -346,11 +358,14 @@ class CompileResult:
     ignored_keys: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # fp16/int8 (and fp32 with --check_datalist): the built model against the float one on the check
+    # samples (compiler/drift_check.py): samples, origin, summary, worst, gates; None when not checked.
+    drift: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
     kind: str = "compile"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return json_safe(asdict(self))
 
 # --- infer (InferReport) ---
 
@@ -453,3 +468,58 @@ class InferPresetReport:
 
     def to_dict(self) -> dict[str, Any]:
         return _with_v1_keys(asdict(self), preset=True)
+
+# --- diff (DiffReport) ---
+
+
+def json_safe(value: Any) -> Any:
+    """JSON has no infinity: +inf, -inf and NaN floats become "inf", "-inf" and "nan" (float() reads them back)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(json_safe(v) for v in value)
+    return value
+
+
+def json_float(value: Any) -> float | None:
+    """A figure as json_safe wrote it -> float (None for null and for anything that is not a figure)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    return float(value) if value in ("inf", "-inf", "nan") else None
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    """The result of `vampy diff`: two runs' outputs compared line by line (vampy/quality/drift.py defines
+    the figures). records: one per line and output tensor (line, path, tensor, shape, the figures);
+    summary: tensor -> figure -> {lines, mean, min, p5, p95, max}; worst: the lowest-SNR lines;
+    missing: lines without an output on a side ({line, path, file, missing_in}); gates: GateResult dicts."""
+
+    config: dict[str, Any]
+    lines: int  # datalist entries
+    compared: int  # lines with an output on both sides
+    records: list[dict[str, Any]]
+    summary: dict[str, Any]
+    worst: list[dict[str, Any]]
+    missing: list[dict[str, Any]]
+    gates: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "diff"
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def failed_gates(self) -> list[dict[str, Any]]:
+        return [g for g in self.gates if not g["passed"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe(asdict(self))

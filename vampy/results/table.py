@@ -21,7 +21,6 @@ error naming the files. Unmatched reports are notes.
 from __future__ import annotations
 
 import glob
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 
 from vampy.engines.base import run_label, what_ran
 from vampy.errors import InputError, UsageError, VampyError
-from vampy.results.schema import read_json, schema_versions, versions_text
+from vampy.results.schema import json_float, read_json, read_report_data, schema_versions, versions_text
 
 MODEL_FILE = "mod.onnx"
 METADATA_FILE = "mod.json"
@@ -37,6 +36,7 @@ FLOPS_PER_MAC = 2  # the project's convention, vampy.models.graph.FLOPS_PER_MAC 
 BYTES_PER_MB = 1_000_000
 MISSING = "-"
 MAX_SOURCE_HOPS = 4  # compile -> compile -> ... -> zoo: how far to follow source checkpoints
+MAX_SIDECAR_BYTES = 1 << 20  # a checkpoint's sidecar is a zoo mod.json of a few kB (models.resolve's limit too)
 RANDOM_MARK = "(random weights)"
 INCOMPLETE_MARK = "(INCOMPLETE)"
 GLOB_CHARS = "*?["
@@ -92,6 +92,13 @@ class Row:
     eval_report: str | None
     run_settings: str | None
     eval_settings: str | None
+    # compile's self-check (mod.json `drift`): the lowest and mean SNR over its samples, worst output; None when unchecked
+    drift_snr_min_db: float | None = None
+    drift_snr_mean_db: float | None = None
+    drift_samples: int | None = None
+    # A zoo family preset's eval (vampy/quality/families.py): its headline metric's name (as its script prints it) and value
+    metric_name: str | None = None
+    metric_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +172,8 @@ def load_model_folder(folder: Path) -> ModelFolder:
     if not model_path.is_file() and not metadata_path.is_file():
         written_by = "give folders written by `vampy compile` or `vampy zoo`"
         raise InputError(f"{folder}: holds neither {MODEL_FILE} nor {METADATA_FILE}; {written_by}")
-    metadata = read_metadata(metadata_path) if metadata_path.is_file() else None
+    # exists(), not is_file(): a mod.json that is a device or a pipe is refused by the bounded reader, not skipped.
+    metadata = read_metadata(metadata_path) if metadata_path.exists() else None
     size_bytes = model_path.stat().st_size if model_path.is_file() else None
     return ModelFolder(folder, folder.resolve().name, metadata, size_bytes)
 
@@ -187,10 +195,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
 
 def _json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable JSON file ({exc})") from None
+    data = read_report_data(path, f"a model folder's {METADATA_FILE} comes from `vampy compile` or `vampy zoo`")
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a JSON object")
     return data
@@ -357,7 +362,29 @@ def _row(
         eval_report=str(ev.path) if ev else None,
         run_settings=_run_settings(run_data) if run else None,
         eval_settings=_eval_settings(eval_data) if ev else None,
+        **drift_figures(meta.get("drift")),
+        **headline_figures(eval_data),
     )
+
+
+def headline_figures(eval_data: dict[str, Any]) -> dict[str, Any]:
+    """A family preset's headline (its report's `scoring.headline`) and that metric's value; none for SR reports."""
+    name = _get(eval_data, "scoring", "headline")
+    if not isinstance(name, str):
+        return {}
+    return {"metric_name": name, "metric_value": _number(_get(eval_data, "metrics", name))}
+
+
+def drift_figures(drift: Any) -> dict[str, Any]:
+    """mod.json's drift -> the lowest `min` and `mean` SNR over its outputs (the worst output rules), and the sample count."""
+    if not isinstance(drift, dict) or not isinstance(drift.get("summary"), dict):
+        return {}
+    snr = [stats["snr_db"] for stats in drift["summary"].values() if isinstance(stats, dict) and isinstance(stats.get("snr_db"), dict)]
+    lows = [v for s in snr if (v := json_float(s.get("min"))) is not None]
+    means = [v for s in snr if (v := json_float(s.get("mean"))) is not None]
+    samples = drift.get("samples")
+    return {"drift_snr_min_db": min(lows) if lows else None, "drift_snr_mean_db": min(means) if means else None,
+            "drift_samples": samples if isinstance(samples, int) and not isinstance(samples, bool) else None}
 
 
 def _graph_figures(folder: ModelFolder, count: GraphCounter | None, notes: list[str]) -> tuple[int | None, int | None, str | None]:
@@ -428,9 +455,9 @@ def _source_metadata(meta: dict[str, Any]) -> dict[str, Any] | None:
         return None
     sidecar = Path(checkpoint).with_suffix(".json")
     try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None  # moved or never there: unknown, not an error
+        data = read_report_data(sidecar, max_bytes=MAX_SIDECAR_BYTES)  # a device or a silent pipe is refused, never read for ever
+    except InputError:
+        return None  # moved, never there or not ours: unknown, not an error
     return data if isinstance(data, dict) else None
 
 

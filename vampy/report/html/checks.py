@@ -14,12 +14,14 @@ from typing import Any
 WRITERS = {
     "run": "vampy run --json", "sweep": "vampy sweep --json", "compare": "vampy compare --json", "eval": "vampy eval --json",
     "infer": "vampy infer --json", "loadgen": "vampy loadgen --json", "compile": "vampy compile (its mod.json)",
+    "diff": "vampy diff --json",
 }
 ENGINE_KEYS = ("engine", "version", "device", "precision", "intra_threads", "providers")  # EngineInfo.to_dict()
 METRIC_KEYS = ("metrics.psnr_db", "metrics.ssim", "metrics.bicubic_psnr_db", "metrics.bicubic_ssim")  # plain eval: EvalScores
 V1_MEAN_KEYS = ("mean.psnr_db", "mean.ssim", "mean.bicubic_psnr_db", "mean.bicubic_ssim")  # the same in schema_version 1
 TIMING_KEYS = ("timing.images", "timing.pipeline_s", "timing.throughput_ips")  # InferTiming, the ones shown
 # p50 and p99 are in every run report: --percentiles adds to the default set, never removes from it.
+DIFF_KEYS = ("config.ref_dir", "config.test_dir", "summary", "worst", "gates")  # DiffReport, what the page reads
 RUN_KEYS = ("throughput_qps", "e2e.percentiles_us.p50", "e2e.percentiles_us.p99",
             "model_latency.percentiles_us.p50", "model_latency.percentiles_us.p99")
 
@@ -29,8 +31,18 @@ def is_preset(data: dict[str, Any]) -> bool:
     return "scoring" in data
 
 
+def family_headline(data: dict[str, Any]) -> str | None:
+    """The headline metric of a zoo family preset's eval report (its `scoring.headline`); None for SR reports."""
+    scoring = data.get("scoring")
+    headline = scoring.get("headline") if isinstance(scoring, dict) else None
+    return headline if isinstance(headline, str) else None
+
+
 def score_keys(data: dict[str, Any]) -> tuple[str, ...]:
     """The mean scores an eval or infer report must hold, by the names of its schema_version."""
+    headline = family_headline(data)
+    if headline is not None:  # a family preset (version 2 on): its own metrics, no PSNR of Y
+        return (f"metrics.{headline}",)
     if data.get("schema_version") == 1:
         return ("mean_psnr_db",) if is_preset(data) else V1_MEAN_KEYS
     return ("metrics.psnr_db",) if is_preset(data) else METRIC_KEYS
@@ -48,6 +60,8 @@ def required_keys(data: dict[str, Any]) -> tuple[str, ...]:
         return score_keys(data)[:2] + TIMING_KEYS + engine
     if kind == "loadgen":
         return ("config.scenario", "config.mode")
+    if kind == "diff":
+        return DIFF_KEYS
     if kind == "sweep" and data.get("winner"):
         return ("winner.index", "winner.throughput_qps", "winner.e2e_p99_ms")
     return ()

@@ -116,8 +116,19 @@ def loadgen_command(config: dict[str, Any]) -> str:
     return shlex.join(["vampy", "loadgen", "-m", str(config.get("model"))] + _flags(config, LOADGEN_FLAGS))
 
 
+DIFF_FLAGS = (
+    ("datalist", "--datalist", None), ("worst", "--worst", 10), ("data_range", "--data_range", None), ("min_snr_db", "--min_snr_db", None),
+    ("min_cosine", "--min_cosine", None), ("min_top1_agree", "--min_top1_agree", None),
+)
+
+
+def diff_command(config: dict[str, Any]) -> str:
+    return shlex.join(["vampy", "diff", str(config.get("ref_dir")), str(config.get("test_dir"))] + _flags(config, DIFF_FLAGS))
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "run": run_command, "sweep": sweep_command, "eval": eval_command, "infer": infer_command, "loadgen": loadgen_command,
+    "diff": diff_command,
 }
 
 

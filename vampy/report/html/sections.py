@@ -10,12 +10,13 @@ from typing import Any
 
 from vampy.errors import VampyError
 from vampy.report import plots
-from vampy.report.html.checks import is_preset
+from vampy.report.html.checks import family_headline, is_preset
 from vampy.report.html.commands import command_line
+from vampy.report.html.diff_section import diff_section
 from vampy.report.html.types import Source, data_uri
 
 # vampy table's own cells and legend, so the page and `vampy table` cannot disagree.
-from vampy.report.table_render import COLUMNS, _cells, _legend
+from vampy.report.table_render import _cells, _legend, columns_for
 from vampy.results.table import METADATA_FILE, ModelFolder, Report, build_table, load_model_folder
 
 CROP_PX = 96  # side of the square cut from the middle of each drawn image
@@ -140,7 +141,8 @@ def compare_section(source: Source) -> dict[str, Any]:
         changes = [None if not base or v is None else v / base - 1 for v in values[1:]]
         rows.append({"label": m.get("label"), "figures": values, "changes": changes})
     return {"label": source.label, "names": names, "rows": rows, "verdicts": list(d.get("verdicts") or []),
-            "notes": list(d.get("notes") or []), "confidence": d.get("confidence")}
+            "notes": list(d.get("notes") or []), "confidence": d.get("confidence"),
+            "gates": [(bool(g.get("failed")), str(g.get("text"))) for g in d.get("gates") or [] if isinstance(g, dict)]}
 
 
 # --- eval and infer ---
@@ -148,12 +150,31 @@ def compare_section(source: Source) -> dict[str, Any]:
 
 def eval_section(source: Source) -> dict[str, Any]:
     d = source.data
+    if family_headline(d) is not None:
+        return family_section(source)
     images = [i for i in d.get("images") or [] if isinstance(i, dict)]
     draw_dir = _get(d, "config", "draw_dir")
-    return {"label": source.label, "mean": _mean(d), "images": [_image_row(i) for i in images],
+    return {"label": source.label, "family": False, "mean": _mean(d), "images": [_image_row(i) for i in images],
             "failures": [f"{f.get('path')}: {f.get('reason')}" for f in d.get("failures") or [] if isinstance(f, dict)],
             # the crops set the output beside its bicubic source, which a --preset report has none of
             "crops": [] if is_preset(d) else _crops(images, draw_dir, source.path), "draw_dir": draw_dir}
+
+
+def family_section(source: Source) -> dict[str, Any]:
+    """A zoo family preset's eval (top-1/top-5, pixAcc/mIoU, PySOD's 13 columns, PSNR/SSIM ...): its metrics as the
+    script names them, each image's own, the deviations; no crops (the SR page's crops need a bicubic source)."""
+    d = source.data
+    s = d.get("scoring") or {}
+    metrics = d.get("metrics") or {}
+    images = [i for i in d.get("images") or [] if isinstance(i, dict)]
+    names = list(dict.fromkeys(k for i in images for k in (i.get("metrics") or {})))
+    rows = [{"name": i.get("name"), "size": f"{i.get('height_px')}x{i.get('width_px')}",
+             "values": [(i.get("metrics") or {}).get(k) for k in names]} for i in images]
+    return {"label": source.label, "family": True, "preset": d.get("preset"), "convention": s.get("convention"),
+            "scripts": s.get("scripts"), "headline": s.get("headline"), "images": images,
+            "metrics": [(k, v) for k, v in metrics.items() if not isinstance(v, (list, dict))],
+            "names": names, "rows": rows, "deviations": [str(x) for x in d.get("deviations") or []],
+            "failures": [f"{f.get('path')}: {f.get('reason')}" for f in d.get("failures") or [] if isinstance(f, dict)]}
 
 
 def infer_section(source: Source) -> dict[str, Any]:
@@ -241,7 +262,18 @@ def compile_section(source: Source) -> dict[str, Any]:
             ("calibration", calib.get("method") or calib.get("calibrate_mode") if calib else None),
             ("compile time (s)", d.get("compile_time_s"))]
     return {"label": source.label, "name": d.get("name"), "rows": rows, "versions": d.get("versions") or {},
-            "node_counts": d.get("node_counts") or {}, "notes": [*(d.get("warnings") or []), *(d.get("notes") or [])]}
+            "node_counts": d.get("node_counts") or {}, "notes": [*(d.get("warnings") or []), *(d.get("notes") or [])],
+            "drift": compile_drift(d.get("drift"))}
+
+
+def compile_drift(drift: Any) -> dict[str, Any] | None:
+    """compile's self-check for the page: per output SNR/cosine summaries, the worst samples, the gate."""
+    if not isinstance(drift, dict):
+        return None
+    section = diff_section(Source(None, {"config": {}, "summary": drift.get("summary") or {}, "worst": drift.get("worst") or [],
+                                         "gates": drift.get("gates") or [], "kind": "diff"}))
+    return {"origin": drift.get("origin"), "samples": drift.get("samples"), "summaries": section["summaries"],
+            "stats": section["stats"], "worst_heads": section["worst_heads"], "worst": section["worst"], "gates": section["gates"]}
 
 
 def loadgen_section(source: Source) -> dict[str, Any]:
@@ -279,7 +311,8 @@ def precision_table(sources: Sequence[Source]) -> dict[str, Any] | None:
         return None
     try:
         table = build_table(list(folders.values()), runs, evals)
-        return {"headers": [h for h, _, _ in COLUMNS], "rows": [_cells(row) for row in table.rows],
+        columns = columns_for(table.rows)
+        return {"headers": [h for h, _, _ in columns], "rows": [_cells(row, columns) for row in table.rows],
                 "notes": [*notes, *table.notes], "legend": _legend(table.rows)}
     except TABLE_ERRORS as exc:  # an edited report's odd value leaves the table out, not the page
         return {"headers": [], "rows": [], "notes": [*notes, f"precision table left out: {exc}"], "legend": []}
@@ -298,6 +331,6 @@ def _environments(sources: Sequence[Source]) -> list[tuple[str, dict[str, Any]]]
 
 
 BUILDERS = {"run": run_section, "sweep": sweep_section, "compare": compare_section, "eval": eval_section,
-            "infer": infer_section, "compile": compile_section, "loadgen": loadgen_section}
+            "infer": infer_section, "compile": compile_section, "loadgen": loadgen_section, "diff": diff_section}
 SECTION_LISTS = {"run": "runs", "sweep": "sweeps", "compare": "compares", "eval": "evals", "infer": "infers",
-                 "compile": "compiles", "loadgen": "loadgens"}
+                 "compile": "compiles", "loadgen": "loadgens", "diff": "diffs"}
