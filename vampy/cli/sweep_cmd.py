@@ -112,6 +112,15 @@ def _engine(row: dict[str, Any]) -> str:
     return f"{engine} ({row['precision']})" if row.get("precision") and engine != "onnxruntime" else engine
 
 
+def _no_winner_reason(data: dict[str, Any], bound: float | None) -> str:
+    ran = [p for p in data["points"] if not p["error"]]
+    if not ran:
+        return "no point finished"
+    if all(p.get("accuracy") == "fail" for p in ran):
+        return "every engine's outputs fell under the accuracy gate (--min_snr_db)"
+    return f"no point met --max_p99_ms {bound:g}" + (" among the engines that passed the accuracy gate" if data["accuracy"] else "")
+
+
 def _print(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -124,8 +133,10 @@ def _print(data: dict[str, Any]) -> None:
                  "qps", "p50 ms", "p99 ms", "cpu %", "others %", "MB", "stable", ""):
         table.add_column(name, justify="left" if name in ("stable", "", "node") else "right")
     for row in data["points"]:
+        inaccurate = row.get("accuracy") == "fail"
         marks = [m for m, on in (("WINNER", row["winner"]), ("pareto", row["pareto"]), (row["role"], bool(row["role"])),
-                                 ("over bound", row["error"] is None and not row["meets_bound"])) if on]
+                                 ("under accuracy gate", row["error"] is None and inaccurate),
+                                 ("over bound", row["error"] is None and not inaccurate and not row["meets_bound"])) if on]
         if row["error"]:
             marks = [f"failed: {row['error']}"]
         stable = {True: "yes", False: "NO", None: "-"}[row["stable"]]
@@ -145,6 +156,11 @@ def _print(data: dict[str, Any]) -> None:
     if data["contended_points"]:
         lines.append(f"warning: {data['contended_points']} of {len(data['points'])} points ran while other processes used more than "
                      f"{CONTENDED_PERCENT:g}% of the machine (column 'others %'): their throughput understates this machine")
+    gate = data["config"].get("min_snr_db")
+    for check in data.get("accuracy") or []:
+        verdict = "passed" if check["accuracy"] == "pass" else "EXCLUDED: none of its points can win"
+        lines.append(f"accuracy: {check['engine']} lowest SNR {_g(float(check['drift_min_snr_db']))} dB on --accuracy_datalist "
+                     f"(gate --min_snr_db {gate:g}): {verdict}")
     bound = data["config"]["max_p99_ms"]
     win = data["winner"]
     kinds = data.get("node_kinds") or []
@@ -158,7 +174,7 @@ def _print(data: dict[str, Any]) -> None:
         missing = [k for k in kinds if k not in {e["node_kind"] for e in data["winners_by_node_kind"]}]
         lines += [f"no winner on {k}: " + (f"no point met --max_p99_ms {bound:g}" if bound else "no point finished") for k in missing]
     elif win is None:
-        lines.append("no winner: " + (f"no point met --max_p99_ms {bound:g}" if bound else "no point finished"))
+        lines.append("no winner: " + _no_winner_reason(data, bound))
     else:
         within = f" (p99 bound {bound:g} ms)" if bound else ""
         node = f" on node {win['node']} ({win['node_kind']})" if win.get("node") else ""

@@ -126,6 +126,11 @@ class SweepConfig:
     strategy: str | None = None  # "auto" | "grid"; None: auto when any dimension is auto
     engines: tuple[tuple[str, str], ...] = ((DEFAULT_ENGINE, ""),)  # (engine, infer precision or ""), searched one after the other
     ray_address: str | None = None  # --ray: each point on a node of this Ray cluster, one point per node at a time
+    # --accuracy_datalist + --min_snr_db: each engine is checked on this data against the reference model
+    # (default: the swept one) on ONNX Runtime; an engine under the gate cannot win (workflows/sweep_accuracy.py).
+    accuracy_datalist: str | None = None
+    min_snr_db: float | None = None
+    reference_model: str | None = None
 
     @property
     def auto(self) -> bool:
@@ -138,6 +143,12 @@ class SweepConfig:
             raise UsageError(f"--max_p99_ms {self.max_p99_ms}: give a positive number of milliseconds")
         if self.ray_address is not None and (not self.ray_address.strip() or any(c.isspace() for c in self.ray_address)):
             raise UsageError(f"--ray {self.ray_address!r}: give the cluster's address as HOST:PORT, ray://HOST:PORT or auto")
+        if (self.accuracy_datalist is None) != (self.min_snr_db is None):
+            raise UsageError("--accuracy_datalist and --min_snr_db go together: the data each engine is checked on, and the gate")
+        if self.reference_model is not None and self.accuracy_datalist is None:
+            raise UsageError("--reference_model is the accuracy check's reference: add --accuracy_datalist and --min_snr_db")
+        if self.accuracy_datalist is not None and self.ray_address is not None:
+            raise UsageError("--accuracy_datalist with --ray: the check runs on this machine only for now; drop one of them")
         if self.base.data.datalist is not None:
             raise UsageError("--datalist: sweep measures performance on synthetic input; run the data set with `vampy run --datalist`")
         named = [(f, p) for f, p in (("--csv", self.csv_path), ("--json", self.json_path), ("--plot", self.plot_path)) if p]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from vampy.errors import OutputError, UsageError
+from vampy.formats.files import write_file
 from vampy.measure.stats import STABILITY_TOLERANCE
 from vampy.results.schema import check_writable
 
@@ -38,12 +39,9 @@ def _figure(size_in: tuple[float, float]) -> Any:
 
 def _save(fig: Any, path: str | Path, flag: str) -> None:
     target = Path(path)
-    tmp = target.with_name(f".{target.stem}.tmp.png")
     try:
-        fig.savefig(tmp, format="png", dpi=DPI)
-        tmp.replace(target)
+        write_file(target, lambda fh: fig.savefig(fh, format="png", dpi=DPI))  # the one safe writer: never through a link
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"{flag} {target}: cannot write ({exc.strerror or exc}); check that the folder exists and is writable") from None
 
 
@@ -270,10 +268,15 @@ def sweep_figure(sweep: dict[str, Any]) -> Any:
         for k, p in enumerate(points):  # alternate above and below so neighbours' labels overlap less
             ax.annotate(f"#{p.get('index', k + 1)}", (p["e2e_p99_ms"], p["throughput_qps"]),
                         textcoords="offset points", xytext=(5, 5 if k % 2 == 0 else -12), fontsize=8)
+        excluded = [p for p in points if p.get("accuracy") == "fail"]
+        if excluded:
+            gate = (sweep.get("config") or {}).get("min_snr_db")
+            ax.scatter([p["e2e_p99_ms"] for p in excluded], [p["throughput_qps"] for p in excluded], marker="x", s=80,
+                       color="tab:red", zorder=4, label=f"under the accuracy gate (--min_snr_db {gate:g}): cannot win")
         win = sweep.get("winner")
         if win:
             ax.scatter([win["e2e_p99_ms"]], [win["throughput_qps"]], marker="*", s=300, color="tab:orange", zorder=5, label="winner")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="best")  # lower right hid a winner drawn there
         key = "\n".join(f"#{p.get('index', k + 1)} {point_label(p)}" for k, p in enumerate(points[:30]))
         if len(points) > 30:
             key += f"\n... {len(points) - 30} more (see the CSV)"

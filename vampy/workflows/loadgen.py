@@ -98,16 +98,23 @@ def _samples(cfg: LoadgenConfig, spec: Any, info: Any) -> list[Sample]:
         plan = build_plan(InputOptions(shapes=cfg.shapes, seed=cfg.seed), spec, info)
         rng = np.random.default_rng(cfg.seed)
         return [Sample([synthetic_raw(s, spec, rng) for s in plan.slots]) for _ in range(cfg.samples)]
+    from vampy.data.npz_inputs import match_npz
     from vampy.formats.datalist import read_datalist
     from vampy.formats.npz import load_input_npz
+    from vampy.models.graph import gather_index_bounds
 
     entries = read_datalist(Path(cfg.datalist))
     if not entries:
         raise InputError(f"{cfg.datalist}: no lines")
+    # The members are matched to the model's inputs as `vampy run --datalist` matches them: by name, or input_N by position.
+    keys = match_npz(str(entries[0].path), load_input_npz(entries[0].path), info, gather_index_bounds(Path(info.path))).keys
     samples = []
     for e in entries:
         arrays = load_input_npz(e.path)
-        samples.append(Sample([arrays[f"input_{k}"] for k in range(len(info.inputs))], e.index, str(e.path)))
+        missing = [key for key in keys if key not in arrays]
+        if missing:
+            raise InputError(f"{e.path}: no member {', '.join(missing)} (the first datalist entry fed the model from {', '.join(keys)})")
+        samples.append(Sample([arrays[key] for key in keys], e.index, str(e.path)))
     return samples
 
 

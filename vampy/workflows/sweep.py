@@ -114,6 +114,9 @@ class Measurement:
     # What the engine reported it computed in (the run report's engine.precision): OpenVINO's own
     # choice when the point gave no precision (bf16 on CPUs that have it), the graph's for ONNX Runtime.
     precision: str = ""
+    # --accuracy_datalist: its engine's check ("pass" or "fail"; "" not checked) and lowest SNR (dB) there.
+    accuracy: str = ""
+    drift_min_snr_db: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -199,7 +202,8 @@ class SweepResult:
         return sum(max(1, len(m.runs_qps)) for m in self.rows)
 
     def feasible(self, m: Measurement) -> bool:
-        return m.ok and (self.max_p99_ms is None or m.e2e_p99_ms <= self.max_p99_ms)
+        """Can win: it ran, meets --max_p99_ms, and its engine passed the accuracy gate (where one was given)."""
+        return m.ok and m.accuracy != "fail" and (self.max_p99_ms is None or m.e2e_p99_ms <= self.max_p99_ms)
 
     @property
     def node_kinds(self) -> list[str]:
@@ -348,7 +352,8 @@ class _Search:
     # auto
 
     def feasible(self, m: Measurement) -> bool:
-        return m.ok and (self.max_p99_ms is None or m.e2e_p99_ms <= self.max_p99_ms)
+        """Can win: it ran, meets --max_p99_ms, and its engine passed the accuracy gate (where one was given)."""
+        return m.ok and m.accuracy != "fail" and (self.max_p99_ms is None or m.e2e_p99_ms <= self.max_p99_ms)
 
     def score(self, point: Point) -> float | None:
         """Mean throughput of the point's feasible runs (both runs of the first point); None: infeasible."""

@@ -15,7 +15,7 @@ from typing import Any
 from vampy.config import RunConfig
 from vampy.engines.base import DEFAULT_ENGINE
 from vampy.errors import ModelError, UsageError, WorkerError
-from vampy.results.schema import SCHEMA_VERSION, write_json, write_text
+from vampy.results.schema import SCHEMA_VERSION, json_safe, write_json, write_text
 from vampy.workflows.sweep import (
     Measure,
     Measurement,
@@ -172,9 +172,10 @@ def run_sweep(cfg: SweepConfig, observer: SweepObserver | None = None, measure: 
         cluster = ClusterSweep(cfg, measure_on_node)
     ladders = cfg.space.ladders(cluster.cores(cfg.auto) if cluster else cores(), fixed_batch)
     measure = measure or RunMeasurer(cfg.base)
+    checks = _accuracy_checks(cfg)
     done: list[SweepResult] = []
     for engine, precision in cfg.engines:
-        tagged = _EngineTagged(measure, engine, precision)
+        tagged = _EngineTagged(measure, engine, precision, checks.get((engine, precision)))
         offset = _Offset(observer, done, tagged, cfg.engines) if observer else None
         if cluster is not None:
             part = cluster.search(ladders, cfg.auto, engine, precision, offset)
@@ -184,6 +185,15 @@ def run_sweep(cfg: SweepConfig, observer: SweepObserver | None = None, measure: 
         if part.interrupted:
             break
     return done[0] if len(done) == 1 else _pooled(done, cfg.engines)
+
+
+def _accuracy_checks(cfg: SweepConfig) -> dict[tuple[str, str], Any]:
+    """--accuracy_datalist: each engine's check against the reference, before the first point; {} without it."""
+    if cfg.accuracy_datalist is None:
+        return {}
+    from vampy.workflows.sweep_accuracy import check_engines
+
+    return check_engines(cfg)
 
 
 def _check_engines(cfg: SweepConfig) -> None:
@@ -197,11 +207,14 @@ def _check_engines(cfg: SweepConfig) -> None:
 class _EngineTagged:
     """The search varies the numbers; this puts the engine on every point before it is measured."""
 
-    def __init__(self, measure: Measure, engine: str, precision: str) -> None:
-        self.measure, self.engine, self.precision = measure, engine, precision
+    def __init__(self, measure: Measure, engine: str, precision: str, accuracy: Any = None) -> None:
+        self.measure, self.engine, self.precision, self.accuracy = measure, engine, precision, accuracy
 
     def __call__(self, point: Point) -> Measurement:
-        return self.measure(replace(point, engine=self.engine, infer_precision=self.precision))
+        m = self.measure(replace(point, engine=self.engine, infer_precision=self.precision))
+        if self.accuracy is None:
+            return m
+        return replace(m, accuracy="pass" if self.accuracy.passed else "fail", drift_min_snr_db=self.accuracy.min_snr_db)
 
 
 class _Offset:
@@ -274,19 +287,34 @@ def row_dicts(result: SweepResult) -> list[dict[str, Any]]:
         rows.append({
             "index": k + 1, **point, **{key: d[key] for key in d if key != "runs_qps"}, "runs_qps": list(m.runs_qps),
             "runs": len(m.runs_qps), "meets_bound": result.feasible(m), "pareto": k in front, "winner": any(m is w for w in winners),
+            "drift_min_snr_db": json_safe(m.drift_min_snr_db),
         })
     return rows
 
 
 
+ACCURACY_COLUMNS = ("accuracy", "drift_min_snr_db")  # only in a sweep with --accuracy_datalist
+
+
 def sweep_csv(result: SweepResult) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    columns = CSV_COLUMNS + (ACCURACY_COLUMNS if any(m.accuracy for m in result.rows) else ())
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in row_dicts(result):
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in CSV_COLUMNS})
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
     return out.getvalue()
 
+
+
+def _accuracy_summary(result: SweepResult) -> list[dict[str, Any]]:
+    """Per engine checked: its verdict and lowest SNR on --accuracy_datalist ([] when no check ran)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for m in result.rows:
+        if m.accuracy:
+            label = engine_label(m.point.engine, m.point.infer_precision)
+            seen.setdefault(label, {"engine": label, "accuracy": m.accuracy, "drift_min_snr_db": json_safe(m.drift_min_snr_db)})
+    return list(seen.values())
 
 
 def sweep_dict(result: SweepResult, cfg: SweepConfig, environment: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -299,7 +327,9 @@ def sweep_dict(result: SweepResult, cfg: SweepConfig, environment: dict[str, Any
         "interrupted": result.interrupted,
         "mode": result.mode,
         "config": {"run": cfg.base.to_dict(), "space": cfg.space.to_dict(), "max_p99_ms": cfg.max_p99_ms, "search": result.mode,
-                   "engines": [engine_label(e, p) for e, p in cfg.engines]},
+                   "engines": [engine_label(e, p) for e, p in cfg.engines], "accuracy_datalist": cfg.accuracy_datalist,
+                   "min_snr_db": cfg.min_snr_db, "reference_model": cfg.reference_model},
+        "accuracy": _accuracy_summary(result),
         "ladders": {d: list(v) for d, v in result.ladders.items()},
         "space_size": result.space_size,
         "points_tried": result.points_tried,
