@@ -102,7 +102,7 @@ def test_flags_unused_by_fp32_are_noted(tmp_path: Path, capsys: pytest.CaptureFi
 def _vendor_edit(data: dict[str, Any]) -> None:
     data["dataset"]["type"] = "tvm"
     data["backend"]["compile"] = {"cluster_mode": 0, "output_layout": "NCHW"}
-    data["graph"] = {"extra_ops": [{"type": "yolov5_nms", "params": {"anchor": [1, 2]}}]}
+    data["graph"] = {"extra_ops": [{"type": "retinaface_nms", "params": {"anchor": [1, 2]}}]}
 
 
 def test_dry_run_prints_the_plan_and_reads_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,7 +117,7 @@ def test_dry_run_prints_the_plan_and_reads_nothing(tmp_path: Path, capsys: pytes
     assert plan["missing_files"] == [f"frontend.checkpoint {tmp_path / 'src.onnx'}"]
     assert sorted(k["key"] for k in plan["ignored_keys"]) == ["backend.compile.cluster_mode", "backend.compile.output_layout",
                                                             "backend.type", "dataset.type"]
-    assert plan["extra_ops_applied"] == [] and "yolov5_nms: not applied" in plan["notes"][0]
+    assert plan["extra_ops_applied"] == [] and "retinaface_nms: not applied" in plan["notes"][0]
     assert not (tmp_path / "ws").exists() and captured.err == ""
 
 

@@ -166,11 +166,11 @@ def test_frontend_dtype_int64_and_named_inputs_with_slashes_and_colons() -> None
 
 def test_extra_ops_as_a_list_nms_and_odma_are_noted_not_applied() -> None:
     data = zoo()
-    data["graph"] = {"extra_ops": [{"type": "yolov5_nms", "params": {"confidence_threshold": 0.25, "anchor": [10, 13]}},
+    data["graph"] = {"extra_ops": [{"type": "retinaface_nms", "params": {"confidence_threshold": 0.25, "anchor": [10, 13]}},
                                    {"type": "insert_odma"}, {"type": "Softmax", "params": {"axis": 1, "temperature": 1}}]}
     cfg = parse(data)
     assert cfg.extra_ops == (ExtraOp("softmax", 1),)
-    assert len(cfg.notes) == 2 and "yolov5_nms: not applied" in cfg.notes[0] and "insert_odma: not applied" in cfg.notes[1]
+    assert len(cfg.notes) == 2 and "retinaface_nms: not applied" in cfg.notes[0] and "insert_odma: not applied" in cfg.notes[1]
     assert "graph.extra_ops[2].params.temperature" in cfg.ignored_keys
 
 

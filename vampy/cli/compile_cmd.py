@@ -13,7 +13,9 @@ COMPILE_HELP = (
     "dataset) from a vamc compiler YAML; writes <workspace.path>/<name>/mod.onnx and mod.json, ready for "
     "`vampy run -m <workspace.path>/<name>/mod`. Reads the vendor's files as they are: device-only keys (backend.type, "
     "backend.compile, dataset.type, ...) are accepted and listed as ignored with the reason; graph.extra_ops softmax is "
-    "appended; *_nms extra ops are not applied. Other frontends (pytorch, huggingface, ...) are refused (exit 3): export to ONNX first. "
+    "appended; yolov5_nms, yolov8_nms, yolov11_nms and yolox_nms append the decode and NMS (outputs: ids, scores, boxes, "
+    "padded with -1 to 300 rows); other *_nms extra ops are not applied. "
+    "Other frontends (pytorch, huggingface, ...) are refused (exit 3): export to ONNX first. "
     "After an fp16 or int8 build the new model checks itself against the float one on the calibration samples (or "
     "--check_datalist): SNR and cosine per output in mod.json's drift; --min_snr_db gates it (exit 8, the model is kept)."
 )

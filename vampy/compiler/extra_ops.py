@@ -2,14 +2,16 @@
 
 The vendor appends a Softmax to classifiers on its device; on ONNX Runtime it becomes a Softmax
 node after each graph output. The output keeps its name (the logits get `<name>/logits`), so a
-datalist's outputs and `vampy eval` see the same names as before. Detection post-processing
-(`*_nms`) and `insert_odma` are not applied (the YAML reader notes that).
+datalist's outputs and `vampy eval` see the same names as before. `yolov5_nms` appends the head decode
+and NonMaxSuppression (compiler/nms_ops.py); the other `*_nms` and `insert_odma` are not applied (the
+YAML reader notes that).
 """
 from __future__ import annotations
 
 import onnx
 from onnx import helper
 
+from vampy.compiler.nms_ops import apply_nms
 from vampy.config import CompileConfig, ExtraOp
 from vampy.errors import ModelError
 
@@ -20,6 +22,9 @@ def apply_extra_ops(model: onnx.ModelProto, cfg: CompileConfig) -> list[str]:
     """Append cfg.extra_ops to the model in place; returns one note per op applied."""
     notes = []
     for op in cfg.extra_ops:
+        if op.nms is not None:
+            notes.append(apply_nms(model, op, cfg.source))
+            continue
         names = append_softmax(model, op, cfg.source)
         notes.append(f"graph.extra_ops softmax (axis {op.axis}) appended to output(s) {', '.join(names)}")
     return notes

@@ -12,6 +12,7 @@ import onnx
 
 from vampy.compiler.calibration_data import Samples, calibration_samples, check_range
 from vampy.compiler.common import BuildLog
+from vampy.compiler.nms_build import NODE_PREFIX as NMS_NODE_PREFIX
 from vampy.compiler.ranges import Ranges, calibrate, histogram_bins
 from vampy.config import CompileConfig, FloatNodes, QuantizeConfig
 from vampy.engines import ort_build
@@ -33,11 +34,14 @@ def build_int8(
     samples = calibration_samples(cfg, model, log)
     prepared = _pre_process(source, work, log)
     excluded = excluded_nodes(prepared, cfg)
+    decode = nms_nodes(prepared, excluded)
+    if decode:
+        log.notes.append(f"the {len(decode)} nodes of the NMS extra op (decode, NonMaxSuppression) kept in float")
     q = cfg.quantize
     target = work / "int8.onnx"
     try:
         ranges, input_range = calibrate(prepared, samples, q, work, progress)
-        ort_build.quantize_qdq(prepared, target, samples.make(0), ranges, q.per_channel, q.activation_type, excluded)
+        ort_build.quantize_qdq(prepared, target, samples.make(0), ranges, q.per_channel, q.activation_type, excluded + decode)
     except VampyError:
         raise
     except Exception as exc:  # noqa: BLE001 - the quantizer raises anything from ValueError to pybind errors
@@ -70,6 +74,12 @@ def excluded_nodes(model_path: Path, cfg: CompileConfig) -> list[str]:
             if name not in excluded:
                 excluded.append(name)
     return excluded
+
+
+def nms_nodes(model_path: Path, excluded: list[str]) -> list[str]:
+    """The NMS extra op's nodes (compiler/nms_ops.py), kept float: its boxes in 8 bits would move by pixels."""
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    return [node.name for node in graph.node if node.name.startswith(NMS_NODE_PREFIX) and node.name not in excluded]
 
 
 def _select(graph: onnx.GraphProto, sel: FloatNodes, source: str) -> list[str]:
@@ -120,4 +130,4 @@ def calibration_record(
     }
 
 
-__all__ = ["build_int8", "calibration_record", "excluded_nodes"]
+__all__ = ["build_int8", "calibration_record", "excluded_nodes", "nms_nodes"]

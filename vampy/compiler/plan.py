@@ -17,6 +17,7 @@ from vampy.config import (
     CompileConfig,
     CvtColorOp,
     DecodeImageOp,
+    ExtraOp,
     NormalizeOp,
     PadOp,
     ProcessOp,
@@ -62,7 +63,7 @@ def compile_plan(cfg: CompileConfig) -> dict[str, Any]:
         "output_dir": str(cfg.output_dir),
         "model_path": str(cfg.output_dir / "mod.onnx"),
         "calibration": _calibration(cfg),
-        "extra_ops_applied": [{"type": op.kind, "axis": op.axis} for op in cfg.extra_ops],
+        "extra_ops_applied": [_extra_op(op) for op in cfg.extra_ops],
         "ignored_keys": [
             {"key": k, "reason": r} for k, r in zip(cfg.ignored_keys, cfg.ignored_reasons or ("vendor-only",) * len(cfg.ignored_keys))
         ],
@@ -73,6 +74,13 @@ def compile_plan(cfg: CompileConfig) -> dict[str, Any]:
         "missing_files": missing,
         "vdsp": _vdsp(cfg.vdsp_params),
     }
+
+
+def _extra_op(op: ExtraOp) -> dict[str, Any]:
+    """softmax: its axis; yolov5_nms: its decode params and N (the head layout is known only from the model)."""
+    if op.nms is None:
+        return {"type": op.kind, "axis": op.axis}
+    return {"type": op.kind, **{key: list(v) if isinstance(v, tuple) else v for key, v in asdict(op.nms).items()}}
 
 
 def _calibration(cfg: CompileConfig) -> dict[str, Any] | None:

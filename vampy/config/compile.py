@@ -104,12 +104,30 @@ class FloatNodes:
     items: tuple[str | int, ...]
 
 
+NMS_MAX_BOXES = 300  # N of the padded NMS outputs: yolov5's max_det, the most boxes any image keeps
+
+
+@dataclass(frozen=True)
+class NmsParams:
+    """graph.extra_ops `<family>_nms` params: the head decode and ONNX NonMaxSuppression (compiler/nms_ops.py)."""
+
+    num_classes: int | None = None  # None: read from the head's channels
+    nms_threshold: float = 0.45
+    confidence_threshold: float = 0.25
+    anchors: tuple[float, ...] = ()  # w, h pairs in input pixels, the strides' anchors in order
+    strides: tuple[int, ...] = (8, 16, 32)
+    max_boxes: int = NMS_MAX_BOXES
+
+
 @dataclass(frozen=True)
 class ExtraOp:
-    """graph.extra_ops that vampy applies: a Softmax over `axis` appended to every graph output."""
+    """graph.extra_ops that vampy applies: a Softmax over `axis` appended to every graph output, or
+    (kinds `yolov5_nms`, `yolov8_nms`, `yolov11_nms`, `yolox_nms`) the detector's decode + NMS into the
+    padded three-output layout (compiler/nms_ops.py)."""
 
-    kind: str  # "softmax"
+    kind: str  # "softmax" | "yolov5_nms" | "yolov8_nms" | "yolov11_nms" | "yolox_nms"
     axis: int = -1
+    nms: NmsParams | None = None
 
 
 DATASET_KINDS = ("images", "npz")

@@ -82,6 +82,9 @@ TVM_OP_TYPES: dict[str, tuple[str, ...]] = {
 
 # Extra ops vampy does not apply: the compiled model keeps its raw heads.
 NOT_APPLIED_EXTRA_OPS = ("insert_odma",)
+# decoded and NMS-ed by compiler/nms_ops.py; the other *_nms are noted as not applied
+APPLIED_NMS_OPS = ("yolov5_nms", "yolov8_nms", "yolov11_nms", "yolox_nms")
+NMS_PARAM_KEYS = ("num_classes", "nms_threshold", "confidence_threshold", "anchor", "strides")
 NMS_SUFFIX = "_nms"
 
 
@@ -113,6 +116,7 @@ def is_not_applied_extra_op(kind: str) -> bool:
 
 
 __all__ = [
+    "APPLIED_NMS_OPS", "NMS_PARAM_KEYS",
     "BACKEND_KEYS", "DATASET_KEYS", "EXTRA_OP_KEYS", "FRONTEND_DTYPES", "FRONTEND_KEYS", "FRONTEND_TYPES", "GRAPH_KEYS",
     "QUANTIZE_KEYS", "SAMPLER_KEYS", "TOP_KEYS", "TVM_OP_TYPES", "VENDOR_KEYS", "VENDOR_SECTIONS", "WORKSPACE_KEYS",
     "is_not_applied_extra_op", "likely_key", "onnx_op_types", "vendor_reason",

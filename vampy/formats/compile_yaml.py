@@ -34,6 +34,7 @@ from vampy.config import (
     FloatNodes,
     QuantizeConfig,
 )
+from vampy.config.compile import NmsParams
 from vampy.errors import InputError
 from vampy.formats import compile_vocab as vocab
 from vampy.formats.compile_checks import _bool, _choice, _Ctx, _int, _key, _kind, _number, _section, _text
@@ -279,15 +280,57 @@ def _graph(ctx: _Ctx, obj: object) -> tuple[ExtraOp, ...]:
             raise ctx.error(f"{key}.params", f"expected a mapping, got {_kind(params)}")
         if kind == "softmax":
             applied.append(ExtraOp("softmax", _softmax_axis(ctx, f"{key}.params", params)))
+        elif kind in vocab.APPLIED_NMS_OPS:
+            applied.append(ExtraOp(kind, nms=_nms_params(ctx, f"{key}.params", params)))
         elif vocab.is_not_applied_extra_op(kind):
             ctx.notes.append(
                 f"{key}.type {kind}: not applied (the vendor's device post-processing); the compiled model keeps its raw outputs"
             )
         else:
             raise ctx.error(
-                f"{key}.type", f"{kind!r} is not an extra op vampy knows (softmax; *_nms and insert_odma are accepted, not applied)"
+                f"{key}.type", f"{kind!r} is not an extra op vampy knows (softmax, yolov5_nms, yolov8_nms, yolov11_nms, "
+                "yolox_nms; other *_nms and insert_odma are accepted, not applied)"
             )
     return tuple(applied)
+
+
+def _nms_params(ctx: _Ctx, key: str, params: Mapping[Any, Any]) -> NmsParams:
+    """*_nms params vampy applies: thresholds, anchors (yolov5: w, h pixel pairs) and strides; the rest is the device's."""
+    for name in params:
+        if name not in vocab.NMS_PARAM_KEYS:
+            ctx.ignore(f"{key}.{_key(name)}", "a parameter of the vendor's device NMS; vampy's decode takes "
+                       + ", ".join(vocab.NMS_PARAM_KEYS))
+    defaults = NmsParams()
+    classes = params.get("num_classes")
+    anchors = _numbers(ctx, f"{key}.anchor", params.get("anchor", []))
+    if len(anchors) % 2:
+        raise ctx.error(f"{key}.anchor", f"expected w, h pairs, got {len(anchors)} numbers")
+    strides = tuple(_int(ctx, f"{key}.strides", s, 1, 1024) for s in _list(ctx, f"{key}.strides", params.get("strides", [8, 16, 32])))
+    return NmsParams(
+        num_classes=None if classes is None else _int(ctx, f"{key}.num_classes", classes, 1, 100_000),
+        nms_threshold=_fraction(ctx, f"{key}.nms_threshold", params.get("nms_threshold", defaults.nms_threshold)),
+        confidence_threshold=_fraction(
+            ctx, f"{key}.confidence_threshold", params.get("confidence_threshold", defaults.confidence_threshold)
+        ),
+        anchors=anchors, strides=strides or defaults.strides,
+    )
+
+
+def _list(ctx: _Ctx, key: str, value: object) -> list[Any]:
+    if not isinstance(value, (list, tuple)):
+        raise ctx.error(key, f"expected a list, got {_kind(value)}")
+    return list(value)
+
+
+def _numbers(ctx: _Ctx, key: str, value: object) -> tuple[float, ...]:
+    return tuple(_number(ctx, key, item) for item in _list(ctx, key, value))
+
+
+def _fraction(ctx: _Ctx, key: str, value: object) -> float:
+    number = _number(ctx, key, value)
+    if not 0.0 <= number <= 1.0:
+        raise ctx.error(key, f"expected a fraction in [0, 1], got {value}")
+    return number
 
 
 def _softmax_axis(ctx: _Ctx, key: str, params: Mapping[Any, Any]) -> int:
