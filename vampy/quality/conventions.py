@@ -165,3 +165,19 @@ def score(pred: np.ndarray, gt: np.ndarray, s: Scoring) -> tuple[float, float | 
         psnr = float(peak_signal_noise_ratio(gt, pred, data_range=255))
         return psnr, float(structural_similarity(gt, pred, channel_axis=-1, data_range=255)) if s.ssim else None
     return psnr_vendor(pred, gt), ssim_vendor(pred, gt) if s.ssim else None
+
+
+def image_size_hw(path: Path) -> tuple[int, int]:
+    """An image's (height, width) from its header (Pillow reads no pixels for it); decoded when Pillow cannot tell."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+        return height, width
+    except Exception:  # noqa: BLE001 - any format Pillow cannot size (or calls a bomb): OpenCV's bounded decode decides
+        return read_image(path).shape[:2]
+
+
+def drawable(pred: np.ndarray, s: Scoring) -> np.ndarray:
+    """The decoded output as BGR uint8 for --draw_dir (float conventions rounded and clipped for the picture only)."""
+    image = pred if pred.dtype == np.uint8 else np.clip(np.round(pred), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image[:, :, ::-1] if s.colour == "rgb" else image)

@@ -25,7 +25,7 @@ from vampy.results.schema import EvalPresetReport, FileProblem, ScoredImage
 
 
 def evaluate_detection(cfg: EvalConfig, preset: FamilyPreset, s: DetScoring, progress: Progress) -> EvalPresetReport:
-    from vampy.quality.family_eval import _report, paired
+    from vampy.quality.family_report import family_report, paired
 
     need("pycocotools.cocoeval", preset.name)  # refused before any work when the [zoo-eval] extra is absent
     if cfg.det_format != "bbox":
@@ -62,4 +62,4 @@ def evaluate_detection(cfg: EvalConfig, preset: FamilyPreset, s: DetScoring, pro
     progress.finish()
     write_bytes_atomic(txt_dir, "pred.json", detection.pred_json(results))
     metrics = detection.coco_map(gt, results, cfg.det_format, preset.name) if images else {}
-    return _report(cfg, preset, images, metrics, failures)
+    return family_report(cfg, preset, images, metrics, failures)

@@ -21,12 +21,11 @@ from vampy.formats.datalist import read_datalist
 from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.formats.npz import HeaderCheck, NpyHeader, load_input_npz, read_npz_headers
 from vampy.progress import Progress
-from vampy.quality.conventions import decode_rgb, gt_name, output_array, read_gt
+from vampy.quality.conventions import decode_rgb, drawable, gt_name, image_size_hw, output_array, read_gt
 from vampy.quality.evaluate import output_header_check, output_values_limit
 from vampy.quality.families import FamilyPreset, PixelScoring
-from vampy.quality.family_eval import _report, paired
+from vampy.quality.family_report import family_report, paired
 from vampy.quality.metrics import SSIM_WINDOW_PX, psnr_vendor, ssim_vendor
-from vampy.quality.preset_eval import drawable, image_size_hw
 from vampy.results.schema import EvalPresetReport, FileProblem, ScoredImage
 
 # An output may be larger than its ground truth (which is resized to it): allow this many pixels whatever the ground truth's size.
@@ -57,7 +56,7 @@ def evaluate_pixels(cfg: EvalConfig, preset: FamilyPreset, p: PixelScoring, prog
         progress.advance()
     progress.finish()
     metrics = mean_psnr_ssim(images) if images else {}
-    return _report(cfg, preset, images, metrics, failures, len(images) if cfg.draw_dir else 0)
+    return family_report(cfg, preset, images, metrics, failures, len(images) if cfg.draw_dir else 0)
 
 
 def psnr_ssim(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:

@@ -16,25 +16,15 @@ import numpy as np
 from vampy.config import EvalConfig
 from vampy.data.imaging import encode_png
 from vampy.errors import InputError, OutputError
-from vampy.formats.datalist import DatalistEntry, read_datalist
+from vampy.formats.datalist import read_datalist
 from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.formats.npz import load_input_npz, read_npz_headers
 from vampy.progress import NullProgress, Progress
 from vampy.quality import classification, nlp, segmentation, textdet, textrec
 from vampy.quality.evaluate import OUTPUT_KEY, output_header_check, output_values_limit
 from vampy.quality.families import FamilyPreset, SegScoring
+from vampy.quality.family_report import family_report, paired
 from vampy.results.schema import EvalPresetReport, FileProblem, ScoredImage
-
-
-def paired(entries: list[DatalistEntry], outputs_dir: Path) -> tuple[list[tuple[DatalistEntry, Path]], list[FileProblem]]:
-    """(line, output) by position among the sorted *.npz files; lines past the last output are failures."""
-    if not outputs_dir.is_dir():
-        raise InputError(f"{outputs_dir}: no such folder of output npz files")
-    outputs = sorted(p for p in outputs_dir.glob("*.npz") if p.is_file())
-    pairs = list(zip(entries, outputs))
-    missing = [FileProblem(e.text, f"{e.text}: datalist line {e.index} has no output ({len(outputs)} npz files in {outputs_dir})")
-               for e in entries[len(outputs):]]
-    return pairs, missing
 
 
 def evaluate_family(cfg: EvalConfig, preset: FamilyPreset, progress: Progress | None = None) -> EvalPresetReport:
@@ -42,7 +32,7 @@ def evaluate_family(cfg: EvalConfig, preset: FamilyPreset, progress: Progress | 
         return _classification(cfg, preset, progress or NullProgress())
     if preset.family == "segmentation" and preset.seg is not None:
         return _segmentation(cfg, preset, preset.seg, progress or NullProgress())
-    if preset.family in ("nlp", "text_recognition"):  # imported here: nlp_eval builds its report with _report
+    if preset.family in ("nlp", "text_recognition"):
         from vampy.quality import nlp_eval
 
         if preset.nlp is not None:
@@ -57,7 +47,7 @@ def evaluate_family(cfg: EvalConfig, preset: FamilyPreset, progress: Progress | 
         from vampy.quality.textdet_eval import evaluate_text_detection
 
         return evaluate_text_detection(cfg, preset, preset.textdet, progress or NullProgress())
-    if preset.pixels is not None:  # imported here: enhancement builds its report with _report
+    if preset.pixels is not None:
         from vampy.quality.enhancement import evaluate_pixels
 
         return evaluate_pixels(cfg, preset, preset.pixels, progress or NullProgress())
@@ -66,15 +56,6 @@ def evaluate_family(cfg: EvalConfig, preset: FamilyPreset, progress: Progress | 
 
         return evaluate_sod(cfg, preset, preset.sod, progress or NullProgress())
     raise InputError(f"preset {preset.name}: family {preset.family} is not implemented yet")
-
-
-def _report(cfg: EvalConfig, preset: FamilyPreset, images: list[ScoredImage], metrics: dict[str, float],
-            failures: list[FileProblem], drawn: int = 0) -> EvalPresetReport:
-    if not images:
-        first = failures[0].reason if failures else "the datalist is empty"
-        raise InputError(f"no image could be scored ({len(failures)} failed); the first: {first}")
-    return EvalPresetReport(config=cfg.to_dict(), preset=preset.name, scoring=preset.to_dict(), images=tuple(images),
-                            metrics=metrics, failures=tuple(failures), drawn=drawn, deviations=preset.deviations)
 
 
 def _classification(cfg: EvalConfig, preset: FamilyPreset, progress: Progress) -> EvalPresetReport:
@@ -109,7 +90,7 @@ def _classification(cfg: EvalConfig, preset: FamilyPreset, progress: Progress) -
     except OSError as exc:
         raise OutputError(f"--result_txt {result_txt}: cannot write ({exc.strerror or exc})") from None
     metrics = classification.rates_pct(decoded) if images else {}
-    return _report(cfg, preset, images, metrics, failures)
+    return family_report(cfg, preset, images, metrics, failures)
 
 
 def vendor_line(preset: FamilyPreset, metrics: dict[str, float], last_file: str = "", dataset: str = "", num_bits: int = 3) -> str:
@@ -161,7 +142,7 @@ def _segmentation(cfg: EvalConfig, preset: FamilyPreset, s: SegScoring, progress
                 write_bytes_atomic(Path(cfg.draw_dir), f"{entry.path.stem}.png", encode_png(picture))
         progress.advance()
     progress.finish()
-    return _report(cfg, preset, images, tally.metrics() if images else {}, failures, len(images) if cfg.draw_dir else 0)
+    return family_report(cfg, preset, images, tally.metrics() if images else {}, failures, len(images) if cfg.draw_dir else 0)
 
 
 def _output_0(output: Path, hw: tuple[int, int]) -> np.ndarray:

@@ -21,7 +21,7 @@ _LABEL_FLAG = {"argmax_acc": "--labels_path", "mrpc": "--eval_path", "ner": "--l
 
 
 def evaluate_nlp(cfg: EvalConfig, preset: FamilyPreset, s: NlpScoring, progress: Progress) -> EvalPresetReport:
-    from vampy.quality.family_eval import _report
+    from vampy.quality.family_report import family_report
 
     if s.task == "ner":
         need("seqeval.metrics", preset.name)  # refused before any work when the [zoo-eval] extra is absent
@@ -44,7 +44,7 @@ def evaluate_nlp(cfg: EvalConfig, preset: FamilyPreset, s: NlpScoring, progress:
     progress.start("eval", len(pairs))
     images, metrics = _score_nlp(s.task, pairs, lines, f"{flag} {labels_path}", failures, progress, preset.name)
     progress.finish()
-    return _report(cfg, preset, images, metrics, failures)
+    return family_report(cfg, preset, images, metrics, failures)
 
 
 def _paired_outputs(folder: Path, pairing: str) -> dict[int, Path]:
@@ -95,7 +95,7 @@ def _score_nlp(task: str, pairs: list[tuple[int, Path]], lines: list[str], where
 
 
 def evaluate_text_recognition(cfg: EvalConfig, preset: FamilyPreset, s: CtcScoring, progress: Progress) -> EvalPresetReport:
-    from vampy.quality.family_eval import _report
+    from vampy.quality.family_report import family_report
 
     labels_path = Path(str(cfg.labels_path))
     labels = textrec.read_labels(read_text(labels_path, "--label_file"), f"--label_file {labels_path}")
@@ -128,4 +128,4 @@ def evaluate_text_recognition(cfg: EvalConfig, preset: FamilyPreset, s: CtcScori
     progress.finish()
     right_num = sum(int(row.metrics["acc"]) for row in images)
     metrics = {"right_num": float(right_num), "all_num": float(len(images)), "acc": right_num / len(images)} if images else {}
-    return _report(cfg, preset, images, metrics, failures)
+    return family_report(cfg, preset, images, metrics, failures)

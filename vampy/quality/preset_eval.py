@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from vampy.config import EvalConfig
 from vampy.data.imaging import encode_png, read_image
@@ -22,9 +21,9 @@ from vampy.formats.datalist import read_datalist
 from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.formats.npz import load_input_npz, read_npz_headers
 from vampy.progress import NullProgress, Progress
-from vampy.quality.conventions import decode_rgb, decode_y_chroma, gt_name, output_array, read_gt, score
+from vampy.quality.conventions import decode_rgb, decode_y_chroma, drawable, gt_name, image_size_hw, output_array, read_gt, score
 from vampy.quality.evaluate import evaluate, mean_metrics, output_header_check, output_values_limit
-from vampy.quality.families import family_preset
+from vampy.quality.families import FAMILY_PRESETS, family_preset
 from vampy.quality.family_eval import evaluate_family
 from vampy.quality.presets import Scoring, get_preset, load_scoring, real_esrgan_preset
 from vampy.results.schema import EvalPresetReport, EvalReport, FileProblem, ScoredImage
@@ -36,7 +35,7 @@ def resolve_scoring(preset: str | None, scoring_path: str | None, model_type: st
         return None
     base = None
     if preset is not None:
-        base = real_esrgan_preset(model_type) if preset == "real_esrgan" else get_preset(preset)
+        base = real_esrgan_preset(model_type) if preset == "real_esrgan" else get_preset(preset, tuple(FAMILY_PRESETS))
     return load_scoring(scoring_path, base) if scoring_path else base
 
 
@@ -135,20 +134,3 @@ def _pair_arrays(
         raise InputError(f"{output}: decoded output is {pred.shape[0]}x{pred.shape[1]} but the ground truth is compared at "
                          f"{gt.shape[0]}x{gt.shape[1]} (preset {s.name}: --input_shape)")
     return pred, gt, gt_path
-
-
-def image_size_hw(path: Path) -> tuple[int, int]:
-    """An image's (height, width) from its header (Pillow reads no pixels for it); decoded when Pillow cannot tell."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-        return height, width
-    except Exception:  # noqa: BLE001 - any format Pillow cannot size (or calls a bomb): OpenCV's bounded decode decides
-        return read_image(path).shape[:2]
-
-
-def drawable(pred: np.ndarray, s: Scoring) -> np.ndarray:
-    """The decoded output as BGR uint8 for --draw_dir (float conventions rounded and clipped for the picture only)."""
-    image = pred if pred.dtype == np.uint8 else np.clip(np.round(pred), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(image[:, :, ::-1] if s.colour == "rgb" else image)
-

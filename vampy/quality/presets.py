@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -172,11 +173,11 @@ _ALL = (
 PRESETS: dict[str, Scoring] = {s.name: s for s in _ALL}
 
 
-def get_preset(name: str) -> Scoring:
+def get_preset(name: str, others: Sequence[str] = ()) -> Scoring:
+    """The SR preset `name`; the message for an unknown one lists these and `others` (the other
+    families' presets, which families.py defines on top of this module)."""
     if name not in PRESETS:
-        from vampy.quality.families import FAMILY_PRESETS  # the other families' presets, named in the message too
-
-        raise UsageError(f"--preset {name!r}: no such preset; choose one of {', '.join([*PRESETS, *FAMILY_PRESETS])} "
+        raise UsageError(f"--preset {name!r}: no such preset; choose one of {', '.join([*PRESETS, *others])} "
                          "(vampy eval --list_presets)")
     return PRESETS[name]
 

@@ -27,10 +27,10 @@ from vampy.formats.datalist import read_datalist
 from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.formats.npz import load_input_npz, read_npz_headers
 from vampy.progress import Progress
+from vampy.quality.conventions import image_size_hw
 from vampy.quality.evaluate import OUTPUT_KEY, output_header_check, output_values_limit
 from vampy.quality.families import SOD_METRICS, FamilyPreset, SodScoring
-from vampy.quality.family_eval import _report, paired
-from vampy.quality.preset_eval import image_size_hw
+from vampy.quality.family_report import family_report, paired
 from vampy.results.schema import EvalPresetReport, FileProblem, ScoredImage
 
 PEAK = np.float32(255)
@@ -116,7 +116,7 @@ def evaluate_sod(cfg: EvalConfig, preset: FamilyPreset, s: SodScoring, progress:
                                       height_px=gt.shape[0], width_px=gt.shape[1], metrics=own.results()))
         progress.advance()
     progress.finish()
-    return _report(cfg, preset, images, total.results() if images else {}, failures, len(written))
+    return family_report(cfg, preset, images, total.results() if images else {}, failures, len(written))
 
 
 def map_name(npz_name: str) -> str:

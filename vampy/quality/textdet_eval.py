@@ -28,7 +28,7 @@ MAX_MAP_VALUES = 1 << 26  # a probability map larger than this (8192x8192) is no
 
 
 def evaluate_text_detection(cfg: EvalConfig, preset: FamilyPreset, s: TextDetScoring, progress: Progress) -> EvalPresetReport:
-    from vampy.quality.family_eval import _report, paired
+    from vampy.quality.family_report import family_report, paired
 
     need("shapely.geometry", preset.name)  # refused before any work when the [zoo-eval] extra is absent
     need("pyclipper", preset.name)
@@ -71,7 +71,7 @@ def evaluate_text_detection(cfg: EvalConfig, preset: FamilyPreset, s: TextDetSco
                                       metrics=textdet.combine([own])))
         progress.advance()
     progress.finish()
-    return _report(cfg, preset, images, textdet.combine(counts) if counts else {}, failures)
+    return family_report(cfg, preset, images, textdet.combine(counts) if counts else {}, failures)
 
 
 def _decode(output: Path, s: TextDetScoring, preset: str) -> np.ndarray:
