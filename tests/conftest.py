@@ -4,11 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-VDSR_WEIGHTS = SHARED_DATA / "vdsr" / "vdsr_x234_weights.npz"
-SET5_DIR = SHARED_DATA / "Set5"
+from tests.support.paths import SET5_DIR, SHARED_DATA, VDSR_WEIGHTS
+
+# House rule 8: no test asserts speed. Hypothesis has two clocks of its own: the per-example
+# deadline and the too_slow health check (data generation timed against a wall-clock budget).
+# Both are off for every test; a test's own @settings inherits this profile and changes only what
+# it names (max_examples, ...). A hang is still caught by pytest-timeout.
+settings.register_profile("vampy", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("vampy")
 
 
 @pytest.fixture(scope="session")

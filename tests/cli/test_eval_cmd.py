@@ -73,10 +73,13 @@ def test_native_by_name_scores_table_and_json(dataset: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert "alpha_scale_4" in out and "mean of 2" in out and "native size" in out
     report = json.loads((dataset / "r.json").read_text())
-    assert report["kind"] == "eval" and report["schema_version"] == 1 and report["failures"] == []
+    assert report["kind"] == "eval" and report["schema_version"] == 2 and report["failures"] == []
     psnrs = [image["scores"]["psnr_db"] for image in report["images"]]
     assert psnrs == pytest.approx([20 * math.log10(255 / 2), 20 * math.log10(255 / 4)], abs=1e-9)
     assert report["mean"]["psnr_db"] == pytest.approx(sum(psnrs) / 2)
+    # schema 2: the same scores under `metrics`, the v1 keys kept as aliases with equal values
+    assert report["metrics"] == report["mean"] and list(report["metrics"]) == ["psnr_db", "ssim", "bicubic_psnr_db", "bicubic_ssim"]
+    assert [image["metrics"] for image in report["images"]] == [image["scores"] for image in report["images"]]
     bicubic = psnr_y(_src_y(dataset, NAMES[0]), _gt_y(dataset, NAMES[0]), 4)
     assert report["images"][0]["scores"]["bicubic_psnr_db"] == pytest.approx(bicubic)
     assert report["images"][0]["gt_path"] == str(dataset / "set" / "alpha.png")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model, token_model
+from tests.support.files import vdsp_file
 
 
 def vampy(*args: str) -> subprocess.CompletedProcess[str]:

@@ -6,13 +6,13 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
+from tests.support.files import vdsp_file
+from tests.support.processes import HANG_GUARD_S, wait_for
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -30,12 +30,13 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a hang guard: up to 9 short runs, each a fresh worker process (98 s seen on a loaded 2-core machine)
 def test_small_real_auto_sweep_writes_everything(model: tuple[Path, Path, Path], tmp_path: Path) -> None:
     dynamic, _, vdsp = model
     out = {k: tmp_path / f"s.{k}" for k in ("csv", "json", "png")}
     proc = vampy("-m", str(dynamic.parent / "mod"), "--vdsp_params", str(vdsp), "-s", "[3,16,16]", "--instances", "auto",
-                 "-p", "1", "-b", "1,2", "--threads", "1", "--point_iterations", "200", "--point_duration", "0.3",
-                 "--max_p99_ms", "1000", "--csv", str(out["csv"]), "--json", str(out["json"]), "--plot", str(out["png"]))
+                 "-p", "1", "-b", "1,2", "--threads", "1", "--point_iterations", "200",  # a count per point, no duration cap
+                 "--max_p99_ms", "60000", "--csv", str(out["csv"]), "--json", str(out["json"]), "--plot", str(out["png"]), timeout=600)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out["json"].read_text())
     assert data["kind"] == "sweep" and data["mode"] == "auto" and data["complete"]
@@ -45,7 +46,8 @@ def test_small_real_auto_sweep_writes_everything(model: tuple[Path, Path, Path],
     assert len(rows) == len(data["points"])
     assert out["png"].read_bytes()[:8] == PNG_MAGIC and out["png"].stat().st_size > 1024
     win = data["winner"]
-    assert win["e2e_p99_ms"] <= 1000 and win["throughput_qps"] == max(p["throughput_qps"] for p in data["points"] if p["meets_bound"])
+    # a bound every point meets on any machine (a sub-millisecond request): the winner is the fastest point that meets it
+    assert win["e2e_p99_ms"] <= 60000 and win["throughput_qps"] == max(p["throughput_qps"] for p in data["points"] if p["meets_bound"])
     assert data["winner_command"] in proc.stdout
     assert f"-i {win['instances']} -p 1 -b {win['batch']} --threads 1" in data["winner_command"]
     assert "vampy sweep (auto)" in proc.stdout and f"tried {data['points_tried']} of the 8 points" in proc.stdout
@@ -59,12 +61,16 @@ def test_ctrl_c_keeps_the_finished_points(model: tuple[Path, Path, Path], tmp_pa
     proc = subprocess.Popen([sys.executable, "-m", "vampy", "sweep", "-m", str(dynamic), "--vdsp_params", str(vdsp), "-s", "3,16,16",
                              "-i", "1-4", "-p", "1", "-b", "1", "--threads", "1", "--point_duration", "1.5", "-q",
                              "--csv", str(csv_path), "--json", str(json_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(csv_path.read_text().splitlines() if csv_path.exists() else []) < 2:
-        time.sleep(0.1)
-    time.sleep(0.5)  # into the second point
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    try:
+        # The first point's row is the event; the three points left run 1.5 s each at least (a duration is
+        # a lower bound on a busy machine too), so the interrupt lands in one of them.
+        wait_for(lambda: csv_path.exists() and len(csv_path.read_text().splitlines()) >= 2, "the first finished point", proc)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=HANG_GUARD_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, stderr
     data = json.loads(json_path.read_text())
     assert not data["complete"] and data["interrupted"] == "interrupted (Ctrl-C)"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
-from tests.unit.test_table import compile_json, eval_json, run_json
+from tests.support.files import vdsp_file
+from tests.support.reports import compile_json, eval_json, run_json
 
 TIMEOUT_S = 120
 

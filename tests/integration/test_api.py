@@ -16,14 +16,13 @@ import numpy as np
 import pytest
 
 import vampy
-from tests.cli.test_compile_cmd import write_yaml
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
+from tests.support.files import vdsp_file, write_compile_yaml
 from vampy.cli import main
 from vampy.config import Image2NpzConfig
 from vampy.data.image2npz import images_to_npz
 from vampy.errors import PartialResult, VampyError
-from vampy.report.schema import _json_default
+from vampy.results.schema import _json_default
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ("alpha", "beta", "gamma")
@@ -205,7 +204,7 @@ def test_infer_equals_cli_json(data: Path, tmp_path: Path, capfd: pytest.Capture
 
 
 def test_compile_equals_cli_json(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    config = write_yaml(tmp_path)  # int8, calibrated on two images
+    config = write_compile_yaml(tmp_path)  # int8, calibrated on two images
     path = tmp_path / "compile.json"
     cli = _cli_json(capfd, path, "compile", str(config), "-q")
     recorder = Recorder()

@@ -116,7 +116,7 @@ name: tiny_yolo_int8
 frontend: {{checkpoint: {model}, shape: {{images: [1, 3, 32, 32]}}, type: onnx, dtype: fp32}}
 graph:
   extra_ops:
-    type: yolov5_nms
+    type: retinaface_nms
     params: {{num_classes: 2, nms_threshold: 0.65, confidence_threshold: 0.001, anchor: [10, 13, 16, 30, 33, 23], strides: [8]}}
 dataset:
   type: tvm
@@ -151,7 +151,7 @@ def test_letterbox_detector_int8_from_its_zoo_yaml(tmp_path: Path) -> None:
     feeds = [{"images": image_tensor(p, cfg.dataset.ops, "zoo.yaml")[None]} for p in sorted(data.glob("*.jpg"))]
     assert all(f["images"].shape == (1, 3, 32, 32) for f in feeds) and np.allclose(feeds[0]["images"][0, :, 0, 0], 114 / 255)
     check_int8(model, result, feeds)
-    assert any("yolov5_nms: not applied" in n for n in result.notes)
+    assert any("retinaface_nms: not applied" in n for n in result.notes)  # applied NMS: tests/integration/test_compile_nms.py
 
 
 OCR_YAML = """

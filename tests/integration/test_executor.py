@@ -8,21 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.test_run_perf import vdsp_file
-from tests.models import conv_model
-from vampy.config import RunConfig
+from tests.support.configs import perf_config
 from vampy.execution.executor import local_executor
 from vampy.execution.job import DatalistTask, RunJob, StopRule, job_from_options
 from vampy.measure.records import RawRun
 from vampy.progress import NullProgress
 from vampy.workflows.run import execute, prepare
-
-
-def perf_config(tmp_path: Path, **overrides: object) -> RunConfig:
-    model = conv_model(tmp_path / "m" / "mod.onnx", in_ch=1, hw=(16, 16), dynamic=True)
-    fields = dict(model=str(model), vdsp_params=str(vdsp_file(tmp_path)), shapes=((3, 16, 16),), iterations=6, warmup_requests=1, threads=1)
-    fields.update(overrides)
-    return RunConfig.flat(**fields)  # type: ignore[arg-type]
 
 
 def test_prepared_job_is_plain_data_that_survives_pickling(tmp_path: Path) -> None:

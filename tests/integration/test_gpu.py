@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.test_run_datalist import expected_output, make_inputs
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
+from tests.support.files import expected_output, make_inputs, vdsp_file
 
 
 def _providers() -> list[str]:

@@ -30,15 +30,16 @@ import pytest
 import yaml
 from numpy.lib import format as npy_format
 
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
+from tests.support.files import vdsp_file
+from tests.support.processes import HANG_GUARD_S, wait_for
 from vampy.formats.compile_yaml import load_compile_config
 from vampy.formats.npz import NpzError, load_input_npz
 from vampy.formats.datalist import read_datalist
 from vampy.errors import InputError
 from vampy.formats.vdsp import load_vdsp
 
-TIMEOUT_S = 50
+TIMEOUT_S = 120  # a hang guard for one vampy command (a few seconds here, busy or not)
 ALLOCATION_LIMIT_BYTES = 4 << 20  # far below any array the crafted headers declare
 
 
@@ -219,7 +220,7 @@ def test_npz_entry_that_is_a_fifo_does_not_block(fifo: Path) -> None:
 @pytest.mark.timeout(20)
 def test_a_fifo_nobody_writes_to_reads_as_empty_in_every_text_loader(tmp_path: Path) -> None:
     """open() on a writer-less FIFO would wait for ever; each loader now reports an empty file."""
-    from vampy.report.schema import read_json
+    from vampy.results.schema import read_json
 
     expected = {read_datalist: "no entries", load_vdsp: "is empty", load_compile_config: "is empty", read_json: "is empty"}
     for load, message in expected.items():
@@ -230,12 +231,14 @@ def test_a_fifo_nobody_writes_to_reads_as_empty_in_every_text_loader(tmp_path: P
         assert str(path) in str(caught.value)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)  # a hang guard
 def test_a_pipe_with_a_writer_is_read_whole(tmp_path: Path) -> None:
     """bash's <(...) and a FIFO whose writer is still writing keep working: the read waits for its end."""
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc/self/fd to see when the reader has the FIFO open")
     vdsp = vdsp_file(tmp_path)
     shell = f"{shlex.quote(sys.executable)} -m vampy vdsp <(sleep 0.3; cat {shlex.quote(str(vdsp))})"
-    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=50)
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr
     pipe = tmp_path / "list.fifo"
     os.mkfifo(pipe)
@@ -246,14 +249,32 @@ def test_a_pipe_with_a_writer_is_read_whole(tmp_path: Path) -> None:
     writer = os.open(pipe, os.O_WRONLY)
     os.write(writer, f"{npz}\n".encode())
     os.close(passing)
-    closer = threading.Timer(0.5, os.close, args=(writer,))  # the end of the data comes later
-    closer.daemon = True
+    # The end of the data comes later: the writer closes only once the reader has the FIFO open (an
+    # event, seen in /proc/self/fd), so the read must wait for it. (Closed before the reader opened,
+    # the data would go with the FIFO's last open end and the read would see an empty pipe.)
+    closer = threading.Thread(target=_close_once_read, args=(pipe, writer), daemon=True)
     closer.start()
     try:
         entries = read_datalist(pipe)
     finally:
-        closer.join(timeout=10)
+        closer.join(timeout=HANG_GUARD_S)
+    assert not closer.is_alive()
     assert [e.path for e in entries] == [npz]
+
+
+def _close_once_read(pipe: Path, writer: int) -> None:
+    """Close `writer` once another descriptor of this process has `pipe` open (the reader's), or, as a
+    hang guard only, after HANG_GUARD_S (the read then fails the test)."""
+    def reader_open() -> bool:
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                if int(fd) != writer and os.readlink(f"/proc/self/fd/{fd}") == os.path.realpath(pipe):
+                    return True
+        return False
+
+    with contextlib.suppress(AssertionError):
+        wait_for(reader_open, "the datalist reader to open the FIFO")
+    os.close(writer)
 
 
 # --- datalist mode: reads anywhere, writes only inside --path_output ---
@@ -285,7 +306,7 @@ def write_inputs(folder: Path, sizes_hw: list[tuple[int, int]], names: list[str]
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)  # a hang guard
 def test_datalist_names_never_steer_where_outputs_go(tmp_path: Path) -> None:
     model = conv_model(tmp_path / "m.onnx", in_ch=1, dynamic=True)
     vdsp = vdsp_file(tmp_path)
@@ -359,7 +380,7 @@ def read_only_later(out: Path) -> Iterator[Callable[[], str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)  # a hang guard
 def test_read_only_output_folder_is_named_and_earlier_outputs_stay(tmp_path: Path) -> None:
     args, _ = datalist_setup(tmp_path, [(8, 8)] * 3)
     out = tmp_path / "out"
@@ -377,7 +398,7 @@ def test_read_only_output_folder_is_named_and_earlier_outputs_stay(tmp_path: Pat
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)  # a hang guard
 def test_output_folder_under_a_regular_file_is_refused_at_start(tmp_path: Path) -> None:
     args, _ = datalist_setup(tmp_path, [(8, 8)])
     blocker = tmp_path / "a-file"
@@ -426,7 +447,7 @@ def small_space(out: Path, limit_bytes: int, how: str) -> Iterator[tuple[Callabl
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)  # a hang guard
 @pytest.mark.parametrize("how", ["tmpfs", "rlimit"])
 def test_full_output_folder_keeps_good_outputs_and_leaves_no_partial_npz(tmp_path: Path, how: str) -> None:
     # Outputs of 8x8 inputs are ~0.5 KiB and fit; those of 256x256 inputs are 256 KiB and do not.

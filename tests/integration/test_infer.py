@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 
 from tests.models import conv_model
+from tests.support.files import SR_HEIGHT, SR_WIDTH, add_sr_pair, normalizing_vdsp, sr_ground_truth
 from vampy.cli import main
 from vampy.config import InferConfig
 from vampy.errors import InputError, ModelError, OutputError, UsageError
 from vampy.workflows.infer import QUEUE_BATCHES, _Pipeline, infer
 from vampy.data.imaging import read_image
 
-HEIGHT, WIDTH = 24, 32
+HEIGHT, WIDTH = SR_HEIGHT, SR_WIDTH  # add_sr_pair's ground truth size
 MODEL_HW = (20, 28)  # the vdsp resize: every image is fed at this size and scored at it
 # Created in this order on purpose: the results must come back sorted by name, not by creation.
 NAMES = ("delta", "alpha", "charlie", "bravo", "echo")
@@ -35,38 +36,15 @@ def _vampy(args: list[str]) -> int:
     return code if isinstance(code, int) else 0
 
 
-def _gt(seed: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
-    noise = np.random.default_rng(seed).integers(0, 256, (height, width, 3)).astype(np.uint8)
-    smooth = cv2.GaussianBlur(noise, (7, 7), 2).astype(np.float64)
-    image: np.ndarray = (30 + (smooth - smooth.min()) * 190 / (smooth.max() - smooth.min())).round().astype(np.uint8)
-    return image
-
-
-def _add_pair(root: Path, name: str, seed: int, height: int = HEIGHT, width: int = WIDTH) -> None:
-    gt = _gt(seed, height, width)
-    cv2.imwrite(str(root / "hr" / f"{name}.png"), gt)
-    cv2.imwrite(str(root / "lr" / f"{name}_scale_4.png"), cv2.GaussianBlur(gt, (5, 5), 1.5))
-
-
-def _vdsp(path: Path, hw: tuple[int, int]) -> Path:
-    config = {
-        "IimageFormat": "RGB_PLANAR", "IimageWidth": hw[1], "IimageHeight": hw[0], "OimageWidth": hw[1], "OimageHeight": hw[0],
-        "IimageWidthPitch": hw[1], "IimageHeightPitch": hw[0], "Mean": [0.485, 0.456, 0.406], "Std": [0.229, 0.224, 0.225],
-        "NormaType": "DIV255", "ColorCvtCode": "NO_CHANGE", "ResizeType": "BILINEAR_CV",
-    }
-    path.write_text(json.dumps({"OpType": "FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR", "OpConfig": config}))
-    return path
-
-
 @pytest.fixture()
 def data(tmp_path: Path) -> Path:
     """lr/NAME_scale_4.png, hr/NAME.png, a dynamic 1-channel conv model, a vdsp file resizing to MODEL_HW."""
     (tmp_path / "lr").mkdir()
     (tmp_path / "hr").mkdir()
     for seed, name in enumerate(NAMES):
-        _add_pair(tmp_path, name, seed)
+        add_sr_pair(tmp_path, name, seed)
     conv_model(tmp_path / "model" / "mod.onnx", dynamic=True)
-    _vdsp(tmp_path / "vdsp.json", MODEL_HW)
+    normalizing_vdsp(tmp_path / "vdsp.json", MODEL_HW)
     return tmp_path
 
 
@@ -104,7 +82,7 @@ def test_results_in_input_order_batch_invariant_and_pngs_written(data: Path) -> 
 def test_per_image_failures_are_listed_and_the_rest_scored(data: Path) -> None:
     (data / "lr" / "broken_scale_4.png").write_bytes(b"not a png at all")
     (data / "hr" / "broken.png").write_bytes(b"")
-    cv2.imwrite(str(data / "lr" / "orphan_scale_4.png"), _gt(9))  # no hr/orphan.*
+    cv2.imwrite(str(data / "lr" / "orphan_scale_4.png"), sr_ground_truth(9))  # no hr/orphan.*
     (data / "lr" / "notes.txt").write_text("not an image: not listed at all")
     report = infer(_cfg(data, pattern="*"))
     assert [(f.index, f.stage) for f in report.failures] == [(2, "read"), (6, "ground truth")]
@@ -116,7 +94,7 @@ def test_per_image_failures_are_listed_and_the_rest_scored(data: Path) -> None:
 
 def test_a_shape_the_model_rejects_fails_that_image_only(data: Path) -> None:
     conv_model(data / "fixed" / "mod.onnx", hw=(HEIGHT, WIDTH))  # batch 1, 24x32 only
-    _add_pair(data, "small", 7, 16, 16)
+    add_sr_pair(data, "small", 7, 16, 16)
     report = infer(_cfg(data, model=str(data / "fixed" / "mod"), native=True))
     assert [(f.stage, Path(f.path).name) for f in report.failures] == [("model", "small_scale_4.png")]
     assert "the model rejected the input (1, 16, 16)" in report.failures[0].reason
@@ -126,7 +104,7 @@ def test_a_shape_the_model_rejects_fails_that_image_only(data: Path) -> None:
 
 def test_stages_overlap_through_bounded_queues(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for seed in range(10, 22):
-        _add_pair(data, f"extra{seed}", seed)
+        add_sr_pair(data, f"extra{seed}", seed)
     events: list[tuple[str, int]] = []
     lock = threading.Lock()
     decode, finish = _Pipeline._decode, _Pipeline._finish
@@ -236,8 +214,8 @@ def test_cli_table_json_and_exit_codes(data: Path, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "mean of 5" in out and "20x24" in out and "mean psnr: " in out and "throughput (images/s): " in out
     report = json.loads(report_path.read_text())
-    assert report["kind"] == "infer" and report["schema_version"] == 1 and report["compare_hw"] == [20, 24]
-    assert f"mean psnr: {report['mean']['psnr_db']!r}" in out
+    assert report["kind"] == "infer" and report["schema_version"] == 2 and report["compare_hw"] == [20, 24]
+    assert f"mean psnr: {report['mean']['psnr_db']!r}" in out and report["metrics"] == report["mean"]
     assert report["saved"] == 5 and report["timing"]["images"] == 5
 
     (data / "lr" / "broken_scale_4.png").write_bytes(b"junk")

@@ -104,6 +104,9 @@ def _assert_same(infer_report: Any, eval_data: dict[str, Any]) -> None:
     assert [i["ssim"] for i in eval_data["images"]] == [i.ssim for i in infer_report.images]
     assert infer_report.mean_psnr_db == eval_data["mean_psnr_db"] and infer_report.mean_ssim == eval_data["mean_ssim"]
     assert infer_report.deviations == tuple(eval_data["deviations"])
+    # one report shape: infer's metrics are eval's, per image and mean, in the same names
+    assert [i["metrics"] for i in eval_data["images"]] == [i.metrics for i in infer_report.images]
+    assert infer_report.metrics == eval_data["metrics"] and infer_report.to_dict()["metrics"] == eval_data["metrics"]
 
 
 def test_edsr_x2_infer_preset_equals_npz_route(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

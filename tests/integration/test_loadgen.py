@@ -41,16 +41,25 @@ def test_each_scenario_runs_and_reports(tmp_path: Path, model: Path, scenario: l
 
 
 def test_single_stream_percentiles_agree_with_loadgen(tmp_path: Path) -> None:
-    # ~1 ms requests: the few microseconds between LoadGen's clock and vampy's (the Python
-    # callback on each side) stay well under 2%; on a 50 us model they would not.
-    slow = slow_model(tmp_path / "slow.onnx", ms=4.0)
+    """vampy times each request inside LoadGen's timing of it (LoadGen stamps the issue before the Python
+    callback hands it to vampy, and the completion after vampy returns it), on the same machine, so each
+    request's two latencies differ by the callbacks' overhead only: a few microseconds on a quiet machine,
+    more for the few requests a busy machine preempts right there. The checks hold on any machine:
+    - same samples, same rank rule: vampy's percentile is never above LoadGen's (exact: the k-th
+      smallest of n nested intervals is at most the k-th smallest of the intervals around them);
+    - with its own nearest-rank rule vampy sits at the same rank or one lower (docs/measurement.md);
+    - the means differ by the mean overhead, which no rank can magnify. Under 0.3% on a quiet machine and
+      under 1% with three bursty competitors here: 5% still catches a wrong interval (model-only latencies
+      are 13% shorter here) or wrong units. (Percentiles are compared by rank above, not by size: where a
+      busy machine spreads the latencies, one preempted callback moves a percentile by a whole rank.)"""
+    slow = slow_model(tmp_path / "slow.onnx", ms=4.0)  # about 4 ms a request
     _, data = loadgen(tmp_path, "-m", str(slow), "-s", "1,384,384", "--min_queries", "300", "--min_duration", "0.3")
-    gaps = data["comparison"]["relative_gap"]
-    assert {"p50", "p90", "p99"} <= set(gaps)
-    # Same samples, same rank rule: only the two clocks' few microseconds remain. (With its own
-    # nearest-rank rule vampy may sit one sample lower where n*q is whole: see docs/measurement.md.)
-    assert data["comparison"]["max_abs_gap_same_rank"] < 0.02
-    assert abs(gaps["p50"]) < 0.02
+    gaps, same_rank = data["comparison"]["relative_gap"], data["comparison"]["relative_gap_same_rank"]
+    assert {"p50", "p90", "p99"} <= set(gaps) and set(same_rank) == set(gaps)
+    assert max(same_rank.values()) <= 1e-3, same_rank  # 1e-3: LoadGen's clock may run at a rate a few ppm off
+    assert all(gaps[k] <= same_rank[k] + 1e-12 for k in gaps), (gaps, same_rank)
+    mean_gap = data["vampy"]["e2e"]["avg_us"] / data["loadgen"]["mean_us"] - 1
+    assert abs(mean_gap) < 0.05, mean_gap
 
 
 def test_accuracy_mode_writes_vamp_outputs(tmp_path: Path, model: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
+from tests.support.files import vdsp_file
 from vampy.measure.timesheet import read
 
 pytestmark = pytest.mark.slow

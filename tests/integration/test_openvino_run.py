@@ -7,17 +7,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
 
-from tests.integration.test_faults import assert_no_orphans
-from tests.integration.test_run_datalist import expected_output, make_inputs
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model, slow_model
+from tests.support.files import expected_output, make_inputs, vdsp_file
+from tests.support.processes import HANG_GUARD_S, assert_no_orphans, measuring_run
 
 TIMEOUT_S = 180
 
@@ -83,42 +82,32 @@ def test_profile_lists_openvinos_layers(tmp_path: Path) -> None:
     assert all(Path(f).name.startswith("worker0_instance0_openvino_") for f in profile["files"])
 
 
-def start_openvino_run(tmp_path: Path, processes: int) -> tuple[subprocess.Popen[str], list[psutil.Process], Path]:
+def measuring_openvino(tmp_path: Path, processes: int) -> AbstractContextManager[tuple[subprocess.Popen[str], list[psutil.Process]]]:
+    """An OpenVINO perf run of a ~2 ms model that would go on for 10 minutes, entered once its workers
+    exist and it has measured 50 requests per worker (an event, never a sleep)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     model = slow_model(tmp_path / "slow.onnx", ms=2.0)
-    report = tmp_path / "r.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vampy", "run", "-m", str(model), "-s", "1,384,384", "-p", str(processes), "-t", "60",
-         "--engine", "openvino", "--json", str(report), "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    workers: list[psutil.Process] = []
-    deadline = time.monotonic() + 60  # a hang guard only
-    while len(workers) < processes and time.monotonic() < deadline:
-        workers = [c for c in psutil.Process(proc.pid).children(recursive=True) if "spawn_main" in " ".join(c.cmdline())]
-        time.sleep(0.1)
-    assert len(workers) == processes, "workers never started"
-    while not any(w.cpu_percent(interval=0.2) > 0 for w in workers) and time.monotonic() < deadline:
-        pass  # measuring
-    time.sleep(2.0)
-    return proc, workers, report
+    args = ["-m", str(model), "-s", "1,384,384", "-p", str(processes), "-t", "600", "--engine", "openvino",
+            "--json", str(tmp_path / "r.json"), "-q"]
+    return measuring_run(tmp_path, args, processes, at_least=50 * processes)
 
 
 @needs_openvino
 @pytest.mark.slow
 def test_killed_worker_and_ctrl_c(tmp_path: Path) -> None:
-    proc, workers, report = start_openvino_run(tmp_path / "kill", processes=2)
-    os.kill(workers[0].pid, signal.SIGKILL)
-    _, err = proc.communicate(timeout=60)
+    with measuring_openvino(tmp_path / "kill", processes=2) as (proc, workers):
+        os.kill(workers[0].pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=HANG_GUARD_S)
     assert proc.returncode == 5 and "killed by SIGKILL" in err and "Traceback" not in err
-    data = json.loads(report.read_text())
+    data = json.loads((tmp_path / "kill" / "r.json").read_text())
     assert data["failed_workers"][0]["reason"] == "killed by SIGKILL" and data["samples"] > 0
     assert_no_orphans(workers)
 
-    proc, workers, report = start_openvino_run(tmp_path / "int", processes=1)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    with measuring_openvino(tmp_path / "int", processes=1) as (proc, workers):
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=HANG_GUARD_S)
     assert proc.returncode == 130 and out.startswith("INCOMPLETE:")
-    data = json.loads(report.read_text())
+    data = json.loads((tmp_path / "int" / "r.json").read_text())
     assert data["complete"] is False and data["samples"] > 0 and data["engine"]["engine"] == "openvino"
     assert_no_orphans(workers)
 

@@ -88,6 +88,11 @@ def _check(report: dict, expected: list[tuple[float, float | None]]) -> None:
     if ssims:
         assert report["mean_ssim"] == pytest.approx(float(np.mean(ssims)), abs=SSIM_TOL)
         assert [i["ssim"] for i in report["images"]] == pytest.approx(ssims, abs=SSIM_TOL)
+    # schema 2: the same values under `metrics` (no ssim where the convention has none); the flat keys are v1 aliases
+    assert report["schema_version"] == 2 and report["metrics"] == {
+        k: v for k, v in (("psnr_db", report["mean_psnr_db"]), ("ssim", report["mean_ssim"])) if v is not None}
+    assert [i["metrics"] for i in report["images"]] == [
+        {k: v for k, v in (("psnr_db", i["psnr_db"]), ("ssim", i["ssim"])) if v is not None} for i in report["images"]]
 
 
 def _bgr_hwc(out: np.ndarray) -> np.ndarray:
@@ -295,6 +300,8 @@ def test_convention_e_y(tmp_path: Path, preset: str) -> None:
     report = _run(tmp_path, preset, "--src_dir", str(tmp_path / "gt"), "--input_shape", "24", "24")
     assert [i["scores"]["psnr_db"] for i in report["images"]] == pytest.approx([p for p, _ in expected], abs=PSNR_TOL_DB)
     assert report["preset"] == preset and report["deviations"]
+    assert [i["metrics"]["psnr_db"] for i in report["images"]] == [i["scores"]["psnr_db"] for i in report["images"]]
+    assert report["metrics"] == report["mean"]  # drrn/vdsr are plain eval's Y convention: its metrics, bicubic included
 
 
 # --- bad input: one clear line each ---

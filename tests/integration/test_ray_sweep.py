@@ -1,6 +1,6 @@
 """`vampy sweep --ray`: each point alone on one node of a real two-node loopback Ray cluster (issue 16).
 
-The cluster is test_ray.py's (head on 127.0.0.2, a second node registering as 127.0.0.1, one CPU
+The cluster is tests/support/ray_cluster.py's (head on 127.0.0.2, a second node registering as 127.0.0.1, one CPU
 each, every process stopped by its pid at the end). Both nodes are this one machine, so the
 points' figures say nothing about speed here; the tests check where and when points ran, from the
 timestamps each node stamped on its own clock.
@@ -20,12 +20,12 @@ import pytest
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install 'vampy[ray]')")
 
-from tests.integration import test_ray  # noqa: E402
-from tests.integration.test_ray import ENV, HEAD_IP, START_WAIT_S, Cluster, assert_loopback_only, free_port, vampy  # noqa: E402
 from tests.models import conv_model, slow_model  # noqa: E402
+from tests.support import ray_cluster  # noqa: E402
+from tests.support.ray_cluster import ENV, HEAD_IP, START_WAIT_S, Cluster, assert_loopback_only, free_port, vampy  # noqa: E402
 
-# test_ray's two-node loopback cluster; a module-scoped fixture, so this module starts its own
-cluster = test_ray.cluster
+# the two-node loopback cluster; a module-scoped fixture, so this module starts its own
+cluster = ray_cluster.cluster
 
 
 def assert_one_point_at_a_time_per_node(points: list[dict]) -> None:

@@ -1,6 +1,6 @@
 """`vampy run --datalist --ray --timeout`: the hung-request watchdog and the per-node CPU and memory on a
-real two-node Ray cluster on loopback (the `cluster` fixture of test_ray.py: its own cluster for this
-module, every process it starts ended by its pid at teardown).
+real two-node Ray cluster on loopback (tests/support/ray_cluster.py's `cluster` fixture: its own cluster for
+this module, every process it starts ended by its pid at teardown).
 
 The hang is real: `stalling_model` runs an ONNX Loop whose trip count comes from the input, zero for
 ordinary images and about 10^9 MatMuls (hours) for an all-white one, so that one datalist line hangs
@@ -17,14 +17,14 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from tests.integration import test_ray
-from tests.integration.test_ray import HEAD_IP, START_WAIT_S, Cluster, _cmdline, datalist, vampy, vdsp
 from tests.models import make_model, save
+from tests.support import ray_cluster
+from tests.support.ray_cluster import HEAD_IP, START_WAIT_S, Cluster, cmdline, datalist, vampy, vdsp
 from vampy.execution.pool import timeout_bound_ns
 from vampy.execution.ray_watch import cluster_summary, node_figures
 
-# test_ray's two-node loopback cluster; a module-scoped fixture, so this module starts its own
-cluster = test_ray.cluster
+# the two-node loopback cluster; a module-scoped fixture, so this module starts its own
+cluster = ray_cluster.cluster
 TIMEOUT_S = 3  # --timeout here; the white image's request would take hours
 
 
@@ -84,7 +84,7 @@ def all_outputs(folder: Path) -> dict[str, dict[str, np.ndarray]]:
 def wait_for_no_shard_worker(cluster: Cluster) -> None:
     """ray.kill ended the hung worker (and the run's end the others): no ShardWorker process lingers."""
     deadline = time.monotonic() + START_WAIT_S
-    while any("ShardWorker" in _cmdline(pid) for pid in cluster.pids()):
+    while any("ShardWorker" in cmdline(pid) for pid in cluster.pids()):
         assert time.monotonic() < deadline, "a ShardWorker outlived the run"
         time.sleep(0.2)
 

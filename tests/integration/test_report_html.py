@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
+from tests.support.files import vdsp_file
 
 CHROMIUM = Path("/usr/bin/chromium")
 EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", re.IGNORECASE)
@@ -42,7 +42,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("run", "-m", "m/mod", "--vdsp_params", "v.json", "-s", "[3,16,16]", "--iterations", "200", "--threads", "1", "-q",
          "--json", "run.json", "--html", "run.html"),
         ("sweep", "-m", "m/mod", "--vdsp_params", "v.json", "-s", "[3,16,16]", "--instances", "1,2", "-p", "1", "-b", "1,2",
-         "--threads", "1", "--point_iterations", "100", "--point_duration", "0.2", "-q", "--json", "sweep.json"),
+         "--threads", "1", "--point_iterations", "100", "-q", "--json", "sweep.json"),
         ("image2npz", "--dataset_path", "set", "--pattern", "*_scale_4.png", "--mode", "y3", "--target_path", "npz", "--text_path", "list.txt", "-q"),
         ("run", "-m", "m3/mod", "--datalist", "list.txt", "--path_output", "out", "--threads", "1", "-q", "--json", "drun.json"),
         ("eval", "--src_dir", "set", "--gt_dir", "set", "--input_npz_path", "list.txt", "--out_npz_dir", "out", "--native",

@@ -19,15 +19,14 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.integration.test_infer import _add_pair, _vdsp
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
+from tests.support.files import add_sr_pair, normalizing_vdsp, vdsp_file
 from vampy.cli import main
 
 # An attribute that makes a browser fetch something: http(s):// or protocol-relative //.
 EXTERNAL = re.compile(r"""\b(src|href|srcset|action)\s*=\s*["']?\s*(https?:)?//""", re.IGNORECASE)
 INFER_NAMES = ("delta", "alpha", "charlie")
-INFER_HW = (20, 28)  # the vdsp resize of _vdsp: every image is fed and scored at this size
+INFER_HW = (20, 28)  # the vdsp resize of normalizing_vdsp: every image is fed and scored at this size
 EVAL_NAMES = ("alpha_scale_4", "beta_scale_4")
 EVAL_OFFSETS = (2, 4)  # output = ground truth + offset grey levels: PSNR 20 log10(255 / offset)
 HAS_LOADGEN = importlib.util.find_spec("mlperf_loadgen") is not None
@@ -119,9 +118,9 @@ def infer_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "lr").mkdir()
     (root / "hr").mkdir()
     for seed, name in enumerate(INFER_NAMES):
-        _add_pair(root, name, seed)
+        add_sr_pair(root, name, seed)
     conv_model(root / "model" / "mod.onnx", dynamic=True)
-    _vdsp(root / "vdsp.json", INFER_HW)
+    normalizing_vdsp(root / "vdsp.json", INFER_HW)
     return root
 
 
@@ -234,7 +233,7 @@ def test_loadgen_page_shows_both_percentiles(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sweep_html(runs: Path) -> None:
     proc = vampy_sub("sweep", "-m", "m/mod", "--vdsp_params", "v.json", "-s", "[3,16,16]", "-i", "1", "-p", "1", "-b", "1,2",
-                     "--threads", "1", "--point_iterations", "100", "--point_duration", "0.2", "-q",
+                     "--threads", "1", "--point_iterations", "100", "-q",
                      "--json", "sweep.json", "--html", "sweep.html", cwd=runs)
     assert proc.returncode == 0, proc.stderr
     page = (runs / "sweep.html").read_text(encoding="utf-8")
@@ -266,6 +265,15 @@ def test_eval_html(eval_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mean = report["mean"]
     assert f"Mean of 2: PSNR {shown(mean['psnr_db'])} dB, SSIM {shown(mean['ssim'])}" in text_of(page)
     assert shown(mean["psnr_db"]) == shown(sum(psnrs) / 2)
+    assert report["metrics"] == mean and [i["metrics"] for i in report["images"]] == [i["scores"] for i in report["images"]]
+    # the same report as schema_version 1 wrote it (no `metrics`): `vampy report` shows the same rows and means
+    v1_images = [{k: v for k, v in i.items() if k != "metrics"} for i in report["images"]]
+    v1 = {**{k: v for k, v in report.items() if k != "metrics"}, "schema_version": 1, "images": v1_images}
+    (root / "eval_v1.json").write_text(json.dumps(v1))
+    assert vampy_in(["report", str(root / "eval_v1.json"), "-o", str(root / "eval_v1.html")]) == 0
+    v1_page = (root / "eval_v1.html").read_text(encoding="utf-8")
+    assert all(_image_row(image) in rows_of(v1_page) for image in report["images"])
+    assert f"Mean of 2: PSNR {shown(mean['psnr_db'])} dB, SSIM {shown(mean['ssim'])}" in text_of(v1_page)
 
 
 def test_infer_html(infer_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -321,7 +329,7 @@ def _command(kind: str, root: Path, runs: Path, eval_data: Path, infer_data: Pat
     if kind == "run":
         args = ["run", *model, "--iterations", "50", "-q"]
     elif kind == "sweep":
-        args = ["sweep", *model, "-i", "1", "-p", "1", "-b", "1,2", "--point_iterations", "50", "--point_duration", "0.1", "-q"]
+        args = ["sweep", *model, "-i", "1", "-p", "1", "-b", "1,2", "--point_iterations", "50", "-q"]
     elif kind == "eval":
         args = _eval_args(eval_data, "--draw_dir", str(root / "draw"))
         (root / "draw").mkdir(exist_ok=True)

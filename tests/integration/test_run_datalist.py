@@ -8,39 +8,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
-from tests.integration.test_run_perf import vdsp_file
 from tests.models import conv_model
-from vampy.data.preprocess import preprocess
-from vampy.formats.vdsp import load_vdsp
+from tests.support.files import expected_output, make_inputs, vdsp_file
 
 pytestmark = pytest.mark.slow
 
 
 def vampy(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vampy", *args], capture_output=True, text=True, timeout=120)
-
-
-def make_inputs(folder: Path, n: int, sizes: tuple[tuple[int, int], ...] = ((16, 16), (20, 24), (12, 12))) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1)
-    paths = []
-    for i in range(n):
-        h, w = sizes[i % len(sizes)]
-        path = folder / f"img{i:02d}.npz"
-        np.savez(path, input_0=rng.integers(0, 256, (3, h, w), dtype=np.uint8))
-        paths.append(path)
-    return paths
-
-
-def expected_output(model: Path, vdsp: Path, npz: Path, native: bool = False) -> np.ndarray:
-    spec = load_vdsp(vdsp)
-    raw = np.load(npz)["input_0"]
-    tensor = preprocess(spec, raw, (raw.shape[1], raw.shape[2]) if native else None)[:1][None]
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    return session.run(None, {"input": tensor})[0]
 
 
 def test_names_and_order_under_concurrency(tmp_path: Path) -> None:

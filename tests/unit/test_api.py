@@ -16,7 +16,7 @@ import vampy
 from vampy import api
 from vampy.cli import main
 from vampy.errors import InputError, UsageError, VampyError
-from vampy.report.schema import _json_default
+from vampy.results.schema import _json_default
 
 FUNCTIONS = (vampy.run, vampy.evaluate, vampy.compile, vampy.sweep, vampy.infer)
 

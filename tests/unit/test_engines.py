@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from tests.models import conv_model, corrupt_model, two_output_model
+from tests.models import conv_model, corrupt_model, two_output_model, x_to_y_model
 from vampy.engines.base import DEFAULT_ENGINE, ENGINES, EngineOptions, get_engine
 from vampy.errors import InputError, ModelError, UsageError
 from vampy.models.graph import graph_precision
@@ -69,21 +69,13 @@ def test_negative_threads_and_other_devices_are_usage_errors(engine, tmp_path: P
         engine.open(model, EngineOptions(device="cuda"))
 
 
-def _model_with(tmp_path: Path, name: str, nodes: list, initializers: list) -> Path:
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])], initializers)
-    path = tmp_path / name
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
-
-
 def test_precision_is_read_from_the_graph(tmp_path: Path) -> None:
     scale = numpy_helper.from_array(np.array(0.1, np.float32), "s")
     zero = numpy_helper.from_array(np.array(0, np.uint8), "z")
-    qdq = _model_with(tmp_path, "q.onnx", [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+    qdq = x_to_y_model(tmp_path, "q.onnx", [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
                                            helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])], [scale, zero])
     half = numpy_helper.from_array(np.ones(4, np.float16), "h")
-    fp16 = _model_with(tmp_path, "h.onnx", [helper.make_node("Cast", ["h"], ["hc"], to=onnx.TensorProto.FLOAT),
+    fp16 = x_to_y_model(tmp_path, "h.onnx", [helper.make_node("Cast", ["h"], ["hc"], to=onnx.TensorProto.FLOAT),
                                             helper.make_node("Add", ["x", "hc"], ["y"])], [half])
     assert graph_precision(conv_model(tmp_path / "f.onnx")) == "fp32"
     assert graph_precision(qdq) == "int8"

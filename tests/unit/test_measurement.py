@@ -37,7 +37,8 @@ class FakeEvent:
         return False
 
 
-def test_breakdown_phases_add_up_to_e2e_under_a_fake_clock(tmp_path: Path) -> None:
+def _driver_on(clock: FakeClock, tmp_path: Path, requests: int | None, duration_s: float | None) -> tuple[_Driver, SharedCounters]:
+    """One instance of a tiny conv model, every stamp from `clock`."""
     from vampy.engines.base import EngineOptions, get_engine
     from vampy.execution.job import RunJob, StopRule
 
@@ -45,11 +46,16 @@ def test_breakdown_phases_add_up_to_e2e_under_a_fake_clock(tmp_path: Path) -> No
     slot = InputSlot("input", "image", (1, 4, 4), "float32", None, (1, 1, 4, 4))
     plan = InputPlan((slot,), None, None, 1, True)
     job = RunJob(str(model), "onnxruntime", "cpu", 0, processes=1, instances=1, intra_threads=1, plan=plan,
-                 stop=StopRule(3, None, None), warmup_requests=0, seed=0)
-    spec = WorkerSpec(job, 0)
-    clock = FakeClock()
+                 stop=StopRule(requests, duration_s, None), warmup_requests=0, seed=0)
     shared = SharedCounters(progress=[0], inflight=[0], stop_event=FakeEvent())
-    driver = _Driver(spec, 0, get_engine().open(model, EngineOptions(intra_threads=1)), np.random.default_rng(0), clock, shared)
+    session = get_engine().open(model, EngineOptions(intra_threads=1))
+    driver = _Driver(WorkerSpec(job, 0), 0, session, np.random.default_rng(0), clock, shared)
+    return driver, shared
+
+
+def test_breakdown_phases_add_up_to_e2e_under_a_fake_clock(tmp_path: Path) -> None:
+    clock = FakeClock()
+    driver, shared = _driver_on(clock, tmp_path, 3, None)
     driver.loop(_PerfSource(3, None, clock))
     cols = driver.record.arrays()
     assert cols["samples"].tolist() == [1, 1, 1]
@@ -60,6 +66,22 @@ def test_breakdown_phases_add_up_to_e2e_under_a_fake_clock(tmp_path: Path) -> No
     # closed loop: no queue; one clock reading per phase boundary
     assert phases[0].tolist() == [0, 0, 0] and phases[1].tolist() == [1000] * 3 and phases[2].tolist() == [1000] * 3
     assert shared.progress == [3] and shared.inflight == [0]
+
+
+def test_a_duration_ends_the_closed_loop_at_its_deadline_under_a_fake_clock(tmp_path: Path) -> None:
+    """-t without --iterations: requests go on until the clock reaches the deadline, none starts at or
+    after it, and the loop then ends (it has no count to end it otherwise). The clock is the test's, so
+    this is exact on any machine; the real clock's -t is only checked to end a run (test_run_perf)."""
+    clock = FakeClock()
+    driver, shared = _driver_on(clock, tmp_path, None, 50e-6)
+    deadline_ns = clock() + 50_000  # as the worker sets it: its clock when the source is made, plus -t
+    driver.loop(_PerfSource(None, deadline_ns, clock))
+    cols = driver.record.arrays()
+    assert cols["start_ns"].size >= 2 and shared.progress == [cols["start_ns"].size]  # several requests, each counted
+    assert (cols["start_ns"] < deadline_ns).all()  # none started at or after the deadline
+    assert clock.now >= deadline_ns  # the loop ended because the deadline came
+    # ... at the first check after it: only the last request may end past the deadline
+    assert (cols["end_ns"][:-1] < deadline_ns).all()
 
 
 def test_constant_arrivals_are_evenly_spaced() -> None:

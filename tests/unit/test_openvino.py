@@ -8,8 +8,7 @@ import pytest
 
 pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'vampy[openvino]')")
 
-from tests.models import conv_model  # noqa: E402
-from tests.unit.test_engines import _model_with  # noqa: E402
+from tests.models import conv_model, x_to_y_model  # noqa: E402
 from vampy.engines.base import EngineOptions, get_engine  # noqa: E402
 from vampy.errors import ModelError, UsageError  # noqa: E402
 from vampy.measure.profiling import summarize_profiles  # noqa: E402
@@ -60,7 +59,7 @@ def test_int8_graph_is_reported_int8(tmp_path: Path) -> None:
 
     scale = numpy_helper.from_array(np.array(0.1, np.float32), "s")
     zero = numpy_helper.from_array(np.array(0, np.uint8), "z")
-    qdq = _model_with(tmp_path, "q.onnx", [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+    qdq = x_to_y_model(tmp_path, "q.onnx", [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
                                            helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])], [scale, zero])
     session = get_engine("openvino").open(qdq, EngineOptions(intra_threads=1))
     assert session.info.precision == "int8"

@@ -9,8 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from tests.unit.test_compare import make_report
-from tests.unit.test_sweep import GRID, Fake
+from tests.support.reports import make_report
+from tests.support.sweep import GRID, Fake
 from vampy.config import RunConfig
 from vampy.errors import OutputError, UsageError
 from vampy.report.plots import check_plot_path, plot_run, plot_sweep, window_times_s

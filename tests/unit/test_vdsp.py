@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 from vampy.errors import InputError
 from vampy.formats.vdsp import (
     ColorConversion,
