@@ -234,7 +234,7 @@ def load_scoring(path: str | Path, base: Scoring | None = None) -> Scoring:
 
 def _misspelt_field(key: object) -> bool:
     """A key close to a field's name: a scoring file with a typo, whose key the message may name."""
-    return isinstance(key, str) and bool(difflib.get_close_matches(key, _FIELD_NAMES, n=1, cutoff=0.8))
+    return isinstance(key, str) and bool(difflib.get_close_matches(key, _FIELD_NAMES, n=1, cutoff=0.75))
 
 
 def _problem(exc: Exception) -> str:
