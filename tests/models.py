@@ -6,8 +6,8 @@ Dims given as str (or None) become symbolic. Independent of vampy, so any test c
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnx

@@ -27,7 +27,8 @@ def test_int8_writes_model_and_metadata(tmp_path: Path, capsys: pytest.CaptureFi
     assert len(lines) == 2 and lines[0].startswith(f"wrote {out_dir / 'mod.onnx'} (+ mod.json): int8, input input [1,1,8,8]")
     assert lines[1].startswith("drift against the float model on 2 sample(s) (the calibration samples): output_0 SNR mean")
     assert "max per-channel, 2 calibration sample(s)" in lines[0] and "Q/DQ" in lines[0]
-    assert "vampy: note: ignored vendor-only key backend.type: the vendor's backend (tvm_vacc)" in captured.err and "Traceback" not in captured.err
+    assert ("vampy: note: ignored vendor-only key backend.type: the vendor's backend (tvm_vacc)" in captured.err
+            and "Traceback" not in captured.err)
     meta = json.loads((out_dir / "mod.json").read_text())
     assert json.loads(report.read_text()) == meta and meta["precision"] == "int8"
 
@@ -141,4 +142,5 @@ def test_misspelt_key_warns_and_compiles(tmp_path: Path, capsys: pytest.CaptureF
     config = write_compile_yaml(tmp_path, edit=lambda d: d["backend"]["quantize"].update(alibrate_mode="max"))
     assert _vampy(["compile", str(config), "-q"]) == 0
     err = capsys.readouterr().err
-    assert "vampy: warning: " in err and "backend.quantize.alibrate_mode: not a key vampy knows, probably a misspelling of calibrate_mode" in err
+    assert ("vampy: warning: " in err
+            and "backend.quantize.alibrate_mode: not a key vampy knows, probably a misspelling of calibrate_mode" in err)

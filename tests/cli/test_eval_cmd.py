@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -116,7 +116,8 @@ def test_bt601_and_scale_and_gt_pattern(dataset: Path) -> None:
     for name in NAMES:
         y = to_y(read_image(dataset / "set" / f"{name.removesuffix('_scale_4')}_hr.png"), "bt601")
         _write_output(dataset / "out" / f"{name}.npz", y, 3)
-    args = _args(dataset, "--native", "--ycbcr", "bt601", "--scale", "2", "--gt_pattern", "{base}_hr.png", "--json", str(dataset / "r.json"))
+    args = _args(dataset, "--native", "--ycbcr", "bt601", "--scale", "2", "--gt_pattern", "{base}_hr.png",
+                 "--json", str(dataset / "r.json"))
     assert _vampy(args) == 0
     report = json.loads((dataset / "r.json").read_text())
     assert report["config"]["shave_px"] == 2 and report["mean"]["psnr_db"] == pytest.approx(20 * math.log10(255 / 3))

@@ -64,7 +64,8 @@ def test_json_to_an_unwritable_place_is_an_output_error(model: tuple[Path, Path]
     onnx_path, vdsp = model
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder")
-    proc = vampy("-m", str(onnx_path), "--vdsp_params", str(vdsp), "-s", "3,16,16", "--iterations", "2", "--json", str(blocker / "r.json"), "-q")
+    proc = vampy("-m", str(onnx_path), "--vdsp_params", str(vdsp), "-s", "3,16,16", "--iterations", "2",
+                 "--json", str(blocker / "r.json"), "-q")
     assert proc.returncode == 7
     assert "r.json" in proc.stderr and "Traceback" not in proc.stderr
 

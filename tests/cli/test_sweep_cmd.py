@@ -12,7 +12,7 @@ import pytest
 
 from tests.models import conv_model
 from tests.support.files import vdsp_file
-from tests.support.processes import HANG_GUARD_S, wait_for
+from tests.support.processes import HANG_GUARD_S, MEASURING_CLI, measured, wait_for
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -57,14 +57,17 @@ def test_small_real_auto_sweep_writes_everything(model: tuple[Path, Path, Path],
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_finished_points(model: tuple[Path, Path, Path], tmp_path: Path) -> None:
     dynamic, _, vdsp = model
-    csv_path, json_path = tmp_path / "s.csv", tmp_path / "s.json"
-    proc = subprocess.Popen([sys.executable, "-m", "vampy", "sweep", "-m", str(dynamic), "--vdsp_params", str(vdsp), "-s", "3,16,16",
-                             "-i", "1-4", "-p", "1", "-b", "1", "--threads", "1", "--point_duration", "1.5", "-q",
+    csv_path, json_path, counter = tmp_path / "s.csv", tmp_path / "s.json", tmp_path / "measured.txt"
+    proc = subprocess.Popen([sys.executable, str(MEASURING_CLI), str(counter), "sweep", "-m", str(dynamic), "--vdsp_params", str(vdsp),
+                             "-s", "3,16,16", "-i", "1-4", "-p", "1", "-b", "1", "--threads", "1", "--point_duration", "1.5", "-q",
                              "--csv", str(csv_path), "--json", str(json_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        # The first point's row is the event; the three points left run 1.5 s each at least (a duration is
-        # a lower bound on a busy machine too), so the interrupt lands in one of them.
+        # Events, not sleeps: the first point's row, then the second point measuring (the count of measured
+        # requests grows past the first point's). The interrupt lands inside the second point's 1.5 s of
+        # measurement (a duration is a lower bound on a busy machine too), never while its worker starts.
         wait_for(lambda: csv_path.exists() and len(csv_path.read_text().splitlines()) >= 2, "the first finished point", proc)
+        first = measured(counter)
+        wait_for(lambda: measured(counter) > first, "the second point measuring", proc)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=HANG_GUARD_S)
     finally:

@@ -39,8 +39,10 @@ def test_writes_markdown_and_csv(work: Path) -> None:
     assert (work / "t.md").read_text() == proc.stdout
     lines = proc.stdout.splitlines()
     # 8x8 output, 1x1x3x3 kernel: 576 MACs, 10 params (weight + bias)
-    assert lines[2] == "| plain | onnxruntime | - | - | 1x1x8x8 | 0.000 | 0.000 | - | - | 123.46 | 8.00 | 9.50 | " + f"{(work / 'plain/mod.onnx').stat().st_size / 1e6:.3f} |"
-    assert lines[3].startswith("| int8 | onnxruntime | int8 | max, per-tensor, 3 samples | 1x1x256x256 | 4.000 | 0.664 | 30.500 | 0.8700 | 45.00 | 20.00 | 25.00 |")
+    assert lines[2] == ("| plain | onnxruntime | - | - | 1x1x8x8 | 0.000 | 0.000 | - | - | 123.46 | 8.00 | 9.50 | "
+                        + f"{(work / 'plain/mod.onnx').stat().st_size / 1e6:.3f} |")
+    assert lines[3].startswith("| int8 | onnxruntime | int8 | max, per-tensor, 3 samples | 1x1x256x256 | 4.000 | 0.664 | 30.500 | 0.8700 "
+                               "| 45.00 | 20.00 | 25.00 |")
     assert "- GFLOPs: 1 MAC = 2 FLOPs" in proc.stdout
     with (work / "t.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -65,7 +67,8 @@ def test_unquoted_eval_glob_and_notes(work: Path) -> None:
     (["plain", "--eval", "run_plain.json"], 3, "vampy: error: --eval run_plain.json: is a 'run' report, expected 'eval'\n"),
     (["plain", "--eval", "missing.json"], 3, "vampy: error: --eval missing.json: no such report file\n"),
     (["nowhere/"], 3, "vampy: error: nowhere: no such folder or file; give model folders (e.g. deploy_weights/*/) and report files\n"),
-    (["plain", "--eval", "int9=eval_int8.json"], 2, "vampy: error: --eval int9=eval_int8.json: int9 is not one of the model folders given (plain); pair reports with those\n"),
+    (["plain", "--eval", "int9=eval_int8.json"], 2,
+     "vampy: error: --eval int9=eval_int8.json: int9 is not one of the model folders given (plain); pair reports with those\n"),
     (["plain", "--markdown", "t.out", "--csv", "t.out"], 2, "vampy: error: --markdown and --csv both name t.out; give two files\n"),
     (["plain", "--csv", "no/such/dir/t.csv"], 7, None),
 ])

@@ -104,7 +104,8 @@ def test_help_lists_vdsr(capsys: pytest.CaptureFixture[str]) -> None:
     assert "vdsr" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("command", "scale", "shape"), [("edsr", "2", "2*height"), ("edsr", "4", "4*height"), ("face-sr", "8", "8*height"), ("face-sr", "1", "height")])
+@pytest.mark.parametrize(("command", "scale", "shape"),
+                         [("edsr", "2", "2*height"), ("edsr", "4", "4*height"), ("face-sr", "8", "8*height"), ("face-sr", "1", "height")])
 def test_sr_models_write_files_and_warn(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, scale: str, shape: str) -> None:
     assert _vampy(["zoo", command, "-o", str(tmp_path / "m"), "--scale", scale, "--seed", "3"]) == 0
     captured = capsys.readouterr()

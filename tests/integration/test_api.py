@@ -95,7 +95,8 @@ def _compare(cli: dict[str, Any], api: dict[str, Any], measured: frozenset[str] 
             assert api[key] == cli[key], key
     if "environment" in cli:
         strip = ("created_utc",)
-        assert {k: v for k, v in api["environment"].items() if k not in strip} == {k: v for k, v in cli["environment"].items() if k not in strip}
+        assert ({k: v for k, v in api["environment"].items() if k not in strip}
+                == {k: v for k, v in cli["environment"].items() if k not in strip})
 
 
 def _without(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -164,7 +165,8 @@ def test_evaluate_equals_cli_json(data: Path, tmp_path: Path, capfd: pytest.Capt
     common = ["--src_dir", str(data / "set"), "--gt_dir", str(data / "set"), "--input_npz_path", str(data / "list.txt"),
               "--out_npz_dir", str(data / "out")]
     path = tmp_path / "eval.json"
-    cli = _cli_json(capfd, path, "eval", *common, "--input_shape", str(HW), str(HW), "--vamp_flag", "--draw_dir", str(tmp_path / "draw"), "-q")
+    cli = _cli_json(capfd, path, "eval", *common, "--input_shape", str(HW), str(HW), "--vamp_flag",
+                    "--draw_dir", str(tmp_path / "draw"), "-q")
     recorder = Recorder()
     report = vampy.evaluate(src_dir=data / "set", gt_dir=data / "set", input_npz_path=data / "list.txt", out_npz_dir=data / "out",
                             input_shape=(HW, HW), vamp_flag=True, draw_dir=tmp_path / "draw", json=path, progress=recorder)
@@ -179,7 +181,8 @@ def test_evaluate_equals_cli_json(data: Path, tmp_path: Path, capfd: pytest.Capt
     partial.mkdir()
     for k, name in enumerate(NAMES[:2]):  # paired by input name: gamma's output is missing
         (partial / f"{name}_scale_4.npz").write_bytes((data / "out" / f"output_{k:06d}.npz").read_bytes())
-    kwargs: dict[str, Any] = dict(src_dir=data / "set", gt_dir=data / "set", input_npz_path=data / "list.txt", out_npz_dir=partial, input_shape=(HW, HW))
+    kwargs: dict[str, Any] = dict(src_dir=data / "set", gt_dir=data / "set", input_npz_path=data / "list.txt", out_npz_dir=partial,
+                                  input_shape=(HW, HW))
     with pytest.raises(PartialResult) as info:
         vampy.evaluate(**kwargs)
     assert info.value.exit_code == 6
@@ -217,7 +220,8 @@ def test_compile_equals_cli_json(tmp_path: Path, capfd: pytest.CaptureFixture[st
 
 
 def test_sweep_equals_cli_json(data: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    flags = ["-m", _model(data), "-s", "1,8,8", "-i", "1", "-p", "1", "-b", "1,2", "--threads", "1", "--point_iterations", "12", "--max_p99_ms", "5000"]
+    flags = ["-m", _model(data), "-s", "1,8,8", "-i", "1", "-p", "1", "-b", "1,2", "--threads", "1",
+             "--point_iterations", "12", "--max_p99_ms", "5000"]
     path = tmp_path / "sweep.json"
     cli = _cli_json(capfd, path, "sweep", *flags, "-q")
     recorder = Recorder()
@@ -242,7 +246,8 @@ def test_run_datalist_failures_raise_partial_result_with_the_report(data: Path, 
     datalist = tmp_path / "list.txt"
     datalist.write_text(f"{data / 'npz' / 'alpha_scale_4.npz'}\n{tmp_path / 'bad.npz'}\n")
     with pytest.raises(PartialResult) as info:
-        vampy.run(model=_model(data), vdsp_params=data / "vdsp.json", shape=SHAPE, datalist=datalist, path_output=tmp_path / "out", threads=1)
+        vampy.run(model=_model(data), vdsp_params=data / "vdsp.json", shape=SHAPE, datalist=datalist, path_output=tmp_path / "out",
+                  threads=1)
     assert isinstance(info.value, VampyError) and info.value.exit_code == 6
     report = info.value.report  # type: ignore[attr-defined]
     assert report.datalist["written"] == 1 and [f["index"] for f in report.datalist["failures"]] == [1]

@@ -13,10 +13,10 @@ import pytest
 from onnx import numpy_helper
 
 from tests.support.files import N_IMAGES, images
-from vampy.formats.compile_yaml import parse_compile_config
 from vampy.compiler.pipeline import compile_model, mse_range
 from vampy.config import CompileConfig
 from vampy.errors import InputError, ModelError
+from vampy.formats.compile_yaml import parse_compile_config
 from vampy.models.zoo import build_vdsr, conv_stack_model
 
 HW = 16
@@ -48,7 +48,8 @@ def yaml_dict(tmp_path: Path, precision: str = "int8", **quantize: Any) -> dict[
     return {
         "name": f"tiny_{precision}",
         "frontend": {"type": "onnx", "checkpoint": str(model), "shape": {"input": [1, 1, HW, HW]}, "dtype": "fp32"},
-        "backend": {"type": "tvm_vacc", "dtype": precision, "quantize": {"calibrate_mode": "kl_divergence", "quantize_per_channel": True, **quantize}},
+        "backend": {"type": "tvm_vacc", "dtype": precision,
+                    "quantize": {"calibrate_mode": "kl_divergence", "quantize_per_channel": True, **quantize}},
         "dataset": {"path": str(images(tmp_path / "data")), "sampler": {"suffix": "bmp", "get_data_num": N_IMAGES},
                     "process_ops": [dict(op) for op in Y_OPS]},
         "workspace": {"path": str(tmp_path / "ws")},
@@ -118,7 +119,8 @@ def test_int8_per_channel_and_per_tensor_weight_scales(tmp_path: Path) -> None:
         data["name"] = f"pc_{per_channel}"
         model = onnx.load(compile_model(config(data)).model_path)
         inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-        weights = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and inits.get(n.input[0]) is not None and inits[n.input[0]].ndim == 4]
+        weights = [n for n in model.graph.node
+                   if n.op_type == "DequantizeLinear" and inits.get(n.input[0]) is not None and inits[n.input[0]].ndim == 4]
         return {inits[n.input[1]].size for n in weights}
 
     assert weight_scale_sizes(True) == {4, 1} and weight_scale_sizes(False) == {1}
@@ -238,7 +240,8 @@ def test_norm_none_without_vdsp_warns_and_with_vdsp_is_completed(tmp_path: Path)
 
 
 def test_double_normalisation_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"process_ops\[4\] normalises \(div255\).*DIV255|process_ops\[4\] normalises \(div255\).*minusmean"):
+    with pytest.raises(InputError,
+                       match=r"process_ops\[4\] normalises \(div255\).*DIV255|process_ops\[4\] normalises \(div255\).*minusmean"):
         compile_model(config(yaml_dict(tmp_path), vdsp_params=write_vdsp(tmp_path, "DIV255_MINUSMEAN_DIVSTD")))
     same = compile_model(config(yaml_dict(tmp_path), vdsp_params=write_vdsp(tmp_path, "DIV255")))
     assert not same.warnings

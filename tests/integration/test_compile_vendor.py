@@ -12,10 +12,10 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from vampy.compiler.pipeline import compile_model
-from vampy.formats.compile_yaml import parse_compile_config
-from vampy.errors import InputError, ModelError
 from tests.support.files import images
+from vampy.compiler.pipeline import compile_model
+from vampy.errors import InputError, ModelError
+from vampy.formats.compile_yaml import parse_compile_config
 
 N_FEATURES, N_CLASSES = 8, 5
 

@@ -60,7 +60,8 @@ def test_hung_request_fails_its_worker_after_timeout(tmp_path: Path) -> None:
     model = looping_model(tmp_path / "loop.onnx", iterations=2_000_000)  # seconds per request
     report = tmp_path / "r.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "vampy", "run", "-m", str(model), "--warmup", "0", "--timeout", "0.5", "--iterations", "3", "--json", str(report), "-q"],
+        [sys.executable, "-m", "vampy", "run", "-m", str(model), "--warmup", "0", "--timeout", "0.5", "--iterations", "3",
+         "--json", str(report), "-q"],
         capture_output=True, text=True, timeout=HANG_GUARD_S,
     )
     assert proc.returncode == 5, proc.stderr

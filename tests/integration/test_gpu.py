@@ -24,7 +24,8 @@ def _providers() -> list[str]:
 
 
 def needs(provider: str) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(provider not in _providers(), reason=f"no {provider} in this ONNX Runtime (needs vampy[gpu] and an NVIDIA GPU)")
+    return pytest.mark.skipif(provider not in _providers(),
+                              reason=f"no {provider} in this ONNX Runtime (needs vampy[gpu] and an NVIDIA GPU)")
 
 
 def vampy(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

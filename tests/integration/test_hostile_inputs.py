@@ -33,10 +33,10 @@ from numpy.lib import format as npy_format
 from tests.models import conv_model
 from tests.support.files import vdsp_file
 from tests.support.processes import HANG_GUARD_S, wait_for
-from vampy.formats.compile_yaml import load_compile_config
-from vampy.formats.npz import NpzError, load_input_npz
-from vampy.formats.datalist import read_datalist
 from vampy.errors import InputError
+from vampy.formats.compile_yaml import load_compile_config
+from vampy.formats.datalist import read_datalist
+from vampy.formats.npz import NpzError, load_input_npz
 from vampy.formats.vdsp import load_vdsp
 
 TIMEOUT_S = 120  # a hang guard for one vampy command (a few seconds here, busy or not)
@@ -290,7 +290,9 @@ def tree_state(root: Path, skip: Path) -> dict[str, tuple[int, int, str] | None]
             continue
         info = path.lstat()
         is_file = path.is_file() and not path.is_symlink()
-        state[str(path.relative_to(root))] = (info.st_size, info.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()) if is_file else None
+        state[str(path.relative_to(root))] = (
+            (info.st_size, info.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()) if is_file else None
+        )
     return state
 
 
@@ -322,7 +324,8 @@ def test_datalist_names_never_steer_where_outputs_go(tmp_path: Path) -> None:
     datalist.write_text("\n".join(lines) + "\n")
     out = lists / "out"
     before = tree_state(tmp_path, skip=out)
-    proc = vampy("run", "-m", str(model), "--vdsp_params", str(vdsp), "-b", "2", "--datalist", str(datalist), "--path_output", str(out), "-q")
+    proc = vampy("run", "-m", str(model), "--vdsp_params", str(vdsp), "-b", "2", "--datalist", str(datalist),
+                 "--path_output", str(out), "-q")
     assert proc.returncode == 6, proc.stderr  # two missing files and the pickle fail; the other four are written
     assert sorted(p.name for p in out.iterdir()) == ["failures.json", *[f"output_{i:06d}.npz" for i in range(4)]]
     assert tree_state(tmp_path, skip=out) == before, "something outside --path_output was written"

@@ -19,9 +19,9 @@ from tests.models import conv_model
 from tests.support.files import SR_HEIGHT, SR_WIDTH, add_sr_pair, normalizing_vdsp, sr_ground_truth
 from vampy.cli import main
 from vampy.config import InferConfig
+from vampy.data.imaging import read_image
 from vampy.errors import InputError, ModelError, OutputError, UsageError
 from vampy.workflows.infer import QUEUE_BATCHES, _Pipeline, infer
-from vampy.data.imaging import read_image
 
 HEIGHT, WIDTH = SR_HEIGHT, SR_WIDTH  # add_sr_pair's ground truth size
 MODEL_HW = (20, 28)  # the vdsp resize: every image is fed at this size and scored at it

@@ -163,7 +163,8 @@ def test_ecbsr_y_model_recoloured_with_the_input_chroma_equals_npz_route(tmp_pat
     model = _upsample_model(tmp_path / "ecbsr.onnx", in_ch, 1, 2, seed=4)
     vdsp = _vdsp(tmp_path / "ecbsr-vdsp.json", (24, 32), "EQUAL")
     # eval's --input_shape is the model's input size the LR chroma is resized to: infer knows it from the vdsp file.
-    eval_data = _npz_route(tmp_path, "ecbsr", lr, hr, model, vdsp, "[3,24,32]", eval_extra=("--lr_dir", str(lr), "--input_shape", "24", "32"))
+    eval_data = _npz_route(tmp_path, "ecbsr", lr, hr, model, vdsp, "[3,24,32]",
+                           eval_extra=("--lr_dir", str(lr), "--input_shape", "24", "32"))
     report = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset="ecbsr", save_dir=tmp_path / "sr")
     _assert_same(report, eval_data)
     assert [i.name for i in report.images] == ["0801x2", "0802x2", "0803x2"]
@@ -248,7 +249,8 @@ def test_realsr_originals_as_both_dirs_equal_npz_route(tmp_path: Path) -> None:
     model, vdsp = _realsr_model(tmp_path)
     hr512 = tmp_path / "hr512"
     eval_data = _npz_route(tmp_path, "realsr", originals, hr512, model, vdsp, "[3,128,128]", prep_extra=("--hr_path", str(hr512)))
-    report = api_infer(lr_image_dir=originals, model=model, hr_image_dir=originals, vdsp_params=vdsp, preset="realsr", save_dir=tmp_path / "sr")
+    report = api_infer(lr_image_dir=originals, model=model, hr_image_dir=originals, vdsp_params=vdsp, preset="realsr",
+                       save_dir=tmp_path / "sr")
     _assert_same(report, eval_data)
     assert [i.name for i in report.images] == ["0801", "0802", "0803"]
     assert [(i.height_px, i.width_px) for i in report.images] == [(512, 512)] * 3
@@ -275,8 +277,8 @@ def test_realsr_without_the_originals_names_what_hr_image_dir_holds(tmp_path: Pa
     for name in NAMES:  # realsr's name rule: NAME.png, so .jpg originals are not its ground truth
         cv2.imwrite(str(elsewhere / f"{name}.jpg"), cv2.imread(str(originals / f"{name}.png")))
     model, vdsp = _realsr_model(tmp_path)
-    assert _vampy(["infer", "--lr_image_dir", str(originals), "--hr_image_dir", str(elsewhere), "-m", str(model), "--vdsp_params", str(vdsp),
-                   "--preset", "realsr", "-q"]) == 3
+    assert _vampy(["infer", "--lr_image_dir", str(originals), "--hr_image_dir", str(elsewhere), "-m", str(model),
+                   "--vdsp_params", str(vdsp), "--preset", "realsr", "-q"]) == 3
     err = capsys.readouterr().err
     assert f"{elsewhere / '0801.png'}: no ground truth for 0801 (preset realsr: same + .png); with realsr --hr_image_dir holds " \
            "the originals the HR-512 is made from" in err
@@ -287,8 +289,8 @@ def test_realsr_model_that_is_not_128_to_512_fails_each_image(tmp_path: Path, ca
     originals = _originals(tmp_path)
     model = _upsample_model(tmp_path / "x2.onnx", 3, 3, 2, seed=0)
     vdsp = _vdsp(tmp_path / "v.json", (128, 128), "DIV255")
-    assert _vampy(["infer", "--lr_image_dir", str(originals), "--hr_image_dir", str(originals), "-m", str(model), "--vdsp_params", str(vdsp),
-                   "--preset", "realsr", "-q"]) == 3
+    assert _vampy(["infer", "--lr_image_dir", str(originals), "--hr_image_dir", str(originals), "-m", str(model),
+                   "--vdsp_params", str(vdsp), "--preset", "realsr", "-q"]) == 3
     assert "decoded output is 256x256 but the ground truth is compared at 512x512 (preset realsr: image2npz --preset realsr's HR-512)" \
         in capsys.readouterr().err
 
@@ -321,7 +323,8 @@ def test_missing_ground_truth_is_listed_and_the_rest_scored(tmp_path: Path, caps
     [
         ("nosuch", {}, "no such preset; choose one of"),
         ("vdsr", {}, "drop --preset and give --scale 4"),
-        ("ecbsr", {}, "reads output_0 as Y (N, 1, 2H, 2W), but the model's output 'output' is ?x3x?x?; an RGB-output ECBSR is --preset ecbsr-basicsr"),
+        ("ecbsr", {}, "reads output_0 as Y (N, 1, 2H, 2W), but the model's output 'output' is ?x3x?x?; "
+                      "an RGB-output ECBSR is --preset ecbsr-basicsr"),
         ("fsrnet", {}, "reads output_2, but the model has 1 output(s)"),
         ("edsr", {"gt_pattern": "{stem}.png"}, "--gt_pattern does not apply"),
         ("edsr", {"mode": "y3"}, "--mode y3"),

@@ -59,8 +59,9 @@ def test_datalist_outputs_equal_onnxruntimes(tmp_path: Path, native: bool) -> No
     datalist = tmp_path / "list.txt"
     datalist.write_text("\n".join(str(p) for p in inputs) + "\n")
     out = tmp_path / "out"
-    proc = vampy("run", "-m", str(model), "--vdsp_params", str(vdsp), "--engine", "openvino", "--infer_precision", "f32", "-i", "2", "p", "2",
-                 "-b", "2", "--datalist", str(datalist), "--path_output", str(out), "-q", *(["--native_size"] if native else []))
+    proc = vampy("run", "-m", str(model), "--vdsp_params", str(vdsp), "--engine", "openvino", "--infer_precision", "f32",
+                 "-i", "2", "p", "2", "-b", "2", "--datalist", str(datalist), "--path_output", str(out), "-q",
+                 *(["--native_size"] if native else []))
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.glob("*.npz")) == [f"output_{i:06d}.npz" for i in range(6)]
     for i, npz in enumerate(inputs):
@@ -145,7 +146,8 @@ def test_a_model_the_engine_cannot_load_is_exit_4_in_one_line(tmp_path: Path, en
     import onnx
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"])], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+    graph = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
     model = tmp_path / "bad_op.onnx"
     onnx.save(helper.make_model(graph), str(model))

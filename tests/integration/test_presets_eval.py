@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -120,7 +120,8 @@ def test_convention_a(tmp_path: Path, preset: str) -> None:
         cv2.imwrite(str(tmp_path / "gt" / (stem.replace("x2", "") + ".png")), gt)
         sr = _bgr_hwc(out)
         sr = np.clip(sr * 255.0, 0, 255) if unit else sr
-        gt_r = cv2.resize(cv2.imread(str(tmp_path / "gt" / (stem.replace("x2", "") + ".png"))), (sr.shape[1], sr.shape[0]), interpolation=interpolation)
+        gt_r = cv2.resize(cv2.imread(str(tmp_path / "gt" / (stem.replace("x2", "") + ".png"))), (sr.shape[1], sr.shape[0]),
+                          interpolation=interpolation)
         expected.append((script_psnr(sr, gt_r), script_ssim(sr, gt_r)))
     report = _run(tmp_path, preset)
     _check(report, expected)
@@ -279,7 +280,8 @@ def test_ecbsr_f_recolours_y_with_lr_chroma(tmp_path: Path) -> None:
     ycbcr[:, :, 0] = out[0][0]
     sr = np.clip(_srcnn_rgb(ycbcr), 0, 255).astype(np.uint8)[:, :, ::-1]
     gt = cv2.resize(cv2.imread(str(tmp_path / "gt" / "0801.png")), (60, 40), interpolation=cv2.INTER_LINEAR)
-    _check(_run(tmp_path, "ecbsr", "--lr_dir", str(tmp_path / "lr"), "--input_shape", "20", "30"), [(script_psnr(sr, gt), script_ssim(sr, gt))])
+    _check(_run(tmp_path, "ecbsr", "--lr_dir", str(tmp_path / "lr"), "--input_shape", "20", "30"),
+           [(script_psnr(sr, gt), script_ssim(sr, gt))])
 
 
 @pytest.mark.parametrize("preset", ["drrn", "vdsr"])

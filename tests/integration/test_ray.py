@@ -70,8 +70,9 @@ def test_outputs_equal_a_local_run_and_both_nodes_work(cluster: Cluster, tmp_pat
 def slow_run(cluster: Cluster, tmp_path: Path, n: int) -> tuple[subprocess.Popen[str], Path, Path]:
     model = slow_model(tmp_path / "slow.onnx", ms=40, size=384)
     out, report = tmp_path / "out", tmp_path / "r.json"
-    proc = subprocess.Popen([sys.executable, "-m", "vampy", "run", "-m", str(model), "--vdsp_params", str(vdsp(tmp_path, 384)), "--threads", "1",
-                             "--datalist", str(datalist(tmp_path, n)), "--path_output", str(out), "--json", str(report), "-q", "--ray", cluster.address],
+    proc = subprocess.Popen([sys.executable, "-m", "vampy", "run", "-m", str(model), "--vdsp_params", str(vdsp(tmp_path, 384)),
+                             "--threads", "1", "--datalist", str(datalist(tmp_path, n)), "--path_output", str(out),
+                             "--json", str(report), "-q", "--ray", cluster.address],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     return proc, out, report
 

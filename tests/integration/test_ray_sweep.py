@@ -88,8 +88,8 @@ def test_a_node_lost_mid_point_runs_it_again_on_another_node(cluster: Cluster, t
     with cluster.extra_node() as third:  # the one that dies
         model = slow_model(tmp_path / "slow.onnx", ms=20, size=256)
         report = tmp_path / "s.json"
-        proc = subprocess.Popen([sys.executable, "-m", "vampy", "sweep", "-m", str(model), "-i", "1,2,3", "-p", "1", "-b", "1", "--threads", "1",
-                                 "--point_iterations", "60", "--json", str(report), "--ray", cluster.address, "-q"],
+        proc = subprocess.Popen([sys.executable, "-m", "vampy", "sweep", "-m", str(model), "-i", "1,2,3", "-p", "1", "-b", "1",
+                                 "--threads", "1", "--point_iterations", "60", "--json", str(report), "--ray", cluster.address, "-q"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
         deadline = time.monotonic() + START_WAIT_S
         while not running_point(cluster, third):

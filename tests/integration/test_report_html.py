@@ -43,7 +43,8 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "--json", "run.json", "--html", "run.html"),
         ("sweep", "-m", "m/mod", "--vdsp_params", "v.json", "-s", "[3,16,16]", "--instances", "1,2", "-p", "1", "-b", "1,2",
          "--threads", "1", "--point_iterations", "100", "-q", "--json", "sweep.json"),
-        ("image2npz", "--dataset_path", "set", "--pattern", "*_scale_4.png", "--mode", "y3", "--target_path", "npz", "--text_path", "list.txt", "-q"),
+        ("image2npz", "--dataset_path", "set", "--pattern", "*_scale_4.png", "--mode", "y3", "--target_path", "npz",
+         "--text_path", "list.txt", "-q"),
         ("run", "-m", "m3/mod", "--datalist", "list.txt", "--path_output", "out", "--threads", "1", "-q", "--json", "drun.json"),
         ("eval", "--src_dir", "set", "--gt_dir", "set", "--input_npz_path", "list.txt", "--out_npz_dir", "out", "--native",
          "--vamp_flag", "--draw_dir", "draw", "-q", "--json", "eval.json"),
@@ -115,7 +116,8 @@ def test_page_renders_in_a_real_browser(reports: Path, tmp_path: Path) -> None:
     assert 'data-vampy-ready="2"' in dom.stdout, dom.stderr[-2000:]
     assert "Uncaught" not in dom.stderr and "SyntaxError" not in dom.stderr
     shot = tmp_path / "shot.png"
-    proc = subprocess.run([*base, "--window-size=1200,1800", f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*base, "--window-size=1200,1800", f"--screenshot={shot}", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
     assert "Uncaught" not in proc.stderr
     image = cv2.imread(str(shot))
     assert image is not None and image.shape[:2] == (1800, 1200) and image.std() > 10  # drawn, not blank
@@ -127,6 +129,7 @@ def test_broken_script_is_detected(tmp_path: Path) -> None:
         pytest.skip("/usr/bin/chromium is absent (apt-get install chromium; .ci/run does it as root)")
     page = tmp_path / "broken.html"
     page.write_text("<html><body><script>undefinedFunction(); document.body.setAttribute('data-vampy-ready', '1');</script></body></html>")
-    proc = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}",
-                           "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           f"--user-data-dir={tmp_path / 'p'}", "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
     assert 'data-vampy-ready="1"' not in proc.stdout and "Uncaught ReferenceError" in proc.stderr

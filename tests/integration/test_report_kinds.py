@@ -288,7 +288,8 @@ def test_infer_html(infer_data: Path, capsys: pytest.CaptureFixture[str]) -> Non
     for image in report["images"]:
         assert _image_row(image) in rows, image["name"]
     timing = report["timing"]
-    assert f"({shown(timing['throughput_ips'])} images/s)" in text_of(page) and f"Mean PSNR {shown(report['mean']['psnr_db'])} dB" in text_of(page)
+    assert (f"({shown(timing['throughput_ips'])} images/s)" in text_of(page)
+            and f"Mean PSNR {shown(report['mean']['psnr_db'])} dB" in text_of(page))
 
 
 def test_compare_html(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -78,7 +78,8 @@ def test_resume_only_runs_what_is_missing(tmp_path: Path) -> None:
     datalist = tmp_path / "list.txt"
     datalist.write_text("\n".join(str(p) for p in inputs))
     out = tmp_path / "out"
-    args = ["run", "-m", str(model), "--vdsp_params", str(vdsp_file(tmp_path)), "--datalist", str(datalist), "--path_output", str(out), "-q"]
+    args = ["run", "-m", str(model), "--vdsp_params", str(vdsp_file(tmp_path)), "--datalist", str(datalist),
+            "--path_output", str(out), "-q"]
     assert vampy(*args).returncode == 0
     (out / "output_000003.npz").unlink()
     (out / "output_000001.npz").write_bytes(b"truncated")  # a corrupt leftover is redone

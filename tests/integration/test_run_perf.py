@@ -61,7 +61,8 @@ def test_two_processes_two_instances(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_batches_round_up_and_duration_stop(tmp_path: Path) -> None:
     model = conv_model(tmp_path / "dyn.onnx", in_ch=1, dynamic=True)
-    r, _ = run_json(tmp_path, "-m", str(model), "--vdsp_params", str(vdsp_file(tmp_path)), "-b", "3", "-s", "[3,20,24]", "--iterations", "10")
+    r, _ = run_json(tmp_path, "-m", str(model), "--vdsp_params", str(vdsp_file(tmp_path)), "-b", "3", "-s", "[3,20,24]",
+                    "--iterations", "10")
     assert r["requests"] == 4 and r["samples"] == 12  # ceil(10 / 3) full batches
     check_invariants(r)
     # -t alone has no request count: the run ends only because its duration does. How long it took is
@@ -77,7 +78,8 @@ def test_token_inputs_pass_through(tmp_path: Path) -> None:
     model = token_model(tmp_path / "tok.onnx", n_inputs=2, seq_len=16)
     bert = tmp_path / "bert.json"
     bert.write_text(json.dumps({"OpType": "BERT_EMBEDDING_OP"}))
-    r, proc = run_json(tmp_path, "-m", str(model), "--vdsp_params", str(bert), "-s", "[[1,16],[1,16]]", "--iterations", "8", "--dtype", "int32")
+    r, proc = run_json(tmp_path, "-m", str(model), "--vdsp_params", str(bert), "-s", "[[1,16],[1,16]]", "--iterations", "8",
+                       "--dtype", "int32")
     assert r["samples"] == 8
     assert "input[1]: [1,16], dtype:i4" in proc.stdout
 
@@ -94,7 +96,8 @@ def test_vamp_command_line_as_typed(tmp_path: Path) -> None:
 
 
 def test_dry_run_loads_nothing_and_reports_missing_files(tmp_path: Path) -> None:
-    proc = vampy("run", "--dry_run", "-m", str(tmp_path / "nope" / "mod"), "--vdsp_params", str(tmp_path / "x.json"), "-i", "2", "p", "2", "-s", "3,64,64")
+    proc = vampy("run", "--dry_run", "-m", str(tmp_path / "nope" / "mod"), "--vdsp_params", str(tmp_path / "x.json"),
+                 "-i", "2", "p", "2", "-s", "3,64,64")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["config"]["processes"] == 2 and out["config"]["instances"] == 2

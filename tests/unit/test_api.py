@@ -138,9 +138,11 @@ def test_bad_run_arguments_raise_usage_errors_before_anything_runs(kwargs: dict[
 
 def test_eval_native_with_input_shape_is_the_clis_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(UsageError) as info:
-        vampy.evaluate(src_dir=tmp_path, gt_dir=tmp_path, input_npz_path=tmp_path / "l.txt", out_npz_dir=tmp_path, native=True, input_shape=(8, 8))
+        vampy.evaluate(src_dir=tmp_path, gt_dir=tmp_path, input_npz_path=tmp_path / "l.txt", out_npz_dir=tmp_path, native=True,
+                       input_shape=(8, 8))
     with pytest.raises(SystemExit) as exit_info:
-        main(["eval", "--src_dir", "s", "--gt_dir", "g", "--input_npz_path", "l", "--out_npz_dir", "o", "--native", "--input_shape", "8", "8"])
+        main(["eval", "--src_dir", "s", "--gt_dir", "g", "--input_npz_path", "l", "--out_npz_dir", "o", "--native",
+              "--input_shape", "8", "8"])
     assert exit_info.value.code == 2 and f"error: {info.value}" in capsys.readouterr().err
     for bad in (dict(input_shape=(8,)), dict(input_shape="8 8"), dict(scale=-1), dict(ycbcr="hsv")):
         with pytest.raises(UsageError):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tests.support.reports import make_report
-from vampy.measure.compare import compare, histogram_inverse_cdf, median_replicates, throughput_replicates, unique_names
 from vampy.errors import UsageError
+from vampy.measure.compare import compare, histogram_inverse_cdf, median_replicates, throughput_replicates, unique_names
 
 
 def test_a_known_difference_is_significant() -> None:
@@ -94,7 +94,8 @@ def test_notes_name_differing_models_and_incomplete_runs() -> None:
     assert any("differ in model" in n for n in notes) and any("b is INCOMPLETE" in n for n in notes)
 
 
-@pytest.mark.parametrize(("kwargs", "needle"), [({"confidence": 1.0}, "--confidence"), ({"resamples": 5}, "--resamples"), ({"min_change": -0.1}, "--min_change")])
+@pytest.mark.parametrize(("kwargs", "needle"),
+                         [({"confidence": 1.0}, "--confidence"), ({"resamples": 5}, "--resamples"), ({"min_change": -0.1}, "--min_change")])
 def test_bad_parameters(kwargs: dict[str, Any], needle: str) -> None:
     with pytest.raises(UsageError, match=needle):
         compare([make_report(1), make_report(2)], ["a", "b"], **kwargs)
@@ -135,7 +136,8 @@ def test_unique_names() -> None:
 
 
 def test_different_engines_are_never_called_a_plain_regression() -> None:
-    from vampy.measure.compare import compare as compare_reports, engine_label
+    from vampy.measure.compare import compare as compare_reports
+    from vampy.measure.compare import engine_label
 
     base = _engine_report("onnxruntime", "fp32", qps=5.0)
     other = _engine_report("openvino", "bf16", qps=20.0)

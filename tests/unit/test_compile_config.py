@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from vampy.formats.compile_yaml import load_compile_config, parse_compile_config
 from vampy.config import (
     CenterCropOp,
     ChannelSplitOp,
@@ -21,6 +20,7 @@ from vampy.config import (
     ToTensorOp,
 )
 from vampy.errors import InputError, UsageError
+from vampy.formats.compile_yaml import load_compile_config, parse_compile_config
 
 SEED_YAML = """\
 name: official_vdsr_run_stream_int8
@@ -124,8 +124,10 @@ def test_sampler_pattern_and_suffix_list() -> None:
     [
         ({"type": "Normalize", "norm_type": "div255"}, NormalizeOp("unit")),
         ({"type": "Normalize", "norm_type": None}, NormalizeOp("none")),
-        ({"type": "Normalize", "norm_type": "DIV255_MINUSMEAN_DIVSTD", "mean": [0.5], "std": [0.25]}, NormalizeOp("unit_mean_std", (0.5,), (0.25,))),
-        ({"type": "Normalize", "norm_type": "minusmean_divstd", "mean": [1, 2, 3], "std": [4, 5, 6]}, NormalizeOp("mean_std", (1.0, 2.0, 3.0), (4.0, 5.0, 6.0))),
+        ({"type": "Normalize", "norm_type": "DIV255_MINUSMEAN_DIVSTD", "mean": [0.5], "std": [0.25]},
+         NormalizeOp("unit_mean_std", (0.5,), (0.25,))),
+        ({"type": "Normalize", "norm_type": "minusmean_divstd", "mean": [1, 2, 3], "std": [4, 5, 6]},
+         NormalizeOp("mean_std", (1.0, 2.0, 3.0), (4.0, 5.0, 6.0))),
         ({"type": "Normalize", "div255": True}, NormalizeOp("unit")),
         ({"type": "Normalize", "div255": True, "mean": [0.5], "std": [0.5]}, NormalizeOp("unit_mean_std", (0.5,), (0.5,))),
         ({"type": "Resize", "size": 224, "interpolation": "bicubic", "backend": "pillow", "adaptive_side": "short"},

@@ -200,7 +200,8 @@ def test_a_misspelt_key_is_a_warning_naming_the_likely_key() -> None:
         (lambda d: d["graph"].update(extra_ops={"type": "argmax"}), "graph.extra_ops.type: 'argmax' is not an extra op vampy knows"),
         (lambda d: d["graph"].update(extra_ops={"params": {}}), "graph.extra_ops.type: missing"),
         (lambda d: d["graph"].update(extra_ops="softmax"), "graph.extra_ops: expected a mapping such as {type: softmax}"),
-        (lambda d: d["graph"].update(extra_ops={"type": "softmax", "params": {"axis": "x"}}), "graph.extra_ops.params.axis: expected a whole"),
+        (lambda d: d["graph"].update(extra_ops={"type": "softmax", "params": {"axis": "x"}}),
+         "graph.extra_ops.params.axis: expected a whole"),
         (lambda d: d["graph"].update(extra_ops={"type": "softmax", "params": [1]}), "graph.extra_ops.params: expected a mapping"),
         (lambda d: d["graph"].update(fuse=True), "graph.fuse: unknown key"),
         (lambda d: d["frontend"].update(dtype="int4"), "frontend.dtype: str 'int4' is not one of"),
@@ -264,7 +265,8 @@ def _tree(depth: int) -> st.SearchStrategy[Any]:
     if depth == 0:
         return leaf
     child = _tree(depth - 1)
-    return leaf | st.dictionaries(st.sampled_from(VOCAB), child, max_size=5) | st.lists(st.dictionaries(st.sampled_from(VOCAB), child, max_size=3), max_size=3)
+    return (leaf | st.dictionaries(st.sampled_from(VOCAB), child, max_size=5)
+            | st.lists(st.dictionaries(st.sampled_from(VOCAB), child, max_size=3), max_size=3))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,11 +14,11 @@ import pytest
 from numpy.lib import format as npy_format
 
 from vampy.config import Image2NpzConfig
-from vampy.formats.npz import NpzError, is_valid_output, load_input_npz, write_npz_atomic
 from vampy.data.image2npz import images_to_npz
+from vampy.errors import InputError, OutputError, UsageError
 from vampy.formats.datalist import output_name, read_datalist
 from vampy.formats.files import write_bytes_atomic
-from vampy.errors import InputError, OutputError, UsageError
+from vampy.formats.npz import NpzError, is_valid_output, load_input_npz, write_npz_atomic
 
 # --- read_datalist ---
 
@@ -298,7 +298,8 @@ def test_images_to_npz_writes_sorted_npz_and_absolute_datalist(tmp_path: Path) -
 
 def test_images_to_npz_relative_datalist(tmp_path: Path) -> None:
     _images(tmp_path / "data", ["x_scale_4.bmp", "y_scale_4.bmp", "y_scale_2.bmp"])
-    cfg = Image2NpzConfig(str(tmp_path / "data"), "*_scale_4.bmp", str(tmp_path / "work" / "npz"), str(tmp_path / "lists" / "d.txt"), mode="gray", ycbcr="bt601", relative=True)
+    cfg = Image2NpzConfig(str(tmp_path / "data"), "*_scale_4.bmp", str(tmp_path / "work" / "npz"), str(tmp_path / "lists" / "d.txt"),
+                          mode="gray", ycbcr="bt601", relative=True)
     result = images_to_npz(cfg)
     assert (tmp_path / "lists" / "d.txt").read_text() == "../work/npz/x_scale_4.npz\n../work/npz/y_scale_4.npz\n"
     assert np.load(result.written[0])["input_0"].shape == (1, 6, 8)
@@ -339,7 +340,8 @@ def test_target_that_is_a_file_is_output_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"mode": "bgr"}, "--mode bgr"), ({"ycbcr": "yuv"}, "--ycbcr yuv"), ({"pattern": " "}, "--pattern is empty"), ({"pattern": "/etc/*"}, "relative")],
+    [({"mode": "bgr"}, "--mode bgr"), ({"ycbcr": "yuv"}, "--ycbcr yuv"), ({"pattern": " "}, "--pattern is empty"),
+     ({"pattern": "/etc/*"}, "relative")],
 )
 def test_image2npz_config_validation(kwargs: dict[str, str], message: str) -> None:
     base: dict[str, Any] = {"dataset_dir": "d", "pattern": "*", "target_dir": "t", "datalist_path": "l.txt"}

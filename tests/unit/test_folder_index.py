@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vampy.quality.evaluate import FolderIndex, find_ground_truth
 from vampy.errors import InputError
+from vampy.quality.evaluate import FolderIndex, find_ground_truth
 
 NAMES = [
     "baby.png", "baby_GT.bmp", "baby_GT_scale_4.bmp", "Baby.png", "baby.png.bak", ".baby.png", "bab.png",

@@ -26,11 +26,11 @@ from hypothesis.extra import numpy as hnp
 from numpy.lib import format as npy_format
 
 from vampy.cli.argv import VALUE_FLAGS, normalize
-from vampy.formats.compile_yaml import load_compile_config, parse_compile_config
 from vampy.config import DEFAULT_PERCENTILES, MAX_DIM, parse_percentiles, parse_shapes
-from vampy.formats.npz import MAX_NPZ_BYTES, load_input_npz
-from vampy.formats.datalist import read_datalist
 from vampy.errors import VampyError
+from vampy.formats.compile_yaml import load_compile_config, parse_compile_config
+from vampy.formats.datalist import read_datalist
+from vampy.formats.npz import MAX_NPZ_BYTES, load_input_npz
 from vampy.formats.vdsp import _OP_CONFIG_KEYS, _OP_TYPES, PreprocessSpec, load_vdsp, parse_vdsp
 
 T = TypeVar("T")
@@ -70,7 +70,10 @@ SCALARS = st.one_of(
 )
 
 
-def json_like(keys: st.SearchStrategy[str] = st.text(max_size=10)) -> st.SearchStrategy[Any]:
+JSON_KEYS = st.text(max_size=10)
+
+
+def json_like(keys: st.SearchStrategy[str] = JSON_KEYS) -> st.SearchStrategy[Any]:
     return st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4), max_leaves=12)
 
 
@@ -142,7 +145,8 @@ VDSP_OBJECTS = st.one_of(
 
 @FUZZ
 @given(VDSP_OBJECTS)
-@example({"OpType": "FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR", "OpConfig": {"NormaType": "DIV255", "OimageWidth": 10**9, "OimageHeight": 8}})
+@example({"OpType": "FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR",
+          "OpConfig": {"NormaType": "DIV255", "OimageWidth": 10**9, "OimageHeight": 8}})
 @example({"OpType": "SINGLE_OP_RESIZE", "OpConfig": {"bad\nkey": 1}})
 @example({"OpType": "SINGLE_OP_RESIZE", "OpConfig": {"Scale": 10**400}})
 def test_parse_vdsp(obj: object) -> None:
@@ -212,10 +216,12 @@ COMPILE_OBJECTS = st.one_of(
     st.fixed_dictionaries(
         {"name": st.sampled_from(["m", "a/b", "..", "x\n"]) | SCALARS,
          "frontend": st.fixed_dictionaries({"checkpoint": st.just("m.onnx") | SCALARS},
-                                           optional={"shape": st.dictionaries(st.text(max_size=4), st.lists(SCALARS, max_size=4) | SCALARS, max_size=2),
+                                           optional={"shape": st.dictionaries(st.text(max_size=4), st.lists(SCALARS, max_size=4) | SCALARS,
+                                                                              max_size=2),
                                                      "type": SCALARS, "dtype": SCALARS}),
          "backend": st.fixed_dictionaries({"dtype": st.sampled_from(["fp32", "fp16", "int8"]) | SCALARS},
-                                          optional={"quantize": st.dictionaries(COMPILE_KEYS, SCALARS | st.lists(SCALARS, max_size=3), max_size=4)})},
+                                          optional={"quantize": st.dictionaries(COMPILE_KEYS, SCALARS | st.lists(SCALARS, max_size=3),
+                                                                                max_size=4)})},
         optional={"dataset": st.fixed_dictionaries({"path": st.just("imgs") | SCALARS},
                                                    optional={"process_ops": st.lists(_op(), max_size=4) | SCALARS,
                                                              "sampler": st.dictionaries(COMPILE_KEYS, SCALARS, max_size=3)}),
@@ -316,7 +322,8 @@ def npy_bytes(header: dict[str, Any], body: bytes, version: tuple[int, int] = (1
     return npy_format.magic(*version) + len(padded).to_bytes(length_bytes, "little") + padded + body
 
 
-DESCRS = st.sampled_from(["|u1", "<f4", "<f8", "|O", "V0", "|S0", "<U0", "|V1000000000000", "<c16", [("a", "<f4")], [("o", "|O")], "bogus", 7])
+DESCRS = st.sampled_from(["|u1", "<f4", "<f8", "|O", "V0", "|S0", "<U0", "|V1000000000000", "<c16", [("a", "<f4")], [("o", "|O")],
+                          "bogus", 7])
 
 
 @st.composite
@@ -350,7 +357,9 @@ NPZ_BYTES = st.one_of(
 @given(NPZ_BYTES)
 @example(npz_of({"input_0.npy": npy_bytes({"descr": "|u1", "fortran_order": False, "shape": (10**12,)}, b"")}))
 @example(npz_of({"input_0.npy": VALID_NPY, "d/": npy_bytes({"descr": "|u1", "fortran_order": False, "shape": (10**12,)}, b"")}))
-@example(b'PK\x01\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x009\x00\x00\x00\x00\x00\x00\x00\x00\x00')  # a member with an empty name
+@example(b'PK\x01\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+          b'\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+          b'PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x009\x00\x00\x00\x00\x00\x00\x00\x00\x00')  # a member with an empty name
 @example(npz_of({"input_0.npy": npy_bytes({"descr": "V0", "fortran_order": False, "shape": (2**62, 2**62)}, b"")}))
 @example(npz_of({"input_0.npy": npy_bytes({"descr": "|u1", "fortran_order": False, "shape": (-1,)}, b"")}))
 @example(npz_of({"input_0.npy": npy_bytes({"descr": "|u1", "fortran_order": False, "shape": (-1, 1281, 79376276513, 180996)}, b"")}))

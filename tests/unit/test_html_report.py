@@ -98,7 +98,8 @@ def test_html_path_checks(tmp_path: Path) -> None:
 def test_command_lines_from_configs() -> None:
     run = {"kind": "run", "config": RunConfig.flat("m/mod", instances=2, batch_size=4, shapes=((3, 16, 16),), threads=1,
                                               vdsp_params="v x.json", iterations=300).to_dict()}
-    assert command_line(json.loads(json.dumps(run))) == "vampy run -m m/mod --vdsp_params 'v x.json' -i 2 -b 4 -s '[3,16,16]' --iterations 300 --threads 1"
+    assert (command_line(json.loads(json.dumps(run)))
+            == "vampy run -m m/mod --vdsp_params 'v x.json' -i 2 -b 4 -s '[3,16,16]' --iterations 300 --threads 1")
     ev = {"kind": "eval", "config": {"src_dir": "s", "gt_dir": "g", "datalist": "l.txt", "outputs_dir": "o", "input_hw": None,
                                      "pair_by_order": True, "shave_px": 4, "ycbcr": "opencv", "gt_pattern": "{base}.*", "draw_dir": "d"}}
     assert command_line(ev) == "vampy eval --src_dir s --gt_dir g --input_npz_path l.txt --out_npz_dir o --draw_dir d --native --vamp_flag"
@@ -107,7 +108,8 @@ def test_command_lines_from_configs() -> None:
 
 # --- truncated or edited reports: right kind and version, keys missing ---
 
-ENGINE = {"engine": "onnxruntime", "version": "1.20", "device": "cpu", "precision": "fp32", "intra_threads": 1, "providers": ["CPUExecutionProvider"]}
+ENGINE = {"engine": "onnxruntime", "version": "1.20", "device": "cpu", "precision": "fp32", "intra_threads": 1,
+          "providers": ["CPUExecutionProvider"]}
 
 
 def eval_data() -> dict:
@@ -260,7 +262,8 @@ def test_all_truncated_exits_3_through_the_cli(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
-    assert f"{files[0]}: a run report without e2e.percentiles_us.p50 (truncated or edited?); regenerate it with vampy run --json" in proc.stderr
+    assert (f"{files[0]}: a run report without e2e.percentiles_us.p50 (truncated or edited?); regenerate it with vampy run --json"
+            in proc.stderr)
     assert f"{files[1]}: an eval report without metrics.ssim" in proc.stderr
     assert not (tmp_path / "page.html").exists()
 

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vampy.errors import InputError
 from vampy.data.imaging import colourise, encode_png, image_to_chw, read_image, resize_plane, to_y
+from vampy.errors import InputError
 
 
 def _bgr(b: int, g: int, r: int, size: int = 4) -> np.ndarray:

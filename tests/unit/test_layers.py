@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -84,7 +84,7 @@ def _runtime_nodes(tree: ast.Module) -> list[ast.AST]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def imported(path: Path) -> frozenset[str]:
     """Absolute names imported anywhere in the module (functions included), relative ones resolved."""
     names: set[str] = set()

@@ -12,10 +12,10 @@ import pytest
 
 from tests.models import conv_model
 from vampy.data.inputs import InputPlan, InputSlot
+from vampy.execution.worker import SharedCounters, WorkerSpec, _Driver, _PerfSource
 from vampy.measure.profiling import op_times, read_trace
 from vampy.measure.schedule import arrival_offsets_ns, arrivals_for, summarize_open_loop
 from vampy.measure.timesheet import FIELDS, read, to_text
-from vampy.execution.worker import SharedCounters, WorkerSpec, _Driver, _PerfSource
 
 
 class FakeClock:
@@ -157,8 +157,8 @@ def test_export_times_round_trip(tmp_path: Path, suffix: str) -> None:
 
 
 def test_loadgen_rank_rule_differs_from_nearest_rank_only_on_whole_ranks() -> None:
-    from vampy.workflows.loadgen import loadgen_rank_ns
     from vampy.measure.stats import percentile_ns
+    from vampy.workflows.loadgen import loadgen_rank_ns
 
     values = np.arange(1, 101, dtype=np.int64)  # n * q / 100 is whole for q = 90
     assert percentile_ns(values, 90) == 90 and loadgen_rank_ns(values, 90) == 91

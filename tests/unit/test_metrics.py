@@ -158,4 +158,5 @@ def test_ssim_scratch_planes_are_per_thread_and_per_shape() -> None:
         thread.join()
     for values in results.values():
         assert values == pytest.approx(expected * 20, abs=1e-13)
-    assert psnr_y(*pairs[3], 2) == pytest.approx(10 * math.log10(255**2 / np.mean((pairs[3][0][2:-2, 2:-2].astype(float) - pairs[3][1][2:-2, 2:-2]) ** 2)), abs=1e-14)
+    assert psnr_y(*pairs[3], 2) == pytest.approx(
+        10 * math.log10(255**2 / np.mean((pairs[3][0][2:-2, 2:-2].astype(float) - pairs[3][1][2:-2, 2:-2]) ** 2)), abs=1e-14)

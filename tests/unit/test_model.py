@@ -19,10 +19,10 @@ from tests.models import (
     token_model,
     two_output_model,
 )
-from vampy.errors import InputError, ModelError
-from vampy.models.info import FLOPS_PER_MAC, ModelInfo, TensorInfo
 from vampy.engines.base import get_engine
+from vampy.errors import InputError, ModelError
 from vampy.models.graph import count_macs_params
+from vampy.models.info import FLOPS_PER_MAC, ModelInfo, TensorInfo
 from vampy.models.resolve import resolve_model
 
 # --- resolve_model ---

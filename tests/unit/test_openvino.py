@@ -103,7 +103,8 @@ def test_load_failures_name_the_reason_and_print_nothing(tmp_path: Path, capfd: 
     import onnx
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"])], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+    graph = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
     bad_op = tmp_path / "bad_op.onnx"
     onnx.save(helper.make_model(graph), str(bad_op))

@@ -1,10 +1,9 @@
 """Plots are written headless, as real PNGs, from report dicts alone (complete, partial and empty)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
-
-import re
 
 import numpy as np
 import pytest

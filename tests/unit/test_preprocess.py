@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vampy.errors import InputError
 from vampy.data.preprocess import letterbox_inner_hw, preprocess, synthetic_image
+from vampy.errors import InputError
 from vampy.formats.vdsp import PreprocessSpec, parse_vdsp
 
 SOURCE = "t.json"

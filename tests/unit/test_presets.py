@@ -119,5 +119,6 @@ def test_image2npz_bad_preset_and_realsr_without_hr(tmp_path: Path, capsys: pyte
     cv2.imwrite(str(tmp_path / "s" / "a.png"), _img(0, 8, 8))
     for extra, message in ((["--preset", "nope"], "no such preset"), (["--preset", "realsr"], "give --hr_path")):
         with pytest.raises(SystemExit) as info:
-            main(["image2npz", "--dataset_path", str(tmp_path / "s"), "--target_path", str(tmp_path / "n"), "--text_path", str(tmp_path / "l.txt"), *extra])
+            main(["image2npz", "--dataset_path", str(tmp_path / "s"), "--target_path", str(tmp_path / "n"),
+                  "--text_path", str(tmp_path / "l.txt"), *extra])
         assert info.value.code == 2 and message in capsys.readouterr().err

@@ -5,7 +5,8 @@ import csv
 import io
 import itertools
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +16,19 @@ from tests.support.sweep import GRID, Fake, poor_thread_scaling, two_core_machin
 from vampy.config import RunConfig
 from vampy.errors import Terminated, UsageError
 from vampy.measure.pareto import dominates, pareto_front
-from vampy.workflows.sweep import MAX_GAIN, MIN_GAIN, Measurement, Point, SweepConfig, SweepResult, SweepSpace, auto_ladder, measurement_from_report, parse_values, search
+from vampy.workflows.sweep import (
+    MAX_GAIN,
+    MIN_GAIN,
+    Measurement,
+    Point,
+    SweepConfig,
+    SweepResult,
+    SweepSpace,
+    auto_ladder,
+    measurement_from_report,
+    parse_values,
+    search,
+)
 from vampy.workflows.sweep_run import run_command_line, sweep_csv, sweep_dict
 
 
@@ -195,7 +208,8 @@ def test_empty_dimension_is_a_usage_error() -> None:
 # --- space, config ---
 
 
-@pytest.mark.parametrize(("text", "values"), [("auto", None), ("AUTO", None), ("1,2,4", (1, 2, 4)), ("4,1,2,2", (1, 2, 4)), ("1-4", (1, 2, 3, 4)), ("1-2, 8", (1, 2, 8))])
+@pytest.mark.parametrize(("text", "values"), [("auto", None), ("AUTO", None), ("1,2,4", (1, 2, 4)), ("4,1,2,2", (1, 2, 4)),
+                                              ("1-4", (1, 2, 3, 4)), ("1-2, 8", (1, 2, 8))])
 def test_parse_values(text: str, values: tuple[int, ...] | None) -> None:
     assert parse_values(text, "instances") == values
 
@@ -286,7 +300,8 @@ def test_measurement_from_report() -> None:
     bursty = {**report, "stability": {"stable": False, "max_deviation": 9.0, "window_qps": [1.0] * 5}}
     assert measurement_from_report(Point(1, 1, 1, 1), bursty).stable is False  # 10 samples a window, 1 in flight
     assert measurement_from_report(Point(4, 1, 3, 1), bursty).stable is None  # 12 in flight: windows too short to judge
-    failed = measurement_from_report(Point(1, 1, 1, 1), {**report, "complete": False, "incomplete_reason": "worker 0 died", "failed_workers": [{}]})
+    failed = measurement_from_report(Point(1, 1, 1, 1),
+                                     {**report, "complete": False, "incomplete_reason": "worker 0 died", "failed_workers": [{}]})
     assert failed.error == "worker 0 died" and not failed.ok
     with pytest.raises(KeyboardInterrupt):
         measurement_from_report(Point(1, 1, 1, 1), {**report, "complete": False, "incomplete_reason": "interrupted (Ctrl-C)"})
@@ -363,7 +378,8 @@ def test_points_on_two_kinds_of_machine_are_ranked_per_kind_never_together() -> 
     cfg = SweepConfig(base=RunConfig.flat("m.onnx"), space=SweepSpace((1, 2, 4), (1,), (1,), (1,)))
     data = sweep_dict(result, cfg)
     assert data["winner"] is None and data["node_kinds"] == [BIG, SMALL]
-    assert [(e["node_kind"], e["winner"]["node"], e["winner"]["instances"]) for e in data["winners_by_node_kind"]] == [(BIG, "10.0.0.2", 2), (SMALL, "10.0.0.3", 2)]
+    assert ([(e["node_kind"], e["winner"]["node"], e["winner"]["instances"]) for e in data["winners_by_node_kind"]]
+            == [(BIG, "10.0.0.2", 2), (SMALL, "10.0.0.3", 2)])
     assert "-i 2" in data["winners_by_node_kind"][1]["winner_command"]
     assert [r["winner"] for r in data["points"]] == [False, True, False, True, False]
     table = list(csv.DictReader(io.StringIO(sweep_csv(result))))

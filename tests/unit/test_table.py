@@ -21,7 +21,8 @@ def zoo_json(folder: Path, random_weights: bool, onnx_bytes: int = 1000) -> Path
     """folder/mod.onnx + the metadata `vampy zoo vdsr` writes (no kind, no schema_version)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "mod.onnx").write_bytes(b"\0" * onnx_bytes)
-    source = {"weights": "random", "seed": 0, "accuracy_meaningful": False} if random_weights else {"weights": "file", "accuracy_meaningful": True}
+    source = ({"weights": "random", "seed": 0, "accuracy_meaningful": False} if random_weights
+              else {"weights": "file", "accuracy_meaningful": True})
     metadata = {"model": "vdsr", "input": {"name": "input", "shape": [1, 1, 256, 256]}, **source, "params": 664_704,
                 "macs": 43_567_000_000, "macs_input_shape": [1, 1, 256, 256], "flops_per_mac": 2, "vampy_version": "0"}
     (folder / "mod.json").write_text(json.dumps(metadata))
@@ -44,17 +45,22 @@ def two_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-TWO_MODELS_MARKDOWN = """\
-| model | engine | precision | calibration | input | GFLOPs | params (M) | PSNR (dB) | SSIM | throughput (qps) | e2e p50 (ms) | e2e p99 (ms) | size (MB) |
-| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| vdsr_fp32 | onnxruntime | fp32 | - | 1x1x256x256 | 4.000 | 0.664 | - | - | 5.51 | 181.40 | 190.25 | 2.500 |
-| vdsr_int8 | onnxruntime | int8 | kl_divergence, per-channel, 5 samples | 1x1x256x256 | 4.000 | 0.664 | 30.842 | 0.8612 | 18.91 | 52.87 | 60.00 | 0.690 |
-
-- GFLOPs: 1 MAC = 2 FLOPs, counting the multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul in one forward pass at the input shape shown. params (M): weights, in millions.
-- throughput: samples per second over the measured window; e2e p50/p99: request latency, from `vampy run --json`. size: mod.onnx in MB (10^6 bytes). -: no figure. engine and precision: what the run's sessions reported they ran (precision from the model folder when there is no run).
-- runs: 1 process x 1 instance, batch 1, 2 intra-op threads.
-- PSNR/SSIM: Y (opencv), 256x256, 4 px border shaved.
-"""
+TWO_MODELS_MARKDOWN = (
+    "| model | engine | precision | calibration | input | GFLOPs | params (M) | PSNR (dB) | SSIM | throughput (qps) "
+    "| e2e p50 (ms) | e2e p99 (ms) | size (MB) |\n"
+    "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    "| vdsr_fp32 | onnxruntime | fp32 | - | 1x1x256x256 | 4.000 | 0.664 | - | - | 5.51 | 181.40 | 190.25 | 2.500 |\n"
+    "| vdsr_int8 | onnxruntime | int8 | kl_divergence, per-channel, 5 samples | 1x1x256x256 | 4.000 | 0.664 | 30.842 | 0.8612 "
+    "| 18.91 | 52.87 | 60.00 | 0.690 |\n"
+    "\n"
+    "- GFLOPs: 1 MAC = 2 FLOPs, counting the multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul in one forward pass "
+    "at the input shape shown. params (M): weights, in millions.\n"
+    "- throughput: samples per second over the measured window; e2e p50/p99: request latency, from `vampy run --json`. "
+    "size: mod.onnx in MB (10^6 bytes). -: no figure. engine and precision: what the run's sessions reported they ran "
+    "(precision from the model folder when there is no run).\n"
+    "- runs: 1 process x 1 instance, batch 1, 2 intra-op threads.\n"
+    "- PSNR/SSIM: Y (opencv), 256x256, 4 px border shaved.\n"
+)
 
 
 def test_markdown_exact(two_models: Path) -> None:
@@ -98,7 +104,8 @@ def test_counter_fills_gflops_when_mod_json_has_none(tmp_path: Path) -> None:
         raise ModelError("cannot count MACs: symbolic dims")
 
     table = collect([str(tmp_path / "m")], count=refuse)
-    assert table.rows[0].gflops is None and table.notes == (f"{tmp_path / 'm'}: GFLOPs and params not counted: cannot count MACs: symbolic dims",)
+    assert (table.rows[0].gflops is None
+            and table.notes == (f"{tmp_path / 'm'}: GFLOPs and params not counted: cannot count MACs: symbolic dims",))
 
 
 def test_random_weights_are_marked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,7 +151,8 @@ def test_unmatched_reports_become_notes(tmp_path: Path, monkeypatch: pytest.Monk
     table = collect(["m"], ["r.json"], ["e.json"])
     assert table.notes == (
         "--run r.json: left out, its model other/mod.onnx is in none of the model folders given; pair it with --run MODELDIR=r.json",
-        "--eval e.json: left out, its --out_npz_dir nowhere is the --path_output of no matched run report; pair it with --eval MODELDIR=e.json",
+        "--eval e.json: left out, its --out_npz_dir nowhere is the --path_output of no matched run report; "
+        "pair it with --eval MODELDIR=e.json",
     )
     assert table.rows[0].throughput_qps is None and table.rows[0].psnr_db is None
 

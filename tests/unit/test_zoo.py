@@ -11,8 +11,8 @@ import onnxruntime as ort
 import pytest
 
 from vampy import __version__
-from vampy.errors import InputError, OutputError, UsageError
 from vampy.data.imaging import to_y
+from vampy.errors import InputError, OutputError, UsageError
 from vampy.models.zoo import (
     RANDOM_WEIGHTS_WARNING,
     Stem,

@@ -114,7 +114,8 @@ def test_files_are_labelled_random(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "hw", "norm"), [("edsr-x2", 256, "EQUAL"), ("edsr-x4", 128, "EQUAL"),
-                                                  ("face-sr-x8", 16, "DIV255_MINUSMEAN_DIVSTD"), ("face-sr-x1", 512, "DIV255_MINUSMEAN_DIVSTD")])
+                                                  ("face-sr-x8", 16, "DIV255_MINUSMEAN_DIVSTD"),
+                                                  ("face-sr-x1", 512, "DIV255_MINUSMEAN_DIVSTD")])
 def test_shipped_vdsp_files_follow_the_family(name: str, hw: int, norm: str) -> None:
     from vampy.formats.vdsp import load_vdsp
 
