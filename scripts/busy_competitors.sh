@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bursty CPU-bound competitors: load that starts and stops every few seconds, to check that the test
-# suite cannot fail on speed (issue 27; house rule 8 in docs/design.md).
+# suite cannot fail on speed (issue 27; house rule 8: tests never assert speed or wall-clock).
 #
 # Usage: scripts/busy_competitors.sh [K] [TOTAL_S]
 #   K        competitor processes (default 3)

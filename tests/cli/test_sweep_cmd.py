@@ -12,7 +12,7 @@ import pytest
 
 from tests.models import conv_model
 from tests.support.files import vdsp_file
-from tests.support.processes import HANG_GUARD_S, MEASURING_CLI, measured, wait_for
+from tests.support.processes import HANG_GUARD_S, MEASURING_CLI, interruptible, measured, wait_for
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -60,7 +60,8 @@ def test_ctrl_c_keeps_the_finished_points(model: tuple[Path, Path, Path], tmp_pa
     csv_path, json_path, counter = tmp_path / "s.csv", tmp_path / "s.json", tmp_path / "measured.txt"
     proc = subprocess.Popen([sys.executable, str(MEASURING_CLI), str(counter), "sweep", "-m", str(dynamic), "--vdsp_params", str(vdsp),
                              "-s", "3,16,16", "-i", "1-4", "-p", "1", "-b", "1", "--threads", "1", "--point_duration", "1.5", "-q",
-                             "--csv", str(csv_path), "--json", str(json_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--csv", str(csv_path), "--json", str(json_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     try:
         # Events, not sleeps: the first point's row, then the second point measuring (the count of measured
         # requests grows past the first point's). The interrupt lands inside the second point's 1.5 s of

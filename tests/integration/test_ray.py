@@ -21,6 +21,7 @@ pytest.importorskip("ray", reason="Ray is not installed (pip install 'vampy[ray]
 
 from tests.models import conv_model, slow_model  # noqa: E402
 from tests.support import ray_cluster  # noqa: E402
+from tests.support.processes import interruptible  # noqa: E402
 from tests.support.ray_cluster import ENV, HEAD_IP, START_WAIT_S, Cluster, assert_loopback_only, cmdline, datalist, free_port, vampy, vdsp  # noqa: E402, E501
 from vampy.config import RunConfig  # noqa: E402
 from vampy.errors import UsageError  # noqa: E402
@@ -73,7 +74,7 @@ def slow_run(cluster: Cluster, tmp_path: Path, n: int) -> tuple[subprocess.Popen
     proc = subprocess.Popen([sys.executable, "-m", "vampy", "run", "-m", str(model), "--vdsp_params", str(vdsp(tmp_path, 384)),
                              "--threads", "1", "--datalist", str(datalist(tmp_path, n)), "--path_output", str(out),
                              "--json", str(report), "-q", "--ray", cluster.address],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, preexec_fn=interruptible)
     return proc, out, report
 
 

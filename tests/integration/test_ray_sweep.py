@@ -22,6 +22,7 @@ pytest.importorskip("ray", reason="Ray is not installed (pip install 'vampy[ray]
 
 from tests.models import conv_model, slow_model  # noqa: E402
 from tests.support import ray_cluster  # noqa: E402
+from tests.support.processes import interruptible  # noqa: E402
 from tests.support.ray_cluster import ENV, HEAD_IP, START_WAIT_S, Cluster, assert_loopback_only, free_port, vampy  # noqa: E402
 
 # the two-node loopback cluster; a module-scoped fixture, so this module starts its own
@@ -113,7 +114,7 @@ def test_ctrl_c_cancels_the_points_and_keeps_the_finished_ones(cluster: Cluster,
     table = tmp_path / "s.csv"
     proc = subprocess.Popen([sys.executable, "-m", "vampy", "sweep", "-m", str(model), "-i", "1-8", "-p", "1", "-b", "1", "--threads", "1",
                              "--point_iterations", "40", "--csv", str(table), "--ray", cluster.address, "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + START_WAIT_S
         while not table.exists() or len(table.read_text().splitlines()) < 2:  # the header, then a finished point

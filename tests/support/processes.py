@@ -3,11 +3,12 @@
 A test that works with a running `vampy` waits for something it can see (a file, a count of
 measured requests, a process gone) and acts then. The only time involved is HANG_GUARD_S, an
 upper bound that turns a hang into a failure with a message: a working machine, however busy,
-never comes near it, so it does not decide any verdict (docs: house rule 8).
+never comes near it, so it does not decide any verdict (house rule 8: tests never assert speed).
 """
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +22,13 @@ HANG_GUARD_S = 240.0
 POLL_S = 0.05
 MEASURING_CLI = Path(__file__).with_name("measuring_cli.py")
 T = TypeVar("T")
+
+
+def interruptible() -> None:
+    """Popen's preexec_fn for a child the test will Ctrl-C: SIGINT back to its default. A shell starts
+    background jobs (`make test &`, CI steps, nohup) with SIGINT ignored, every child inherits that, and
+    Python then installs no KeyboardInterrupt handler: the child would never see the test's SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(condition: Callable[[], T], what: str, proc: subprocess.Popen[str] | None = None, guard_s: float = HANG_GUARD_S) -> T:
@@ -92,7 +100,7 @@ def measuring_run(folder: Path, args: list[str], processes: int,
     is still running, workers first, is killed by its pid."""
     counter = folder / "measured.txt"
     proc = subprocess.Popen([sys.executable, str(MEASURING_CLI), str(counter), "run", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     workers: list[psutil.Process] = []
     try:
         workers = wait_for(lambda: all_workers(proc, processes), f"{processes} worker(s) to start", proc)
