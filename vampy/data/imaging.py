@@ -28,8 +28,9 @@ _BT601_MATRIX = np.array(
 _BT601_OFFSET = np.array([16.0, 128.0, 128.0])
 
 
-def read_image(path: Path) -> np.ndarray:
-    """A colour image as HxWx3 BGR uint8; InputError naming the file when missing or undecodable."""
+def read_image(path: Path, gray: bool = False) -> np.ndarray:
+    """A colour image as HxWx3 BGR uint8 (gray: OpenCV's IMREAD_GRAYSCALE, HxW); InputError naming the
+    file when missing or undecodable."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
@@ -37,10 +38,10 @@ def read_image(path: Path) -> np.ndarray:
     except OSError as exc:
         raise InputError(f"{path}: cannot read the image ({exc.strerror or exc})") from None
     # imdecode (not imread) so a missing file and a corrupt one give different messages.
-    image = decode_image_bytes(data)
+    image = (cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None) if gray else decode_image_bytes(data)
     if image is None:
         raise InputError(f"{path}: not an image OpenCV can decode (empty, corrupt or unsupported format)")
-    return image
+    return np.asarray(image)
 
 
 def _check_bgr(bgr_u8: np.ndarray) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from vampy.config import (
@@ -69,22 +68,8 @@ def decode_image(path: Path, op: DecodeImageOp) -> np.ndarray:
     if op.backend == "pillow":
         return _pillow_decode(path, op.grayscale)
     if op.grayscale:
-        return _cv2_gray(path)
+        return read_image(path, gray=True)
     return read_image(path)[:, :, ::-1]
-
-
-def _cv2_gray(path: Path) -> np.ndarray:
-    """cv2.imread(path, IMREAD_GRAYSCALE), with read_image's messages."""
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such image file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the image ({exc.strerror or exc})") from None
-    gray = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if gray is None:
-        raise InputError(f"{path}: not an image OpenCV can decode (empty, corrupt or unsupported format)")
-    return np.asarray(gray)
 
 
 def _pillow_decode(path: Path, grayscale: bool) -> np.ndarray:
