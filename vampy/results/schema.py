@@ -271,19 +271,11 @@ def _with_v1_keys(data: dict[str, Any], preset: bool) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True)
-class EvalReport:
-    """The result of `vampy eval`: per-image scores, their means, and the images that failed."""
+class _ScoredReport:
+    """What the plain eval and infer reports share: version 1's `mean`, completeness, the JSON with the v1 keys."""
 
-    config: dict[str, Any]
-    images: tuple[ScoredImage, ...]
-    metrics: dict[str, float]  # the mean of each image metric: psnr_db, ssim, bicubic_psnr_db, bicubic_ssim
-    failures: tuple[FileProblem, ...]
-    drawn: int
-    schema_version: int = EVAL_SCHEMA_VERSION
-    kind: str = "eval"
-    preset: str | None = None  # --preset drrn / vdsr (the Y convention this report is); None: no preset
-    deviations: tuple[str, ...] = ()  # where vampy differs from the family's script, and why
+    metrics: dict[str, float]
+    failures: tuple[Any, ...]  # FileProblem (eval) or InferFailure (infer)
 
     @property
     def mean(self) -> EvalScores:
@@ -295,25 +287,15 @@ class EvalReport:
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        return _with_v1_keys(asdict(self), preset=False)
+        return _with_v1_keys(asdict(self), preset=False)  # type: ignore[call-overload]
 
 
-@dataclass(frozen=True)
-class EvalPresetReport:
-    """`vampy eval --preset NAME` (or --scoring FILE): per-image PSNR/SSIM by that family's convention."""
+class _PresetReport:
+    """What the eval and infer preset reports share: version 1's mean_psnr_db/mean_ssim, completeness, the JSON."""
 
-    config: dict[str, Any]
-    preset: str
-    scoring: dict[str, Any]  # the Scoring record's fields, as used
-    images: tuple[ScoredImage, ...]
-    metrics: dict[str, float]  # the mean of each image metric: psnr_db, and ssim where the convention has it
-    failures: tuple[FileProblem, ...]
-    drawn: int
-    deviations: tuple[str, ...]  # where vampy differs from the family's script, and why
-    schema_version: int = EVAL_SCHEMA_VERSION
-    kind: str = "eval"
+    metrics: dict[str, float]
+    failures: tuple[Any, ...]  # FileProblem (eval) or InferFailure (infer)
 
-    # Version 1's names for `metrics`.
     @property
     def mean_psnr_db(self) -> float:
         return self.metrics["psnr_db"]
@@ -327,7 +309,38 @@ class EvalPresetReport:
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        return _with_v1_keys(asdict(self), preset=True)
+        return _with_v1_keys(asdict(self), preset=True)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class EvalReport(_ScoredReport):
+    """The result of `vampy eval`: per-image scores, their means, and the images that failed."""
+
+    config: dict[str, Any]
+    images: tuple[ScoredImage, ...]
+    metrics: dict[str, float]  # the mean of each image metric: psnr_db, ssim, bicubic_psnr_db, bicubic_ssim
+    failures: tuple[FileProblem, ...]
+    drawn: int
+    schema_version: int = EVAL_SCHEMA_VERSION
+    kind: str = "eval"
+    preset: str | None = None  # --preset drrn / vdsr (the Y convention this report is); None: no preset
+    deviations: tuple[str, ...] = ()  # where vampy differs from the family's script, and why
+
+
+@dataclass(frozen=True)
+class EvalPresetReport(_PresetReport):
+    """`vampy eval --preset NAME` (or --scoring FILE): per-image PSNR/SSIM by that family's convention."""
+
+    config: dict[str, Any]
+    preset: str
+    scoring: dict[str, Any]  # the Scoring record's fields, as used
+    images: tuple[ScoredImage, ...]
+    metrics: dict[str, float]  # the mean of each image metric: psnr_db, and ssim where the convention has it
+    failures: tuple[FileProblem, ...]
+    drawn: int
+    deviations: tuple[str, ...]  # where vampy differs from the family's script, and why
+    schema_version: int = EVAL_SCHEMA_VERSION
+    kind: str = "eval"
 
 # --- compile (CompileResult) ---
 
@@ -401,7 +414,7 @@ class InferTiming:
 
 
 @dataclass(frozen=True)
-class InferReport:
+class InferReport(_ScoredReport):
     """The result of `vampy infer`: per-image scores in input order, their mean, failures, timing."""
 
     config: dict[str, Any]
@@ -419,21 +432,9 @@ class InferReport:
     schema_version: int = EVAL_SCHEMA_VERSION
     kind: str = "infer"
 
-    @property
-    def mean(self) -> EvalScores:
-        """Version 1's name for `metrics`."""
-        return EvalScores.of(self.metrics)
-
-    @property
-    def complete(self) -> bool:
-        return not self.failures
-
-    def to_dict(self) -> dict[str, Any]:
-        return _with_v1_keys(asdict(self), preset=False)
-
 
 @dataclass(frozen=True)
-class InferPresetReport:
+class InferPresetReport(_PresetReport):
     """`vampy infer --preset NAME` (or --scoring FILE): the streamed images scored as `eval --preset NAME` scores them."""
 
     config: dict[str, Any]
@@ -452,22 +453,6 @@ class InferPresetReport:
     engine: dict[str, Any] | None = None
     schema_version: int = EVAL_SCHEMA_VERSION
     kind: str = "infer"
-
-    # Version 1's names for `metrics`.
-    @property
-    def mean_psnr_db(self) -> float:
-        return self.metrics["psnr_db"]
-
-    @property
-    def mean_ssim(self) -> float | None:
-        return self.metrics.get("ssim")
-
-    @property
-    def complete(self) -> bool:
-        return not self.failures
-
-    def to_dict(self) -> dict[str, Any]:
-        return _with_v1_keys(asdict(self), preset=True)
 
 # --- diff (DiffReport) ---
 
