@@ -21,8 +21,8 @@ import pytest
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install 'vampy[ray]')")
 
-from tests.integration.test_ray import ENV, HEAD_IP, Cluster, datalist, free_port, vdsp  # noqa: E402
 from tests.models import slow_model  # noqa: E402
+from tests.support.ray_cluster import ENV, HEAD_IP, Cluster, datalist, free_port, vdsp  # noqa: E402
 
 LINES = 40
 

@@ -26,7 +26,7 @@ import vampy
 if str(Path(__file__).resolve().parents[1]) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: for tests.integration
 # The scripts' metrics as they are written: one copy, shared with the tests that check vampy against them.
-from tests.integration.test_presets_eval import script_psnr, script_ssim  # noqa: E402
+from tests.support.sr_scripts import script_psnr, script_ssim  # noqa: E402
 
 HEIGHT, WIDTH = 1356, 2040
 DISTINCT = 4
