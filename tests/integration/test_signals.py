@@ -112,3 +112,25 @@ def test_parent_sigkill_leaves_no_worker_running(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=HANG_GUARD_S)
         wait_for(lambda: not running(workers), "the workers to die with their parent", guard_s=ORPHAN_BOUND_S)
+
+
+# A finder that raises Ctrl-C's KeyboardInterrupt when the CLI's modules start loading: the moment a
+# user's Ctrl-C lands in that second of imports, made deterministic.
+_CTRL_C_WHILE_LOADING = """
+import sys
+import vampy.__main__ as entry_module
+assert "vampy.cli" not in sys.modules and "vampy.api" not in sys.modules, sorted(m for m in sys.modules if m.startswith("vampy"))
+class CtrlC:
+    def find_spec(self, name, path, target=None):
+        if name == "vampy.cli":
+            raise KeyboardInterrupt
+        return None
+sys.meta_path.insert(0, CtrlC())
+entry_module.entry()
+"""
+
+
+def test_ctrl_c_while_the_cli_loads_exits_130_without_a_traceback() -> None:
+    proc = subprocess.run([sys.executable, "-c", _CTRL_C_WHILE_LOADING], capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == "interrupted\n"
