@@ -2,7 +2,9 @@
 
 The model's heads are constant logits (seeded, labelled as such) plus 0 * mean(image), so they depend
 on the input in form only: whatever image is fed, the planted boxes come out. Boxes are planted by
-inverting yolov5's decode: xy = (2 s - 0.5 + grid) * stride, wh = (2 s)^2 * anchor.
+inverting yolov5's decode (vampy.models.zoo_yolo.planted_v5_heads, which `vampy zoo yolov5-head` uses
+too): xy = (2 s - 0.5 + grid) * stride, wh = (2 s)^2 * anchor. The decode and NMS below are this file's
+own numpy, independent of vampy's.
 """
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-ANCHORS = (10, 13, 16, 30, 33, 23, 30, 61, 62, 45, 59, 119, 116, 90, 156, 198, 373, 326)  # the zoo's yolov5 YAML
-STRIDES = (8, 16, 32)
+from vampy.models.zoo_yolo import BACKGROUND_LOGIT, YOLOV5_ANCHORS_PX, YOLOV5_STRIDES, PlantedCell, logit, planted_v5_heads
+
+ANCHORS = YOLOV5_ANCHORS_PX  # the zoo's yolov5 YAML
+STRIDES = YOLOV5_STRIDES
 INPUT_HW = 64
 N_CLASSES = 3
 N_ANCHORS = 3
-BACKGROUND_LOGIT = -12.0  # sigmoid^2 ~ 4e-11: below any confidence threshold
 
 # (stride index, anchor, gy, gx, class, x1, y1, x2, y2 in input pixels, score): two overlap (IoU > 0.65,
 # same class: one suppressed), one overlaps a box of another class (kept: NMS is per class).
@@ -29,26 +32,11 @@ PLANTED = (
 )
 
 
-def _logit(p: float) -> float:
-    return float(np.log(p / (1.0 - p)))
-
-
 def planted_heads(planted: tuple[tuple[float, ...], ...] = PLANTED) -> list[np.ndarray]:
-    """The raw head logits [1, A*(5+C), H, W] per stride that decode to `planted`."""
-    fields = 5 + N_CLASSES
-    heads = [np.full((N_ANCHORS, fields, INPUT_HW // s, INPUT_HW // s), BACKGROUND_LOGIT, np.float32) for s in STRIDES]
-    anchors = np.asarray(ANCHORS, np.float32).reshape(len(STRIDES), N_ANCHORS, 2)
-    for k, a, gy, gx, cls, x1, y1, x2, y2, score in planted:
-        k, a, gy, gx, cls = int(k), int(a), int(gy), int(gx), int(cls)
-        stride = STRIDES[k]
-        centre = ((x1 + x2) / 2 / stride - gx + 0.5) / 2, ((y1 + y2) / 2 / stride - gy + 0.5) / 2
-        size = np.sqrt((x2 - x1) / anchors[k, a, 0]) / 2, np.sqrt((y2 - y1) / anchors[k, a, 1]) / 2
-        values = [*centre, *size]
-        assert all(0 < v < 1 for v in values), values
-        heads[k][a, :4, gy, gx] = [_logit(v) for v in values]
-        heads[k][a, 4, gy, gx] = _logit(np.sqrt(score))
-        heads[k][a, 5 + cls, gy, gx] = _logit(np.sqrt(score))
-    return [h.reshape(1, N_ANCHORS * fields, *h.shape[2:]) for h in heads]
+    """The raw head logits [1, A*(5+C), H, W] per stride that decode to `planted` (vampy's planting, the zoo's yolov5-head's)."""
+    cells = [PlantedCell(int(k), int(a), int(gy), int(gx), int(cls), (x1, y1, x2, y2), score)
+             for k, a, gy, gx, cls, x1, y1, x2, y2, score in planted]
+    return planted_v5_heads(cells, INPUT_HW, N_CLASSES, ANCHORS, STRIDES)
 
 
 def yolo_model(path: Path, decoded_too: bool = False, opset: int = 17) -> Path:
@@ -156,7 +144,7 @@ def v8_heads(bins: int = DFL_BINS) -> list[np.ndarray]:
             heads[k][side * bins : (side + 1) * bins, gy, gx] = -30.0
             heads[k][side * bins + low, gy, gx] = np.log(1 - frac) if frac < 1 else -30.0
             heads[k][side * bins + low + 1, gy, gx] = np.log(frac) if frac > 0 else -30.0
-        heads[k][4 * bins + int(cls), gy, gx] = _logit(score)
+        heads[k][4 * bins + int(cls), gy, gx] = logit(score)
     return [h[None] for h in heads]
 
 
@@ -187,7 +175,7 @@ def yolox_heads() -> list[np.ndarray]:
         k, gy, gx, stride = int(k), int(gy), int(gx), STRIDES[int(k)]
         centre = [(x1 + x2) / 2 / stride - gx, (y1 + y2) / 2 / stride - gy]
         reg[k][:, gy, gx] = [*centre, np.log((x2 - x1) / stride), np.log((y2 - y1) / stride)]
-        obj[k][0, gy, gx] = cls[k][int(c), gy, gx] = _logit(np.sqrt(score))
+        obj[k][0, gy, gx] = cls[k][int(c), gy, gx] = logit(np.sqrt(score))
     return [h[None] for h in (*cls, *reg, *obj)]
 
 

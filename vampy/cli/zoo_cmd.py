@@ -1,4 +1,5 @@
-"""`vampy zoo`: write reference models (VDSR; the EDSR-like and face-SR-like RGB models) as DIR/mod.onnx + DIR/mod.json."""
+"""`vampy zoo`: write reference models (VDSR; the EDSR-like and face-SR-like RGB models; tiny random-weight models of the
+detection, text, NLP, classification and segmentation families) as DIR/mod.onnx + DIR/mod.json."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -97,6 +98,120 @@ def _write_sr(result: Any) -> None:
         f"[batch,3,height,width] float32 ({meta['input']['range']}), output {shape}, {meta['params'] / 1e6:.3f} M params, "
         f"{gmacs:.2f} GMACs ({gmacs * meta['flops_per_mac']:.2f} GFLOPs) at {at_shape}, RANDOM weights (seed {meta['seed']})"
     )
+    typer.echo(f"warning: {meta['warning']} (seed {meta['seed']})", err=True)
+
+
+# --- the other families: output shapes only, seeded random weights (vampy/models/zoo_yolo.py, zoo_families.py) ---
+
+@zoo_app.command("yolov5-head")
+def yolov5_head(
+    out_dir: Path = typer.Option(..., "-o", "--output", help=_OUT_HELP),
+    seed: int = typer.Option(0, "--seed", help=_SEED_HELP),
+    classes: int = typer.Option(80, "--classes", help="Classes C: each head has 3*(5+C) channels (80: COCO's, as coco_det reads)."),
+    size_px: int = typer.Option(640, "--size", help="Input side S in pixels: a multiple of 32, at least 64."),
+) -> None:
+    """yolov5-shaped detector with PLANTED boxes: input images (1,3,S,S) RGB/255, three raw heads (1,3*(5+C),S/s,S/s) at
+    strides 8, 16, 32, as `vampy compile` with the zoo's yolov5 YAML (build/vendor/ultralytics_yolov5.yaml, yolov5_nms)
+    decodes them. Four known boxes (mod.json planted_boxes: class, x1 y1 x2 y2 in input pixels, score) come out of any
+    image within a pixel; every other cell stays under 0.001 confidence. Scored by `vampy eval --preset coco_det` once
+    compiled. Seeded RANDOM conv weights move the logits by at most 0.002: the speed is real, the boxes are planted."""
+    from vampy.models.zoo_build import write_family
+    from vampy.models.zoo_yolo import build_yolov5_head
+
+    result = write_family(out_dir, build_yolov5_head(seed, size_px, classes), seed)
+    planted = ", ".join(f"{b['name'] or b['class']} {b['score']} [{b['x1']:g},{b['y1']:g},{b['x2']:g},{b['y2']:g}]"
+                        for b in result.metadata["planted_boxes"])
+    _write_family(result, f"planted boxes (x1,y1,x2,y2 input pixels): {planted}")
+
+
+@zoo_app.command("db-text")
+def db_text(
+    out_dir: Path = typer.Option(..., "-o", "--output", help=_OUT_HELP),
+    seed: int = typer.Option(0, "--seed", help=_SEED_HELP),
+) -> None:
+    """DBNet-shaped text detector: input x (1,3,H,W), H and W multiples of 32 ((RGB/255 - ImageNet mean)/std), output the
+    text probability map (1,1,H,W) after a sigmoid, as `vampy eval --preset icdar_db` reads output_0.
+    Seeded RANDOM weights: the speed is real, the scores mean nothing."""
+    from vampy.models.zoo_build import write_family
+    from vampy.models.zoo_families import build_db_text
+
+    _write_family(write_family(out_dir, build_db_text(seed), seed))
+
+
+@zoo_app.command("ctc-rec")
+def ctc_rec(
+    out_dir: Path = typer.Option(..., "-o", "--output", help=_OUT_HELP),
+    preset: str = typer.Option("ctc_ppocr_v4_rec", "--preset",
+                               help="The layout of: ctc_ppocr_v4_rec, input (1,3,32,100), output (1,25,37); ctc_crnn, input "
+                                    "(1,3,32,128), output (1,32,48) (the script keeps [:, :25, :37])."),
+    seed: int = typer.Option(0, "--seed", help=_SEED_HELP),
+) -> None:
+    """CRNN-like CTC text recogniser: input x (1,3,32,W) ((RGB/255 - 0.5)/0.5), output the softmax over blank + 0-9a-z per
+    time step (1,T,classes), as `vampy eval --preset ctc_ppocr_v4_rec` / `ctc_crnn` reshape output_0.
+    Seeded RANDOM weights: the speed is real, the scores mean nothing."""
+    from vampy.models.zoo_build import write_family
+    from vampy.models.zoo_families import build_ctc_rec
+
+    _write_family(write_family(out_dir, build_ctc_rec(seed, preset), seed))
+
+
+@zoo_app.command("token-cls")
+def token_cls(
+    out_dir: Path = typer.Option(..., "-o", "--output", help=_OUT_HELP),
+    seq_len: int = typer.Option(256, "--seq_len", help="Sequence length L (256: what ner_people_daily reshapes to)."),
+    seed: int = typer.Option(0, "--seed", help=_SEED_HELP),
+) -> None:
+    """BERT-like token classifier: inputs input_ids, attention_mask, token_type_ids int64 (1,L), embedding Gathers over
+    bert-base-chinese's 21128-token vocabulary, output logits (1,L,7) over O, B/I-LOC, B/I-PER, B/I-ORG, as
+    `vampy eval --preset ner_people_daily` reads output_0 (L = 256). Seeded RANDOM weights: the speed is real, the scores mean nothing."""
+    from vampy.models.zoo_build import write_family
+    from vampy.models.zoo_families import build_token_cls
+
+    _write_family(write_family(out_dir, build_token_cls(seed, seq_len), seed))
+
+
+@zoo_app.command("classifier")
+def classifier(
+    out_dir: Path = typer.Option(..., "-o", "--output", help=_OUT_HELP),
+    seed: int = typer.Option(0, "--seed", help=_SEED_HELP),
+) -> None:
+    """ImageNet-shaped classifier: input (1,3,224,224) ((RGB/255 - ImageNet mean)/std), output logits (1,1000), as
+    `vampy eval --preset imagenet_topk` reads output_0. Seeded RANDOM weights: the speed is real, the scores mean nothing."""
+    from vampy.models.zoo_build import write_family
+    from vampy.models.zoo_families import build_classifier
+
+    _write_family(write_family(out_dir, build_classifier(seed), seed))
+
+
+@zoo_app.command("segmenter")
+def segmenter(
+    out_dir: Path = typer.Option(..., "-o", "--output", help=_OUT_HELP),
+    seed: int = typer.Option(0, "--seed", help=_SEED_HELP),
+) -> None:
+    """VOC-shaped segmenter: input (1,3,H,W), H and W multiples of 8, output logits (1,21,H,W), as
+    `vampy eval --preset voc_seg` reads output_0. Seeded RANDOM weights: the speed is real, the scores mean nothing."""
+    from vampy.models.zoo_build import write_family
+    from vampy.models.zoo_families import build_segmenter
+
+    _write_family(write_family(out_dir, build_segmenter(seed), seed))
+
+
+def _tensors(tensors: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{t['name']!r} [{','.join(str(d) for d in t['shape'])}] {t['dtype']}" for t in tensors)
+
+
+def _write_family(result: Any, *extra_lines: str) -> None:
+    meta = result.metadata
+    gmacs = meta["macs"] / 1e9
+    at_shape = "x".join(str(d) for d in meta["macs_input_shape"])
+    presets = ", ".join(meta["presets"]) or "none at this shape"
+    typer.echo(
+        f"wrote {result.model_path} (+ {result.metadata_path.name}): {meta['model']}, inputs {_tensors(meta['inputs'])}, "
+        f"outputs {_tensors(meta['outputs'])}, {meta['params'] / 1e6:.3f} M params, {gmacs:.2f} GMACs "
+        f"({gmacs * meta['flops_per_mac']:.2f} GFLOPs) at {at_shape}, scored by --preset {presets}, RANDOM weights (seed {meta['seed']})"
+    )
+    for line in extra_lines:
+        typer.echo(line)
     typer.echo(f"warning: {meta['warning']} (seed {meta['seed']})", err=True)
 
 
