@@ -165,13 +165,17 @@ def _family_eval_config(v: dict[str, Any], family: FamilyPreset) -> EvalConfig:
 @_declared(INFER_FLAGS, "config", "InferConfig")
 def infer_config(**flags: Any) -> InferConfig:
     """The InferConfig of `vampy infer` with these flags (the CLI builds its config here too)."""
+    from vampy.quality.families import family_preset
+
     v = read_flags("infer_config", INFER_FLAGS, flags)
+    family = family_preset(v["preset"])
     return InferConfig(
         lr_dir=v["lr_image_dir"], model=v["model"], gt_dir=v["hr_image_dir"], vdsp_params=v["vdsp_params"],
         save_dir=v["save_dir"], pattern=v["pattern"], mode=v["mode"], ycbcr=v["ycbcr"], input_hw=v["input_shape"],
         native=v["native"], batch_size=v["batch"], shave_px=v["scale"], gt_pattern=v["gt_pattern"], threads=v["threads"],
         device_id=v["device"], engine=v["engine"], provider=v["provider"], infer_precision=v["infer_precision"],
-        json_path=v["json"], preset=v["preset"], scoring_path=v["scoring"],
+        json_path=v["json"], preset=v["preset"], scoring_path=v["scoring"], label_txt=v["label_txt"], result_txt=v["result_txt"],
+        preset_family=None if family is None else family.family,
     )
 
 
@@ -407,7 +411,8 @@ def infer(**kwargs: Any) -> InferReport | InferPresetReport:
 
     With `preset` (a `vampy eval --preset` name) and/or `scoring` (a --scoring file), RGB models are
     scored as that preset does (docs/eval.md), equal to image2npz --preset + run --datalist + eval
-    --preset; returns an InferPresetReport.
+    --preset; returns an InferPresetReport. So are `preset="imagenet_topk"` (give `label_txt`; no
+    `hr_image_dir`) and the segmentation presets (`hr_image_dir`: the label files), with eval's metrics.
     """
     from vampy.results.schema import write_json
     from vampy.workflows.infer import execute, prepare

@@ -75,6 +75,7 @@ def _print_family_table(report: Any) -> None:
 
     from vampy.quality.families import FAMILY_PRESETS
     from vampy.quality.family_eval import vendor_line
+    from vampy.quality.family_report import per_class_text
 
     preset = FAMILY_PRESETS[report.preset]
     table = Table(title=f"preset {preset.name} (convention {preset.convention}): {preset.scripts}")
@@ -87,6 +88,9 @@ def _print_family_table(report: Any) -> None:
     for name, value in report.metrics.items():
         if not isinstance(value, (list, dict)):
             print(f"{name}: {value}")
+    per_class = per_class_text(getattr(report, "per_class_iou", None))  # the segmentation presets only
+    if per_class:
+        print(per_class)
     # The scripts name the last file (.png); TR-1's prints its --datasets_name first.
     dataset = _sod_dataset(report.config) if preset.family == "sod" else str(report.config.get("datasets_name", ""))
     print(vendor_line(preset, report.metrics, f"{report.images[-1].name}.png", dataset, int(report.config.get("num_bits", 3))))

@@ -14,7 +14,8 @@ INFER_HELP = (
     "write the colourised super-resolved PNGs and score them on Y against the ground truth: PSNR and SSIM of the "
     "model and of the bicubic input, per image and mean, and the pipeline's throughput. Reading, inference and "
     "writing overlap (bounded queues). The numbers equal image2npz + run --datalist + eval's on the same model "
-    "and images. Exit 6 when some images failed (listed), the rest processed; 3 when none could be."
+    "and images. With --preset NAME, scored as `vampy eval --preset NAME` (super-resolution, imagenet_topk, "
+    "segmentation). Exit 6 when some images failed (listed), the rest processed; 3 when none could be."
 )
 
 
@@ -27,13 +28,14 @@ def infer_command(html: str | None, quiet: bool, **flags: Any) -> None:
     from vampy.api import infer_config
     from vampy.cli.progress import RichProgress
     from vampy.errors import PartialResult, UsageError
+    from vampy.quality.families import family_preset
     from vampy.results.schema import write_json
     from vampy.workflows.infer import execute, prepare
 
     cfg = infer_config(**flags)
     json_path = cfg.json_path
-    if html and (cfg.preset or cfg.scoring_path):
-        raise UsageError("--html does not show --preset/--scoring results yet; use --json")
+    if html and (cfg.preset or cfg.scoring_path) and family_preset(cfg.preset) is None:
+        raise UsageError("--html does not show --preset/--scoring results of the super-resolution presets yet; use --json")
     if html:
         from vampy.report.html import check_html_path
 
@@ -41,7 +43,11 @@ def infer_command(html: str | None, quiet: bool, **flags: Any) -> None:
     prepared = prepare(cfg)
     with RichProgress(quiet=quiet) as progress:
         report = execute(prepared, progress)
-    if prepared.preset is None:
+    if prepared.family is not None:  # classification, segmentation: eval --preset's table and the script's line
+        from vampy.cli.eval_cmd import _print_family_table
+
+        _print_family_table(report)
+    elif prepared.preset is None:
         _print_table(report)
     else:
         from vampy.cli.eval_cmd import _print_preset_table
@@ -86,8 +92,13 @@ def summary_text(report: Any) -> str:
     """The mean at full precision (as the vendor's script prints it), throughput, and where the images went."""
     t = report.timing
     preset = getattr(report, "preset", None)
-    mean_lines = [f"mean psnr: {report.mean.psnr_db!r}"] if preset is None else \
-        [f"mean psnr: {report.mean_psnr_db!r}"] + ([f"mean ssim: {report.mean_ssim!r}"] if report.mean_ssim is not None else [])
+    if preset is None:
+        mean_lines = [f"mean psnr: {report.mean.psnr_db!r}"]
+    elif "psnr_db" not in report.metrics:  # a classification or segmentation preset: the family table printed its figures
+        mean_lines = []
+    else:
+        ssim = [f"mean ssim: {report.mean_ssim!r}"] if report.mean_ssim is not None else []
+        mean_lines = [f"mean psnr: {report.mean_psnr_db!r}", *ssim]
     lines = [
         *mean_lines,
         f"throughput (images/s): {t.throughput_ips:.4f} ({t.images} images in {t.pipeline_s:.3f} s, first read to last write; "
@@ -100,4 +111,6 @@ def summary_text(report: Any) -> str:
         lines.append(f"engine: {e['engine']} {e['version']}, {e['device']}, precision {e['precision']}")
     if report.config["save_dir"]:
         lines.append(f"saved {report.saved} PNG(s) to {report.config['save_dir']}")
+    if report.config.get("result_txt"):
+        lines.append(f"wrote the decode lines to {report.config['result_txt']}")
     return "\n".join(lines)

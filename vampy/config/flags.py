@@ -336,14 +336,22 @@ SWEEP_FLAGS: tuple[Flag, ...] = (
 
 # --- vampy infer ---
 
+# Declared once for eval and infer (imagenet_topk's two vendor flags).
+_RESULT_TXT = Flag("result_txt", ("--result_txt",), "path", None,
+                   "imagenet_topk: write the decode stage's result file here (5 lines an image, byte-identical to vamp_npz_decode.py's).")
+_LABEL_TXT = Flag("label_txt", ("--label_txt",), "path", None,
+                  "imagenet_topk: class names, one a line by class id (the zoo's imagenet.txt).")
+
 INFER_FLAGS: tuple[Flag, ...] = (
     Flag("lr_image_dir", ("--lr_image_dir",), "path", REQUIRED,
          "Folder of the low-resolution (bicubic-upscaled) images, e.g. Set5 x4."),
     Flag("model", ("-m", "--model_prefix_path", "--model"), "path", REQUIRED, _MODEL_HELP),
     Flag("vdsp_params", ("--vdsp_params_info", "--vdsp_params"), "path", None,
          "vdsp_params preprocessing file (JSON or YAML), as `vampy run` takes it."),
-    Flag("hr_image_dir", ("--hr_image_dir",), "path", REQUIRED,
-         "Folder of the ground-truth images (may be --lr_image_dir itself; see --gt_pattern)."),
+    # Not required by the CLI: --preset imagenet_topk has no ground-truth folder (InferConfig checks it for the rest).
+    Flag("hr_image_dir", ("--hr_image_dir", "--gt_dir"), "path", None,
+         "Folder of the ground-truth images (may be --lr_image_dir itself; see --gt_pattern); with a segmentation --preset the "
+         "label files, named by the preset's rule (eval's --gt_dir). Required but for --preset imagenet_topk."),
     Flag("save_dir", ("--save_dir",), "path", None,
          "Write NAME.png colour images here (Y from the model, chroma from the input), as eval's --draw_dir."),
     Flag("device", ("--device", "-d"), "int", 0, "Device id, recorded in the report (vampy runs on the CPU)."),
@@ -369,9 +377,12 @@ INFER_FLAGS: tuple[Flag, ...] = (
     Flag("preset", ("--preset",), "str", None,
          "Score as this `vampy eval --preset` does (docs/eval.md): images fed as image2npz --preset, ground truth named by the "
          "preset (RGB models; ecbsr: a Y model recoloured with the input's chroma; realsr: the originals in both folders); "
-         "--gt_pattern, --ycbcr and --scale do not apply."),
+         "--gt_pattern, --ycbcr and --scale do not apply. Also imagenet_topk (give --label_txt; the label is each image's "
+         "synset folder) and the segmentation presets (--hr_image_dir/--gt_dir: the label files); docs/infer.md."),
     Flag("scoring", ("--scoring",), "path", None,
          "YAML/JSON file of scoring fields (docs/eval.md), over --preset's or the defaults, as `vampy eval --scoring`."),
+    _LABEL_TXT,
+    _RESULT_TXT,
     Flag("json", ("--json",), "path", None, "Write the report (per-image scores, failures, timing) as JSON."),
     _HTML,
     _QUIET_BAR,
@@ -408,9 +419,8 @@ EVAL_FLAGS: tuple[Flag, ...] = (
     # The other families' vendor flags (ZOO-EVAL.md): imagenet_topk's two scripts, PySOD's table precision.
     Flag("npz_txt", ("--npz_txt",), "path", None, "imagenet_topk: the datalist (vamp_npz_decode.py's npz_txt); as --input_npz_path."),
     Flag("npz_dir", ("--npz_dir",), "path", None, "imagenet_topk: the folder of output npz files (npz_dir); as --out_npz_dir."),
-    Flag("result_txt", ("--result_txt",), "path", None,
-         "imagenet_topk: write the decode stage's result file here (5 lines an image, byte-identical to vamp_npz_decode.py's)."),
-    Flag("label_txt", ("--label_txt",), "path", None, "imagenet_topk: class names, one a line by class id (the zoo's imagenet.txt)."),
+    _RESULT_TXT,
+    _LABEL_TXT,
     Flag("num_bits", ("--num_bits",), "int", 3, "sod_*: decimals of the printed table (PySOD's --num-bits); the report is unrounded."),
     # The NLP and text-recognition presets' vendor flags (ZOO-EVAL.md 2.11, 2.12).
     Flag("result_dir", ("--result_dir",), "path", None, "imdb, mrpc, ner_people_daily: the folder of output npz files."),
@@ -427,8 +437,11 @@ EVAL_FLAGS: tuple[Flag, ...] = (
     Flag("model_size", ("--model_size",), "hw", None, "coco_det*: the model's input H W the boxes are in (default 640 640)."),
     Flag("vamp_datalist_path", ("--vamp_datalist_path",), "path", None, "coco_det*: the datalist the outputs were made from."),
     Flag("vamp_output_dir", ("--vamp_output_dir",), "path", None, "coco_det*: the folder of output npz files."),
-    Flag("txt", ("--txt",), "path", None, "coco_det*: write one <stem>.txt per image here (the reader's files) and score them."),
+    Flag("txt", ("--txt", "--save_dir"), "path", None,
+         "coco_det*: write one <stem>.txt per image here (the reader's files) and score them (--save_dir: coco_det_yolox's name)."),
     Flag("gt", ("--gt",), "path", None, "coco_det*: COCO's instances json (eval_map.py's --gt)."),
+    Flag("draw_image", ("--draw_image",), "str", None,
+         "coco_det_yolox: accepted and ignored (the script's type=bool flag took any value as True); nothing is drawn."),
     Flag("json", ("--json",), "path", None, "Write the full report as JSON."),
     Flag("list_presets", ("--list_presets",), "bool", False, "Print the presets and their parameters, then exit.", scope="cli"),
     _HTML,

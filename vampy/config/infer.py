@@ -18,6 +18,10 @@ from vampy.engines.base import DEFAULT_ENGINE, check_engine_flags
 from vampy.errors import UsageError
 
 MAX_INFER_BATCH = 256
+# The families whose scoring needs only an image, its output and (segmentation) a label file named after it. The
+# others are scored by the npz route: SOD's PySOD reads folders of maps, detection the COCO json and image sizes, text
+# and NLP label files indexed by datalist line; colorization and low light are not streamed yet.
+STREAMED_FAMILIES = ("classification", "segmentation")
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class InferConfig:
 
     lr_dir: str
     model: str
-    gt_dir: str
+    gt_dir: str | None  # None only with --preset imagenet_topk (the label is each image's synset folder)
     vdsp_params: str | None = None
     save_dir: str | None = None
     pattern: str = "*"
@@ -50,13 +54,24 @@ class InferConfig:
     # --preset NAME / --scoring FILE: score as `eval --preset` does (vampy/workflows/infer_preset.py)
     preset: str | None = None
     scoring_path: str | None = None
+    # --preset imagenet_topk (vampy/workflows/infer_family.py): the class names, and where the decode lines go
+    label_txt: str | None = None
+    result_txt: str | None = None
+    # The family of --preset when it names a zoo family preset (vampy/quality/families.py), else None. Resolved by
+    # the caller (api.infer_config): config is layer 0 and does not read the preset tables.
+    preset_family: str | None = None
 
     def __post_init__(self) -> None:
         check_engine_flags(self.engine, self.provider, self.infer_precision)
+        family = self.preset_family
+        if family is not None:
+            self._check_family(str(self.preset), family)
+        else:
+            self._check_not_family()
         if (self.preset or self.scoring_path) and self.gt_pattern != DEFAULT_GT_PATTERN:
             raise UsageError("--gt_pattern does not apply with --preset/--scoring: "
                              "the preset names the ground truth (docs/eval.md); drop it")
-        if (self.preset or self.scoring_path) and self.mode not in (None, "rgb"):
+        if (self.preset or self.scoring_path) and family is None and self.mode not in (None, "rgb"):
             raise UsageError(f"--mode {self.mode}: --preset/--scoring feed the model as image2npz --preset does "
                              "(RGB, or ecbsr's Y); drop --mode")
         if self.mode is not None:
@@ -78,6 +93,37 @@ class InferConfig:
         if self.threads is not None and not 1 <= self.threads <= 1024:
             raise UsageError(f"--threads {self.threads}: must be between 1 and 1024")
         check_gt_pattern(self.gt_pattern)
+
+    def _check_not_family(self) -> None:
+        if self.gt_dir is None:
+            raise UsageError("--hr_image_dir is required: the folder of the ground-truth images")
+        self._refuse_label_flags()
+
+    def _refuse_label_flags(self) -> None:
+        for flag, value in (("--label_txt", self.label_txt), ("--result_txt", self.result_txt)):
+            if value is not None:
+                raise UsageError(f"{flag} applies to --preset imagenet_topk only; drop it")
+
+    def _check_family(self, name: str, family: str) -> None:
+        """A classification or segmentation preset, with the flags it needs; the other families refused in one line."""
+        if family not in STREAMED_FAMILIES:
+            raise UsageError(f"--preset {name} ({family}) is not streamed by vampy infer; score it by the npz route: "
+                             f"vampy image2npz + vampy run --datalist + vampy eval --preset {name} (docs/eval.md)")
+        if self.scoring_path is not None:
+            raise UsageError(f"--preset {name}: --scoring applies to the super-resolution presets only; drop it")
+        if family == "classification":
+            if self.label_txt is None:
+                raise UsageError(f"--preset {name} needs --label_txt (the class names, one a line: the zoo's imagenet.txt)")
+            for flag, value in (("--hr_image_dir", self.gt_dir), ("--save_dir", self.save_dir)):
+                if value is not None:
+                    raise UsageError(f"{flag} does not apply to --preset {name}: the label is each image's synset folder "
+                                     "(…/<wnid>/<name>.JPEG) and nothing is drawn; drop it")
+            return
+        if self.gt_dir is None:
+            raise UsageError(f"--preset {name} needs --hr_image_dir (or --gt_dir): the folder of the label files (docs/infer.md)")
+        self._refuse_label_flags()
+        if self.native:
+            raise UsageError(f"--native: --preset {name} compares the labels at the model's input size; drop --native")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -64,12 +64,17 @@ def scores(output: Path) -> np.ndarray:
     arrays = load_input_npz(output, keys=(OUTPUT_KEY,), check=check)
     if OUTPUT_KEY not in arrays:
         raise InputError(f"{output}: no key {OUTPUT_KEY} (keys: {', '.join(sorted(read_npz_headers(output)))})")
-    vector = np.squeeze(arrays[OUTPUT_KEY])
+    return score_vector(arrays[OUTPUT_KEY], str(output))
+
+
+def score_vector(array: np.ndarray, where: str) -> np.ndarray:
+    """output_0 (from an npz, or in memory from vampy infer) squeezed to one real score vector of >= TOP_K classes."""
+    vector = np.squeeze(array)
     if vector.ndim != 1 or vector.size < TOP_K:
-        raise InputError(f"{output}: {OUTPUT_KEY} has shape {arrays[OUTPUT_KEY].shape}; imagenet_topk needs one vector of at least "
+        raise InputError(f"{where}: {OUTPUT_KEY} has shape {array.shape}; imagenet_topk needs one vector of at least "
                          f"{TOP_K} class scores")
     if not np.issubdtype(vector.dtype, np.number) or np.issubdtype(vector.dtype, np.complexfloating):
-        raise InputError(f"{output}: {OUTPUT_KEY} has dtype {vector.dtype}; expected real scores")
+        raise InputError(f"{where}: {OUTPUT_KEY} has dtype {vector.dtype}; expected real scores")
     return vector
 
 
@@ -95,7 +100,12 @@ def is_match(line: str, names: dict[str, str]) -> bool | None:
 
 def decode(entry: DatalistEntry, output: Path, labels: list[str], names: dict[str, str]) -> Decoded:
     """Both stages for one datalist line and its output."""
-    lines = result_lines(entry.text, scores(output), labels, str(output))
+    return decode_vector(entry.text, scores(output), labels, names, str(output))
+
+
+def decode_vector(text: str, vector: np.ndarray, labels: list[str], names: dict[str, str], where: str) -> Decoded:
+    """Both stages for one score vector; `text` is what the result lines start with and hold the synset folder of."""
+    lines = result_lines(text, vector, labels, where)
     matches = [is_match(line, names) for line in lines]
     if any(m is None for m in matches):
         return Decoded(lines, None, False, False)

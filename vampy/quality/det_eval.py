@@ -1,4 +1,5 @@
-"""`vampy eval --preset coco_det / coco_det_stretch`: the detection reader and eval_map.py in one command (detection.py).
+"""`vampy eval --preset coco_det / coco_det_stretch / coco_det_yolox`: a detection reader and eval_map.py in one command
+(detection.py; detection_yolox.py for the YOLOX raw heads).
 
 Datalist line i (blank lines skipped, as vamp skips them) goes with the i-th sorted *.npz output; its
 image is `--input_image_dir / basename(line.replace('npz', 'jpg'))`, read for its size only. Each
@@ -17,7 +18,7 @@ from vampy.errors import InputError, UsageError
 from vampy.formats.datalist import read_datalist
 from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.progress import Progress
-from vampy.quality import detection
+from vampy.quality import detection, detection_yolox
 from vampy.quality.families import DetScoring, FamilyPreset
 from vampy.quality.nlp import vendor_lines
 from vampy.quality.zoo_io import need, read_text
@@ -31,7 +32,8 @@ def evaluate_detection(cfg: EvalConfig, preset: FamilyPreset, s: DetScoring, pro
     if cfg.det_format != "bbox":
         raise UsageError(f"preset {preset.name}: --format {cfg.det_format}: the readers write boxes, so only bbox is scored")
     model_hw = cfg.model_hw or (640, 640)  # the scripts' default --model_size
-    classes = [line.strip() for line in vendor_lines(read_text(Path(str(cfg.label_txt)), "--label_txt"))]
+    yolox = s.decode == "yolox"  # DET-10: the 9 raw heads, COCO names built in (no --label_txt)
+    classes = [] if yolox else [line.strip() for line in vendor_lines(read_text(Path(str(cfg.label_txt)), "--label_txt"))]
     gt = detection.load_gt(Path(str(cfg.labels_path)), preset.name)
     gt_ids = set(gt.getImgIds())
     txt_dir = Path(str(cfg.txt_dir))
@@ -41,11 +43,13 @@ def evaluate_detection(cfg: EvalConfig, preset: FamilyPreset, s: DetScoring, pro
     results: list[dict[str, Any]] = []
     progress.start("eval", len(pairs))
     for entry, output in pairs:
-        image = detection.image_name(entry.text)
+        image = (detection_yolox.image_name if yolox else detection.image_name)(entry.text)
         image_path = Path(str(cfg.image_dir)) / image
         try:
             image_hw = read_image(image_path).shape[:2]
-            found = detection.decode(output, image, (int(image_hw[0]), int(image_hw[1])), model_hw, classes, s.inverse)
+            hw = (int(image_hw[0]), int(image_hw[1]))
+            found = (detection_yolox.decode(output, image, hw, model_hw) if yolox
+                     else detection.decode(output, image, hw, model_hw, classes, s.inverse))
             write_bytes_atomic(txt_dir, found.txt_name, "".join(found.lines).encode("utf-8"))
             mine = detection.coco_results(found, str(txt_dir / found.txt_name))
             if mine and mine[0]["image_id"] not in gt_ids:

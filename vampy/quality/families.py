@@ -65,13 +65,16 @@ class NlpScoring:
 
 @dataclass(frozen=True)
 class DetScoring:
-    """DET-1/DET-2: how the reader maps boxes from model-input pixels back to the image (ZOO-EVAL.md 2.2)."""
+    """DET-1/2/10: what the reader decodes and how it maps boxes from model-input pixels back to the image (ZOO-EVAL.md 2.2)."""
 
     inverse: str  # letterbox: gain, centred pad, clip (common npz_decode.py); stretch: x*w0/w_in, no clip (darknet)
+    decode: str = "nms"  # nms: output_0/1/2 ids, scores, boxes (DET-1/2); yolox: the 9 raw heads (detection_yolox.py)
 
     def __post_init__(self) -> None:
         if self.inverse not in ("letterbox", "stretch"):
             raise UsageError(f"detection scoring: inverse {self.inverse!r} is not one of letterbox, stretch")
+        if self.decode not in ("nms", "yolox"):
+            raise UsageError(f"detection scoring: decode {self.decode!r} is not one of nms, yolox")
 
 
 @dataclass(frozen=True)
@@ -346,20 +349,48 @@ SOD = (
 
 _MAP = ("bbox_map", "bbox_map_50", "bbox_map_75", "bbox_map_s", "bbox_map_m", "bbox_map_l")
 _DET_NEEDS = ("label_txt", "input_image_dir", "vamp_datalist_path", "vamp_output_dir", "txt", "gt")
+_DET_UNPAIRED = ("datalist lines without an output (a partial run) are listed as not scored (exit 6); the script decoded the "
+                 "outputs there and said nothing of the rest")
+_DET_ZERO = ("eval_map.py crashed on zero detections in total (pycocotools loadRes([]) -> IndexError); vampy scores them as no "
+             "detections: 0 where the ground truth has objects, -1 where it has none")
+_DET_UNROUNDED = ("metrics are COCOeval's stats unrounded; eval_map.py's printed dict rounds them to 3 decimals (the CLI prints "
+                  "that dict too)")
 _DET_DEVIATIONS = (
     _BLANK,
-    "datalist lines without an output (a partial run) are listed as not scored (exit 6); the script decoded the outputs there "
-    "and said nothing of the rest",
+    _DET_UNPAIRED,
     "--txt is created when missing and each <stem>.txt (and pred.json) is overwritten; the script deleted the whole folder first "
     "(shutil.rmtree). Stage 2 scores this run's detections only, where eval_map.py read every *.txt in the folder",
-    "eval_map.py crashed on zero detections in total (pycocotools loadRes([]) -> IndexError); vampy scores them as no "
-    "detections: 0 where the ground truth has objects, -1 where it has none",
+    _DET_ZERO,
     "an image that is missing or undecodable, an output without output_0/1/2 or whose -1 filtering leaves fewer ids or scores "
     "than boxes, a label not among eval_map.py's 80 COCO names, or an image id not in --gt is listed as not scored (exit 6); "
     "the scripts crashed",
-    "metrics are COCOeval's stats unrounded; eval_map.py's printed dict rounds them to 3 decimals (the CLI prints that dict too)",
+    _DET_UNROUNDED,
     "--format other than bbox is refused (the readers write boxes); --model_size takes two numbers H W (the script also took "
     "one for a square)",
+)
+_YOLOX_DEVIATIONS = (
+    "the score written is the objectness alone (box[4]), not objectness x class score, as the script writes it; its txt files "
+    "are the product, so eval_map.py ranks detections by objectness",
+    "the script does not run as shipped: its image path reads `os.path.basename(.strip().replace(...))` (a SyntaxError); vampy "
+    "does what it means: datalist line i with '.npz' (with the dot) replaced by '.jpg', then the basename",
+    _BLANK, _DET_UNPAIRED,
+    "--save_dir (= --txt) is created when missing and each <stem>.txt (and pred.json) is overwritten; the script deleted the "
+    "whole folder first (shutil.rmtree). Stage 2 scores this run's detections only, where eval_map.py read every *.txt there",
+    "--draw_image is accepted and nothing is drawn: the script's type=bool made any value True, so it always drew the boxes "
+    "into --save_dir/<image> in random colours (not reproducible); eval_map.py reads only the *.txt files",
+    _DET_ZERO,
+    "an image that is missing or undecodable, an output without output_0..8 or whose heads are not (1,80|4|1,h,w) on the "
+    "hard-coded 80/40/20 grids, a kept box with a NaN coordinate, or an image id not in --gt is listed as not scored "
+    "(exit 6); the scripts crashed (on a missing image only when it had detections: else it wrote an empty txt)",
+    _DET_UNROUNDED,
+    "--format other than bbox is refused (the reader writes boxes); --model_size takes two numbers H W, as the script asserts; "
+    "it only undoes the letterbox: the grids stay those of a 640 input, as in the script",
+    "torch's float32 arithmetic is reproduced in numpy: the sigmoid bit for bit as torch computes it on an AVX-512 CPU (SLEEF "
+    "expf, the last n mod 32 values of a head through glibc's expf; on an AVX2-only CPU torch puts the last 16 objectness "
+    "values of the 20x20 head through SLEEF too, which can change a written score in its last digits), the unstable "
+    "score sort of batched_nms's per-class path in std::sort's order; exp of the box sizes is correctly rounded, where "
+    "torch's own exp (MKL's, on x86) is one ulp off in about 1% of values, so a box edge can differ by one float32 ulp "
+    "before .round() (a written integer changes only at .5)",
 )
 DETECTION = (
     FamilyPreset(
@@ -371,6 +402,12 @@ DETECTION = (
         name="coco_det_stretch", convention="DET-2 + DET-0", family="detection",
         scripts="cv/detection/yolov4/build_in/vdsp_params/darknet_npz_decode.py + cv/detection/common/eval/eval_map.py",
         metrics=_MAP, headline="bbox_map", needs=_DET_NEEDS, printed="", deviations=_DET_DEVIATIONS, det=DetScoring("stretch"),
+    ),
+    FamilyPreset(
+        name="coco_det_yolox", convention="DET-10 + DET-0", family="detection",
+        scripts="cv/detection/yolox/build_in/vsx/python/npz_decode.py + cv/detection/common/eval/eval_map.py",
+        metrics=_MAP, headline="bbox_map", needs=("input_image_dir", "vamp_datalist_path", "vamp_output_dir", "txt", "gt"),
+        printed="", deviations=_YOLOX_DEVIATIONS, det=DetScoring("letterbox", decode="yolox"),
     ),
 )
 

@@ -128,21 +128,18 @@ def _segmentation(cfg: EvalConfig, preset: FamilyPreset, s: SegScoring, progress
     for entry, output in pairs:
         gt_path = Path(cfg.gt_dir) / segmentation.gt_relative(entry.text, s)
         try:
-            label = segmentation.read_label(gt_path, s, hw)
-            pred = segmentation.decode(_output_0(output, hw), s, hw, str(output))
-            own = tally.add(pred, label)
+            own, pred = segmentation.score_image(tally, gt_path, _output_0(output, hw), hw, str(output))
         except InputError as exc:
             failures.append(FileProblem(str(output), str(exc)))
         else:
             images.append(ScoredImage(index=entry.index, name=entry.path.stem, output_path=str(output), source_path=entry.text,
                                       gt_path=str(gt_path), height_px=hw[0], width_px=hw[1], metrics=own))
             if cfg.draw_dir is not None:
-                plane = pred if pred.ndim == 2 else np.argmax(pred, axis=0)
-                picture = segmentation.label_picture(plane, s.num_classes)
-                write_bytes_atomic(Path(cfg.draw_dir), f"{entry.path.stem}.png", encode_png(picture))
+                write_bytes_atomic(Path(cfg.draw_dir), f"{entry.path.stem}.png", encode_png(segmentation.picture(pred, s)))
         progress.advance()
     progress.finish()
-    return family_report(cfg, preset, images, tally.metrics() if images else {}, failures, len(images) if cfg.draw_dir else 0)
+    return family_report(cfg, preset, images, tally.metrics() if images else {}, failures, len(images) if cfg.draw_dir else 0,
+                         tally.per_class_iou() if images else None)
 
 
 def _output_0(output: Path, hw: tuple[int, int]) -> np.ndarray:

@@ -25,9 +25,19 @@ def paired(entries: list[DatalistEntry], outputs_dir: Path) -> tuple[list[tuple[
 
 
 def family_report(cfg: EvalConfig, preset: FamilyPreset, images: list[ScoredImage], metrics: dict[str, float],
-            failures: list[FileProblem], drawn: int = 0) -> EvalPresetReport:
+            failures: list[FileProblem], drawn: int = 0, per_class_iou: dict[str, float | None] | None = None) -> EvalPresetReport:
+    """per_class_iou: the segmentation presets' IoU of each class (segmentation.Tally.per_class_iou), None for the others."""
     if not images:
         first = failures[0].reason if failures else "the datalist is empty"
         raise InputError(f"no image could be scored ({len(failures)} failed); the first: {first}")
     return EvalPresetReport(config=cfg.to_dict(), preset=preset.name, scoring=preset.to_dict(), images=tuple(images),
-                            metrics=metrics, failures=tuple(failures), drawn=drawn, deviations=preset.deviations)
+                            metrics=metrics, failures=tuple(failures), drawn=drawn, deviations=preset.deviations,
+                            per_class_iou=per_class_iou)
+
+
+def per_class_text(per_class_iou: dict[str, float | None] | None) -> str | None:
+    """The report's per-class IoU as one printed line (None: not a segmentation report); absent classes say so."""
+    if not per_class_iou:
+        return None
+    cells = ", ".join(f"{c}: {'absent' if v is None else f'{v:.4f}'}" for c, v in per_class_iou.items())
+    return f"IoU per class (absent: no pixel in the ground truth or the prediction): {cells}"

@@ -7,6 +7,13 @@ voc_awesome (awesome score.py: pixAcc on argmax of int-truncated logits, mIoU on
 all classes in float32), cityscapes19 (stdc: logits bilinear to --input_shape, confusion matrix),
 binary_dice_iou (r2u_net: per image at a hard-coded 96x96), per_image_miou (human_seg), stream2
 (StreamSegMetrics(2) of the unet scripts). `Tally.metrics()` is the script's last printed line.
+
+`Tally.per_class_iou()` is the report's IoU of each class (none of the scripts prints it): the
+script's own cumulative per-class figures where its metric has them (voc_awesome's intersection and
+union, the confusion matrix of cityscapes19 and stream2), and for the per-image presets
+(binary_dice_iou, per_image_miou) the same pixels pooled into one confusion matrix over all images,
+so there the per-class mean is not the headline (the script averages per image). A class with no
+pixel in either the ground truth or the prediction is absent (None), not 0.
 """
 from __future__ import annotations
 
@@ -123,6 +130,7 @@ class Tally:
     inter: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     union: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    pooled: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))  # per-image presets: for per_class_iou only
     per_image: list[dict[str, float]] = field(default_factory=list)
 
     def add(self, pred: np.ndarray, label: np.ndarray) -> dict[str, float]:
@@ -132,9 +140,12 @@ class Tally:
         if metric in ("cityscapes19", "stream2"):
             return self._confusion(pred, label)
         if metric == "binary_dice_iou":
-            own = _dice_iou(pred, np.where(label < (self.s.gt_threshold or 0), 0, 1))
+            mask = np.where(label < (self.s.gt_threshold or 0), 0, 1)
+            own = _dice_iou(pred, mask)
+            self.pooled = _grown_sum(self.pooled, _hist(pred, mask, 2))
         else:
             own = {"mean_iou": _human_miou(pred, label) * 100.0}
+            self.pooled = _grown_sum(self.pooled, _hist(np.argmax(pred, axis=0), np.where(label > 0, 1, 0), max(2, pred.shape[0])))
         self.per_image.append(own)
         return own
 
@@ -174,6 +185,48 @@ class Tally:
         names = list(self.per_image[0])
         with np.errstate(invalid="ignore"):
             return {name: float(np.mean([row[name] for row in self.per_image])) for name in names}
+
+    def per_class_iou(self) -> dict[str, float | None]:
+        """Class index (as text: a JSON key) -> IoU in the units of the preset's IoU metric; None: absent (no pixel in
+        either the ground truth or the prediction)."""
+        scale = 1.0 if self.s.metric == "stream2" else 100.0  # StreamSegMetrics prints fractions, the others percent
+        if self.s.metric == "voc_awesome":
+            iou = self.inter / (np.float32(VOC_EPS) + self.union)  # float32, as the script's mIoU takes them
+            present = self.union > 0
+        else:
+            hist = self.confusion if self.s.metric in ("cityscapes19", "stream2") else self.pooled
+            tp, union = np.diag(hist), hist.sum(1) + hist.sum(0) - np.diag(hist)
+            present = union > 0
+            iou = tp / np.maximum(union, 1)
+        return {str(c): float(iou[c]) * scale if present[c] else None for c in range(len(iou))}
+
+
+def _hist(pred: np.ndarray, target: np.ndarray, n: int) -> np.ndarray:
+    """n x n pixel counts, rows the ground truth's class, columns the prediction's."""
+    return np.bincount(n * target.ravel().astype(np.int64) + pred.ravel().astype(np.int64), minlength=n * n).reshape(n, n)
+
+
+def _grown_sum(total: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """total + own, the smaller padded with zeros (an output with more classes than the ones before)."""
+    n = max(total.shape[0], own.shape[0])
+    out = np.zeros((n, n), np.int64)
+    out[: total.shape[0], : total.shape[0]] += total
+    out[: own.shape[0], : own.shape[0]] += own
+    return out
+
+
+def score_image(tally: Tally, gt_path: Path, output: np.ndarray, hw: tuple[int, int], where: str) -> tuple[dict[str, float], np.ndarray]:
+    """One image as eval --preset scores it (label read at hw, output_0 decoded, tallied): its own metrics and the decoded
+    prediction. vampy infer --preset hands its in-memory output here, eval the npz's."""
+    label = read_label(gt_path, tally.s, hw)
+    pred = decode(output, tally.s, hw, where)
+    return tally.add(pred, label), pred
+
+
+def picture(pred: np.ndarray, s: SegScoring) -> np.ndarray:
+    """--draw_dir's grey label picture of a decoded prediction (logits are argmaxed first)."""
+    plane = pred if pred.ndim == 2 else np.argmax(pred, axis=0)
+    return label_picture(plane, s.num_classes)
 
 
 def _voc_metrics(correct: int, labeled: int, inter: np.ndarray, union: np.ndarray) -> dict[str, float]:

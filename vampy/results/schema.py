@@ -309,7 +309,10 @@ class _PresetReport:
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        return _with_v1_keys(asdict(self), preset=True)  # type: ignore[call-overload]
+        data = _with_v1_keys(asdict(self), preset=True)  # type: ignore[call-overload]
+        if data.get("per_class_iou") is None:
+            data.pop("per_class_iou", None)  # only the segmentation presets write it: the other reports stay as they were
+        return data
 
 
 @dataclass(frozen=True)
@@ -341,6 +344,10 @@ class EvalPresetReport(_PresetReport):
     deviations: tuple[str, ...]  # where vampy differs from the family's script, and why
     schema_version: int = EVAL_SCHEMA_VERSION
     kind: str = "eval"
+    # Optional in schema_version 2, written by the segmentation presets only (docs/report.md): class index (as text) ->
+    # IoU in the units of the preset's IoU metric, null where the class has no pixel in either the ground truth or the
+    # prediction (absent, not 0). A version 2 reader that does not know the key ignores it; other presets' reports lack it.
+    per_class_iou: dict[str, float | None] | None = None
 
 # --- compile (CompileResult) ---
 
@@ -453,6 +460,10 @@ class InferPresetReport(_PresetReport):
     engine: dict[str, Any] | None = None
     schema_version: int = EVAL_SCHEMA_VERSION
     kind: str = "infer"
+    # Optional in schema_version 2, written by the segmentation presets only (docs/report.md): class index (as text) ->
+    # IoU in the units of the preset's IoU metric, null where the class has no pixel in either the ground truth or the
+    # prediction (absent, not 0). A version 2 reader that does not know the key ignores it; other presets' reports lack it.
+    per_class_iou: dict[str, float | None] | None = None
 
 # --- diff (DiffReport) ---
 

@@ -19,6 +19,9 @@ Compare size: the model's input size (the vdsp resize, --input_shape overriding 
 --input_shape` with the same H W; with --native each image runs at its own size and is compared
 at its ground truth's size, as `run --native_size` + `eval --native`.
 
+With --preset, infer_preset.py (the super-resolution presets) or infer_family.py (imagenet_topk and
+the segmentation presets) swaps the ground-truth step and the writer for eval --preset's own.
+
 Failures of one image (unreadable, no ground truth, preprocessing refused, a shape the model
 rejects, not scorable) are recorded with their stage and every other image goes on; when none gets
 through, InputError. Problems with the whole run (model, vdsp file, folders, an unwritable
@@ -51,6 +54,7 @@ from vampy.models.resolve import resolve_model
 from vampy.progress import NullProgress, Progress
 from vampy.quality.evaluate import FolderIndex, check_size, compare_planes, find_ground_truth, mean_metrics, output_y, score_planes
 from vampy.results.schema import InferFailure, InferPresetReport, InferReport, InferTiming, ScoredImage
+from vampy.workflows.infer_family import FamilyPlan, FamilyScorer, family_gt_path, family_plan, family_report
 from vampy.workflows.infer_preset import PresetPlan, preset_chw, preset_gt_path, preset_plan, preset_report, score_preset, warm_score
 
 if TYPE_CHECKING:
@@ -78,6 +82,7 @@ class PreparedInfer:
     intra_threads: int
     notes: tuple[str, ...] = ()
     preset: PresetPlan | None = None  # --preset / --scoring: scored as eval --preset (infer_preset.py)
+    family: FamilyPlan | None = None  # a classification or segmentation --preset (infer_family.py)
 
 
 @dataclass
@@ -120,9 +125,11 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     if spec is not None and cfg.input_hw is not None:
         spec = spec.with_output_hw(*cfg.input_hw)
     plan, mode = _plan(cfg, spec, info)
-    preset = preset_plan(cfg, info, mode, None if cfg.native else plan.output_hw)
+    model_hw = None if cfg.native else plan.output_hw
+    family = family_plan(cfg, model_hw)
+    preset = None if family is not None else preset_plan(cfg, info, mode, model_hw)
     images = list_images(Path(cfg.lr_dir), cfg.pattern)
-    if not Path(cfg.gt_dir).is_dir():
+    if cfg.gt_dir is not None and not Path(cfg.gt_dir).is_dir():  # None: imagenet_topk, whose labels are folder names
         raise InputError(f"--hr_image_dir {cfg.gt_dir}: no such folder")
     if cfg.save_dir is not None:
         make_output_dir(Path(cfg.save_dir), "--save_dir")
@@ -130,7 +137,7 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
              if cfg.device_id and cfg.provider in (None, "cpu") else ())
     return PreparedInfer(
         cfg, model_path, info, plan, mode, tuple(images), _duplicates(images),
-        None if cfg.native else plan.output_hw, EngineChoice(threads=cfg.threads).intra_threads(1), notes, preset,
+        model_hw, EngineChoice(threads=cfg.threads).intra_threads(1), notes, preset, family,
     )
 
 
@@ -164,9 +171,11 @@ def execute(
         decode_busy_s=busy.decode_ns / 1e9, infer_busy_s=busy.infer_ns / 1e9, model_s=busy.model_ns / 1e9,
         write_busy_s=busy.write_ns / 1e9, warmup_s=(t_start - t_warm) / 1e9, setup_s=(t_warm - t_setup) / 1e9,
     )
+    base = {"config": prepared.cfg.to_dict(), "model": _model_dict(prepared), "mode": prepared.mode,
+            "intra_threads": prepared.intra_threads, "notes": tuple(notes), "engine": session.info.to_dict()}
+    if pipeline.scorer is not None:
+        return family_report(pipeline.scorer, base, busy.images, busy.failures, timing)
     if prepared.preset is not None:
-        base = {"config": prepared.cfg.to_dict(), "model": _model_dict(prepared), "mode": prepared.mode,
-                "intra_threads": prepared.intra_threads, "notes": tuple(notes), "engine": session.info.to_dict()}
         return preset_report(prepared.preset, base, busy.images, busy.failures, timing)
     return InferReport(
         config=prepared.cfg.to_dict(), model=_model_dict(prepared), mode=prepared.mode,
@@ -288,7 +297,9 @@ class _Pipeline:
                  warm_output: np.ndarray | None = None) -> None:
         self.prep = prepared
         self.warm_output = warm_output
-        self.ground_truth = FolderIndex(Path(prepared.cfg.gt_dir))  # listed once, before the clock
+        # listed once, before the clock; the presets name their ground truth themselves
+        self.ground_truth = FolderIndex(Path(prepared.cfg.gt_dir)) if prepared.cfg.gt_dir and not prepared.family else None
+        self.scorer = FamilyScorer(prepared.family) if prepared.family is not None else None
         self.session = session
         # The model stage runs a batch as a run's timed request runs it (request.Instance: a device
         # session's copies timed apart on the same clock); the rest of the timed request does not fit here:
@@ -393,11 +404,14 @@ class _Pipeline:
             return item
         preset = self.prep.preset
         try:
-            if preset is None:
+            if self.prep.family is not None:  # read by the family's scorer, at the size it compares at
+                item.gt_path = family_gt_path(self.prep.family, cfg.gt_dir, path)
+            elif preset is None:
+                assert self.ground_truth is not None
                 item.gt_path = find_ground_truth(self.ground_truth, cfg.gt_pattern, item.name, path.name)
                 item.gt_bgr = read_image(item.gt_path)
             else:  # read by the writer, at the size the preset compares at
-                item.gt_path = preset_gt_path(preset, Path(cfg.gt_dir), item.name)
+                item.gt_path = preset_gt_path(preset, Path(str(cfg.gt_dir)), item.name)
         except InputError as exc:
             item.failure = ("ground truth", str(exc))
             return item
@@ -477,13 +491,19 @@ class _Pipeline:
             t0 = self.clock()
             if item.failure is None:
                 try:
-                    self.busy.images.append(self._finish(item) if self.prep.preset is None else self._finish_preset(item, self.prep.preset))
+                    self.busy.images.append(self._finish_any(item))
                 except InputError as exc:
                     item.failure = ("score", str(exc))
             if item.failure is not None:
                 self.busy.failures.append(InferFailure(item.index, str(item.path), *item.failure))
             self.busy.write_ns += self.clock() - t0
             self.progress.advance()
+
+    def _finish_any(self, item: _Item) -> ScoredImage:
+        if self.scorer is not None:
+            assert item.output is not None
+            return self.scorer.score(item.index, item.path, item.gt_path, item.output, self.prep.cfg.save_dir)
+        return self._finish(item) if self.prep.preset is None else self._finish_preset(item, self.prep.preset)
 
     def _finish_preset(self, item: _Item, preset: PresetPlan) -> Any:
         assert item.output is not None and item.gt_path is not None and item.source_bgr is not None
@@ -526,6 +546,8 @@ def _warm_decode(prep: PreparedInfer) -> None:
 
 def _warm_write(prep: PreparedInfer, warm_output: np.ndarray | None) -> None:
     """The model's warm-up output through the writer's calls: reader, compare sizes, scores, PNG."""
+    if prep.family is not None:
+        return  # the family's scorer keeps a running tally: a warm-up output must not enter it
     if warm_output is None or prep.preset is not None:
         if prep.preset is not None:
             warm_score(prep.preset, warm_output)

@@ -30,7 +30,8 @@ INFER_FLAGS = (
     ("save_dir", "--save_dir", None), ("pattern", "--pattern", "*"), ("mode", "--mode", None), ("ycbcr", "--ycbcr", "opencv"),
     ("batch_size", "-b", 1), ("shave_px", "--scale", DEFAULT_SHAVE_PX), ("gt_pattern", "--gt_pattern", DEFAULT_GT_PATTERN),
     ("threads", "--threads", None), ("device_id", "-d", 0), ("engine", "--engine", "onnxruntime"), ("provider", "--provider", None),
-    ("infer_precision", "--infer_precision", None), ("json_path", "--json", None),
+    ("infer_precision", "--infer_precision", None), ("preset", "--preset", None), ("scoring_path", "--scoring", None),
+    ("label_txt", "--label_txt", None), ("result_txt", "--result_txt", None), ("json_path", "--json", None),
 )
 LOADGEN_FLAGS = (
     ("scenario", "--scenario", "SingleStream"), ("mode", "--mode", "performance"), ("vdsp_params", "--vdsp_params", None),

@@ -174,14 +174,26 @@ def family_section(source: Source) -> dict[str, Any]:
             "scripts": s.get("scripts"), "headline": s.get("headline"), "images": images,
             "metrics": [(k, v) for k, v in metrics.items() if not isinstance(v, (list, dict))],
             "names": names, "rows": rows, "deviations": [str(x) for x in d.get("deviations") or []],
+            "per_class": _per_class(d.get("per_class_iou")),
             "failures": [f"{f.get('path')}: {f.get('reason')}" for f in d.get("failures") or [] if isinstance(f, dict)]}
+
+
+def _per_class(per_class_iou: Any) -> list[tuple[str, Any]]:
+    """The segmentation presets' (class, IoU) pairs, None for an absent class; [] when the report has none (older
+    reports, other presets) or holds something else."""
+    if not isinstance(per_class_iou, dict):
+        return []
+    return [(str(c), v if isinstance(v, (int, float)) and not isinstance(v, bool) else None) for c, v in per_class_iou.items()]
 
 
 def infer_section(source: Source) -> dict[str, Any]:
     d = source.data
+    if family_headline(d) is not None:  # infer --preset of a classification or segmentation preset: eval's figures
+        return {**family_section(source), "model": _get(d, "model", "path"), "engine": d.get("engine") or {},
+                "timing": d.get("timing") or {}, "notes": list(d.get("notes") or [])}
     images = [i for i in d.get("images") or [] if isinstance(i, dict)]
-    return {"label": source.label, "model": _get(d, "model", "path"), "engine": d.get("engine") or {}, "mean": _mean(d),
-            "timing": d.get("timing") or {}, "images": [_image_row(i) for i in images],
+    return {"label": source.label, "family": False, "model": _get(d, "model", "path"), "engine": d.get("engine") or {},
+            "mean": _mean(d), "timing": d.get("timing") or {}, "images": [_image_row(i) for i in images],
             "failures": [f"{f.get('path')} ({f.get('stage')}): {f.get('reason')}" for f in d.get("failures") or [] if isinstance(f, dict)],
             "notes": list(d.get("notes") or [])}
 
