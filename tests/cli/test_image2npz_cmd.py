@@ -91,3 +91,30 @@ def test_unwritable_target_is_output_error(tmp_path: Path, capsys: pytest.Captur
 
 def test_missing_required_flag_is_usage_error(tmp_path: Path) -> None:
     assert _vampy(["image2npz", "--dataset_path", str(tmp_path)]) == 2
+
+
+def _tree(root: Path) -> None:
+    """ImageNet's val layout: the same file name in two synset folders, and a file at the top."""
+    rng = np.random.default_rng(1)
+    for sub in ("n01440764", "n02012849", ""):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / sub / "x.png"), rng.integers(0, 256, (6, 8, 3)).astype(np.uint8))
+
+
+@pytest.mark.parametrize("flag", [["--keep_folders"], ["--preset", "imagenet_topk"]])
+def test_keep_folders_writes_the_tree_and_its_datalist(tmp_path: Path, flag: list[str]) -> None:
+    _tree(tmp_path / "val")
+    args = ["image2npz", "--dataset_path", str(tmp_path / "val"), "--pattern", "**/*.png", "--target_path", str(tmp_path / "npz"),
+            "--text_path", str(tmp_path / "list.txt"), "--relative", "-q", *flag]
+    assert _vampy(args) == 0
+    assert (tmp_path / "list.txt").read_text().splitlines() == ["npz/n01440764/x.npz", "npz/n02012849/x.npz", "npz/x.npz"]
+    expected = cv2.cvtColor(read_image(tmp_path / "val" / "n02012849" / "x.png"), cv2.COLOR_BGR2RGB).transpose(2, 0, 1)
+    np.testing.assert_array_equal(np.load(tmp_path / "npz" / "n02012849" / "x.npz")["input_0"], expected)
+
+
+def test_without_keep_folders_a_second_same_name_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _tree(tmp_path / "val")
+    args = ["image2npz", "--dataset_path", str(tmp_path / "val"), "--pattern", "**/*.png", "--target_path", str(tmp_path / "npz"),
+            "--text_path", str(tmp_path / "list.txt"), "-q"]
+    assert _vampy(args) == 0
+    assert len((tmp_path / "list.txt").read_text().splitlines()) == 1 and "same output name x.npz" in capsys.readouterr().err

@@ -192,15 +192,11 @@ def test_imagenet_topk_equals_npz_route(tmp_path: Path) -> None:
     labels = tmp_path / "imagenet.txt"
     labels.write_text("".join(f"{name}\n" for name in synset_names().values()))  # class k = the k-th synset's name
     model, vdsp = _cls_model(tmp_path / "cls.onnx"), _vdsp(tmp_path / "vdsp.json", (16, 16), "DIV255")
-    # the npz route keeps the synset folder in each datalist line: image2npz per folder, the datalists joined
-    lines = []
-    for wnid in sorted(set(wnids[:2])):
-        part = tmp_path / f"{wnid}.txt"
-        assert _vampy(["image2npz", "--dataset_path", str(val / wnid), "--mode", "rgb", "--target_path", str(tmp_path / "npz" / wnid),
-                       "--text_path", str(part), "-q"]) == 0
-        lines.append(part.read_text())
+    # the npz route: image2npz --preset imagenet_topk keeps each image's synset folder, as the family's image2npz.py does
     datalist, out = tmp_path / "datalist.txt", tmp_path / "out"
-    datalist.write_text("".join(lines))
+    assert _vampy(["image2npz", "--preset", "imagenet_topk", "--dataset_path", str(val), "--pattern", "**/*.png",
+                   "--target_path", str(tmp_path / "npz"), "--text_path", str(datalist), "-q"]) == 0
+    assert [Path(line).parent.name for line in datalist.read_text().splitlines()] == [wnids[0], wnids[0], wnids[1]]
     assert _vampy(["run", "-m", str(model), "--vdsp_params", str(vdsp), "-i", "1", "p", "1", "-b", "1", "-s", "[3,16,16]",
                    "--datalist", str(datalist), "--path_output", str(out)]) == 0
     assert _vampy(["eval", "--preset", "imagenet_topk", "--npz_txt", str(datalist), "--npz_dir", str(out), "--label_txt", str(labels),

@@ -31,8 +31,12 @@ def image2npz_command(
     preset: str | None = typer.Option(None, "--preset",
                                       help="Prepare as this zoo family's image2npz does (overrides --mode; docs/eval.md): "
                                            "rgb families, drrn/vdsr Y x3, ecbsr truncating Y, "
-                                           "fsrnet/pfsrnet/sparnet/realsr Pillow chains."),
+                                           "fsrnet/pfsrnet/sparnet/realsr Pillow chains; imagenet_topk RGB with the folders kept."),
     hr_path: str | None = typer.Option(None, "--hr_path", help="--preset realsr: folder for the HR-512 ground-truth PNGs its eval reads."),
+    keep_folders: bool = typer.Option(False, "--keep_folders",
+                                      help="Keep each image's folder under --dataset_path: DATASET/SUB/NAME.jpg -> TARGET/SUB/NAME.npz "
+                                           "(ImageNet's synset folders, which the classification scorers read the label from). "
+                                           "Use with a recursive --pattern such as '**/*.JPEG'."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
     from vampy.cli.progress import RichProgress
@@ -41,7 +45,7 @@ def image2npz_command(
 
     cfg = Image2NpzConfig(
         dataset_dir=dataset_path, pattern=pattern, target_dir=target_path, datalist_path=text_path,
-        mode=mode, ycbcr=ycbcr, relative=relative, preset=preset, hr_path=hr_path,
+        mode=mode, ycbcr=ycbcr, relative=relative, preset=preset, hr_path=hr_path, keep_folders=keep_folders,
     )
     with RichProgress(quiet=quiet) as progress:
         result = images_to_npz(cfg, progress)

@@ -33,6 +33,7 @@ class Image2NpzConfig:
     relative: bool = False
     preset: str | None = None  # a zoo family's image2npz (vampy/data/image2npz.py PREP_PRESETS); overrides mode
     hr_path: str | None = None  # realsr: where its HR-512 ground truth PNGs go
+    keep_folders: bool = False  # TARGET/SUB/NAME.npz for DATASET/SUB/NAME.ext (imagenet_topk's synset folders)
 
     def __post_init__(self) -> None:
         check_choice("--mode", self.mode, IMAGE2NPZ_MODES)

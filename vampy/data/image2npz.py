@@ -1,4 +1,9 @@
-"""`vampy image2npz`: images -> NAME.npz (input_0: uint8 CHW) per image, and the datalist."""
+"""`vampy image2npz`: images -> NAME.npz (input_0: uint8 CHW) per image, and the datalist.
+
+With --keep_folders (and --preset imagenet_topk, whose image2npz.py does it) each npz keeps the image's
+folder under --dataset_path (`val/n01440764/x.JPEG` -> `TARGET/n01440764/x.npz`): the classification
+scorers read each image's label from that folder in the datalist line.
+"""
 from __future__ import annotations
 
 import glob as globlib
@@ -23,13 +28,15 @@ def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Ima
     """Write NAME.npz (input_0: uint8 CHW) per matching image, sorted by name, then the datalist."""
     progress = progress or NullProgress()
     recipe = _recipe(cfg)
-    images = _matching_images(Path(cfg.dataset_dir), cfg.pattern)
+    dataset_dir = Path(cfg.dataset_dir)
+    images = _matching_images(dataset_dir, cfg.pattern)
     target = Path(cfg.target_dir)
     make_output_dir(target, "--target_path")
     written: list[Path] = []
     skipped: list[FileProblem] = []
+    keep_folders = cfg.keep_folders or cfg.preset in KEEP_FOLDERS_PRESETS
     progress.start("image2npz", len(images))
-    for image_path, name in _output_names(images, skipped):
+    for image_path, name in _output_names(images, skipped, dataset_dir if keep_folders else None):
         try:
             if recipe is None:
                 chw = image_to_chw(read_image(image_path), cfg.mode, cfg.ycbcr)
@@ -38,7 +45,9 @@ def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Ima
         except InputError as exc:
             skipped.append(FileProblem(str(image_path), str(exc)))
         else:
-            written.append(write_npz_atomic(target, name, {"input_0": chw}))
+            folder = target / Path(name).parent
+            make_output_dir(folder, "--target_path")
+            written.append(write_npz_atomic(folder, Path(name).name, {"input_0": chw}))
         progress.advance()
     progress.finish()
     if not written:
@@ -64,12 +73,15 @@ def _matching_images(dataset_dir: Path, pattern: str) -> list[Path]:
 
 
 
-def _output_names(images: list[Path], skipped: list[FileProblem]) -> list[tuple[Path, str]]:
-    """NAME.npz per image; a second image with the same NAME (a.png, a.jpg) is skipped, not overwritten."""
+def _output_names(images: list[Path], skipped: list[FileProblem], keep_under: Path | None) -> list[tuple[Path, str]]:
+    """NAME.npz per image (SUB/NAME.npz under `keep_under`, the folders kept); a second image with the same
+    name (a.png, a.jpg) is skipped, not overwritten."""
     first_by_name: dict[str, Path] = {}
     pairs: list[tuple[Path, str]] = []
     for image in images:
         name = f"{image.stem}.npz"
+        if keep_under is not None:
+            name = (image.parent.relative_to(keep_under) / name).as_posix()
         if name in first_by_name:
             skipped.append(FileProblem(str(image), f"{image}: same output name {name} as {first_by_name[name]}; rename one of them"))
             continue
@@ -97,14 +109,18 @@ PREP_PRESETS: dict[str, str] = {
                                 "gpen", "lesrcnn", "msrn", "ncnet", "rcan", "rcan-basicsr", "real_esrgan")},
     "drrn": "y3", "vdsr": "y3", "ecbsr": "ecbsr_y3", "fsrnet": "fsrnet", "pfsrnet": "pfsrnet", "realsr": "realsr", "sparnet": "sparnet",
 }
+# The classification family's image2npz.py (ZOO-EVAL.md CLS-1): RGB, written as input_npz/<synset>/<name>.npz.
+FAMILY_PREP_PRESETS: dict[str, str] = {"imagenet_topk": "rgb"}
+KEEP_FOLDERS_PRESETS = frozenset(FAMILY_PREP_PRESETS)
 
 
 def _recipe(cfg: Image2NpzConfig) -> str | None:
     if cfg.preset is None:
         return None
-    if cfg.preset not in PREP_PRESETS:
-        raise UsageError(f"--preset {cfg.preset!r}: no such preset; choose one of {', '.join(PREP_PRESETS)}")
-    recipe = PREP_PRESETS[cfg.preset]
+    recipes = {**PREP_PRESETS, **FAMILY_PREP_PRESETS}
+    if cfg.preset not in recipes:
+        raise UsageError(f"--preset {cfg.preset!r}: no such preset; choose one of {', '.join(recipes)}")
+    recipe = recipes[cfg.preset]
     if recipe == "realsr":
         if cfg.hr_path is None:
             raise UsageError("--preset realsr writes the HR-512 ground truth too: give --hr_path")
