@@ -176,3 +176,88 @@ def test_two_real_runs_of_one_build_are_identical(tmp_path: Path, capsys: pytest
     data = json.loads(report.read_text())
     assert data["compared"] == 3 and all(r["snr_db"] == "inf" and r["max_abs"] == 0 for r in data["records"])
     assert any("every compared line is identical" in n for n in data["notes"])
+
+
+# --- detectors after NMS: --boxes, --box_score_min, --box_iou, --min_box_recall ---
+
+PLANTED = [(0, 0.9, (64, 160, 192, 480)), (2, 0.8, (256, 256, 448, 384)), (16, 0.7, (480, 192, 608, 320)),
+           (56, 0.6, (224, 416, 352, 512))]
+# line -> the test side: (a) rows 1 and 2 swapped, (b) an extra box at 0.3, (c) the first box 2 px right, (d) the last box gone
+DETECTION_LINES = [
+    [PLANTED[0], PLANTED[2], PLANTED[1], PLANTED[3]],
+    [*PLANTED, (3, 0.3, (10, 10, 50, 50))],
+    [(0, 0.9, (66, 160, 194, 480)), *PLANTED[1:]],
+    PLANTED[:3],
+]
+
+
+def _detection_npz(path: Path, rows: list, n: int = 300) -> None:
+    """output_0 class ids [1,n,1], output_1 scores [1,n,1], output_2 boxes [1,n,4] padded with -1, as the NMS extra op writes."""
+    ids, scores, boxes = (np.full((1, n, width), -1.0, np.float32) for width in (1, 1, 4))
+    for i, (cls, score, box) in enumerate(rows):
+        ids[0, i, 0], scores[0, i, 0], boxes[0, i] = cls, score, box
+    np.savez(path, output_0=ids, output_1=scores, output_2=boxes)
+
+
+def _detections(tmp_path: Path) -> tuple[Path, Path, Path]:
+    ref, test = tmp_path / "ref", tmp_path / "test"
+    ref.mkdir()
+    test.mkdir()
+    for line, rows in enumerate(DETECTION_LINES):
+        _detection_npz(ref / f"output_{line:06d}.npz", PLANTED)
+        _detection_npz(test / f"output_{line:06d}.npz", rows)
+    datalist = tmp_path / "dl.txt"
+    datalist.write_text("".join(f"inputs/img{line}.npz\n" for line in range(len(DETECTION_LINES))))
+    return ref, test, datalist
+
+
+def test_detections_are_compared_as_boxes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref, test, datalist = _detections(tmp_path)
+    report = tmp_path / "d.json"
+    assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), "--json", str(report), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "boxes (output_0, output_1, output_2): score >= 0.25, match at IoU >= 0.5; 15 of 16 reference" in out
+    assert "the 4 lines with the lowest box recall" in out and "rows may be reordered" in out
+    boxes = json.loads(report.read_text())["boxes"]
+    assert [(r["line"], r["ref_count"], r["test_count"], r["matched"]) for r in boxes["records"]] == [
+        (0, 4, 4, 4), (1, 4, 5, 4), (2, 4, 4, 4), (3, 4, 3, 3)]
+    assert [r["precision"] for r in boxes["records"]] == [1.0, 0.8, 1.0, 1.0]
+    assert boxes["records"][2]["min_iou"] == pytest.approx(126 / 130, rel=1e-12) and boxes["records"][2]["max_shift_px"] == 2.0
+    assert [w["line"] for w in boxes["worst"]] == [3, 2, 1, 0]
+    assert _vampy(["report", str(report), "-o", str(tmp_path / "d.html")]) == 0  # the page shows the same block
+    html = (tmp_path / "d.html").read_text()
+    assert "Detections compared as boxes" in html and "15 of\n16 reference" in html and "The 4 lines with the lowest box recall" in html
+    # tighter settings: the 0.3 box and the 0.6 box fall under --box_score_min 0.65; IoU 126/130 is under --box_iou 0.97
+    assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), "--box_score_min", "0.65", "--box_iou", "0.97",
+                   "--json", str(report), "-q"]) == 0
+    records = json.loads(report.read_text())["boxes"]["records"]
+    assert [(r["ref_count"], r["test_count"], r["matched"]) for r in records] == [(3, 3, 3), (3, 3, 3), (3, 3, 2), (3, 3, 3)]
+
+
+def test_box_recall_gate_exits_8_on_the_missing_box_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref, test, datalist = _detections(tmp_path)
+    assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), "--min_box_recall", "0.75", "-q"]) == 0
+    assert "--min_box_recall 0.75: passed" in capsys.readouterr().out
+    assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), "--min_box_recall", "1", "-q"]) == 8
+    err = capsys.readouterr().err
+    assert "--min_box_recall 1: FAILED (lowest 0.75); below: line 3 (inputs/img3.npz, boxes: 0.75)" in err
+    assert "line 0" not in err and "line 1" not in err and "line 2" not in err
+    (test / "output_000003.npz").unlink()  # without the line with the missing box: every line passes, the missing file exits 6
+    assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), "--min_box_recall", "1", "-q"]) == 6
+
+
+def test_boxes_off_on_and_bad_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref, test, datalist = _detections(tmp_path)
+    report = tmp_path / "d.json"
+    assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), "--boxes", "off", "--json", str(report), "-q"]) == 0
+    assert json.loads(report.read_text())["boxes"] is None and "boxes (" not in capsys.readouterr().out
+    (tmp_path / "sr").mkdir()
+    sr_ref, sr_test, sr_datalist = _outputs(tmp_path / "sr")  # a one-output image model: auto leaves it alone, on refuses it
+    assert _vampy(["diff", str(sr_ref), str(sr_test), "--datalist", str(sr_datalist), "--json", str(report), "-q"]) == 0
+    assert json.loads(report.read_text())["boxes"] is None
+    assert _vampy(["diff", str(sr_ref), str(sr_test), "--datalist", str(sr_datalist), "--boxes", "on", "-q"]) == 2
+    assert "--boxes on: line 0" in capsys.readouterr().err
+    for flag, value in (("--boxes", "maybe"), ("--box_score_min", "1.5"), ("--box_iou", "0"), ("--min_box_recall", "2")):
+        assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), flag, value]) == 2, flag
+        assert flag in capsys.readouterr().err
+    assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), "--boxes", "off", "--min_box_recall", "1"]) == 2

@@ -106,6 +106,40 @@ def test_command_lines_from_configs() -> None:
     assert command_line({"kind": "compare"}) is None
 
 
+def _parsed(line: str) -> dict[str, object]:
+    """eval's flags in a rebuilt line as API keywords (each flag's declared field), through the CLI's own table."""
+    import shlex
+
+    from vampy.config.flags import EVAL_FLAGS
+
+    by_name = {spelling: flag for flag in EVAL_FLAGS for spelling in flag.spellings}
+    words, kwargs = shlex.split(line)[2:], {}
+    while words:
+        flag = by_name[words.pop(0)]
+        count = 2 if flag.kind == "hw" else 1
+        values, words = words[:count], words[count:]
+        kwargs[flag.name] = tuple(int(v) for v in values) if flag.kind == "hw" else values[0]
+    return kwargs
+
+
+def test_command_lines_of_a_family_eval_and_a_box_diff() -> None:
+    from vampy.api import eval_config
+    from vampy.config.diff import DiffConfig
+
+    det = eval_config(preset="coco_det_yolox", input_image_dir="imgs", vamp_datalist_path="dl.txt", vamp_output_dir="out",
+                      txt="txt dir", gt="gt.json", model_size=(608, 640))
+    line = command_line({"kind": "eval", "config": json.loads(json.dumps(det.to_dict()))})
+    assert line == ("vampy eval --vamp_datalist_path dl.txt --vamp_output_dir out --preset coco_det_yolox --input_image_dir imgs "
+                    "--txt 'txt dir' --gt gt.json --model_size 608 640")
+    assert eval_config(**_parsed(line)) == det  # the line gives back the same config
+    ner = eval_config(preset="ner_people_daily", result_dir="out", label_path="labels.txt")
+    ner_line = command_line({"kind": "eval", "config": ner.to_dict()})
+    assert "--label_path labels.txt" in ner_line and eval_config(**_parsed(ner_line)) == ner
+    diff = DiffConfig(ref_dir="a", test_dir="b", datalist="dl.txt", boxes="on", box_iou=0.7, min_box_recall=1.0)
+    assert command_line({"kind": "diff", "config": diff.to_dict()}) == (
+        "vampy diff a b --datalist dl.txt --boxes on --box_iou 0.7 --min_box_recall 1")
+
+
 # --- truncated or edited reports: right kind and version, keys missing ---
 
 ENGINE = {"engine": "onnxruntime", "version": "1.20", "device": "cpu", "precision": "fp32", "intra_threads": 1,
@@ -298,3 +332,23 @@ def test_report_renderers_read_images_through_the_data_layer(tmp_path: Path) -> 
     (tmp_path / "bad.png").write_bytes(b"junk")
     assert _tiles({"output": tmp_path / "out.png", "ground truth": tmp_path / "bad.png"}, None) == []
     assert _tiles({"output": tmp_path / "absent.png"}, None) == []
+
+
+def _family_names() -> list[str]:
+    from vampy.quality.families import FAMILY_PRESETS
+
+    return sorted(FAMILY_PRESETS)
+
+
+@pytest.mark.parametrize("name", _family_names())
+def test_every_family_eval_command_line_gives_back_its_config(name: str) -> None:
+    from vampy.api import eval_config
+    from vampy.config.flags import EVAL_FLAGS
+    from vampy.quality.families import family_preset
+
+    preset = family_preset(name)
+    assert preset is not None
+    kinds = {flag.name: flag.kind for flag in EVAL_FLAGS}
+    given = {need: (6, 4) if kinds[need] == "hw" else f"{need} value" for need in preset.needs}
+    cfg = eval_config(preset=name, **given)
+    assert eval_config(**_parsed(str(command_line({"kind": "eval", "config": json.loads(json.dumps(cfg.to_dict()))})))) == cfg

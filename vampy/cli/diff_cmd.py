@@ -14,13 +14,20 @@ DIFF_HELP = (
     "Compare two runs' outputs of one datalist line by line (output_NNNNNN.npz in each folder, every output_K array), "
     "for any model family: max_abs, mean_abs, rel_l2, cosine and SNR (dB) per line and tensor in float64, top-1 "
     "agreement for [N, C] score tensors, PSNR for image tensors; summaries over lines and the lowest-SNR lines. "
-    "Gates (--min_snr_db, --min_cosine, --min_top1_agree) exit 8 naming the lines below; a line with an output on one "
+    "Detectors after NMS (class ids, scores, boxes) are also compared as boxes: matched by class and IoU, recall, "
+    "precision, IoU, score and corner drift (--boxes, --box_score_min, --box_iou). "
+    "Gates (--min_snr_db, --min_cosine, --min_top1_agree, --min_box_recall) exit 8 naming the lines below; a line with an output on one "
     "side only exits 6; an unreadable file exits 3. docs/validation.md."
 )
 # figure -> (column head, format): SNR and PSNR in dB to 0.01, cosine to six places (0.999 is not close enough to 1)
 COLUMNS: dict[str, tuple[str, str]] = {
     "snr_db": ("SNR (dB)", ".2f"), "psnr_db": ("PSNR (dB)", ".2f"), "cosine": ("cosine", ".6f"), "rel_l2": ("rel L2", ".3g"),
     "max_abs": ("max |d|", ".4g"), "mean_abs": ("mean |d|", ".4g"), "top1_agree": ("top-1 agree", ".4f"),
+}
+# the boxes block's figures (vampy/quality/drift_boxes.py), the same way
+BOX_COLUMNS: dict[str, tuple[str, str]] = {
+    "recall": ("recall", ".4f"), "precision": ("precision", ".4f"), "mean_iou": ("mean IoU", ".4f"), "min_iou": ("min IoU", ".4f"),
+    "max_score_diff": ("|d score|", ".4g"), "max_shift_px": ("shift (px)", ".3g"),  # the largest over the matches
 }
 
 
@@ -59,7 +66,8 @@ def fmt(metric: str, value: Any) -> str:
     number = json_float(value)
     if number is None:
         return "-"
-    return str(number) if not math.isfinite(number) else format(number, COLUMNS[metric][1])
+    spec = COLUMNS[metric][1] if metric in COLUMNS else BOX_COLUMNS[metric][1]
+    return str(number) if not math.isfinite(number) else format(number, spec)
 
 
 def print_report(r: dict[str, Any]) -> None:
@@ -87,6 +95,8 @@ def print_report(r: dict[str, Any]) -> None:
         for w in r["worst"]:
             table.add_row(str(w["line"]), str(w["path"]), str(w["tensor"]), *[fmt(m, w.get(m)) for m in shown])
         console.print(table)
+    if r.get("boxes") is not None:
+        print_boxes(console, r["boxes"])
     lines = [f"missing: line {m['line']} {m['path']}: {m['file']} not in the {m['missing_in']} folder" for m in r["missing"]]
     lines += [_gate_line(g) for g in r["gates"]]
     lines += [f"note: {note}" for note in r["notes"]]
@@ -99,3 +109,29 @@ def _gate_line(g: dict[str, Any]) -> str:
 
     value = json_float(g["value"])
     return "gate " + GateResult(g["gate"], g["threshold"], math.nan if value is None else value, g["passed"], tuple(g["failing"])).text()
+
+
+def print_boxes(console: Any, boxes: dict[str, Any]) -> None:
+    """The detections block: settings and totals, the summary over lines, the lines with the lowest recall."""
+    from rich.table import Table
+
+    t = boxes["totals"]
+    sys.stdout.write(f"boxes ({', '.join(boxes['tensors'])}): score >= {boxes['score_min']:g}, match at IoU >= {boxes['iou_min']:g}; "
+                     f"{t['matched']} of {t['reference']} reference and {t['test']} test detections matched over {boxes['lines']} "
+                     f"lines: recall {fmt('recall', t['recall'])}, precision {fmt('precision', t['precision'])}\n")
+    if boxes["summary"]:
+        table = Table(title=f"boxes: over {boxes['lines']} lines", title_justify="left")
+        for head in ("", "lines", "mean", "min", "p5", "p95", "max"):
+            table.add_column(head, justify="left" if not head else "right")
+        for metric, stats in boxes["summary"].items():
+            figures = [fmt(metric, stats[s]) for s in ("mean", "min", "p5", "p95", "max")]
+            table.add_row(BOX_COLUMNS[metric][0], str(stats["lines"]), *figures)
+        console.print(table)
+    if boxes["worst"]:
+        table = Table(title=f"the {len(boxes['worst'])} lines with the lowest box recall (then min IoU)", title_justify="left")
+        for head in ("line", "path", "ref", "test", "match", *(h for h, _ in BOX_COLUMNS.values())):
+            table.add_column(head, justify="left" if head == "path" else "right")
+        for w in boxes["worst"]:
+            counts = (str(w[k]) for k in ("line", "path", "ref_count", "test_count", "matched"))
+            table.add_row(*counts, *[fmt(m, w.get(m)) for m in BOX_COLUMNS])
+        console.print(table)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from vampy.errors import UsageError
+from vampy.quality.drift_boxes import BOX_MODES, DEFAULT_BOX_IOU, DEFAULT_BOX_SCORE_MIN
 
 MAX_WORST = 10_000
 
@@ -20,8 +21,15 @@ class DiffConfig:
     min_snr_db: float | None = None
     min_cosine: float | None = None
     min_top1_agree: float | None = None
+    # Detectors after NMS (vampy/quality/drift_boxes.py): auto compares boxes when the outputs are the
+    # [1,N,1] class ids, [1,N,1] scores, [1,N,4] boxes layout; on requires it; off never.
+    boxes: str = "auto"
+    box_score_min: float = DEFAULT_BOX_SCORE_MIN
+    box_iou: float = DEFAULT_BOX_IOU
+    min_box_recall: float | None = None
 
     def __post_init__(self) -> None:
+        self._check_boxes()
         if not 0 <= self.worst <= MAX_WORST:
             raise UsageError(f"--worst {self.worst}: give how many lines to list, 0 to {MAX_WORST}")
         if self.data_range is not None and not (math.isfinite(self.data_range) and self.data_range > 0):
@@ -30,6 +38,18 @@ class DiffConfig:
             raise UsageError(f"--min_top1_agree {self.min_top1_agree}: give a fraction between 0 and 1, e.g. 0.99")
         if self.min_cosine is not None and not -1 <= self.min_cosine <= 1:
             raise UsageError(f"--min_cosine {self.min_cosine}: give a value between -1 and 1, e.g. 0.999")
+
+    def _check_boxes(self) -> None:
+        if self.boxes not in BOX_MODES:
+            raise UsageError(f"--boxes {self.boxes!r}: give one of {', '.join(BOX_MODES)}")
+        if not 0 <= self.box_score_min <= 1:
+            raise UsageError(f"--box_score_min {self.box_score_min}: give a score between 0 and 1, e.g. {DEFAULT_BOX_SCORE_MIN}")
+        if not 0 < self.box_iou <= 1:
+            raise UsageError(f"--box_iou {self.box_iou}: give an IoU above 0 and at most 1, e.g. {DEFAULT_BOX_IOU}")
+        if self.min_box_recall is not None and not 0 <= self.min_box_recall <= 1:
+            raise UsageError(f"--min_box_recall {self.min_box_recall}: give a fraction between 0 and 1, e.g. 1")
+        if self.min_box_recall is not None and self.boxes == "off":
+            raise UsageError("--min_box_recall gates the box comparison, which --boxes off turns off")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -495,7 +495,8 @@ class DiffReport:
     """The result of `vampy diff`: two runs' outputs compared line by line (vampy/quality/drift.py defines
     the figures). records: one per line and output tensor (line, path, tensor, shape, the figures);
     summary: tensor -> figure -> {lines, mean, min, p5, p95, max}; worst: the lowest-SNR lines;
-    missing: lines without an output on a side ({line, path, file, missing_in}); gates: GateResult dicts."""
+    missing: lines without an output on a side ({line, path, file, missing_in}); gates: GateResult dicts;
+    boxes: detectors after NMS compared as boxes (vampy/quality/drift_boxes.py box_block), None where they were not."""
 
     config: dict[str, Any]
     lines: int  # datalist entries
@@ -506,6 +507,7 @@ class DiffReport:
     missing: list[dict[str, Any]]
     gates: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    boxes: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
     kind: str = "diff"
 

@@ -23,7 +23,11 @@ RUN_SWITCHES = (("resume", "--resume"), ("native_size", "--native_size"))
 EVAL_FLAGS = (
     ("src_dir", "--src_dir", None), ("gt_dir", "--gt_dir", None), ("datalist", "--input_npz_path", None),
     ("outputs_dir", "--out_npz_dir", None), ("shave_px", "--scale", DEFAULT_SHAVE_PX), ("ycbcr", "--ycbcr", "opencv"),
-    ("gt_pattern", "--gt_pattern", DEFAULT_GT_PATTERN), ("draw_dir", "--draw_dir", None), ("json_path", "--json", None),
+    ("gt_pattern", "--gt_pattern", DEFAULT_GT_PATTERN), ("draw_dir", "--draw_dir", None), ("preset", "--preset", None),
+    ("scoring_path", "--scoring", None), ("lr_dir", "--lr_dir", None), ("model_type", "--model_type", None),
+    ("result_txt", "--result_txt", None), ("label_txt", "--label_txt", None), ("num_bits", "--num_bits", 3),
+    ("datasets_name", "--datasets_name", "IIIT5k_3000"), ("image_dir", "--input_image_dir", None), ("txt_dir", "--txt", None),
+    ("det_format", "--format", "bbox"), ("json_path", "--json", None),
 )
 INFER_FLAGS = (
     ("lr_dir", "--lr_image_dir", None), ("vdsp_params", "--vdsp_params_info", None), ("gt_dir", "--hr_image_dir", None),
@@ -60,7 +64,8 @@ def _flags(config: dict[str, Any], table: tuple[tuple[str, str, Any], ...]) -> l
     words: list[str] = []
     for key, flag, default in table:
         value = config.get(key)
-        if value is not None and value != default and not isinstance(value, (dict, bool)):
+        # "" is a family preset's unused folder (EvalConfig.src_dir), not a value the user gave
+        if value is not None and value != "" and value != default and not isinstance(value, (dict, bool)):
             words += [flag, _value_word(key, value)]
     return words
 
@@ -92,16 +97,44 @@ def sweep_command(config: dict[str, Any]) -> str:
     return shlex.join(words)
 
 
+# A family preset's datalist, outputs folder and label file go under the names its script uses (FamilyPreset.needs);
+# the first name is the one given otherwise.
+_FAMILY_SPELLINGS = {
+    "datalist": ("input_npz_path", "npz_txt", "npz_datalist", "vamp_datalist_path"),
+    "outputs_dir": ("out_npz_dir", "npz_dir", "result_dir", "pred_npz_dir", "vamp_output_dir"),
+    "labels_path": ("labels_path", "label_path", "eval_path", "label_file", "gt"),
+}
+
+
+def _eval_table(config: dict[str, Any]) -> tuple[tuple[str, str, Any], ...]:
+    needs = _family_needs(config)
+    if not needs:
+        return EVAL_FLAGS
+    renamed = {key: next((n for n in names if n in needs), names[0]) for key, names in _FAMILY_SPELLINGS.items()}
+    table = [(key, f"--{renamed[key]}" if key in renamed else flag, default) for key, flag, default in EVAL_FLAGS]
+    return (*table, ("labels_path", f"--{renamed['labels_path']}", None))
+
+
 def eval_command(config: dict[str, Any]) -> str:
-    words = ["vampy", "eval"] + _flags(config, EVAL_FLAGS)
+    words = ["vampy", "eval"] + _flags(config, _eval_table(config))
     hw = config.get("input_hw")
     if hw is None:
-        words.append("--native")
+        # without a preset None is --native; with one it is also "not given" (the preset's own size), so say nothing
+        words += [] if config.get("preset") else ["--native"]
     elif list(hw) != list(DEFAULT_EVAL_INPUT_HW):
         words += ["--input_shape", *(str(v) for v in hw)]
-    if config.get("pair_by_order") is True:
+    if config.get("model_hw"):
+        words += ["--model_size", *(str(v) for v in config["model_hw"])]
+    if config.get("pair_by_order") is True and not config.get("preset"):  # the family presets pair by order anyway
         words.append("--vamp_flag")
     return shlex.join(words)
+
+
+def _family_needs(config: dict[str, Any]) -> tuple[str, ...]:
+    from vampy.quality.families import family_preset
+
+    preset = family_preset(config.get("preset")) if isinstance(config.get("preset"), str) else None
+    return () if preset is None else tuple(preset.needs)
 
 
 def infer_command(config: dict[str, Any]) -> str:
@@ -119,7 +152,8 @@ def loadgen_command(config: dict[str, Any]) -> str:
 
 DIFF_FLAGS = (
     ("datalist", "--datalist", None), ("worst", "--worst", 10), ("data_range", "--data_range", None), ("min_snr_db", "--min_snr_db", None),
-    ("min_cosine", "--min_cosine", None), ("min_top1_agree", "--min_top1_agree", None),
+    ("min_cosine", "--min_cosine", None), ("min_top1_agree", "--min_top1_agree", None), ("boxes", "--boxes", "auto"),
+    ("box_score_min", "--box_score_min", 0.25), ("box_iou", "--box_iou", 0.5), ("min_box_recall", "--min_box_recall", None),
 )
 
 

@@ -35,6 +35,28 @@ def diff_section(source: Source) -> dict[str, Any]:
                     for m in d.get("missing") or [] if isinstance(m, dict)],
         "notes": list(d.get("notes") or []),
         "pictures": _pictures(worst[:MAX_PICTURED_LINES], cfg, source.path),
+        "boxes": _boxes(d.get("boxes")),
+    }
+
+
+# the detections block's figures (vampy/quality/drift_boxes.py), as the terminal shows them
+BOX_FIGURES = (("recall", "recall"), ("precision", "precision"), ("mean_iou", "mean IoU"), ("min_iou", "min IoU"),
+               ("max_score_diff", "|d score|"), ("max_shift_px", "shift (px)"))
+
+
+def _boxes(block: Any) -> dict[str, Any] | None:
+    """Detectors compared as boxes: settings, totals, the summary over lines and the lowest-recall lines."""
+    if not isinstance(block, dict):
+        return None
+    summary = block.get("summary") or {}
+    worst = [w for w in block.get("worst") or [] if isinstance(w, dict)]
+    return {
+        "score_min": block.get("score_min"), "iou_min": block.get("iou_min"), "lines": block.get("lines"),
+        "totals": block.get("totals") or {}, "stats": STATS,
+        "rows": [(head, [_figure(summary[key].get(s)) for s in STATS]) for key, head in BOX_FIGURES if isinstance(summary.get(key), dict)],
+        "worst_heads": ["line", "path", "ref", "test", "matched", *(head for _, head in BOX_FIGURES)],
+        "worst": [[w.get("line"), w.get("path"), w.get("ref_count"), w.get("test_count"), w.get("matched"),
+                   *(_figure(w.get(key)) for key, _ in BOX_FIGURES)] for w in worst],
     }
 
 
