@@ -14,8 +14,9 @@ import pytest
 from onnx import helper, numpy_helper
 from PIL import Image
 
-from tests.integration.test_infer_presets import _vampy, _vdsp
 from tests.models import make_model, save
+from tests.support.cli import exit_code as _vampy
+from tests.support.sr_models import resize_vdsp
 from vampy.quality.classification import synset_names
 
 MODEL_HW = (24, 32)  # the vdsp resize (H, W): non-square, so an H/W swap shows
@@ -163,7 +164,7 @@ def test_segmentation_preset_equals_npz_route(tmp_path: Path, preset: str) -> No
     hw = case.get("hw", MODEL_HW)
     images, gt = _seg_data(tmp_path, preset, case)
     model = _seg_model(tmp_path / "seg.onnx", case["classes"], sigmoid=case.get("sigmoid", False))
-    vdsp = _vdsp(tmp_path / "vdsp.json", hw, "DIV255")
+    vdsp = resize_vdsp(tmp_path / "vdsp.json", hw, "DIV255")
     shape = ["--input_shape", *case["shape"].split()] if "shape" in case else []
     eval_data = _npz_route(tmp_path, preset, images, gt, model, vdsp, hw, ["--gt_dir", str(gt), *shape], case.get("folder", ""))
     pattern = ["--pattern", "*/*.png"] if "folder" in case else []
@@ -191,7 +192,7 @@ def test_imagenet_topk_equals_npz_route(tmp_path: Path) -> None:
     val, wnids = _imagenet(tmp_path)
     labels = tmp_path / "imagenet.txt"
     labels.write_text("".join(f"{name}\n" for name in synset_names().values()))  # class k = the k-th synset's name
-    model, vdsp = _cls_model(tmp_path / "cls.onnx"), _vdsp(tmp_path / "vdsp.json", (16, 16), "DIV255")
+    model, vdsp = _cls_model(tmp_path / "cls.onnx"), resize_vdsp(tmp_path / "vdsp.json", (16, 16), "DIV255")
     # the npz route: image2npz --preset imagenet_topk keeps each image's synset folder, as the family's image2npz.py does
     datalist, out = tmp_path / "datalist.txt", tmp_path / "out"
     assert _vampy(["image2npz", "--preset", "imagenet_topk", "--dataset_path", str(val), "--pattern", "**/*.png",
@@ -220,7 +221,7 @@ def test_imagenet_topk_image_without_synset_folder_is_listed(tmp_path: Path, cap
     cv2.imwrite(str(val / "stray" / "d.png"), np.zeros((8, 8, 3), np.uint8))
     labels = tmp_path / "imagenet.txt"
     labels.write_text("".join(f"{name}\n" for name in synset_names().values()))
-    model, vdsp = _cls_model(tmp_path / "cls.onnx"), _vdsp(tmp_path / "vdsp.json", (16, 16), "DIV255")
+    model, vdsp = _cls_model(tmp_path / "cls.onnx"), resize_vdsp(tmp_path / "vdsp.json", (16, 16), "DIV255")
     args = ["infer", "--preset", "imagenet_topk", "--lr_image_dir", str(val), "--pattern", "*/*.png", "-m", str(model),
             "--vdsp_params", str(vdsp), "--label_txt", str(labels), "--json", str(tmp_path / "r.json"), "-q"]
     assert _vampy(args) == 6
@@ -232,7 +233,7 @@ def test_imagenet_topk_image_without_synset_folder_is_listed(tmp_path: Path, cap
 def test_segmentation_missing_label_is_listed_at_the_ground_truth_stage(tmp_path: Path) -> None:
     images, gt = _seg_data(tmp_path, "voc_seg", CASES["voc_seg"])
     (gt / "im1_img.png").unlink()
-    model, vdsp = _seg_model(tmp_path / "seg.onnx", 21), _vdsp(tmp_path / "vdsp.json", MODEL_HW, "DIV255")
+    model, vdsp = _seg_model(tmp_path / "seg.onnx", 21), resize_vdsp(tmp_path / "vdsp.json", MODEL_HW, "DIV255")
     assert _vampy(["infer", "--preset", "voc_seg", "--lr_image_dir", str(images), "-m", str(model), "--vdsp_params", str(vdsp),
                    "--gt_dir", str(gt), "--json", str(tmp_path / "r.json"), "-q"]) == 6
     data = json.loads((tmp_path / "r.json").read_text())
@@ -275,7 +276,7 @@ def test_segmentation_without_a_fixed_model_size_names_the_fix(tmp_path: Path, c
 
 def test_segmentation_cli_prints_the_scripts_line_and_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     images, gt = _seg_data(tmp_path, "voc_seg", CASES["voc_seg"])
-    model, vdsp = _seg_model(tmp_path / "seg.onnx", 21), _vdsp(tmp_path / "vdsp.json", MODEL_HW, "DIV255")
+    model, vdsp = _seg_model(tmp_path / "seg.onnx", 21), resize_vdsp(tmp_path / "vdsp.json", MODEL_HW, "DIV255")
     page = tmp_path / "infer.html"
     assert _vampy(["infer", "--preset", "voc_seg", "--lr_image_dir", str(images), "-m", str(model), "--vdsp_params", str(vdsp),
                    "--gt_dir", str(gt), "--html", str(page), "-q"]) == 0

@@ -9,12 +9,11 @@ from typing import Any
 
 import cv2
 import numpy as np
-import onnx
 import pytest
-from onnx import helper, numpy_helper
 from PIL import Image
 
-from tests.models import conv_model, make_model, save
+from tests.models import conv_model
+from tests.support.sr_models import resize_vdsp, upsample_model
 from vampy.api import infer as api_infer
 from vampy.cli import main
 from vampy.errors import PartialResult, UsageError
@@ -33,16 +32,6 @@ def _vampy(args: list[str]) -> int:
 def _image(seed: int, height: int, width: int) -> np.ndarray:
     noise = np.random.default_rng(seed).integers(0, 256, (height, width, 3)).astype(np.uint8)
     return cv2.GaussianBlur(noise, (7, 7), 2)
-
-
-def _vdsp(path: Path, hw: tuple[int, int], norm: str, mean: float = 0.0, std: float = 1.0) -> Path:
-    config = {
-        "IimageFormat": "RGB_PLANAR", "IimageWidth": hw[1], "IimageHeight": hw[0], "OimageWidth": hw[1], "OimageHeight": hw[0],
-        "IimageWidthPitch": hw[1], "IimageHeightPitch": hw[0], "Mean": [mean] * 3, "Std": [std] * 3,
-        "NormaType": norm, "ColorCvtCode": "NO_CHANGE", "ResizeType": "BILINEAR_CV",
-    }
-    path.write_text(json.dumps({"OpType": "FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR", "OpConfig": config}))
-    return path
 
 
 def _div2k_like(root: Path, lr_suffix: str, gt_suffix: str, lr_hw: tuple[int, int], gt_hw: tuple[int, int]) -> tuple[Path, Path]:
@@ -71,33 +60,6 @@ def _npz_route(
     return data
 
 
-def _upsample_model(path: Path, in_ch: int, out_ch: int, scale: int, seed: int) -> Path:
-    """A plain SR net: conv 3x3 (in_ch -> out_ch*scale^2) + PixelShuffle(scale) (DepthToSpace CRD), dynamic N/H/W.
-
-    Seeded weights near "each output pixel = the mean of the input channels' centre pixel" (out_ch 1:
-    ECBSR's Y from the Y,Y,Y stack; out_ch = in_ch: each channel nearest-upsampled), plus noise, so
-    the scores are real numbers of a real computation, neither inf nor noise."""
-    rng = np.random.default_rng(seed)
-    weight = rng.standard_normal((out_ch * scale * scale, in_ch, 3, 3)) * 0.02
-    for c in range(out_ch):
-        sources = range(in_ch) if out_ch == 1 else [c]
-        for k in range(scale * scale):
-            for source in sources:
-                weight[c * scale * scale + k, source, 1, 1] += 1.0 / len(sources)
-    nodes = [
-        helper.make_node("Conv", ["input", "w", "b"], ["features"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-        helper.make_node("DepthToSpace", ["features"], ["output"], blocksize=scale, mode="CRD"),
-    ]
-    graph = helper.make_graph(
-        nodes, "plain_sr",
-        [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", in_ch, "height", "width"])],
-        [helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, ["batch", out_ch, "out_height", "out_width"])],
-        initializer=[numpy_helper.from_array(weight.astype(np.float32), "w"),
-                     numpy_helper.from_array((rng.standard_normal(out_ch * scale * scale) * 0.01).astype(np.float32), "b")],
-    )
-    return save(make_model(graph), path)
-
-
 def _assert_same(infer_report: Any, eval_data: dict[str, Any]) -> None:
     assert [i["name"] for i in eval_data["images"]] == [i.name for i in infer_report.images]
     assert [i["psnr_db"] for i in eval_data["images"]] == [i.psnr_db for i in infer_report.images]
@@ -112,7 +74,7 @@ def _assert_same(infer_report: Any, eval_data: dict[str, Any]) -> None:
 def test_edsr_x2_infer_preset_equals_npz_route(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
     model = write_sr(tmp_path / "edsr", edsr_spec(2), seed=3).model_path
-    vdsp = _vdsp(tmp_path / "edsr-vdsp.json", (24, 32), "EQUAL")
+    vdsp = resize_vdsp(tmp_path / "edsr-vdsp.json", (24, 32), "EQUAL")
     eval_data = _npz_route(tmp_path, "edsr", lr, hr, model, vdsp, "[3,24,32]")
     report = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset="edsr", save_dir=tmp_path / "sr")
     _assert_same(report, eval_data)
@@ -126,7 +88,7 @@ def test_edsr_x2_infer_preset_equals_npz_route(tmp_path: Path, capsys: pytest.Ca
 def test_edsr_infer_cli_prints_preset_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
     model = write_sr(tmp_path / "edsr", edsr_spec(2), seed=0).model_path
-    vdsp = _vdsp(tmp_path / "v.json", (16, 16), "EQUAL")
+    vdsp = resize_vdsp(tmp_path / "v.json", (16, 16), "EQUAL")
     out = tmp_path / "r.json"
     assert _vampy(["infer", "--lr_image_dir", str(lr), "--hr_image_dir", str(hr), "-m", str(model), "--vdsp_params", str(vdsp),
                    "--preset", "edsr", "-q", "--json", str(out)]) == 0
@@ -140,7 +102,7 @@ def test_edsr_infer_cli_prints_preset_table_and_json(tmp_path: Path, capsys: pyt
 def test_gpen_face_model_infer_preset_equals_npz_route(tmp_path: Path) -> None:
     lr, hr = _div2k_like(tmp_path, ".png", ".jpg", (30, 30), (40, 40))  # gpen: LQ name = GT name, GT .jpg
     model = write_sr(tmp_path / "face", face_spec(1), seed=1).model_path
-    vdsp = _vdsp(tmp_path / "face-vdsp.json", (32, 32), "DIV255_MINUSMEAN_DIVSTD", 0.5, 0.5)
+    vdsp = resize_vdsp(tmp_path / "face-vdsp.json", (32, 32), "DIV255_MINUSMEAN_DIVSTD", 0.5, 0.5)
     eval_data = _npz_route(tmp_path, "gpen", lr, hr, model, vdsp, "[3,32,32]")
     report = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset="gpen")
     _assert_same(report, eval_data)
@@ -150,7 +112,7 @@ def test_gpen_face_model_infer_preset_equals_npz_route(tmp_path: Path) -> None:
 def test_pfsrnet_face_x8_uses_the_pillow_recipe(tmp_path: Path) -> None:
     lr, hr = _div2k_like(tmp_path, ".jpg", ".jpg", (190, 180), (190, 180))  # pfsrnet: crop 178 of the same .jpg
     model = write_sr(tmp_path / "face", face_spec(8), seed=2).model_path
-    vdsp = _vdsp(tmp_path / "face-vdsp.json", (16, 16), "DIV255_MINUSMEAN_DIVSTD", 0.5, 0.5)
+    vdsp = resize_vdsp(tmp_path / "face-vdsp.json", (16, 16), "DIV255_MINUSMEAN_DIVSTD", 0.5, 0.5)
     eval_data = _npz_route(tmp_path, "pfsrnet", lr, hr, model, vdsp, "[3,16,16]")
     report = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset="pfsrnet")
     _assert_same(report, eval_data)
@@ -160,8 +122,8 @@ def test_pfsrnet_face_x8_uses_the_pillow_recipe(tmp_path: Path) -> None:
 @pytest.mark.parametrize("in_ch", [1, 3])  # ECBSR's Y,Y,Y stack feeds a 1-channel model its first plane, a 3-channel one all three
 def test_ecbsr_y_model_recoloured_with_the_input_chroma_equals_npz_route(tmp_path: Path, in_ch: int) -> None:
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
-    model = _upsample_model(tmp_path / "ecbsr.onnx", in_ch, 1, 2, seed=4)
-    vdsp = _vdsp(tmp_path / "ecbsr-vdsp.json", (24, 32), "EQUAL")
+    model = upsample_model(tmp_path / "ecbsr.onnx", in_ch, 1, 2, seed=4)
+    vdsp = resize_vdsp(tmp_path / "ecbsr-vdsp.json", (24, 32), "EQUAL")
     # eval's --input_shape is the model's input size the LR chroma is resized to: infer knows it from the vdsp file.
     eval_data = _npz_route(tmp_path, "ecbsr", lr, hr, model, vdsp, "[3,24,32]",
                            eval_extra=("--lr_dir", str(lr), "--input_shape", "24", "32"))
@@ -186,8 +148,8 @@ def test_a_y_chroma_scoring_file_without_preset_feeds_ecbsrs_y(tmp_path: Path) -
     from vampy.quality.presets import get_preset
 
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
-    model = _upsample_model(tmp_path / "ecbsr.onnx", 1, 1, 2, seed=4)
-    vdsp = _vdsp(tmp_path / "ecbsr-vdsp.json", (24, 32), "EQUAL")
+    model = upsample_model(tmp_path / "ecbsr.onnx", 1, 1, 2, seed=4)
+    vdsp = resize_vdsp(tmp_path / "ecbsr-vdsp.json", (24, 32), "EQUAL")
     record = {k: v for k, v in get_preset("ecbsr").to_dict().items() if k not in ("name", "families", "deviations")}
     scoring = tmp_path / "mine.yaml"
     scoring.write_text(yaml.safe_dump(record))
@@ -198,9 +160,9 @@ def test_a_y_chroma_scoring_file_without_preset_feeds_ecbsrs_y(tmp_path: Path) -
 
 def test_ecbsr_input_shape_sets_the_chroma_size(tmp_path: Path) -> None:
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
-    model = _upsample_model(tmp_path / "ecbsr.onnx", 1, 1, 2, seed=5)
-    vdsp = _vdsp(tmp_path / "ecbsr-vdsp.json", (24, 32), "EQUAL")
-    eval_data = _npz_route(tmp_path, "ecbsr", lr, hr, model, _vdsp(tmp_path / "v2.json", (20, 26), "EQUAL"), "[3,20,26]",
+    model = upsample_model(tmp_path / "ecbsr.onnx", 1, 1, 2, seed=5)
+    vdsp = resize_vdsp(tmp_path / "ecbsr-vdsp.json", (24, 32), "EQUAL")
+    eval_data = _npz_route(tmp_path, "ecbsr", lr, hr, model, resize_vdsp(tmp_path / "v2.json", (20, 26), "EQUAL"), "[3,20,26]",
                            eval_extra=("--lr_dir", str(lr), "--input_shape", "20", "26"))
     report = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset="ecbsr", input_shape=(20, 26))
     _assert_same(report, eval_data)
@@ -210,8 +172,8 @@ def test_ecbsr_input_shape_sets_the_chroma_size(tmp_path: Path) -> None:
 
 def test_ecbsr_rgb_output_model_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
-    model = _upsample_model(tmp_path / "rgb.onnx", 3, 3, 2, seed=0)
-    vdsp = _vdsp(tmp_path / "v.json", (24, 32), "EQUAL")
+    model = upsample_model(tmp_path / "rgb.onnx", 3, 3, 2, seed=0)
+    vdsp = resize_vdsp(tmp_path / "v.json", (24, 32), "EQUAL")
     assert _vampy(["infer", "--lr_image_dir", str(lr), "--hr_image_dir", str(hr), "-m", str(model), "--vdsp_params", str(vdsp),
                    "--preset", "ecbsr", "-q"]) == 2
     err = capsys.readouterr().err.strip()
@@ -222,7 +184,7 @@ def test_ecbsr_rgb_output_model_is_refused_in_one_line(tmp_path: Path, capsys: p
 def test_ecbsr_model_that_is_not_x2_fails_each_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
     model = conv_model(tmp_path / "x1.onnx", in_ch=1, out_ch=1, dynamic=True)  # Y in, Y out at the same size
-    vdsp = _vdsp(tmp_path / "v.json", (24, 32), "EQUAL")
+    vdsp = resize_vdsp(tmp_path / "v.json", (24, 32), "EQUAL")
     assert _vampy(["infer", "--lr_image_dir", str(lr), "--hr_image_dir", str(hr), "-m", str(model), "--vdsp_params", str(vdsp),
                    "--preset", "ecbsr", "-q"]) == 3
     err = capsys.readouterr().err
@@ -240,8 +202,8 @@ def _originals(root: Path, sizes: tuple[tuple[int, int], ...] = ((60, 80), (90, 
 
 
 def _realsr_model(tmp_path: Path) -> tuple[Path, Path]:
-    model = _upsample_model(tmp_path / "realsr.onnx", 3, 3, 4, seed=6)
-    return model, _vdsp(tmp_path / "realsr-vdsp.json", (128, 128), "DIV255")
+    model = upsample_model(tmp_path / "realsr.onnx", 3, 3, 4, seed=6)
+    return model, resize_vdsp(tmp_path / "realsr-vdsp.json", (128, 128), "DIV255")
 
 
 def test_realsr_originals_as_both_dirs_equal_npz_route(tmp_path: Path) -> None:
@@ -287,8 +249,8 @@ def test_realsr_without_the_originals_names_what_hr_image_dir_holds(tmp_path: Pa
 
 def test_realsr_model_that_is_not_128_to_512_fails_each_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     originals = _originals(tmp_path)
-    model = _upsample_model(tmp_path / "x2.onnx", 3, 3, 2, seed=0)
-    vdsp = _vdsp(tmp_path / "v.json", (128, 128), "DIV255")
+    model = upsample_model(tmp_path / "x2.onnx", 3, 3, 2, seed=0)
+    vdsp = resize_vdsp(tmp_path / "v.json", (128, 128), "DIV255")
     assert _vampy(["infer", "--lr_image_dir", str(originals), "--hr_image_dir", str(originals), "-m", str(model),
                    "--vdsp_params", str(vdsp), "--preset", "realsr", "-q"]) == 3
     assert "decoded output is 256x256 but the ground truth is compared at 512x512 (preset realsr: image2npz --preset realsr's HR-512)" \
@@ -308,7 +270,7 @@ def test_missing_ground_truth_is_listed_and_the_rest_scored(tmp_path: Path, caps
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
     (hr / "0802.png").unlink()
     model = write_sr(tmp_path / "edsr", edsr_spec(2), seed=0).model_path
-    vdsp = _vdsp(tmp_path / "v.json", (16, 16), "EQUAL")
+    vdsp = resize_vdsp(tmp_path / "v.json", (16, 16), "EQUAL")
     assert _vampy(["infer", "--lr_image_dir", str(lr), "--hr_image_dir", str(hr), "-m", str(model), "--vdsp_params", str(vdsp),
                    "--preset", "edsr", "-q"]) == 6
     err = capsys.readouterr().err
@@ -333,7 +295,7 @@ def test_missing_ground_truth_is_listed_and_the_rest_scored(tmp_path: Path, caps
 def test_refusals_name_the_fix(tmp_path: Path, preset: str, extra: dict[str, Any], message: str) -> None:
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
     model = write_sr(tmp_path / "edsr", edsr_spec(2), seed=0).model_path
-    vdsp = _vdsp(tmp_path / "v.json", (16, 16), "EQUAL")
+    vdsp = resize_vdsp(tmp_path / "v.json", (16, 16), "EQUAL")
     with pytest.raises(UsageError, match=re.escape(message)):
         api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset=preset, **extra)
 
@@ -342,13 +304,14 @@ def test_one_channel_model_is_refused(tmp_path: Path) -> None:
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
     model = conv_model(tmp_path / "y.onnx", hw=(16, 16))
     with pytest.raises(UsageError, match="has 1 channel; the preset scores RGB models"):
-        api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=_vdsp(tmp_path / "v.json", (16, 16), "DIV255"), preset="edsr")
+        api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=resize_vdsp(tmp_path / "v.json", (16, 16), "DIV255"),
+                  preset="edsr")
 
 
 def test_scoring_file_overrides_the_preset(tmp_path: Path) -> None:
     lr, hr = _div2k_like(tmp_path, "x2.png", ".png", (20, 26), (40, 52))
     model = write_sr(tmp_path / "edsr", edsr_spec(2), seed=0).model_path
-    vdsp = _vdsp(tmp_path / "v.json", (16, 16), "EQUAL")
+    vdsp = resize_vdsp(tmp_path / "v.json", (16, 16), "EQUAL")
     scoring = tmp_path / "s.yaml"
     scoring.write_text("gt_resize: cv2_linear\n")
     area = api_infer(lr_image_dir=lr, model=model, hr_image_dir=hr, vdsp_params=vdsp, preset="edsr")
@@ -364,7 +327,7 @@ def test_scoring_file_of_layout_y_is_refused(tmp_path: Path) -> None:
     scoring = tmp_path / "y.yaml"
     scoring.write_text("layout: y\n")
     with pytest.raises(UsageError, match="layout y is scored by the drrn/vdsr convention, vampy infer without --preset"):
-        api_infer(lr_image_dir=lr, model=_upsample_model(tmp_path / "m.onnx", 3, 1, 2, seed=0), hr_image_dir=hr, scoring=scoring)
+        api_infer(lr_image_dir=lr, model=upsample_model(tmp_path / "m.onnx", 3, 1, 2, seed=0), hr_image_dir=hr, scoring=scoring)
 
 
 def test_html_with_preset_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -204,3 +204,19 @@ def test_top_level_stays_small() -> None:
 def test_module_size(path: Path) -> None:
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_MODULE_LINES, f"vampy.{dotted(path)}: {lines} lines; split it by concept (at most {MAX_MODULE_LINES})"
+
+
+def test_no_test_module_is_imported_by_another_file() -> None:
+    """Shared test helpers live in tests/support/ (and tests/models.py): a test module imported by another test,
+    a benchmark or a docs snippet runs its module-level code there and ties two tests' edits together."""
+    root = PACKAGE.parent
+    test_packages = ("tests.unit", "tests.integration", "tests.cli")
+    offenders = []
+    for path in [*root.glob("tests/**/*.py"), *root.glob("benchmarks/*.py")]:
+        names = [alias.name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Import) for alias in node.names]
+        names += [node.module or "" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)]
+        offenders += [f"{path.relative_to(root)}: {name}" for name in names if name.startswith(test_packages)]
+    for doc in [root / "README.md", *root.glob("docs/*.md")]:
+        offenders += [f"{doc.relative_to(root)}: {line.strip()}" for line in doc.read_text().splitlines()
+                      if any(f"from {package}" in line or f"import {package}" in line for package in test_packages)]
+    assert not offenders, "import these helpers from tests/support/ instead: " + "; ".join(offenders)
