@@ -111,3 +111,19 @@ def test_synset_table_is_the_ilsvrc_1000() -> None:
     assert len(names) == 1000 and list(names) == sorted(names)
     assert {k: names[k] for k in GT_NAMES} == GT_NAMES
     assert not any(":" in n or "/" in n for n in names.values())  # eval_topk's split(':') and split('/') hold
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p, "no such label file"),
+    (lambda p: (p.mkdir(), p)[1], "is a folder, not a label file"),
+    (lambda p: Path("/dev/zero"), "is a device, not a file"),
+    (lambda p: (p.write_bytes(b"\xff\xfetench\n"), p)[1], "not UTF-8 text (byte 0)"),
+])
+def test_label_file_is_read_as_bounded_text(tmp_path: Path, make: object, message: str) -> None:
+    from vampy.errors import InputError
+    from vampy.quality.classification import read_labels
+
+    path = make(tmp_path / "imagenet.txt")  # type: ignore[operator]
+    with pytest.raises(InputError, match=message) as info:
+        read_labels(path)
+    assert str(info.value).startswith(f"--label_txt {path}: ")

@@ -465,7 +465,7 @@ def test_binary_file(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_folder(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="vdsp_params file not found; check the --vdsp_params path") as info:
+    with pytest.raises(InputError, match="no such vdsp_params file; check the --vdsp_params path") as info:
         load_vdsp(tmp_path / "absent.json")
     assert "absent.json" in str(info.value)
     with pytest.raises(InputError, match="is a folder"):

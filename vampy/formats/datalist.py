@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vampy.errors import InputError
-from vampy.formats.files import read_bounded
+from vampy.formats.files import read_text_file
 
 # output_%06d.npz sorts in datalist order only up to six digits; more lines would break
 # the readers' `sorted(glob(...))` pairing, so longer datalists are refused.
@@ -55,27 +55,8 @@ def read_datalist(path: Path) -> list[DatalistEntry]:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        data = _read_bounded(Path(path))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such datalist file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; the datalist is a text file with one npz path per line") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the datalist ({exc.strerror or exc})") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the datalist as UTF-8") from None
-
-
-def _read_bounded(path: Path) -> bytes:
-    """The file's bytes through the one bounded reader (formats/files.py: devices refused, pipes read to
-    their end or refused when silent), then refused when binary."""
-    data = read_bounded(path, MAX_DATALIST_BYTES, "not a datalist (one npz path per line)")
-    if b"\0" in data:
-        raise InputError(f"{path}: looks binary (an npz?); the datalist is a text file with one npz path per line")
-    return data
+    return read_text_file(Path(path), MAX_DATALIST_BYTES, str(path), "datalist", "the datalist is a text file with one npz path per line",
+                          refuse_binary=True)
 
 
 def _resolve(line: str, folder: Path) -> Path:

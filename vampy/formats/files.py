@@ -120,6 +120,30 @@ def read_input_bytes(path: Path, fix: str, max_bytes: int | None = None) -> byte
     return data
 
 
+def read_text_file(path: Path, max_bytes: int, name: str, kind: str, fix: str = "", refuse_binary: bool = False) -> str:
+    """A small text file (datalist, label file, vdsp file) as UTF-8, a BOM dropped, through read_bounded.
+
+    Every failure is one InputError that starts with `name` (the path, or the flag and the path) and says
+    what a `kind` file is; `fix`, when given, ends it. refuse_binary: a NUL byte means a binary file (an npz
+    given as a datalist), refused before it is decoded.
+    """
+    tail = f"; {fix}" if fix else ""
+    try:
+        data = read_bounded(path, max_bytes, f"not a {kind} file{tail}")
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such {kind} file{tail}") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a folder, not a {kind} file{tail}") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read the {kind} file ({exc.strerror or exc}){tail}") from None
+    if refuse_binary and b"\0" in data:
+        raise InputError(f"{name}: looks binary (an npz?); a {kind} file is text{tail}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-8 text (byte {exc.start}); save the {kind} file as UTF-8") from None
+
+
 # Vendor vdsp files and compiler YAMLs nest 3-5 levels; 64 leaves room for any real file while
 # refusing, in microseconds, the pathological inputs (100 kB of "[") that cost PyYAML half a
 # second or more before it gives up with RecursionError.

@@ -52,7 +52,7 @@ from typing import Any, Literal
 import yaml
 
 from vampy.errors import InputError, short_repr
-from vampy.formats.files import check_nesting, read_input_bytes, shown_key
+from vampy.formats.files import check_nesting, read_text_file, shown_key
 from vampy.formats.vdsp_vocab import (  # noqa: F401 - the enums are part of this module's interface
     COLOR_CODES,
     COLOR_LABELS,
@@ -185,16 +185,10 @@ def load_vdsp(path: str | Path) -> PreprocessSpec:
 
 def _read_text(file_path: Path) -> str:
     fix = "check the --vdsp_params path"
-    try:
-        if file_path.is_dir():
-            raise InputError(f"{file_path}: is a folder, not a vdsp_params file; {fix}")
-        return read_input_bytes(file_path, fix, MAX_FILE_BYTES).decode("utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{file_path}: vdsp_params file not found; {fix}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{file_path}: not UTF-8 text (byte {exc.start}); {fix}") from None
-    except OSError as exc:
-        raise InputError(f"{file_path}: cannot read vdsp_params file ({exc.strerror}); {fix}") from None
+    text = read_text_file(file_path, MAX_FILE_BYTES, str(file_path), "vdsp_params", fix)
+    if not text.strip():
+        raise InputError(f"{file_path}: is empty (a pipe with no writer reads as empty); {fix}")
+    return text
 
 
 class _DuplicateKeyError(ValueError):

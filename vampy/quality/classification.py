@@ -19,7 +19,9 @@ import numpy as np
 
 from vampy.errors import InputError
 from vampy.formats.datalist import DatalistEntry
+from vampy.formats.files import read_text_file
 from vampy.formats.npz import load_input_npz, read_npz_headers
+from vampy.quality.zoo_io import MAX_LABEL_BYTES
 
 TOP_K = 5
 OUTPUT_KEY = "output_0"
@@ -44,12 +46,8 @@ def synset_names() -> dict[str, str]:
 
 def read_labels(path: Path) -> list[str]:
     """The label file as vamp_npz_decode.py reads it: every line stripped, blank lines kept (ids are line numbers)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"--label_txt {path}: no such file (the zoo's classification/common/label/imagenet.txt)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--label_txt {path}: cannot read as UTF-8 text ({exc})") from None
+    text = read_text_file(Path(path), MAX_LABEL_BYTES, f"--label_txt {path}", "label",
+                          "give the zoo's classification/common/label/imagenet.txt, one class name a line")
     return [line.strip() for line in text.splitlines()]
 
 

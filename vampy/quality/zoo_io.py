@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from vampy.errors import InputError, UsageError
-from vampy.formats.files import read_bounded
+from vampy.formats.files import read_text_file
 from vampy.formats.npz import load_input_npz, read_npz_headers
 
 OUTPUT_KEY = "output_0"
@@ -34,18 +34,7 @@ def need(module: str, preset: str) -> Any:
 
 def read_text(path: Path, flag: str) -> str:
     """A label file as UTF-8 text (a BOM dropped), or an InputError naming the flag and the file."""
-    try:
-        data = read_bounded(Path(path), MAX_LABEL_BYTES, "not a label file")
-    except FileNotFoundError:
-        raise InputError(f"{flag} {path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{flag} {path}: is a folder; give the label file") from None
-    except OSError as exc:
-        raise InputError(f"{flag} {path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{flag} {path}: not UTF-8 text (byte {exc.start})") from None
+    return read_text_file(Path(path), MAX_LABEL_BYTES, f"{flag} {path}", "label")
 
 
 def sorted_outputs(folder: Path, flag: str) -> list[Path]:
