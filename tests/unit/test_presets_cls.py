@@ -117,7 +117,7 @@ def test_synset_table_is_the_ilsvrc_1000() -> None:
     (lambda p: p, "no such label file"),
     (lambda p: (p.mkdir(), p)[1], "is a folder, not a label file"),
     (lambda p: Path("/dev/zero"), "is a device, not a file"),
-    (lambda p: (p.write_bytes(b"\xff\xfetench\n"), p)[1], "not UTF-8 text (byte 0)"),
+    (lambda p: (p.write_bytes(b"\xff\xfetench\n"), p)[1], r"not UTF-8 text \(byte 0\)"),
 ])
 def test_label_file_is_read_as_bounded_text(tmp_path: Path, make: object, message: str) -> None:
     from vampy.errors import InputError

@@ -58,24 +58,26 @@ PIPE_IDLE_S = 10.0
 _PIPE_CHUNK_BYTES = 1 << 16
 
 
-def read_bounded(path: str | Path, max_bytes: int, fix: str, idle_s: float = PIPE_IDLE_S) -> bytes:
+def read_bounded(path: str | Path, max_bytes: int, fix: str, idle_s: float = PIPE_IDLE_S, name: str | None = None) -> bytes:
     """A file's bytes, at most max_bytes; InputError for a device, a larger file or a silent pipe.
 
     OSError as open() raises it (FileNotFoundError, IsADirectoryError, PermissionError), so each
-    reader keeps its own message for those. `fix` ends the InputError messages.
+    reader keeps its own message for those. The InputError messages start with `name` (default: the
+    path; a flag and the path where the user gave a flag) and end with `fix`.
     """
+    name = str(path) if name is None else name
     with open_no_wait(path) as fh:
         mode = os.fstat(fh.fileno()).st_mode
         if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-            raise InputError(f"{path}: is a device, not a file; {fix}")
+            raise InputError(f"{name}: is a device, not a file; {fix}")
         if stat.S_ISFIFO(mode) and _NO_WAIT:
-            data = _read_pipe(fh.fileno(), max_bytes, idle_s, f"{path}: ", fix)
+            data = _read_pipe(fh.fileno(), max_bytes, idle_s, f"{name}: ", fix)
         else:
             if stat.S_ISREG(mode) and os.fstat(fh.fileno()).st_size > max_bytes:
-                raise InputError(f"{path}: larger than {max_bytes} bytes; {fix}")
+                raise InputError(f"{name}: larger than {max_bytes} bytes; {fix}")
             data = fh.read(max_bytes + 1)  # +1: a file that grew since fstat is still caught
     if len(data) > max_bytes:
-        raise InputError(f"{path}: larger than {max_bytes} bytes; {fix}")
+        raise InputError(f"{name}: larger than {max_bytes} bytes; {fix}")
     return data
 
 
@@ -129,7 +131,7 @@ def read_text_file(path: Path, max_bytes: int, name: str, kind: str, fix: str = 
     """
     tail = f"; {fix}" if fix else ""
     try:
-        data = read_bounded(path, max_bytes, f"not a {kind} file{tail}")
+        data = read_bounded(path, max_bytes, f"not a {kind} file{tail}", name=name)
     except FileNotFoundError:
         raise InputError(f"{name}: no such {kind} file{tail}") from None
     except IsADirectoryError:
