@@ -6,9 +6,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from vampy.errors import UsageError
-from vampy.quality.drift_boxes import BOX_MODES, DEFAULT_BOX_IOU, DEFAULT_BOX_SCORE_MIN
 
 MAX_WORST = 10_000
+BOX_MODES = ("auto", "on", "off")  # --boxes
+DEFAULT_BOX_SCORE_MIN = 0.25  # yolov5's own deployment threshold (detect.py conf_thres); the NMS keeps boxes down to 0.001
+DEFAULT_BOX_IOU = 0.5  # COCO's AP50 criterion: two boxes at IoU >= 0.5 are the same object
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vampy.config.checks import DEFAULT_GT_PATTERN, DEFAULT_SHAVE_PX
+from vampy.config.diff import DEFAULT_BOX_IOU, DEFAULT_BOX_SCORE_MIN
 from vampy.config.run import DEFAULT_WARMUP_REQUESTS
 from vampy.engines.base import DEFAULT_ENGINE
 from vampy.errors import UsageError
@@ -499,13 +500,14 @@ DIFF_FLAGS: tuple[Flag, ...] = (
     Flag("min_cosine", ("--min_cosine",), "float", None, "Gate: exit 8 when any line's cosine similarity is below this, e.g. 0.999."),
     Flag("min_top1_agree", ("--min_top1_agree",), "float", None,
          "Gate: exit 8 when the top-1 agreement over every [N, C] score row is below this fraction, e.g. 0.99."),
-    # Detectors after NMS; the defaults are vampy/quality/drift_boxes.py's (a test holds them equal).
+    # Detectors after NMS (vampy/quality/drift_boxes.py).
     Flag("boxes", ("--boxes",), "str", "auto",
          "Compare detections after NMS as boxes: auto (when the outputs are class ids [1,N,1], scores [1,N,1], boxes "
          "[1,N,4]), on (require that layout in output_0..2) or off."),
-    Flag("box_score_min", ("--box_score_min",), "float", 0.25,
+    Flag("box_score_min", ("--box_score_min",), "float", DEFAULT_BOX_SCORE_MIN,
          "Boxes: compare the detections scoring at least this on each side (padding rows of -1 are always dropped)."),
-    Flag("box_iou", ("--box_iou",), "float", 0.5, "Boxes: a test box matches a reference box of its class at this IoU or more."),
+    Flag("box_iou", ("--box_iou",), "float", DEFAULT_BOX_IOU,
+         "Boxes: a test box matches a reference box of its class at this IoU or more."),
     Flag("min_box_recall", ("--min_box_recall",), "float", None,
          "Gate: exit 8 when any line's box recall (matched / reference detections) is below this fraction, e.g. 1."),
     Flag("json", ("--json",), "path", None, "Write the report (per-line records, summaries, worst lines, gates) as JSON.", scope="cli"),

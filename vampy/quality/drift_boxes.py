@@ -27,11 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from vampy.config.diff import BOX_MODES, DEFAULT_BOX_IOU, DEFAULT_BOX_SCORE_MIN
 from vampy.quality.drift import GateResult, summary_of
 
-BOX_MODES = ("auto", "on", "off")  # --boxes
-DEFAULT_BOX_SCORE_MIN = 0.25  # yolov5's own deployment threshold (detect.py conf_thres); the NMS keeps boxes down to 0.001
-DEFAULT_BOX_IOU = 0.5  # COCO's AP50 criterion: two boxes at IoU >= 0.5 are the same object
 BOX_TENSORS = ("output_0", "output_1", "output_2")  # class ids, scores, boxes
 BOX_GATE_TENSOR = "boxes"  # what a failing line names in place of a tensor
 BOX_METRICS = ("recall", "precision", "mean_iou", "min_iou", "max_score_diff", "max_shift_px")
