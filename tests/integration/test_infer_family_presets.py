@@ -178,9 +178,10 @@ def test_segmentation_preset_equals_npz_route(tmp_path: Path, preset: str) -> No
 
 
 def _imagenet(root: Path) -> tuple[Path, list[str]]:
-    """val/<wnid>/<name>.png: red in class 0's folder (top-1 right), green in class 1's, blue in class 0's (wrong)."""
+    """val/<wnid>/<name>.png: red in class 0's folder (top-1 right), green in class 1's, blue in class 0's (wrong).
+    The green one has the red one's file name, as ImageNet's folders may: both are scored, on both routes."""
     wnids = list(synset_names())[:3]
-    colours = [((0, 0, 200), wnids[0], "a"), ((0, 200, 0), wnids[1], "b"), ((200, 0, 0), wnids[0], "c")]  # BGR
+    colours = [((0, 0, 200), wnids[0], "a"), ((0, 200, 0), wnids[1], "a"), ((200, 0, 0), wnids[0], "c")]  # BGR
     for i, (bgr, wnid, name) in enumerate(colours):
         (root / "val" / wnid).mkdir(parents=True, exist_ok=True)
         noise = np.random.default_rng(i).integers(0, 40, (20 + 4 * i, 24, 3))

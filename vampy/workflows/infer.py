@@ -136,7 +136,7 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     notes = ((f"--device {cfg.device_id}: vampy runs on the CPU; the device id is only recorded",)
              if cfg.device_id and cfg.provider in (None, "cpu") else ())
     return PreparedInfer(
-        cfg, model_path, info, plan, mode, tuple(images), _duplicates(images),
+        cfg, model_path, info, plan, mode, tuple(images), _duplicates(images) if cfg.save_dir else {},
         model_hw, EngineChoice(threads=cfg.threads).intra_threads(1), notes, preset, family,
     )
 
@@ -208,7 +208,8 @@ def list_images(lr_dir: Path, pattern: str) -> list[Path]:
 
 
 def _duplicates(images: list[Path]) -> dict[int, str]:
-    """A second image with the same name (a.png, a.jpg) would overwrite the first's PNG: skipped, as image2npz does."""
+    """With --save_dir, a second image with the same name (a.png, a.jpg, or a.JPEG in another synset folder) would
+    overwrite the first's PNG: skipped, as image2npz does. Without it nothing is written by name, so none is skipped."""
     first: dict[str, Path] = {}
     skipped: dict[int, str] = {}
     for index, path in enumerate(images):
