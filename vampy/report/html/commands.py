@@ -2,48 +2,51 @@
 the defaults only). Shell-quoted: a path with spaces or `;` from an untrusted report stays one word."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
-from vampy.config import DEFAULT_EVAL_INPUT_HW, DEFAULT_GT_PATTERN, DEFAULT_PERCENTILES, DEFAULT_SHAVE_PX
+from vampy.config import DEFAULT_EVAL_INPUT_HW, DEFAULT_PERCENTILES
 
-# config key -> (flag, default); a default of None: give the flag whenever the value is set.
-RUN_FLAGS: tuple[tuple[str, str, Any], ...] = (
-    ("vdsp_params", "--vdsp_params", None), ("instances", "-i", 1), ("processes", "-p", 1), ("batch_size", "-b", 1),
-    ("shapes", "-s", None), ("iterations", "--iterations", None), ("duration_s", "-t", None), ("warmup_requests", "--warmup", 2),
-    ("threads", "--threads", None), ("seed", "--seed", 0), ("token_dtype", "--dtype", None), ("datalist", "--datalist", None),
-    ("path_output", "--path_output", None), ("output_dtype", "--output_dtype", "model"), ("request_timeout_s", "--timeout", None),
-    ("rate_qps", "--rate", None), ("profile_dir", "--profile", None), ("export_times", "--export_times", None),
-    ("device_id", "-d", 0), ("engine", "--engine", "onnxruntime"), ("provider", "--provider", None),
-    ("infer_precision", "--infer_precision", None), ("json_path", "--json", None),
+# config key -> flag. A flag is given when the report's value differs from the config class's own default
+# (_defaults below: the one place defaults live), and always when that default is None.
+RUN_FLAGS: tuple[tuple[str, str], ...] = (
+    ("vdsp_params", "--vdsp_params"), ("instances", "-i"), ("processes", "-p"), ("batch_size", "-b"),
+    ("shapes", "-s"), ("iterations", "--iterations"), ("duration_s", "-t"), ("warmup_requests", "--warmup"),
+    ("threads", "--threads"), ("seed", "--seed"), ("token_dtype", "--dtype"), ("datalist", "--datalist"),
+    ("path_output", "--path_output"), ("output_dtype", "--output_dtype"), ("request_timeout_s", "--timeout"),
+    ("rate_qps", "--rate"), ("profile_dir", "--profile"), ("export_times", "--export_times"),
+    ("device_id", "-d"), ("engine", "--engine"), ("provider", "--provider"),
+    ("infer_precision", "--infer_precision"), ("json_path", "--json"),
 )
 RUN_SWITCHES = (("resume", "--resume"), ("native_size", "--native_size"))
 EVAL_FLAGS = (
-    ("src_dir", "--src_dir", None), ("gt_dir", "--gt_dir", None), ("datalist", "--input_npz_path", None),
-    ("outputs_dir", "--out_npz_dir", None), ("shave_px", "--scale", DEFAULT_SHAVE_PX), ("ycbcr", "--ycbcr", "opencv"),
-    ("gt_pattern", "--gt_pattern", DEFAULT_GT_PATTERN), ("draw_dir", "--draw_dir", None), ("preset", "--preset", None),
-    ("scoring_path", "--scoring", None), ("lr_dir", "--lr_dir", None), ("model_type", "--model_type", None),
-    ("result_txt", "--result_txt", None), ("label_txt", "--label_txt", None), ("num_bits", "--num_bits", 3),
-    ("datasets_name", "--datasets_name", "IIIT5k_3000"), ("image_dir", "--input_image_dir", None), ("txt_dir", "--txt", None),
-    ("det_format", "--format", "bbox"), ("json_path", "--json", None),
+    ("src_dir", "--src_dir"), ("gt_dir", "--gt_dir"), ("datalist", "--input_npz_path"),
+    ("outputs_dir", "--out_npz_dir"), ("shave_px", "--scale"), ("ycbcr", "--ycbcr"),
+    ("gt_pattern", "--gt_pattern"), ("draw_dir", "--draw_dir"), ("preset", "--preset"),
+    ("scoring_path", "--scoring"), ("lr_dir", "--lr_dir"), ("model_type", "--model_type"),
+    ("result_txt", "--result_txt"), ("label_txt", "--label_txt"), ("num_bits", "--num_bits"),
+    ("datasets_name", "--datasets_name"), ("image_dir", "--input_image_dir"), ("txt_dir", "--txt"),
+    ("det_format", "--format"), ("json_path", "--json"),
 )
 INFER_FLAGS = (
-    ("lr_dir", "--lr_image_dir", None), ("vdsp_params", "--vdsp_params_info", None), ("gt_dir", "--hr_image_dir", None),
-    ("save_dir", "--save_dir", None), ("pattern", "--pattern", "*"), ("mode", "--mode", None), ("ycbcr", "--ycbcr", "opencv"),
-    ("batch_size", "-b", 1), ("shave_px", "--scale", DEFAULT_SHAVE_PX), ("gt_pattern", "--gt_pattern", DEFAULT_GT_PATTERN),
-    ("threads", "--threads", None), ("device_id", "-d", 0), ("engine", "--engine", "onnxruntime"), ("provider", "--provider", None),
-    ("infer_precision", "--infer_precision", None), ("preset", "--preset", None), ("scoring_path", "--scoring", None),
-    ("label_txt", "--label_txt", None), ("result_txt", "--result_txt", None), ("json_path", "--json", None),
+    ("lr_dir", "--lr_image_dir"), ("vdsp_params", "--vdsp_params_info"), ("gt_dir", "--hr_image_dir"),
+    ("save_dir", "--save_dir"), ("pattern", "--pattern"), ("mode", "--mode"), ("ycbcr", "--ycbcr"),
+    ("batch_size", "-b"), ("shave_px", "--scale"), ("gt_pattern", "--gt_pattern"),
+    ("threads", "--threads"), ("device_id", "-d"), ("engine", "--engine"), ("provider", "--provider"),
+    ("infer_precision", "--infer_precision"), ("preset", "--preset"), ("scoring_path", "--scoring"),
+    ("label_txt", "--label_txt"), ("result_txt", "--result_txt"), ("json_path", "--json"),
 )
 LOADGEN_FLAGS = (
-    ("scenario", "--scenario", "SingleStream"), ("mode", "--mode", "performance"), ("vdsp_params", "--vdsp_params", None),
-    ("shapes", "-s", None), ("instances", "-i", 1), ("threads", "--threads", None), ("samples", "--samples", 64),
-    ("min_queries", "--min_queries", 100), ("min_duration_s", "--min_duration", 1.0), ("max_duration_s", "--max_duration", 60.0),
-    ("target_qps", "--target_qps", None), ("target_latency_ms", "--target_latency_ms", None),
-    ("samples_per_query", "--samples_per_query", 8), ("datalist", "--datalist", None), ("path_output", "--path_output", None),
-    ("log_dir", "--log_dir", "mlperf_logs"),
+    ("scenario", "--scenario"), ("mode", "--mode"), ("vdsp_params", "--vdsp_params"),
+    ("shapes", "-s"), ("instances", "-i"), ("threads", "--threads"), ("samples", "--samples"),
+    ("min_queries", "--min_queries"), ("min_duration_s", "--min_duration"), ("max_duration_s", "--max_duration"),
+    ("target_qps", "--target_qps"), ("target_latency_ms", "--target_latency_ms"),
+    ("samples_per_query", "--samples_per_query"), ("datalist", "--datalist"), ("path_output", "--path_output"),
+    ("log_dir", "--log_dir"),
 )
 
 
@@ -60,10 +63,26 @@ def _value_word(key: str, value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _flags(config: dict[str, Any], table: tuple[tuple[str, str, Any], ...]) -> list[str]:
+@cache
+def _defaults(kind: str) -> dict[str, Any]:
+    """Each config field's default as a report holds it (JSON), by command: the config classes' own."""
+    from vampy.config import EvalConfig, InferConfig, RunConfig
+    from vampy.config.diff import DiffConfig
+    from vampy.config.loadgen import LoadgenConfig
+
+    if kind == "run":
+        values = RunConfig.flat("m").to_dict()
+    else:
+        cls = {"eval": EvalConfig, "infer": InferConfig, "loadgen": LoadgenConfig, "diff": DiffConfig}[kind]
+        values = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+    return dict(json.loads(json.dumps(values, default=str)))
+
+
+def _flags(config: dict[str, Any], table: tuple[tuple[str, str], ...], kind: str) -> list[str]:
     words: list[str] = []
-    for key, flag, default in table:
-        value = config.get(key)
+    defaults = _defaults(kind)
+    for key, flag in table:
+        value, default = config.get(key), defaults.get(key)
         # "" is a family preset's unused folder (EvalConfig.src_dir), not a value the user gave
         if value is not None and value != "" and value != default and not isinstance(value, (dict, bool)):
             words += [flag, _value_word(key, value)]
@@ -71,7 +90,7 @@ def _flags(config: dict[str, Any], table: tuple[tuple[str, str, Any], ...]) -> l
 
 
 def run_command(config: dict[str, Any]) -> str:
-    words = ["vampy", "run", "-m", str(config.get("model"))] + _flags(config, RUN_FLAGS)
+    words = ["vampy", "run", "-m", str(config.get("model"))] + _flags(config, RUN_FLAGS, "run")
     words += [flag for key, flag in RUN_SWITCHES if config.get(key) is True]
     percentiles = config.get("percentiles")
     if isinstance(percentiles, list) and tuple(percentiles) != DEFAULT_PERCENTILES:
@@ -83,7 +102,7 @@ def run_command(config: dict[str, Any]) -> str:
 
 def sweep_command(config: dict[str, Any]) -> str:
     run = config.get("run") or {}
-    words = ["vampy", "sweep", "-m", str(run.get("model"))] + _flags(run, (("vdsp_params", "--vdsp_params", None), ("shapes", "-s", None)))
+    words = ["vampy", "sweep", "-m", str(run.get("model"))] + _flags(run, (("vdsp_params", "--vdsp_params"), ("shapes", "-s")), "run")
     space = config.get("space") or {}
     space_flags = (("instances", "--instances"), ("processes", "-p"), ("batch", "-b"), ("threads", "--threads"), ("engines", "--engines"))
     for key, flag in space_flags:
@@ -92,8 +111,8 @@ def sweep_command(config: dict[str, Any]) -> str:
             words += [flag, ",".join(str(v) for v in value) if isinstance(value, list) else str(value)]
     if config.get("max_p99_ms") is not None:
         words += ["--max_p99_ms", f"{config['max_p99_ms']:g}"]
-    words += _flags(run, (("iterations", "--point_iterations", None), ("duration_s", "--point_duration", None),
-                          ("warmup_requests", "--warmup", 2), ("seed", "--seed", 0), ("token_dtype", "--dtype", None)))
+    words += _flags(run, (("iterations", "--point_iterations"), ("duration_s", "--point_duration"), ("warmup_requests", "--warmup"),
+                          ("seed", "--seed"), ("token_dtype", "--dtype")), "run")
     return shlex.join(words)
 
 
@@ -106,17 +125,17 @@ _FAMILY_SPELLINGS = {
 }
 
 
-def _eval_table(config: dict[str, Any]) -> tuple[tuple[str, str, Any], ...]:
+def _eval_table(config: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     needs = _family_needs(config)
     if not needs:
         return EVAL_FLAGS
     renamed = {key: next((n for n in names if n in needs), names[0]) for key, names in _FAMILY_SPELLINGS.items()}
-    table = [(key, f"--{renamed[key]}" if key in renamed else flag, default) for key, flag, default in EVAL_FLAGS]
-    return (*table, ("labels_path", f"--{renamed['labels_path']}", None))
+    table = [(key, f"--{renamed[key]}" if key in renamed else flag) for key, flag in EVAL_FLAGS]
+    return (*table, ("labels_path", f"--{renamed['labels_path']}"))
 
 
 def eval_command(config: dict[str, Any]) -> str:
-    words = ["vampy", "eval"] + _flags(config, _eval_table(config))
+    words = ["vampy", "eval"] + _flags(config, _eval_table(config), "eval")
     hw = config.get("input_hw")
     if hw is None:
         # without a preset None is --native; with one it is also "not given" (the preset's own size), so say nothing
@@ -138,7 +157,7 @@ def _family_needs(config: dict[str, Any]) -> tuple[str, ...]:
 
 
 def infer_command(config: dict[str, Any]) -> str:
-    words = ["vampy", "infer", "-m", str(config.get("model"))] + _flags(config, INFER_FLAGS)
+    words = ["vampy", "infer", "-m", str(config.get("model"))] + _flags(config, INFER_FLAGS, "infer")
     if config.get("native") is True:
         words.append("--native")
     elif config.get("input_hw"):
@@ -147,18 +166,18 @@ def infer_command(config: dict[str, Any]) -> str:
 
 
 def loadgen_command(config: dict[str, Any]) -> str:
-    return shlex.join(["vampy", "loadgen", "-m", str(config.get("model"))] + _flags(config, LOADGEN_FLAGS))
+    return shlex.join(["vampy", "loadgen", "-m", str(config.get("model"))] + _flags(config, LOADGEN_FLAGS, "loadgen"))
 
 
 DIFF_FLAGS = (
-    ("datalist", "--datalist", None), ("worst", "--worst", 10), ("data_range", "--data_range", None), ("min_snr_db", "--min_snr_db", None),
-    ("min_cosine", "--min_cosine", None), ("min_top1_agree", "--min_top1_agree", None), ("boxes", "--boxes", "auto"),
-    ("box_score_min", "--box_score_min", 0.25), ("box_iou", "--box_iou", 0.5), ("min_box_recall", "--min_box_recall", None),
+    ("datalist", "--datalist"), ("worst", "--worst"), ("data_range", "--data_range"), ("min_snr_db", "--min_snr_db"),
+    ("min_cosine", "--min_cosine"), ("min_top1_agree", "--min_top1_agree"), ("boxes", "--boxes"),
+    ("box_score_min", "--box_score_min"), ("box_iou", "--box_iou"), ("min_box_recall", "--min_box_recall"),
 )
 
 
 def diff_command(config: dict[str, Any]) -> str:
-    return shlex.join(["vampy", "diff", str(config.get("ref_dir")), str(config.get("test_dir"))] + _flags(config, DIFF_FLAGS))
+    return shlex.join(["vampy", "diff", str(config.get("ref_dir")), str(config.get("test_dir"))] + _flags(config, DIFF_FLAGS, "diff"))
 
 
 BUILDERS: dict[str, Callable[[dict[str, Any]], str]] = {
