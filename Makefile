@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= deploy_weights/vdsr
 DEMO_ITERATIONS ?= 24
 
-.PHONY: demo test lint bench setup setup-test clean
+.PHONY: demo test lint bench setup setup-test setup-zoo-eval clean
 
 $(BIN)/vampy: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,12 @@ $(BIN)/vampy: pyproject.toml
 	touch $(BIN)/vampy
 
 setup: $(BIN)/vampy
+
+# The detection, text, NLP and salient-object presets' libraries (pyproject.toml's zoo-eval extra, and
+# pysodmetrics without its dependency caps).
+setup-zoo-eval: setup
+	$(BIN)/python -m pip install --quiet -e '.[zoo-eval]'
+	$(BIN)/python -m pip install --quiet --no-deps 'pysodmetrics>=1.6'
 
 setup-test: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,openvino,ray]'

@@ -34,7 +34,6 @@ from vampy.quality.family_report import family_report, paired
 from vampy.results.schema import EvalPresetReport, FileProblem, ScoredImage
 
 PEAK = np.float32(255)
-EXTRA = "zoo-eval"  # the pyproject extra that installs pysodmetrics
 # The dynamic handlers of eval.py's default --metric-names (mae fmeasure precision recall em sm wfm), as its recorder adds them.
 _HANDLERS: tuple[tuple[str, bool, dict[str, float]], ...] = (("fmeasure", True, {"beta": 0.3}), ("precision", False, {}),
                                                           ("recall", False, {}))
@@ -48,7 +47,8 @@ def pysod() -> Any:
     try:
         import py_sod_metrics
     except ImportError:
-        raise UsageError(f"the sod_* presets score with pysodmetrics: pip install 'vampy[{EXTRA}]' (or pip install pysodmetrics)") from None
+        raise UsageError("the sod_* presets score with pysodmetrics: pip install --no-deps 'pysodmetrics>=1.6' (its metadata caps "
+                         "numpy, OpenCV and scikit-image below vampy's; in a clone of vampy: make setup-zoo-eval)") from None
     return py_sod_metrics
 
 

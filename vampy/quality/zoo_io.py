@@ -18,7 +18,8 @@ from vampy.formats.npz import load_input_npz, read_npz_headers
 
 OUTPUT_KEY = "output_0"
 EXTRA = "zoo-eval"
-INSTALL_EXTRA = f"pip install 'vampy[{EXTRA}]'"
+# Installed: the extra; in a clone: `make setup-zoo-eval` (the extra, and pysodmetrics without its dependency caps).
+INSTALL_EXTRA = f"pip install 'vampy[{EXTRA}]' (in a clone of vampy: make setup-zoo-eval)"
 MAX_LABEL_BYTES = 1 << 30  # a label file larger than this is not a label file (People's Daily's is ~3 MB)
 _VAMP_NAME = re.compile(r"output_(\d+)\.npz")
 
