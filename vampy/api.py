@@ -104,10 +104,11 @@ def eval_config(**flags: Any) -> EvalConfig:
     YAML/JSON file of Scoring fields; src_dir is needed only without them or for drrn/vdsr.
     """
     from vampy.config import DEFAULT_EVAL_INPUT_HW
-    from vampy.quality.families import family_preset
+    from vampy.quality.families import check_preset_name, family_preset
     from vampy.quality.preset_eval import resolve_scoring
 
     v = read_flags("eval_config", EVAL_FLAGS, flags)
+    check_preset_name(v["preset"])
     family = family_preset(v["preset"])
     if family is not None:
         return _family_eval_config(v, family)
@@ -165,9 +166,10 @@ def _family_eval_config(v: dict[str, Any], family: FamilyPreset) -> EvalConfig:
 @_declared(INFER_FLAGS, "config", "InferConfig")
 def infer_config(**flags: Any) -> InferConfig:
     """The InferConfig of `vampy infer` with these flags (the CLI builds its config here too)."""
-    from vampy.quality.families import family_preset
+    from vampy.quality.families import check_preset_name, family_preset
 
     v = read_flags("infer_config", INFER_FLAGS, flags)
+    check_preset_name(v["preset"])
     family = family_preset(v["preset"])
     return InferConfig(
         lr_dir=v["lr_image_dir"], model=v["model"], gt_dir=v["hr_image_dir"], vdsp_params=v["vdsp_params"],

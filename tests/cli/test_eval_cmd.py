@@ -226,3 +226,15 @@ def test_unwritable_json_is_output_error(dataset: Path) -> None:
     for name in NAMES:
         _write_output(dataset / "out" / f"{name}.npz", _gt_y(dataset, name), 2)
     assert _vampy(_args(dataset, "--native", "--json", str(dataset / "absent" / "r.json"))) == 7
+
+
+@pytest.mark.parametrize("command", [
+    ["eval", "--preset", "coco_dett", "--gt", "instances.json"],
+    ["eval", "--preset", "imagenet_top5", "--npz_txt", "dl.txt"],
+    ["infer", "--preset", "voc_segg", "--lr_image_dir", "imgs", "-m", "m.onnx"],
+])
+def test_a_mistyped_preset_is_named_before_the_flags_it_would_need(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert _vampy(command) == 2
+    err = capsys.readouterr().err.strip()
+    wanted = {"coco_dett": "coco_det", "imagenet_top5": "imagenet_topk", "voc_segg": "voc_seg"}[command[2]]
+    assert err.startswith(f"vampy: error: --preset '{command[2]}': no such preset; did you mean {wanted}?") and "\n" not in err

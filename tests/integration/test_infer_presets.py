@@ -283,7 +283,7 @@ def test_missing_ground_truth_is_listed_and_the_rest_scored(tmp_path: Path, caps
 @pytest.mark.parametrize(
     ("preset", "extra", "message"),
     [
-        ("nosuch", {}, "no such preset; choose one of"),
+        ("nosuch", {}, "no such preset; choose one of"),  # nothing close: no guess
         ("vdsr", {}, "drop --preset and give --scale 4"),
         ("ecbsr", {}, "reads output_0 as Y (N, 1, 2H, 2W), but the model's output 'output' is ?x3x?x?; "
                       "an RGB-output ECBSR is --preset ecbsr-basicsr"),

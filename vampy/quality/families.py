@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vampy.errors import UsageError
-from vampy.quality.presets import PRESETS, Scoring
+from vampy.quality.presets import PRESETS, Scoring, get_preset
 
 FAMILIES = ("classification", "segmentation", "sod", "colorization", "lowlight", "nlp", "text_recognition", "detection", "text_detection")
 # How a script reads --input_shape A B: PIL's resize(size) and cv2.resize(dsize) take (width, height);
@@ -458,6 +458,13 @@ FAMILY_PRESETS: dict[str, FamilyPreset] = {p.name: p for p in (IMAGENET_TOPK, *S
 def family_preset(name: str | None) -> FamilyPreset | None:
     """The family record named `name`; None for an SR preset or no preset."""
     return FAMILY_PRESETS.get(name) if name else None
+
+
+def check_preset_name(name: str | None) -> None:
+    """UsageError listing every preset when `name` is neither an SR nor a family preset: checked before the flags a
+    preset needs, so a typo is named as a typo and not as a missing flag."""
+    if name is not None and name not in FAMILY_PRESETS:
+        get_preset(name, tuple(FAMILY_PRESETS))
 
 
 def family_rows() -> list[tuple[str, ...]]:

@@ -177,8 +177,10 @@ def get_preset(name: str, others: Sequence[str] = ()) -> Scoring:
     """The SR preset `name`; the message for an unknown one lists these and `others` (the other
     families' presets, which families.py defines on top of this module)."""
     if name not in PRESETS:
-        raise UsageError(f"--preset {name!r}: no such preset; choose one of {', '.join([*PRESETS, *others])} "
-                         "(vampy eval --list_presets)")
+        names = [*PRESETS, *others]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UsageError(f"--preset {name!r}: no such preset; {hint}choose one of {', '.join(names)} (vampy eval --list_presets)")
     return PRESETS[name]
 
 
