@@ -134,3 +134,18 @@ def test_ctrl_c_while_the_cli_loads_exits_130_without_a_traceback() -> None:
     proc = subprocess.run([sys.executable, "-c", _CTRL_C_WHILE_LOADING], capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr == "interrupted\n"
+
+
+def test_ctrl_c_in_a_command_without_its_own_handling_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """typer turns a Ctrl-C it sees into a silent exit 130; the CLI names it (infer, eval, compile, diff)."""
+    import vampy.workflows.infer as infer_workflow
+    from vampy.cli import main
+
+    def ctrl_c(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(infer_workflow, "prepare", ctrl_c)
+    with pytest.raises(SystemExit) as info:
+        main(["infer", "--lr_image_dir", ".", "--hr_image_dir", ".", "-m", "m.onnx"])
+    assert info.value.code == 130
+    assert capsys.readouterr().err == "vampy: interrupted (Ctrl-C): nothing more was written\n"

@@ -55,6 +55,18 @@ def _err(line: str) -> None:
     sys.stderr.flush()
 
 
+def _from_ctrl_c(exc: BaseException) -> bool:
+    """True when a KeyboardInterrupt is among the exception's causes (typer raises Exit(130) from it)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: vamp quirks -> typer -> exit code (see errors.EXIT_CODES)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -74,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         app(args=args, prog_name="vampy", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if _from_ctrl_c(exc):  # typer turned a Ctrl-C the command did not handle into a silent exit 130
+            _err("interrupted (Ctrl-C): nothing more was written")
     except VampyError as exc:
         if debug:
             traceback.print_exc()
