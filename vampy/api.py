@@ -149,9 +149,9 @@ def _family_eval_config(v: dict[str, Any], family: FamilyPreset) -> EvalConfig:
     outputs_dir = given["npz_dir"] or v["result_dir"] or v["pred_npz_dir"] or v["vamp_output_dir"]
     datalist = given["npz_txt"] or v["npz_datalist"] or v["vamp_datalist_path"] or ""
     labels_path = v["labels_path"] or v["label_path"] or v["eval_path"] or v["label_file"] or v["gt"]
-    missing = [f"--{name}" for name in family.needs if given.get(name) is None]
+    missing = [family.flag(name) for name in family.needs if given.get(name) is None]
     if missing:
-        raise UsageError(f"preset {family.name} needs {' '.join(missing)} (its script's flags: {' '.join('--' + n for n in family.needs)})")
+        raise UsageError(f"preset {family.name} needs {' '.join(missing)} (its script's flags: {' '.join(map(family.flag, family.needs))})")
     if v["scoring"] is not None or v["native"]:
         raise UsageError(f"preset {family.name}: --scoring and --native apply to the super-resolution presets only")
     return EvalConfig(
@@ -291,7 +291,7 @@ def evaluate(**kwargs: Any) -> EvalReport | EvalPresetReport:
     if check and report.failures:
         total = len(report.failures) + len(report.images)
         raise _with_report(PartialResult(f"{len(report.failures)} of {total} image(s) could not be scored (report.failures); "
-                                         "the mean covers the rest"), report)
+                                         "the figures cover the rest"), report)
     return report
 
 
@@ -428,5 +428,5 @@ def infer(**kwargs: Any) -> InferReport | InferPresetReport:
     if check and report.failures:
         total = len(report.failures) + len(report.images)
         raise _with_report(PartialResult(f"{len(report.failures)} of {total} image(s) failed (report.failures); "
-                                         "the mean covers the rest"), report)
+                                         "the figures cover the rest"), report)
     return report

@@ -273,7 +273,7 @@ def test_bad_heads_fail_their_image_only(tmp_path: Path) -> None:
 
 def test_needs_its_flags(tmp_path: Path) -> None:
     flags = _case(tmp_path, 4, -30.0, 0.0)
-    with pytest.raises(UsageError, match="--txt"):
+    with pytest.raises(UsageError, match="needs --save_dir \\(its script"):
         vampy.evaluate(preset="coco_det_yolox", **{k: v for k, v in flags.items() if k != "txt"})
     with pytest.raises(UsageError, match="only bbox"):
         vampy.evaluate(preset="coco_det_yolox", format="segm", **flags)

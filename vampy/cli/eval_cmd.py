@@ -10,10 +10,12 @@ from vampy.cli.flags import command
 from vampy.config.flags import EVAL_FLAGS
 
 EVAL_HELP = (
-    "Score super-resolution outputs against ground truth: by default on the Y channel (PSNR and SSIM of the "
-    "model output and of the bicubic input, per image and mean); with --preset NAME as that zoo family's "
-    "scoring script does (RGB outputs, face models, ECBSR's Y with chroma: --list_presets). Flags as the "
-    "vendor's eval script. Exit 6 when some images could not be scored (listed), the rest scored."
+    "Score a run's outputs against ground truth. Without --preset: super-resolution on the Y channel (PSNR and "
+    "SSIM of the model output and of the bicubic input, per image and mean). With --preset NAME: as that zoo "
+    "family's own scoring script does, with that script's flags (super-resolution, classification, segmentation, "
+    "detection, text detection and recognition, NLP, salient objects, low light, colorization); "
+    "--list_presets prints each preset's flags and metrics. Exit 6 when some images or lines could not be "
+    "scored (listed), the rest scored."
 )
 
 
@@ -59,7 +61,7 @@ def eval_command(list_presets: bool, html: str | None, quiet: bool, **flags: Any
         sys.stderr.write(f"vampy: not scored: {problem.reason}\n")
     if report.failures:
         raise PartialResult(f"{len(report.failures)} of {len(report.failures) + len(report.images)} image(s) "
-                            "could not be scored (listed above); the mean covers the rest")
+                            "could not be scored (listed above); the figures cover the rest")
 
 
 def family_names() -> set[str]:

@@ -10,12 +10,14 @@ from vampy.cli.flags import command
 from vampy.config.flags import INFER_FLAGS
 
 INFER_HELP = (
-    "Stream a folder of low-resolution (bicubic-upscaled) images through the vdsp preprocessing and the model, "
-    "write the colourised super-resolved PNGs and score them on Y against the ground truth: PSNR and SSIM of the "
-    "model and of the bicubic input, per image and mean, and the pipeline's throughput. Reading, inference and "
-    "writing overlap (bounded queues). The numbers equal image2npz + run --datalist + eval's on the same model "
-    "and images. With --preset NAME, scored as `vampy eval --preset NAME` (super-resolution, imagenet_topk, "
-    "segmentation). Exit 6 when some images failed (listed), the rest processed; 3 when none could be."
+    "Stream a folder of images through the vdsp preprocessing and the model and score each output as it comes, "
+    "with the pipeline's throughput; reading, inference and writing overlap (bounded queues). The numbers equal "
+    "image2npz + run --datalist + eval's on the same model and images. Without --preset: super-resolution from "
+    "low-resolution (bicubic-upscaled) images, scored on Y against --hr_image_dir (PSNR and SSIM), the colourised "
+    "PNGs written to --save_dir. With --preset NAME: scored as `vampy eval --preset NAME` does, for the "
+    "super-resolution presets, imagenet_topk (--label_txt; each image's synset folder is its label) and the "
+    "segmentation presets (--gt_dir: the label files). Exit 6 when some images failed (listed), the rest "
+    "processed; 3 when none could be."
 )
 
 
@@ -68,7 +70,7 @@ def infer_command(html: str | None, quiet: bool, **flags: Any) -> None:
         sys.stderr.write(f"vampy: not processed ({failure.stage}): {failure.reason}\n")
     if report.failures:
         total = len(report.failures) + len(report.images)
-        raise PartialResult(f"{len(report.failures)} of {total} image(s) failed (listed above); the mean covers the rest")
+        raise PartialResult(f"{len(report.failures)} of {total} image(s) failed (listed above); the figures cover the rest")
 
 
 def _print_table(report: Any) -> None:

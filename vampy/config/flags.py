@@ -341,7 +341,8 @@ SWEEP_FLAGS: tuple[Flag, ...] = (
 _RESULT_TXT = Flag("result_txt", ("--result_txt",), "path", None,
                    "imagenet_topk: write the decode stage's result file here (5 lines an image, byte-identical to vamp_npz_decode.py's).")
 _LABEL_TXT = Flag("label_txt", ("--label_txt",), "path", None,
-                  "imagenet_topk: class names, one a line by class id (the zoo's imagenet.txt).")
+                  "Class names, one a line by class id: imagenet_topk (the zoo's imagenet.txt), coco_det and coco_det_stretch "
+                  "(the zoo's coco.txt).")
 
 INFER_FLAGS: tuple[Flag, ...] = (
     Flag("lr_image_dir", ("--lr_image_dir",), "path", REQUIRED,
@@ -354,7 +355,8 @@ INFER_FLAGS: tuple[Flag, ...] = (
          "Folder of the ground-truth images (may be --lr_image_dir itself; see --gt_pattern); with a segmentation --preset the "
          "label files, named by the preset's rule (eval's --gt_dir). Required but for --preset imagenet_topk."),
     Flag("save_dir", ("--save_dir",), "path", None,
-         "Write NAME.png colour images here (Y from the model, chroma from the input), as eval's --draw_dir."),
+         "Write NAME.png here, as eval's --draw_dir: the colour image (super-resolution: Y from the model, chroma from the "
+         "input), or the predicted label map as a grey PNG (segmentation presets)."),
     Flag("device", ("--device", "-d"), "int", 0, "Device id, recorded in the report (vampy runs on the CPU)."),
     Flag("batch", ("--batch", "-b"), "int", 1,
          "Images per model request (consecutive images of one shape; needs a model with a dynamic batch when > 1)."),
@@ -395,12 +397,15 @@ EVAL_FLAGS: tuple[Flag, ...] = (
     Flag("src_dir", ("--src_dir",), "path", None,
          "Folder of the source (bicubic-upscaled) images the npz inputs were made from (the Y eval, and --preset drrn/vdsr)."),
     # Required by every preset but imagenet_topk (its vendor flags are --npz_txt/--npz_dir): eval_config checks them.
-    Flag("gt_dir", ("--gt_dir",), "path", None, "Folder of the ground-truth images (masks for the salient-object presets)."),
+    Flag("gt_dir", ("--gt_dir",), "path", None,
+         "Folder of the ground truth: images (super-resolution, low light, colorization), label maps (segmentation), masks "
+         "(salient objects), label files (text detection)."),
     Flag("input_npz_path", ("--input_npz_path",), "path", None, "The datalist the outputs were made from."),
     Flag("out_npz_dir", ("--out_npz_dir",), "path", None, "Folder of the output npz files."),
     Flag("input_shape", ("--input_shape",), "hw", None,
-         "H W to compare at (ground truth and source resized bilinearly); default 256 256. With a preset: the size that preset's "
-         "script uses it for (drrn, vdsr, ecbsr, fsrnet, sparnet)."),
+         "H W to compare at (ground truth and source resized bilinearly); default 256 256. With a preset: the two numbers as "
+         "that preset's script reads them (drrn, vdsr, ecbsr, fsrnet, sparnet; the segmentation, salient-object, colorization "
+         "and low-light presets: the model's input size; --list_presets says which need it)."),
     Flag("native", ("--native",), "bool", False, "Compare at the ground truth's own size (no resize); not with --input_shape."),
     Flag("vamp_flag", ("--vamp_flag",), "bool", False,
          "Pair the i-th of the sorted output files with the i-th datalist line (vamp's output_NNNNNN.npz); without it, pair by "
@@ -418,8 +423,10 @@ EVAL_FLAGS: tuple[Flag, ...] = (
     Flag("lr_dir", ("--lr_dir",), "path", None, "ecbsr: folder of the LR images (NAME.png) whose chroma recolours the Y output."),
     Flag("model_type", ("--model_type",), "str", None, "real_esrgan: x4plus (GT suffix x4), anything else x2; as its script."),
     # The other families' vendor flags (ZOO-EVAL.md): imagenet_topk's two scripts, PySOD's table precision.
-    Flag("npz_txt", ("--npz_txt",), "path", None, "imagenet_topk: the datalist (vamp_npz_decode.py's npz_txt); as --input_npz_path."),
-    Flag("npz_dir", ("--npz_dir",), "path", None, "imagenet_topk: the folder of output npz files (npz_dir); as --out_npz_dir."),
+    Flag("npz_txt", ("--npz_txt",), "path", None,
+         "The datalist the outputs were made from, as --input_npz_path (imagenet_topk's vamp_npz_decode.py calls it npz_txt)."),
+    Flag("npz_dir", ("--npz_dir",), "path", None,
+         "The folder of output npz files, as --out_npz_dir (imagenet_topk's vamp_npz_decode.py calls it npz_dir)."),
     _RESULT_TXT,
     _LABEL_TXT,
     Flag("num_bits", ("--num_bits",), "int", 3, "sod_*: decimals of the printed table (PySOD's --num-bits); the report is unrounded."),

@@ -139,6 +139,12 @@ class FamilyPreset:
     textdet: TextDetScoring | None = None
     pixels: PixelScoring | None = None
     sod: SodScoring | None = None
+    # (API name, the script's own flag) where the script spells a need differently from the field: yolox's --save_dir
+    spelled: tuple[tuple[str, str], ...] = ()
+
+    def flag(self, need: str) -> str:
+        """The flag a user types for `need`, as the preset's script spells it."""
+        return dict(self.spelled).get(need, f"--{need}")
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -407,7 +413,7 @@ DETECTION = (
         name="coco_det_yolox", convention="DET-10 + DET-0", family="detection",
         scripts="cv/detection/yolox/build_in/vsx/python/npz_decode.py + cv/detection/common/eval/eval_map.py",
         metrics=_MAP, headline="bbox_map", needs=("input_image_dir", "vamp_datalist_path", "vamp_output_dir", "txt", "gt"),
-        printed="", deviations=_YOLOX_DEVIATIONS, det=DetScoring("letterbox", decode="yolox"),
+        printed="", deviations=_YOLOX_DEVIATIONS, det=DetScoring("letterbox", decode="yolox"), spelled=(("txt", "--save_dir"),),
     ),
 )
 
@@ -469,5 +475,5 @@ def check_preset_name(name: str | None) -> None:
 
 def family_rows() -> list[tuple[str, ...]]:
     """The --list_presets rows of the family presets: name, convention, flags, metrics, scripts."""
-    return [(p.name, p.convention, " ".join(f"--{n}" for n in p.needs), ", ".join(p.metrics), p.scripts)
+    return [(p.name, p.convention, " ".join(p.flag(n) for n in p.needs), ", ".join(p.metrics), p.scripts)
             for p in FAMILY_PRESETS.values()]
