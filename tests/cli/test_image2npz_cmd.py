@@ -118,3 +118,14 @@ def test_without_keep_folders_a_second_same_name_is_skipped(tmp_path: Path, caps
             "--text_path", str(tmp_path / "list.txt"), "-q"]
     assert _vampy(args) == 0
     assert len((tmp_path / "list.txt").read_text().splitlines()) == 1 and "same output name x.npz" in capsys.readouterr().err
+
+
+def test_imagenet_preset_recurses_by_default_and_a_flat_pattern_gets_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _tree(tmp_path / "val")
+    (tmp_path / "val" / "x.png").unlink()
+    common = ["image2npz", "--dataset_path", str(tmp_path / "val"), "--target_path", str(tmp_path / "npz"), "--text_path",
+              str(tmp_path / "list.txt"), "--relative", "-q"]
+    assert _vampy([*common, "--preset", "imagenet_topk"]) == 0
+    assert (tmp_path / "list.txt").read_text().splitlines() == ["npz/n01440764/x.npz", "npz/n02012849/x.npz"]
+    assert _vampy(common) == 3
+    assert "has subfolders: give --pattern '**/*' to look inside them" in capsys.readouterr().err

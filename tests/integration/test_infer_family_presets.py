@@ -204,8 +204,8 @@ def test_imagenet_topk_equals_npz_route(tmp_path: Path) -> None:
     assert _vampy(["eval", "--preset", "imagenet_topk", "--npz_txt", str(datalist), "--npz_dir", str(out), "--label_txt", str(labels),
                    "--result_txt", str(tmp_path / "eval_result.txt"), "-q", "--json", str(tmp_path / "eval.json")]) == 0
     eval_data = json.loads((tmp_path / "eval.json").read_text())
-    infer = _infer(tmp_path, "imagenet_topk", val, model, vdsp,
-                   ["--pattern", "*/*.png", "--label_txt", str(labels), "--result_txt", str(tmp_path / "infer_result.txt")])
+    infer = _infer(tmp_path, "imagenet_topk", val, model, vdsp,  # the default --pattern looks in the synset folders
+                   ["--label_txt", str(labels), "--result_txt", str(tmp_path / "infer_result.txt")])
     _assert_same_report(infer, eval_data)
     assert infer["metrics"]["top1_rate"] == pytest.approx(200 / 3)  # red and green right, blue in the wrong folder
     assert "per_class_iou" not in infer

@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
 
 def image2npz_command(
     dataset_path: str = typer.Option(..., "--dataset_path", help="Folder holding the images."),
-    pattern: str = typer.Option("*", "--pattern", help="Glob relative to --dataset_path, e.g. '*_scale_4.bmp' (quote it); ** recurses."),
+    pattern: str = typer.Option("*", "--pattern",
+                                help="Glob relative to --dataset_path, e.g. '*_scale_4.bmp' (quote it); ** recurses. With --keep_folders "
+                                     "or --preset imagenet_topk the default * means **/* (every file in the subfolders)."),
     mode: str = typer.Option("rgb", "--mode", help="rgb: (3,H,W) RGB; y3: (3,H,W) the Y plane three times (SR models); gray: (1,H,W) Y."),
     ycbcr: str = typer.Option("opencv", "--ycbcr",
                               help="Y for y3/gray: opencv (COLOR_BGR2YCrCb, full range) or bt601 (MATLAB rgb2ycbcr, 16-235)."),

@@ -29,12 +29,12 @@ def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Ima
     progress = progress or NullProgress()
     recipe = _recipe(cfg)
     dataset_dir = Path(cfg.dataset_dir)
-    images = _matching_images(dataset_dir, cfg.pattern)
+    keep_folders = cfg.keep_folders or cfg.preset in KEEP_FOLDERS_PRESETS
+    images = _matching_images(dataset_dir, RECURSIVE_PATTERN if keep_folders and cfg.pattern == "*" else cfg.pattern)
     target = Path(cfg.target_dir)
     make_output_dir(target, "--target_path")
     written: list[Path] = []
     skipped: list[FileProblem] = []
-    keep_folders = cfg.keep_folders or cfg.preset in KEEP_FOLDERS_PRESETS
     progress.start("image2npz", len(images))
     for image_path, name in _output_names(images, skipped, dataset_dir if keep_folders else None):
         try:
@@ -68,7 +68,7 @@ def _matching_images(dataset_dir: Path, pattern: str) -> list[Path]:
     matches = [Path(p) for p in globlib.glob(os.path.join(globlib.escape(str(dataset_dir)), pattern), recursive=True)]
     files = sorted((p for p in matches if p.is_file()), key=lambda p: p.relative_to(dataset_dir).as_posix())
     if not files:
-        raise InputError(f"--pattern {pattern!r}: no file in {dataset_dir} matches")
+        raise InputError(f"--pattern {pattern!r}: no file in {dataset_dir} matches{subfolder_hint(dataset_dir, pattern)}")
     return files
 
 
@@ -112,6 +112,14 @@ PREP_PRESETS: dict[str, str] = {
 # The classification family's image2npz.py (ZOO-EVAL.md CLS-1): RGB, written as input_npz/<synset>/<name>.npz.
 FAMILY_PREP_PRESETS: dict[str, str] = {"imagenet_topk": "rgb"}
 KEEP_FOLDERS_PRESETS = frozenset(FAMILY_PREP_PRESETS)
+RECURSIVE_PATTERN = "**/*"  # --pattern's default where the folders are kept: every file under --dataset_path
+
+
+def subfolder_hint(folder: Path, pattern: str) -> str:
+    """'; its images are in subfolders: ...' when a pattern without ** found nothing and the folder has subfolders."""
+    if "**" in pattern or not any(p.is_dir() for p in folder.iterdir()):
+        return ""
+    return f"; {folder} has subfolders: give --pattern '**/{pattern}' to look inside them"
 
 
 def _recipe(cfg: Image2NpzConfig) -> str | None:
