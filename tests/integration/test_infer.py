@@ -96,8 +96,9 @@ def test_a_shape_the_model_rejects_fails_that_image_only(data: Path) -> None:
     conv_model(data / "fixed" / "mod.onnx", hw=(HEIGHT, WIDTH))  # batch 1, 24x32 only
     add_sr_pair(data, "small", 7, 16, 16)
     report = infer(_cfg(data, model=str(data / "fixed" / "mod"), native=True))
-    assert [(f.stage, Path(f.path).name) for f in report.failures] == [("model", "small_scale_4.png")]
-    assert "the model rejected the input (1, 16, 16)" in report.failures[0].reason
+    assert [(f.stage, Path(f.path).name) for f in report.failures] == [("preprocess", "small_scale_4.png")]
+    assert (f"the image is 16x16 (H x W) after preprocessing and the model takes {HEIGHT}x{WIDTH}: give --vdsp_params with a resize"
+            in report.failures[0].reason)
     assert len(report.images) == 5 and report.compare_hw is None
     assert {(i.height_px, i.width_px) for i in report.images} == {(HEIGHT, WIDTH)}
 

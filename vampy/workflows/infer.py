@@ -425,7 +425,23 @@ class _Pipeline:
             item.tensors = [sample_tensor(slot, plan, chw) for slot in plan.slots]
         except Exception as exc:  # noqa: BLE001 - one image the preprocessing refuses must not stop the rest
             item.failure = ("preprocess", f"{path}: preprocessing failed: {exc}")
+            return item
+        if (mismatch := self._size_mismatch(item.tensors[0])) is not None:
+            item.failure = ("preprocess", f"{path}: {mismatch}")
         return item
+
+    def _size_mismatch(self, tensor: np.ndarray) -> str | None:
+        """Why a model with a fixed H W cannot take this image (no resize brought it there), or None.
+
+        Said here, by name and with the fix, instead of the runtime's own message at the model stage."""
+        shape = self.prep.info.inputs[0].shape
+        if len(shape) != 4 or not isinstance(shape[2], int) or not isinstance(shape[3], int):
+            return None
+        h, w = tensor.shape[-2:]
+        if (h, w) == (shape[2], shape[3]):
+            return None
+        return (f"the image is {h}x{w} (H x W) after preprocessing and the model takes {shape[2]}x{shape[3]}: give --vdsp_params "
+                f"with a resize to that size")
 
     # model stage (the calling thread)
 
