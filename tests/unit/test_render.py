@@ -22,3 +22,27 @@ def test_cluster_lines_name_every_node_and_every_loss() -> None:
         "  node 127.0.0.1 (n2): 1 worker(s), 10 samples, 7.2500 qps, LOST during the run",  # a report without the readings
         "  lost node 127.0.0.1 (n2): node died; its unfinished shards ran elsewhere",
     ]
+
+
+def test_a_run_without_a_resource_sample_reads_n_a_not_zero() -> None:
+    from vampy.cli.render import _resource_lines
+
+    assert _resource_lines({"samples": 0, "cpu_percent_of_machine": 0.0, "rss_peak_mb": 0.0}) == [
+        "cpu utilize (%): n/a (the run ended before the first 0.25 s sample)", "memory used (MB): n/a"]
+    assert _resource_lines({"samples": 3, "cpu_percent_of_machine": 41.5, "rss_peak_mb": 100.0}) == [
+        "cpu utilize (%): 41.500", "memory used (MB): 100.00"]
+
+
+def test_the_monitor_reads_the_workers_once_more_when_it_stops() -> None:
+    import os
+
+    from vampy.measure.monitor import ResourceMonitor
+
+    monitor = ResourceMonitor([os.getpid()], interval_s=3600)  # its thread never samples: only stop()'s reading counts
+    monitor.start()
+    summary = monitor.stop()
+    assert summary.samples == 1 and summary.rss_peak_bytes > 0
+    gone = ResourceMonitor([os.getpid()], interval_s=3600)
+    gone._procs = []  # every worker exited: no reading at all, rather than a zero
+    gone.start()
+    assert gone.stop().samples == 0

@@ -17,6 +17,13 @@ def _shape(dims: list[Any]) -> str:
     return "[" + ",".join(str(d) if d != "dynamic" else "-1" for d in dims) + "]"
 
 
+def _resource_lines(resources: dict[str, Any]) -> list[str]:
+    """vamp's two lines; "n/a" when no sample fell in the run (shorter than one sampling interval): 0 would read as idle."""
+    if not resources.get("samples"):
+        return ["cpu utilize (%): n/a (the run ended before the first 0.25 s sample)", "memory used (MB): n/a"]
+    return [f"cpu utilize (%): {resources['cpu_percent_of_machine']:.3f}", f"memory used (MB): {resources['rss_peak_mb']:.2f}"]
+
+
 def run_report_text(report: dict[str, Any]) -> str:
     """vamp's layout, field for field where vampy has the figure; card fields become CPU fields."""
     incomplete = [] if report["complete"] else [f"INCOMPLETE: {report['incomplete_reason']}"]
@@ -24,8 +31,7 @@ def run_report_text(report: dict[str, Any]) -> str:
         f"- number of instances in each device: {report['instances']}",
         f"devices: [{report['config']['device_id']}]",
         f"batch size: {report['batch_size']}",
-        f"cpu utilize (%): {report['resources']['cpu_percent_of_machine']:.3f}",
-        f"memory used (MB): {report['resources']['rss_peak_mb']:.2f}",
+        *_resource_lines(report["resources"]),
         f"samples: {report['samples']}",
         f"forward time (s): {report['forward_time_s']:.5f}",
         f"throughput (qps): {report['throughput_qps']:.4f}",

@@ -48,6 +48,7 @@ class ResourceMonitor:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2)
+        self.sample()  # the last part of the window, while the workers are still there (a short run may have no other)
         return self.summary()
 
     def _loop(self) -> None:
@@ -55,13 +56,20 @@ class ResourceMonitor:
             self.sample()
 
     def sample(self) -> None:
+        """One reading of every worker still there; none when all have exited (a zero would read as idle)."""
         cpu = 0.0
         rss = 0
+        readable = 0
         for p in self._procs:
+            memory = _safe(lambda p=p: p.memory_info().rss)
+            if memory is None:
+                continue
+            readable += 1
             cpu += _safe(lambda p=p: p.cpu_percent(None)) or 0.0
-            rss += int(_safe(lambda p=p: p.memory_info().rss) or 0)
-        self._cpu.append(cpu / self._cores)
-        self._rss.append(rss)
+            rss += int(memory)
+        if readable:
+            self._cpu.append(cpu / self._cores)
+            self._rss.append(rss)
 
     def summary(self) -> ResourceSummary:
         if not self._cpu:
