@@ -96,7 +96,11 @@ def test_edsr_infer_cli_prints_preset_table_and_json(tmp_path: Path, capsys: pyt
     data = json.loads(out.read_text())
     assert data["kind"] == "infer" and data["preset"] == "edsr" and len(data["images"]) == 3
     assert f"mean psnr: {data['mean_psnr_db']!r}" in captured.out and f"mean ssim: {data['mean_ssim']!r}" in captured.out
-    assert "preset edsr (convention A4)" in captured.out and "differs from the family's script" in captured.err
+    assert "preset edsr (convention A4)" in captured.out and "differs from the family's script" not in captured.err  # -q
+    assert data["deviations"]  # they stay in the report
+    assert _vampy(["infer", "--lr_image_dir", str(lr), "--hr_image_dir", str(hr), "-m", str(model), "--vdsp_params", str(vdsp),
+                   "--preset", "edsr"]) == 0
+    assert "differs from the family's script" in capsys.readouterr().err
 
 
 def test_gpen_face_model_infer_preset_equals_npz_route(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def eval_command(list_presets: bool, html: str | None, quiet: bool, **flags: Any
         _print_preset_table(report)
     else:
         _print_table(report)
-    for deviation in report.deviations:
+    for deviation in () if quiet else report.deviations:
         sys.stderr.write(f"vampy: differs from the family's script: {deviation}\n")
     if json_path:
         write_json(json_path, report.to_dict())

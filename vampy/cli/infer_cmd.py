@@ -64,7 +64,7 @@ def infer_command(html: str | None, quiet: bool, **flags: Any) -> None:
         write_page([report.to_dict()], html)
     for note in report.notes:
         sys.stderr.write(f"vampy: note: {note}\n")
-    for deviation in getattr(report, "deviations", ()):
+    for deviation in () if quiet else getattr(report, "deviations", ()):
         sys.stderr.write(f"vampy: differs from the family's script: {deviation}\n")
     for failure in report.failures:
         sys.stderr.write(f"vampy: not processed ({failure.stage}): {failure.reason}\n")

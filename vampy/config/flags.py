@@ -204,6 +204,8 @@ _MODEL_HELP = "Model: a .onnx file, a vamp prefix (dir/mod -> dir/mod.onnx) or a
 _VDSP_HELP = "vdsp_params preprocessing file (JSON or YAML)."
 _HTML = Flag("html", ("--html",), "path", None, "Also write the self-contained HTML page of `vampy report` for this result.", scope="cli")
 _QUIET_BAR = Flag("quiet", ("-q", "--quiet"), "bool", False, "No progress bar.", scope="cli")
+_QUIET_SCORED = Flag("quiet", ("-q", "--quiet"), "bool", False,
+                     "No progress bar, and no 'differs from the family's script' lines (they stay in --json's deviations).", scope="cli")
 _JSON_REPORT = "Write the full report (config, environment, per-process figures, histograms) as JSON."
 
 # --- vampy run ---
@@ -388,7 +390,7 @@ INFER_FLAGS: tuple[Flag, ...] = (
     _RESULT_TXT,
     Flag("json", ("--json",), "path", None, "Write the report (per-image scores, failures, timing) as JSON."),
     _HTML,
-    _QUIET_BAR,
+    _QUIET_SCORED,
 )
 
 # --- vampy eval ---
@@ -453,7 +455,7 @@ EVAL_FLAGS: tuple[Flag, ...] = (
     Flag("json", ("--json",), "path", None, "Write the full report as JSON."),
     Flag("list_presets", ("--list_presets",), "bool", False, "Print the presets and their parameters, then exit.", scope="cli"),
     _HTML,
-    _QUIET_BAR,
+    _QUIET_SCORED,
 )
 
 # --- vampy loadgen ---
