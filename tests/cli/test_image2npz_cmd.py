@@ -56,7 +56,7 @@ def test_unreadable_images_are_listed_and_skipped(tmp_path: Path, capsys: pytest
     (tmp_path / "data" / "c_scale_4.bmp").write_bytes(b"broken")
     assert _vampy(_args(tmp_path, "--mode", "gray")) == 0
     captured = capsys.readouterr()
-    assert "wrote 2 npz" in captured.out and "skipped 1 unreadable" in captured.out
+    assert "wrote 2 npz" in captured.out and "skipped 1 (unreadable, or a name already written; listed on stderr)" in captured.out
     assert f"skipped {tmp_path / 'data' / 'c_scale_4.bmp'}" in captured.err
     assert len((tmp_path / "list.txt").read_text().splitlines()) == 2
 
@@ -117,7 +117,8 @@ def test_without_keep_folders_a_second_same_name_is_skipped(tmp_path: Path, caps
     args = ["image2npz", "--dataset_path", str(tmp_path / "val"), "--pattern", "**/*.png", "--target_path", str(tmp_path / "npz"),
             "--text_path", str(tmp_path / "list.txt"), "-q"]
     assert _vampy(args) == 0
-    assert len((tmp_path / "list.txt").read_text().splitlines()) == 1 and "same output name x.npz" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert len((tmp_path / "list.txt").read_text().splitlines()) == 1 and "same output name x.npz" in err and "--keep_folders" in err
 
 
 def test_imagenet_preset_recurses_by_default_and_a_flat_pattern_gets_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

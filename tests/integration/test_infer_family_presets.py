@@ -249,6 +249,7 @@ def test_families_that_are_not_streamed_are_refused_naming_the_npz_route(
     assert _vampy(["infer", "--preset", preset, "--lr_image_dir", str(tmp_path), "-m", "m.onnx", "--hr_image_dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert f"vampy eval --preset {preset}" in err and "npz route" in err and len(err.strip().splitlines()) == 1
+    assert ("vampy image2npz" in err) == (preset != "imdb")  # token npz files do not come from images
 
 
 @pytest.mark.parametrize(("flags", "message"), [

@@ -117,7 +117,9 @@ def test_image2npz_realsr_writes_hr512(tmp_path: Path) -> None:
 def test_image2npz_bad_preset_and_realsr_without_hr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "s").mkdir()
     cv2.imwrite(str(tmp_path / "s" / "a.png"), _img(0, 8, 8))
-    for extra, message in ((["--preset", "nope"], "no such preset"), (["--preset", "realsr"], "give --hr_path")):
+    refusals = ((["--preset", "voc_seg"], "image2npz has no recipe of that name; choose one of"),
+                (["--preset", "realsr"], "give --hr_path"))
+    for extra, message in refusals:
         with pytest.raises(SystemExit) as info:
             main(["image2npz", "--dataset_path", str(tmp_path / "s"), "--target_path", str(tmp_path / "n"),
                   "--text_path", str(tmp_path / "l.txt"), *extra])

@@ -57,7 +57,7 @@ def image2npz_command(
 
 
 def summary_line(result: Any) -> str:
-    skipped = f", skipped {len(result.skipped)} unreadable (listed on stderr)" if result.skipped else ""
+    skipped = f", skipped {len(result.skipped)} (unreadable, or a name already written; listed on stderr)" if result.skipped else ""
     return (
         f"wrote {len(result.written)} npz ({result.mode}{'' if result.mode not in ('y3', 'gray') else f', {result.ycbcr} Y'}) "
         f"to {result.target_dir} "

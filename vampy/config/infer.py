@@ -107,8 +107,10 @@ class InferConfig:
     def _check_family(self, name: str, family: str) -> None:
         """A classification or segmentation preset, with the flags it needs; the other families refused in one line."""
         if family not in STREAMED_FAMILIES:
+            # token models' npz files come from the model's own scripts (docs/datalists.md), not from images
+            make = "the token npz files your model's README makes" if family == "nlp" else "vampy image2npz"
             raise UsageError(f"--preset {name} ({family}) is not streamed by vampy infer; score it by the npz route: "
-                             f"vampy image2npz + vampy run --datalist + vampy eval --preset {name} (docs/eval.md)")
+                             f"{make} + vampy run --datalist + vampy eval --preset {name} (docs/eval.md)")
         if self.scoring_path is not None:
             raise UsageError(f"--preset {name}: --scoring applies to the super-resolution presets only; drop it")
         if family == "classification":

@@ -83,7 +83,8 @@ def _output_names(images: list[Path], skipped: list[FileProblem], keep_under: Pa
         if keep_under is not None:
             name = (image.parent.relative_to(keep_under) / name).as_posix()
         if name in first_by_name:
-            skipped.append(FileProblem(str(image), f"{image}: same output name {name} as {first_by_name[name]}; rename one of them"))
+            skipped.append(FileProblem(str(image), f"{image}: same output name {name} as {first_by_name[name]}; rename one of them, "
+                                                   "or give --keep_folders to keep each image's folder"))
             continue
         first_by_name[name] = image
         pairs.append((image, name))
@@ -127,7 +128,8 @@ def _recipe(cfg: Image2NpzConfig) -> str | None:
         return None
     recipes = {**PREP_PRESETS, **FAMILY_PREP_PRESETS}
     if cfg.preset not in recipes:
-        raise UsageError(f"--preset {cfg.preset!r}: no such preset; choose one of {', '.join(recipes)}")
+        raise UsageError(f"--preset {cfg.preset!r}: image2npz has no recipe of that name; choose one of {', '.join(recipes)}. "
+                         "The other zoo presets (vampy eval --list_presets) take plain RGB npz files: drop --preset")
     recipe = recipes[cfg.preset]
     if recipe == "realsr":
         if cfg.hr_path is None:
