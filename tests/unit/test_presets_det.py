@@ -171,5 +171,7 @@ def test_refused_in_one_line_without_pycocotools(tmp_path: Path, monkeypatch: py
 
     flags = _case(tmp_path, {})
     monkeypatch.setitem(sys.modules, "pycocotools.cocoeval", None)  # as if the [zoo-eval] extra were absent
-    with pytest.raises(UsageError, match=r"^preset coco_det needs the pycocotools package: pip install 'vampy\[zoo-eval\]'$"):
+    refusal = (r"^preset coco_det needs the pycocotools package: pip install 'vampy\[zoo-eval\]' "
+               r"\(in a clone of vampy: make setup-zoo-eval\)$")
+    with pytest.raises(UsageError, match=refusal):
         vampy.evaluate(preset="coco_det", **flags)

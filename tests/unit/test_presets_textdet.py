@@ -122,5 +122,6 @@ def test_refused_in_one_line_without_pyclipper(tmp_path: Path, monkeypatch: pyte
 
     flags = _case(tmp_path, logits=False)
     monkeypatch.setitem(sys.modules, "pyclipper", None)  # as if the [zoo-eval] extra were absent
-    with pytest.raises(UsageError, match=r"^preset icdar_db needs the pyclipper package: pip install 'vampy\[zoo-eval\]'$"):
+    refusal = r"^preset icdar_db needs the pyclipper package: pip install 'vampy\[zoo-eval\]' \(in a clone of vampy: make setup-zoo-eval\)$"
+    with pytest.raises(UsageError, match=refusal):
         vampy.evaluate(preset="icdar_db", **flags)

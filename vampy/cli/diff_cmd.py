@@ -91,7 +91,9 @@ def print_report(r: dict[str, Any]) -> None:
         shown = [m for m in COLUMNS if any(w.get(m) is not None for w in r["worst"])]
         table = Table(title=f"the {len(r['worst'])} lowest-SNR lines (each line's worst tensor)", title_justify="left")
         for head in ("line", "path", "tensor", *(COLUMNS[m][0] for m in shown)):
-            table.add_column(head, justify="left" if head in ("path", "tensor") else "right")
+            # paths fold instead of being cut: the lines' differences are often at their ends
+            table.add_column(head, justify="left" if head in ("path", "tensor") else "right",
+                             overflow="fold" if head == "path" else "ellipsis")
         for w in r["worst"]:
             table.add_row(str(w["line"]), str(w["path"]), str(w["tensor"]), *[fmt(m, w.get(m)) for m in shown])
         console.print(table)
@@ -130,7 +132,7 @@ def print_boxes(console: Any, boxes: dict[str, Any]) -> None:
     if boxes["worst"]:
         table = Table(title=f"the {len(boxes['worst'])} lines with the lowest box recall (then min IoU)", title_justify="left")
         for head in ("line", "path", "ref", "test", "match", *(h for h, _ in BOX_COLUMNS.values())):
-            table.add_column(head, justify="left" if head == "path" else "right")
+            table.add_column(head, justify="left" if head == "path" else "right", overflow="fold" if head == "path" else "ellipsis")
         for w in boxes["worst"]:
             counts = (str(w[k]) for k in ("line", "path", "ref_count", "test_count", "matched"))
             table.add_row(*counts, *[fmt(m, w.get(m)) for m in BOX_COLUMNS])

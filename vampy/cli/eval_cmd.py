@@ -106,7 +106,10 @@ def _sod_dataset(config: dict[str, Any]) -> str:
 
 
 def _figure(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+    """Four decimals; a count (an int, e.g. detections per image) as itself."""
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:.4f}"
 
 
 def _print_presets() -> None:

@@ -20,7 +20,7 @@ def vdsr(
     weights: Path | None = typer.Option(None, "--weights",
                                         help="VDSR weights .npz (keys input.weight, residual_layer.K.conv.weight, output.weight). "
                                              "Without it: seeded random weights."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed for the random weights (default 0); only without --weights."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for the random weights; only without --weights (then 0 when not given)."),
     dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic batch, height and width instead of a fixed 1x1x256x256 input."),
     input_kind: str = typer.Option(
         "y", "--input",
@@ -56,7 +56,7 @@ def _summary(model_path: Path, metadata: dict[str, Any]) -> str:
     )
 
 
-_SEED_HELP = "Seed for the random weights (default 0)."
+_SEED_HELP = "Seed for the random weights."
 _OUT_HELP = "Folder to write mod.onnx and mod.json into (created if needed)."
 
 

@@ -61,7 +61,7 @@ def evaluate_detection(cfg: EvalConfig, preset: FamilyPreset, s: DetScoring, pro
             results += mine
             images.append(ScoredImage(index=entry.index, name=Path(found.txt_name).stem, output_path=str(output),
                                       source_path=str(image_path), gt_path=str(cfg.labels_path), height_px=int(image_hw[0]),
-                                      width_px=int(image_hw[1]), metrics={"detections": float(len(found.lines))}))
+                                      width_px=int(image_hw[1]), metrics={"detections": len(found.lines)}))
         progress.advance()
     progress.finish()
     write_bytes_atomic(txt_dir, "pred.json", detection.pred_json(results))
