@@ -149,3 +149,10 @@ def test_ctrl_c_in_a_command_without_its_own_handling_says_so(monkeypatch: pytes
         main(["infer", "--lr_image_dir", ".", "--hr_image_dir", ".", "-m", "m.onnx"])
     assert info.value.code == 130
     assert capsys.readouterr().err == "vampy: interrupted (Ctrl-C): nothing more was written\n"
+
+
+def test_the_import_guard_exits_with_ctrl_c_s_documented_code() -> None:
+    from vampy.__main__ import INTERRUPTED_EXIT
+    from vampy.errors import EXIT_CODES
+
+    assert "Ctrl-C" in EXIT_CODES[INTERRUPTED_EXIT]

@@ -212,3 +212,12 @@ def test_unet_keras_bicubic_label_and_milesial_gif(tmp_path: Path) -> None:
     hist = np.array([[((gt == a) & (pred == b)).sum() for b in (0, 1)] for a in (0, 1)], float)
     expected = _stream(hist)
     assert all(math.isclose(milesial.metrics[k], v) or (math.isnan(v) and math.isnan(milesial.metrics[k])) for k, v in expected.items())
+
+
+def test_binary_dice_iou_needs_a_threshold_decode() -> None:
+    from vampy.errors import UsageError
+    from vampy.quality.families import SegScoring
+
+    with pytest.raises(UsageError, match="metric binary_dice_iou needs decode 'threshold', not 'argmax'"):
+        SegScoring(metric="binary_dice_iou", num_classes=2)
+    assert SegScoring(metric="binary_dice_iou", num_classes=2, decode="threshold").decode == "threshold"

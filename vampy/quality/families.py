@@ -48,6 +48,8 @@ class SegScoring:
                                     ("shape_order", self.shape_order, SHAPE_ORDERS)):
             if value not in allowed:
                 raise UsageError(f"segmentation scoring: {key} {value!r} is not one of {', '.join(allowed)}")
+        if self.metric == "binary_dice_iou" and self.decode != "threshold":  # its 2x2 histogram counts 0/1 predictions only
+            raise UsageError(f"segmentation scoring: metric binary_dice_iou needs decode 'threshold', not {self.decode!r}")
 
 
 @dataclass(frozen=True)
