@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from vampy.cli.flags import command
+from vampy.config.diff import BOX_HEADS
 from vampy.config.flags import DIFF_FLAGS, diff_config_from, read_flags
 
 DIFF_HELP = (
@@ -24,11 +25,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "snr_db": ("SNR (dB)", ".2f"), "psnr_db": ("PSNR (dB)", ".2f"), "cosine": ("cosine", ".6f"), "rel_l2": ("rel L2", ".3g"),
     "max_abs": ("max |d|", ".4g"), "mean_abs": ("mean |d|", ".4g"), "top1_agree": ("top-1 agree", ".4f"),
 }
-# the boxes block's figures (vampy/quality/drift_boxes.py), the same way
-BOX_COLUMNS: dict[str, tuple[str, str]] = {
-    "recall": ("recall", ".4f"), "precision": ("precision", ".4f"), "mean_iou": ("mean IoU", ".4f"), "min_iou": ("min IoU", ".4f"),
-    "max_score_diff": ("|d score|", ".4g"), "max_shift_px": ("shift (px)", ".3g"),  # the largest over the matches
-}
+# the boxes block's figures (vampy/quality/drift_boxes.py BOX_HEADS), the same way
+_BOX_FORMATS = {"recall": ".4f", "precision": ".4f", "mean_iou": ".4f", "min_iou": ".4f", "max_score_diff": ".4g", "max_shift_px": ".3g"}
+BOX_COLUMNS: dict[str, tuple[str, str]] = {metric: (head, _BOX_FORMATS[metric]) for metric, head in BOX_HEADS.items()}
 
 
 def register(app: typer.Typer) -> None:

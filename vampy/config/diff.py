@@ -8,6 +8,9 @@ from typing import Any
 from vampy.errors import UsageError
 
 MAX_WORST = 10_000
+# The box comparison's figures per line (vampy/quality/drift_boxes.py) and their column heads, for the terminal and the HTML page alike.
+BOX_HEADS: dict[str, str] = {"recall": "recall", "precision": "precision", "mean_iou": "mean IoU", "min_iou": "min IoU",
+                             "max_score_diff": "|d score|", "max_shift_px": "shift (px)"}  # the last two: the largest over the matches
 BOX_MODES = ("auto", "on", "off")  # --boxes
 DEFAULT_BOX_SCORE_MIN = 0.25  # yolov5's own deployment threshold (detect.py conf_thres); the NMS keeps boxes down to 0.001
 DEFAULT_BOX_IOU = 0.5  # COCO's AP50 criterion: two boxes at IoU >= 0.5 are the same object

@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from vampy.config.diff import BOX_MODES, DEFAULT_BOX_IOU, DEFAULT_BOX_SCORE_MIN
+from vampy.config.diff import BOX_HEADS, BOX_MODES, DEFAULT_BOX_IOU, DEFAULT_BOX_SCORE_MIN
 from vampy.quality.drift import GateResult, summary_of
 
 BOX_TENSORS = ("output_0", "output_1", "output_2")  # class ids, scores, boxes
 BOX_GATE_TENSOR = "boxes"  # what a failing line names in place of a tensor
-BOX_METRICS = ("recall", "precision", "mean_iou", "min_iou", "max_score_diff", "max_shift_px")
+BOX_METRICS = tuple(BOX_HEADS)
 
 
 @dataclass(frozen=True)
@@ -187,6 +187,6 @@ def recall_gate(records: Sequence[BoxDrift], threshold: float) -> GateResult:
     return GateResult("min_box_recall", threshold, lowest, not failing, named)
 
 
-__all__ = ["BOX_METRICS", "BOX_MODES", "BOX_TENSORS", "DEFAULT_BOX_IOU", "DEFAULT_BOX_SCORE_MIN", "BoxDrift", "Detections",
+__all__ = ["BOX_HEADS", "BOX_METRICS", "BOX_MODES", "BOX_TENSORS", "DEFAULT_BOX_IOU", "DEFAULT_BOX_SCORE_MIN", "BoxDrift", "Detections",
            "box_block", "box_drift", "box_totals", "detections", "iou_matrix", "is_box_layout", "line_box_drift", "match",
            "recall_gate", "summarize_boxes", "worst_box_lines"]

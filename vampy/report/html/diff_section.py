@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from vampy.config.diff import BOX_HEADS
 from vampy.errors import VampyError
 from vampy.report.html.types import Source, data_uri
 from vampy.results.schema import json_float
@@ -39,9 +40,8 @@ def diff_section(source: Source) -> dict[str, Any]:
     }
 
 
-# the detections block's figures (vampy/quality/drift_boxes.py), as the terminal shows them
-BOX_FIGURES = (("recall", "recall"), ("precision", "precision"), ("mean_iou", "mean IoU"), ("min_iou", "min IoU"),
-               ("max_score_diff", "|d score|"), ("max_shift_px", "shift (px)"))
+# the detections block's figures, headed as the terminal heads them
+BOX_FIGURES = tuple(BOX_HEADS.items())
 
 
 def _boxes(block: Any) -> dict[str, Any] | None:
