@@ -30,7 +30,7 @@ def test_readme_detection_walk_through_scores_the_planted_boxes(tmp_path: Path) 
         (tmp_path / shared).symlink_to(REPO_ROOT / shared)
     _vampy(tmp_path, "zoo", "yolov5-head", "-o", "work/yolov5s")
     (tmp_path / "work/yolov5s-640.onnx").write_bytes((tmp_path / "work/yolov5s/mod.onnx").read_bytes())
-    subprocess.run([sys.executable, "scripts/det_example_data.py", "work/yolov5s/mod.json", "work"], cwd=tmp_path, check=True,
+    subprocess.run([sys.executable, "scripts/example_data.py", "detection", "work/yolov5s/mod.json", "work"], cwd=tmp_path, check=True,
                    timeout=TIMEOUT_S)
     _vampy(tmp_path, "compile", "build/vendor/ultralytics_yolov5.yaml", "-q")
     _vampy(tmp_path, "image2npz", "--dataset_path", "work/det_images", "--target_path", "work/det_npz", "--text_path",

@@ -32,7 +32,7 @@ def test_readme_classification_and_segmentation_routes_agree(tmp_path: Path) -> 
         (tmp_path / shared).symlink_to(REPO_ROOT / shared)
     _vampy(tmp_path, "zoo", "classifier", "-o", "work/classifier")
     _vampy(tmp_path, "zoo", "segmenter", "-o", "work/segmenter")
-    subprocess.run([sys.executable, "scripts/cls_seg_example_data.py", "work"], cwd=tmp_path, check=True, timeout=TIMEOUT_S)
+    subprocess.run([sys.executable, "scripts/example_data.py", "families", "work"], cwd=tmp_path, check=True, timeout=TIMEOUT_S)
 
     _vampy(tmp_path, "image2npz", "--preset", "imagenet_topk", "--dataset_path", "work/cls_val", "--pattern", "**/*.JPEG",
            "--target_path", "work/cls_npz", "--text_path", "work/cls_datalist.txt", "-q")
