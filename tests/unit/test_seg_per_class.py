@@ -168,3 +168,10 @@ def test_printed_and_rendered_with_absent_classes(tmp_path: Path) -> None:
     del data["per_class_iou"]
     path.write_text(json.dumps(data))
     assert "IoU per class" not in render(load_all([str(path)]))
+
+
+def test_every_label_rule_has_its_pattern_for_messages() -> None:
+    from vampy.quality.families import GT_RULES
+    from vampy.quality.segmentation import GT_RULE_PATTERNS
+
+    assert set(GT_RULE_PATTERNS) == set(GT_RULES)

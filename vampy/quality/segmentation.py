@@ -35,6 +35,11 @@ CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21
                         27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
 
 
+# gt_relative's rules as a reader would write them, for messages: where a label file is looked for
+GT_RULE_PATTERNS = {"name_png": "<name>.png", "name_mask_gif": "<name>_mask.gif", "cityscapes": "<city>/<name>_gtFine_labelIds.png",
+                    "human_seg": "<folder>/<name>.png"}
+
+
 def gt_relative(text: str, s: SegScoring) -> str:
     """The label's path under --gt_dir for a datalist line, by the script's own string operations."""
     parts = text.split("/")

@@ -32,7 +32,7 @@ from vampy.data.imaging import encode_png
 from vampy.errors import InputError, OutputError, UsageError
 from vampy.formats.files import write_bytes_atomic
 from vampy.quality import classification, segmentation
-from vampy.quality.families import FamilyPreset, SegScoring, family_preset
+from vampy.quality.families import FamilyPreset, family_preset
 from vampy.results.schema import InferFailure, InferPresetReport, InferTiming, ScoredImage
 
 
@@ -67,18 +67,13 @@ def family_gt_path(fp: FamilyPlan, gt_dir: str | None, image: Path) -> Path | No
         return None
     path = Path(str(gt_dir)) / segmentation.gt_relative(_line(image), s)
     if not path.is_file():
-        raise InputError(f"{path}: no label file for {image} (preset {fp.preset.name}: {_rule(s)})")
+        raise InputError(f"{path}: no label file for {image} (preset {fp.preset.name}: {segmentation.GT_RULE_PATTERNS[s.gt_rule]})")
     return path
 
 
 def _line(image: Path) -> str:
     """The datalist line image2npz writes for this image (its folder kept): what the preset's path rule reads."""
     return image.with_suffix(".npz").as_posix()
-
-
-def _rule(s: SegScoring) -> str:
-    return {"name_png": "<name>.png", "name_mask_gif": "<name>_mask.gif", "cityscapes": "<city>/<name>_gtFine_labelIds.png",
-            "human_seg": "<folder>/<name>.png"}.get(s.gt_rule, s.gt_rule)
 
 
 class FamilyScorer:
