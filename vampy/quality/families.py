@@ -398,7 +398,8 @@ _YOLOX_DEVIATIONS = (
     "values of the 20x20 head through SLEEF too, which can change a written score in its last digits), the unstable "
     "score sort of batched_nms's per-class path in std::sort's order; exp of the box sizes is correctly rounded, where "
     "torch's own exp (MKL's, on x86) is one ulp off in about 1% of values, so a box edge can differ by one float32 ulp "
-    "before .round() (a written integer changes only at .5)",
+    "before .round() (a written integer changes only at .5); where torch splits a head over threads at a boundary off a "
+    "multiple of 32 (a thread count that is not a power of two), a few values take the other exp path",
 )
 DETECTION = (
     FamilyPreset(
