@@ -261,3 +261,11 @@ def test_boxes_off_on_and_bad_values(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), flag, value]) == 2, flag
         assert flag in capsys.readouterr().err
     assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), "--boxes", "off", "--min_box_recall", "1"]) == 2
+
+
+def test_box_gate_with_every_line_missing_is_a_partial_result_not_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref, test, datalist = _detections(tmp_path)
+    for npz in test.glob("*.npz"):
+        npz.unlink()
+    assert _vampy(["diff", str(ref), str(test), "--datalist", str(datalist), "--min_box_recall", "1", "-q"]) == 6
+    assert "no line's outputs are detections" not in capsys.readouterr().err

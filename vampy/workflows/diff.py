@@ -56,13 +56,14 @@ def diff_outputs(cfg: DiffConfig, progress: Progress | None = None) -> DiffRepor
             box_records += [boxes] if boxes is not None else []
         progress.advance()
     progress.finish()
-    gates = evaluate_gates(records, Gates(cfg.min_snr_db, cfg.min_cosine, cfg.min_top1_agree)) + _box_gates(box_records, cfg)
+    compared = len(entries) - len(missing)
+    gates = evaluate_gates(records, Gates(cfg.min_snr_db, cfg.min_cosine, cfg.min_top1_agree)) + _box_gates(box_records, cfg, compared)
     compared_as_boxes = bool(box_records) or cfg.boxes == "on"  # on: every compared line was, or it raised
     return DiffReport(
-        config=cfg.to_dict(), lines=len(entries), compared=len(entries) - len(missing),
+        config=cfg.to_dict(), lines=len(entries), compared=compared,
         records=[r.to_dict() for r in records], summary=summarize(records),
         worst=[r.to_dict() for r in worst_lines(records, cfg.worst)], missing=missing, gates=[g.to_dict() for g in gates],
-        notes=_notes(records, len(entries) - len(missing)) + _box_notes(box_records),
+        notes=_notes(records, compared) + _box_notes(box_records),
         boxes=box_block(box_records, cfg.box_score_min, cfg.box_iou, cfg.worst) if compared_as_boxes else None,
     )
 
@@ -88,8 +89,10 @@ def _box_layout(entry: DatalistEntry, outputs: dict[int, np.ndarray], required: 
     return False
 
 
-def _box_gates(box_records: list[BoxDrift], cfg: DiffConfig) -> list[GateResult]:
-    if cfg.min_box_recall is None:
+def _box_gates(box_records: list[BoxDrift], cfg: DiffConfig, compared: int) -> list[GateResult]:
+    """The --min_box_recall gate; a usage error when lines were compared and none held detections (with none
+    compared at all, the missing lines are the message: exit 6)."""
+    if cfg.min_box_recall is None or compared == 0:
         return []
     if not box_records:
         raise UsageError(f"--min_box_recall: no line's outputs are detections after NMS ({', '.join(BOX_TENSORS)} as class ids "
