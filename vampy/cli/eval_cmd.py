@@ -44,9 +44,9 @@ def eval_command(list_presets: bool, html: str | None, quiet: bool, **flags: Any
     with RichProgress(quiet=quiet) as progress:
         report = run_eval(cfg, progress)
     if report.preset in family_names():
-        _print_family_table(report)
+        print_family_table(report)
     elif report.kind == "eval" and hasattr(report, "scoring"):
-        _print_preset_table(report)
+        print_preset_table(report)
     else:
         _print_table(report)
     for deviation in () if quiet else report.deviations:
@@ -70,7 +70,7 @@ def family_names() -> set[str]:
     return set(FAMILY_PRESETS)
 
 
-def _print_family_table(report: Any) -> None:
+def print_family_table(report: Any) -> None:
     """A non-SR preset: each image's metrics, the report's metrics, then the vendor script's own result line."""
     from rich.console import Console
     from rich.table import Table
@@ -134,7 +134,7 @@ def _print_presets() -> None:
     Console(width=200).print(others)
 
 
-def _print_preset_table(report: Any) -> None:
+def print_preset_table(report: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -46,15 +46,15 @@ def infer_command(html: str | None, quiet: bool, **flags: Any) -> None:
     with RichProgress(quiet=quiet) as progress:
         report = execute(prepared, progress)
     if prepared.family is not None:  # classification, segmentation: eval --preset's table and the script's line
-        from vampy.cli.eval_cmd import _print_family_table
+        from vampy.cli.eval_cmd import print_family_table
 
-        _print_family_table(report)
+        print_family_table(report)
     elif prepared.preset is None:
         _print_table(report)
     else:
-        from vampy.cli.eval_cmd import _print_preset_table
+        from vampy.cli.eval_cmd import print_preset_table
 
-        _print_preset_table(report)
+        print_preset_table(report)
     typer.echo(summary_text(report))
     if json_path:
         write_json(json_path, report.to_dict())

@@ -3,9 +3,12 @@ detection, text, NLP, classification and segmentation families) as DIR/mod.onnx 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from vampy.models.zoo import ZooResult
 
 zoo_app = typer.Typer(
     no_args_is_help=True,
@@ -41,18 +44,22 @@ def vdsr(
         typer.echo(f"warning: {result.metadata['warning']} (seed {result.metadata.get('seed')})", err=True)
 
 
+def _cost(meta: dict[str, Any]) -> str:
+    """'P M params, G GMACs (F GFLOPs) at NxCxHxW': the size and compute every zoo summary line ends with."""
+    gmacs = meta["macs"] / 1e9
+    at_shape = "x".join(str(d) for d in meta["macs_input_shape"])
+    return f"{meta['params'] / 1e6:.3f} M params, {gmacs:.2f} GMACs ({gmacs * meta['flops_per_mac']:.2f} GFLOPs) at {at_shape}"
+
+
 def _summary(model_path: Path, metadata: dict[str, Any]) -> str:
     shape = "[" + ",".join(str(d) for d in metadata["input"]["shape"]) + "]"
     if metadata["weights"] == "file":
         source = f"weights {metadata['weights_path']} (sha256 {metadata['weights_sha256'][:12]})"
     else:
         source = f"RANDOM weights (seed {metadata['seed']})"
-    gmacs = metadata["macs"] / 1e9
-    at_shape = "x".join(str(d) for d in metadata["macs_input_shape"])
     return (
         f"wrote {model_path} (+ {model_path.with_suffix('.json').name}): vdsr, "
-        f"input {metadata['input']['name']!r} {shape} float32 ({metadata['input_kind']}), {metadata['params'] / 1e6:.3f} M params, "
-        f"{gmacs:.2f} GMACs ({gmacs * metadata['flops_per_mac']:.2f} GFLOPs) at {at_shape}, {source}"
+        f"input {metadata['input']['name']!r} {shape} float32 ({metadata['input_kind']}), {_cost(metadata)}, {source}"
     )
 
 
@@ -88,15 +95,12 @@ def face_sr(
     _write_sr(write_sr(out_dir, face_spec(scale), seed))
 
 
-def _write_sr(result: Any) -> None:
+def _write_sr(result: ZooResult) -> None:
     meta = result.metadata
-    gmacs = meta["macs"] / 1e9
-    at_shape = "x".join(str(d) for d in meta["macs_input_shape"])
     shape = "[" + ",".join(str(d) for d in meta["output"]["shape"]) + "]"
     typer.echo(
         f"wrote {result.model_path} (+ {result.metadata_path.name}): {meta['model']} x{meta['scale']}, input {meta['input']['name']!r} "
-        f"[batch,3,height,width] float32 ({meta['input']['range']}), output {shape}, {meta['params'] / 1e6:.3f} M params, "
-        f"{gmacs:.2f} GMACs ({gmacs * meta['flops_per_mac']:.2f} GFLOPs) at {at_shape}, RANDOM weights (seed {meta['seed']})"
+        f"[batch,3,height,width] float32 ({meta['input']['range']}), output {shape}, {_cost(meta)}, RANDOM weights (seed {meta['seed']})"
     )
     typer.echo(f"warning: {meta['warning']} (seed {meta['seed']})", err=True)
 
@@ -200,15 +204,12 @@ def _tensors(tensors: list[dict[str, Any]]) -> str:
     return ", ".join(f"{t['name']!r} [{','.join(str(d) for d in t['shape'])}] {t['dtype']}" for t in tensors)
 
 
-def _write_family(result: Any, *extra_lines: str) -> None:
+def _write_family(result: ZooResult, *extra_lines: str) -> None:
     meta = result.metadata
-    gmacs = meta["macs"] / 1e9
-    at_shape = "x".join(str(d) for d in meta["macs_input_shape"])
     presets = ", ".join(meta["presets"]) or "none at this shape"
     typer.echo(
         f"wrote {result.model_path} (+ {result.metadata_path.name}): {meta['model']}, inputs {_tensors(meta['inputs'])}, "
-        f"outputs {_tensors(meta['outputs'])}, {meta['params'] / 1e6:.3f} M params, {gmacs:.2f} GMACs "
-        f"({gmacs * meta['flops_per_mac']:.2f} GFLOPs) at {at_shape}, scored by --preset {presets}, RANDOM weights (seed {meta['seed']})"
+        f"outputs {_tensors(meta['outputs'])}, {_cost(meta)}, scored by --preset {presets}, RANDOM weights (seed {meta['seed']})"
     )
     for line in extra_lines:
         typer.echo(line)
