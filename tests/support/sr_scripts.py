@@ -15,6 +15,8 @@ def script_psnr(img1: np.ndarray, img2: np.ndarray) -> float:
 
 
 def _script_ssim(img1: np.ndarray, img2: np.ndarray) -> float:
+    """The scripts' ssim() on the whole HxW(x3) arrays (cv2.filter2D filters each channel); NaN where the script's
+    arithmetic gives NaN (an image smaller than the window, a 0/0)."""
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     img1, img2 = img1.astype(np.float64), img2.astype(np.float64)
     kernel = cv2.getGaussianKernel(11, 1.5)
@@ -24,7 +26,10 @@ def _script_ssim(img1: np.ndarray, img2: np.ndarray) -> float:
     s1 = cv2.filter2D(img1 ** 2, -1, window)[5:-5, 5:-5] - mu1 ** 2
     s2 = cv2.filter2D(img2 ** 2, -1, window)[5:-5, 5:-5] - mu2 ** 2
     s12 = cv2.filter2D(img1 * img2, -1, window)[5:-5, 5:-5] - mu1 * mu2
-    ssim_map = ((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / ((mu1 ** 2 + mu2 ** 2 + c1) * (s1 + s2 + c2))
+    if not mu1.size:
+        return math.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ssim_map = ((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / ((mu1 ** 2 + mu2 ** 2 + c1) * (s1 + s2 + c2))
     return float(ssim_map.mean())
 
 

@@ -2,9 +2,7 @@
 against both scripts written out again here (pycocotools as eval_map.py calls it)."""
 from __future__ import annotations
 
-import contextlib
 import glob
-import io
 import json
 import os
 from pathlib import Path
@@ -12,10 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 import vampy
+from tests.support.coco import coco_bbox_stats
 from vampy.errors import UsageError
 from vampy.quality.detection import COCO80_TO_91, COCO_NAMES
 from vampy.quality.families import FAMILY_PRESETS
@@ -75,14 +72,7 @@ def _vendor_map(texts: dict[str, str], gt_path: str) -> list[float]:
         for r, b in zip(rows, xywh.tolist()):
             jdict.append({"image_id": int(stem), "category_id": COCO80_TO_91[COCO_NAMES.index(" ".join(r[:-5]))], "bbox": b,
                           "score": float(r[-5])})
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(gt_path)
-        ev = COCOeval(gt, gt.loadRes(jdict), "bbox")
-        ev.params.imgIds = sorted(gt.getImgIds())
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return [float(v) for v in ev.stats[:6]]
+    return coco_bbox_stats(gt_path, jdict)
 
 
 def _case(tmp_path: Path, boxes: dict[str, list[tuple[int, float, list[float]]]], dtype: type = np.float32) -> dict[str, str]:

@@ -8,9 +8,7 @@ checked against bits torch 2.13 computed (AVX-512 CPU), then used as they are by
 """
 from __future__ import annotations
 
-import contextlib
 import glob
-import io
 import json
 import os
 import re
@@ -21,10 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 import vampy
+from tests.support.coco import coco_bbox_stats
 from vampy.errors import PartialResult, UsageError
 from vampy.quality import detection
 from vampy.quality.detection import COCO80_TO_91, COCO_NAMES
@@ -169,14 +166,7 @@ def _coco_stats(texts: dict[str, str], gt_path: str) -> list[float]:
             box = [float(v) for v in (x1, y1, x2, y2)]
             results.append({"image_id": int(name[:-4]), "category_id": COCO80_TO_91[COCO_NAMES.index(" ".join(label))],
                             "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]], "score": float(score)})
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(gt_path)
-        ev = COCOeval(gt, gt.loadRes(results), "bbox")
-        ev.params.imgIds = sorted(gt.getImgIds())
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return [float(v) for v in ev.stats[:6]]
+    return coco_bbox_stats(gt_path, results)
 
 
 def _case(tmp_path: Path, seed: int, obj_shift: float, scale: float, dtype: type = np.float32) -> dict[str, str]:

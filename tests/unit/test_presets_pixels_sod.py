@@ -15,31 +15,12 @@ import pytest
 from PIL import Image
 
 import vampy
+from tests.support.sr_scripts import script_psnr, script_ssim
 from vampy.errors import PartialResult, UsageError
 from vampy.quality.families import FAMILY_PRESETS, SOD_METRICS
 from vampy.quality.family_eval import vendor_line
 
 RNG = np.random.default_rng(11)
-
-
-def _vendor_psnr(img1: np.ndarray, img2: np.ndarray) -> float:
-    mse = np.mean((img1.astype(np.float64) - img2.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 20 * math.log10(255.0 / math.sqrt(mse))
-
-
-def _vendor_ssim(img1: np.ndarray, img2: np.ndarray) -> float:
-    """The scripts' ssim() on the whole HxWx3 arrays (cv2.filter2D filters each channel), called 3 times and averaged."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    a, b = img1.astype(np.float64), img2.astype(np.float64)
-    kernel = cv2.getGaussianKernel(11, 1.5)
-    window = np.outer(kernel, kernel.transpose())
-    mu1, mu2 = cv2.filter2D(a, -1, window)[5:-5, 5:-5], cv2.filter2D(b, -1, window)[5:-5, 5:-5]
-    s1 = cv2.filter2D(a**2, -1, window)[5:-5, 5:-5] - mu1**2
-    s2 = cv2.filter2D(b**2, -1, window)[5:-5, 5:-5] - mu2**2
-    s12 = cv2.filter2D(a * b, -1, window)[5:-5, 5:-5] - mu1 * mu2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        one = float(np.mean(((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / ((mu1**2 + mu2**2 + c1) * (s1 + s2 + c2)))) if mu1.size else math.nan
-    return float(np.array([one, one, one]).mean())
 
 
 def _write(tmp_path: Path, names: list[str], outputs: list[dict[str, np.ndarray]]) -> dict[str, str]:
@@ -84,9 +65,9 @@ def test_colorization_gpen_truncates_and_resizes_non_square_gt(tmp_path: Path) -
     flags = _write(tmp_path, list(sizes), outputs)
     report = vampy.evaluate(preset="colorization_gpen", draw_dir=str(tmp_path / "draw"), **flags)
     for image, (pred, gt) in zip(report.images, refs):
-        assert image.metrics["psnr"] == pytest.approx(_vendor_psnr(gt, pred), abs=1e-9)
-        assert image.metrics["ssim"] == pytest.approx(_vendor_ssim(gt, pred), abs=1e-9)
-    assert report.metrics["mean_psnr"] == pytest.approx(np.mean([_vendor_psnr(g, p) for p, g in refs]), abs=1e-9)
+        assert image.metrics["psnr"] == pytest.approx(script_psnr(gt, pred), abs=1e-9)
+        assert image.metrics["ssim"] == pytest.approx(script_ssim(gt, pred), abs=1e-9)
+    assert report.metrics["mean_psnr"] == pytest.approx(np.mean([script_psnr(g, p) for p, g in refs]), abs=1e-9)
     assert np.array_equal(_imread(tmp_path / "draw" / "zz_first.png"), refs[0][0])
     line = vendor_line(FAMILY_PRESETS["colorization_gpen"], report.metrics)
     assert line == f"mean psnr: {report.metrics['mean_psnr']}, mean ssim: {report.metrics['mean_ssim']}"
@@ -101,8 +82,8 @@ def test_lowlight_usuir_float_clip_jpg_name_and_the_failures(tmp_path: Path) -> 
     report = caught.value.report  # type: ignore[attr-defined]
     pred = np.clip(np.transpose(np.squeeze(x)[[2, 1, 0]], (1, 2, 0)) * 255, 0, 255)  # kept as float
     ref = cv2.resize(gt, (16, 12))
-    assert report.metrics["mean_psnr"] == pytest.approx(_vendor_psnr(ref, pred), abs=1e-9)
-    assert report.metrics["mean_ssim"] == pytest.approx(_vendor_ssim(ref, pred), abs=1e-9)
+    assert report.metrics["mean_psnr"] == pytest.approx(script_psnr(ref, pred), abs=1e-9)
+    assert report.metrics["mean_ssim"] == pytest.approx(script_ssim(ref, pred), abs=1e-9)
     reasons = " | ".join(f.reason for f in report.failures)
     assert len(report.failures) == 2 and "no_gt.jpg" in reasons and "has no output" in reasons
     drawn = _imread(tmp_path / "d" / "b.png")
@@ -123,11 +104,11 @@ def test_lowlight_pairlie_retinex_product_and_negative_light(tmp_path: Path) -> 
             out = np.squeeze(np.power(l_map, 0.2) * reflectance)
         return np.clip(np.transpose(out[[2, 1, 0]], (1, 2, 0)) * 255, 0, 255)
 
-    assert report.images[0].metrics["psnr"] == pytest.approx(_vendor_psnr(gt, vendor(light)), abs=1e-9)
-    assert report.images[0].metrics["ssim"] == pytest.approx(_vendor_ssim(gt, vendor(light)), abs=1e-9)
-    assert math.isnan(_vendor_psnr(gt, vendor(light_neg)))  # the script's NaN: vampy takes L < 0 as 0 (a deviation)
+    assert report.images[0].metrics["psnr"] == pytest.approx(script_psnr(gt, vendor(light)), abs=1e-9)
+    assert report.images[0].metrics["ssim"] == pytest.approx(script_ssim(gt, vendor(light)), abs=1e-9)
+    assert math.isnan(script_psnr(gt, vendor(light_neg)))  # the script's NaN: vampy takes L < 0 as 0 (a deviation)
     clamped = vendor(np.maximum(light_neg, 0))
-    assert report.images[1].metrics["psnr"] == pytest.approx(_vendor_psnr(gt, clamped), abs=1e-9)
+    assert report.images[1].metrics["psnr"] == pytest.approx(script_psnr(gt, clamped), abs=1e-9)
     assert any("L < 0" in d for d in report.deviations)
 
 
@@ -136,8 +117,8 @@ def test_pixel_presets_small_image_ssim_is_nan_as_printed(tmp_path: Path) -> Non
     x = RNG.uniform(0, 1, (1, 1, 8, 8)).astype(np.float32)
     report = vampy.evaluate(preset="lowlight_pairlie", **_write(tmp_path, ["s"], [{"output_0": x, "output_1": np.ones((1, 3, 8, 8))}]))
     pred = np.clip(np.transpose(np.squeeze(np.power(x, 0.2) * np.ones((1, 3, 8, 8), np.float32))[[2, 1, 0]], (1, 2, 0)) * 255, 0, 255)
-    assert report.metrics["mean_psnr"] == pytest.approx(_vendor_psnr(gt, pred), abs=1e-9)
-    assert math.isnan(report.metrics["mean_ssim"]) and math.isnan(_vendor_ssim(gt, pred))
+    assert report.metrics["mean_psnr"] == pytest.approx(script_psnr(gt, pred), abs=1e-9)
+    assert math.isnan(report.metrics["mean_ssim"]) and math.isnan(script_ssim(gt, pred))
 
 
 def test_pixel_preset_flags(tmp_path: Path) -> None:
