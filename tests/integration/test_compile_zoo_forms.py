@@ -23,7 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vampy.compiler.pipeline import compile_model
 from vampy.data.process_ops import image_tensor
-from vampy.errors import ModelError
+from vampy.errors import InputError, ModelError
 from vampy.formats.compile_yaml import parse_compile_config
 
 MIN_SNR_DB = 20.0
@@ -247,6 +247,19 @@ def test_token_model_int8_from_an_npz_folder(tmp_path: Path, keys: str) -> None:
     assert any("attention_mask1" in n for n in result.notes) == (keys == "names")
     feeds = [{name: array.astype(np.int64) for name, array in s.items()} for s in samples]
     check_int8(model, result, feeds)
+
+
+def test_an_npz_that_mixes_names_and_positions_is_refused_as_run_refuses_it(tmp_path: Path) -> None:
+    """One rule for the whole sample, as `vampy run --datalist` decides it (data/npz_inputs.npz_keys)."""
+    model = token_net(tmp_path / "tok.onnx")
+    folder = tmp_path / "quant_dir"
+    folder.mkdir()
+    for k, sample in enumerate(token_samples(2)):
+        np.savez(folder / f"s{k}.npz", input_ids=sample["input_ids"], input_1=sample["attention_mask"],
+                 token_type_ids=sample["token_type_ids"])
+    with pytest.raises(InputError, match="name the arrays after the model's inputs \\(input_ids, attention_mask, token_type_ids\\) "
+                                         "or input_0..input_2"):
+        build(tmp_path, TOKEN_YAML, model=model, data=folder)
 
 
 DYNAMIC_YAML = """

@@ -21,6 +21,7 @@ import onnx
 
 from vampy.compiler.common import BuildLog, dims, fmt_dims, graph_inputs
 from vampy.config import CompileConfig, DatasetConfig, DecodeImageOp, NormalizeOp, PadOp, ProcessOp, ResizeOp, ToTensorOp
+from vampy.data.npz_inputs import npz_keys
 from vampy.errors import InputError, ModelError
 
 if TYPE_CHECKING:
@@ -256,18 +257,24 @@ def _same_norm(a: NormalizeOp, b: NormalizeOp) -> bool:
 # --- npz files: a dataset without process_ops, or --calib_datalist ---
 
 
-def npz_member(arrays: dict[str, np.ndarray], k: int, value: onnx.ValueInfoProto, where: str) -> np.ndarray:
-    """Model input k from one npz: the member named like the input (gen_vamp_data.py's `input_ids`,
-    `attention_mask`, ...), else `input_k` by position (sequence2npz.py, image2npz.py)."""
-    for key in (value.name, f"input_{k}"):
-        if key in arrays:
-            return arrays[key]
-    raise InputError(f"{where}: an npz has neither {value.name!r} nor 'input_{k}' (its keys: {', '.join(sorted(arrays))[:200]}) "
-                     f"for model input {k} {value.name!r}; name the arrays after the model's inputs or input_0..input_N")
+def npz_member(arrays: dict[str, np.ndarray], k: int, inputs: list[onnx.ValueInfoProto], where: str) -> np.ndarray:
+    """Model input k from one npz, by `vampy run --datalist`'s rule (data/npz_inputs.npz_keys): the members named
+    like the inputs (gen_vamp_data.py's `input_ids`, `attention_mask`, ...), else input_0..input_N by position
+    (sequence2npz.py, image2npz.py)."""
+    return arrays[_member_keys(arrays, inputs, where)[k]]
 
 
-def _unused_members(arrays: dict[str, np.ndarray], inputs: list[onnx.ValueInfoProto]) -> list[str]:
-    used = {v.name for v in inputs} | {f"input_{k}" for k in range(len(inputs))}
+def _member_keys(arrays: dict[str, np.ndarray], inputs: list[onnx.ValueInfoProto], where: str) -> tuple[str, ...]:
+    names = [v.name for v in inputs]
+    matched = npz_keys(names, arrays)
+    if matched is None:
+        raise InputError(f"{where}: an npz has members {', '.join(sorted(arrays))[:200]}: name the arrays after the model's "
+                         f"inputs ({', '.join(names)}) or input_0..input_{len(names) - 1}")
+    return matched[0]
+
+
+def _unused_members(arrays: dict[str, np.ndarray], inputs: list[onnx.ValueInfoProto], where: str) -> list[str]:
+    used = set(_member_keys(arrays, inputs, where))
     return sorted(key for key in arrays if key not in used)
 
 
@@ -280,13 +287,13 @@ def _npz_dataset_samples(
     files = _dataset_files(cfg, ds, log)
     batch = _batch_size(inputs[0])
     where = f"{cfg.source}: dataset.path {ds.path}"
-    extra = _unused_members(load_input_npz(files[0]), inputs)
+    extra = _unused_members(load_input_npz(files[0]), inputs, where)
     if extra:
         log.notes.append(f"dataset: npz members that feed no model input are not used: {', '.join(extra)[:200]}")
 
     def make(index: int) -> dict[str, np.ndarray]:
         arrays = [load_input_npz(p) for p in files[index * batch : index * batch + batch]]
-        return {v.name: _as_model_input([_unbatched(npz_member(a, k, v, where), v) for a in arrays], v) for k, v in enumerate(inputs)}
+        return {v.name: _as_model_input([_unbatched(npz_member(a, k, inputs, where), v) for a in arrays], v) for k, v in enumerate(inputs)}
 
     return Samples("npz", tuple(p.name for p in files), _feed_count(cfg, len(files), batch), make, "none (npz as is)", None)
 
@@ -312,7 +319,7 @@ def _datalist_samples(cfg: CompileConfig, inputs: list[onnx.ValueInfoProto], spe
 
     def make(index: int) -> dict[str, np.ndarray]:
         arrays = [load_input_npz(e.path) for e in entries[index * batch : index * batch + batch]]
-        return {v.name: _as_model_input([_npz_tensor(cfg, a, k, v, spec) for a in arrays], v) for k, v in enumerate(inputs)}
+        return {v.name: _as_model_input([_npz_tensor(cfg, a, k, inputs, spec) for a in arrays], v) for k, v in enumerate(inputs)}
 
     runtime = normalised_range(spec.norm.value, spec.mean, spec.std) if spec is not None and not spec.passthrough else None
     normalisation = f"{NORM_LABELS[spec.norm.value]} from --vdsp_params {cfg.vdsp_params}" if spec is not None else "none (npz as is)"
@@ -321,10 +328,11 @@ def _datalist_samples(cfg: CompileConfig, inputs: list[onnx.ValueInfoProto], spe
 
 
 def _npz_tensor(
-    cfg: CompileConfig, arrays: dict[str, np.ndarray], k: int, value: onnx.ValueInfoProto, spec: PreprocessSpec | None
+    cfg: CompileConfig, arrays: dict[str, np.ndarray], k: int, inputs: list[onnx.ValueInfoProto], spec: PreprocessSpec | None
 ) -> np.ndarray:
-    """Input k of one npz (by name, or input_k), as `vampy run --datalist` would feed it (vdsp preprocessing, first planes)."""
-    raw = npz_member(arrays, k, value, f"--calib_datalist {cfg.calib_datalist}")
+    """Input k of one npz (npz_member), as `vampy run --datalist` would feed it (vdsp preprocessing, first planes)."""
+    value = inputs[k]
+    raw = npz_member(arrays, k, inputs, f"--calib_datalist {cfg.calib_datalist}")
     shape = dims(value)
     if spec is None or spec.passthrough or raw.dtype != np.uint8 or len(shape) != 4:
         return _unbatched(raw, value)

@@ -52,18 +52,25 @@ def positional_keys(n_inputs: int) -> tuple[str, ...]:
     return tuple(f"input_{k}" for k in range(n_inputs))
 
 
-def match_npz(path: str, arrays: Mapping[str, np.ndarray], info: ModelInfo, index_bounds: Mapping[str, int]) -> NpzMatch:
-    """The members that feed `info`'s inputs, by name when the sample has every input's name, else by
-    position (input_N); InputError when neither fits, or when the sample cannot feed the model
-    (float values for integer ids, ids outside the table an input indexes)."""
-    names = tuple(t.name for t in info.inputs)
+def npz_keys(names: Sequence[str], arrays: Mapping[str, object]) -> tuple[tuple[str, ...], str] | None:
+    """The members that feed the inputs `names`, and the rule: by name when the sample has every input's name,
+    else by position (input_N); None when neither fits. One rule for `run --datalist` and compile's npz calibration."""
     positional = positional_keys(len(names))
     if all(name in arrays for name in names):
-        keys, rule = names, "name"
-    elif all(key in arrays for key in positional):
-        keys, rule = positional, "position"
-    else:
-        raise InputError(_unmatched(path, arrays, names, positional))
+        return tuple(names), "name"
+    if all(key in arrays for key in positional):
+        return positional, "position"
+    return None
+
+
+def match_npz(path: str, arrays: Mapping[str, np.ndarray], info: ModelInfo, index_bounds: Mapping[str, int]) -> NpzMatch:
+    """The members that feed `info`'s inputs (npz_keys); InputError when neither rule fits, or when the sample
+    cannot feed the model (float values for integer ids, ids outside the table an input indexes)."""
+    names = tuple(t.name for t in info.inputs)
+    matched = npz_keys(names, arrays)
+    if matched is None:
+        raise InputError(_unmatched(path, arrays, names, positional_keys(len(names))))
+    keys, rule = matched
     first = tuple(arrays[key] for key in keys)
     for tensor, key, array in zip(info.inputs, keys, first):
         _check_member(path, tensor, key, array, index_bounds.get(tensor.name))
