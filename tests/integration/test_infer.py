@@ -276,3 +276,24 @@ def test_set5_pretrained_vdsr_equals_the_npz_route(shared_data: Path, tmp_path: 
     assert streamed["mean"]["psnr_db"] == pytest.approx(npz_route, abs=1e-6)
     assert abs(streamed["mean"]["psnr_db"] - 30.958) < 0.05  # the vendor's table, as eval reproduces it
     assert streamed["saved"] == 5 and len(list((tmp_path / "sr").glob("*.png"))) == 5
+
+
+def test_ctrl_c_keeps_the_images_scored_so_far_in_a_report_marked_incomplete(
+    data: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The stream's Ctrl-C, made deterministic: it lands once every image is scored, before the pipeline returns."""
+    finish = _Pipeline.run
+
+    def run_then_ctrl_c(self: _Pipeline) -> Any:
+        finish(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_Pipeline, "run", run_then_ctrl_c)
+    report_path = data / "r.json"
+    with pytest.raises(SystemExit) as info:
+        main(_cli(data, "--json", str(report_path)))
+    assert info.value.code == 130
+    err = capsys.readouterr().err
+    assert "vampy: infer INCOMPLETE: interrupted (Ctrl-C)" in err and f"after {len(NAMES)} of {len(NAMES)} images" in err
+    saved = json.loads(report_path.read_text())
+    assert saved["incomplete_reason"] == "interrupted (Ctrl-C)" and len(saved["images"]) == len(NAMES)

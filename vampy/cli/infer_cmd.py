@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from vampy.cli.flags import command
+from vampy.cli.signals import on_sigterm
 from vampy.config.flags import INFER_FLAGS
 
 INFER_HELP = (
@@ -43,6 +44,7 @@ def infer_command(html: str | None, quiet: bool, **flags: Any) -> None:
 
         check_html_path(html, "--html")  # a bad page path fails now, not after the work
     prepared = prepare(cfg)
+    terminated = on_sigterm()  # SIGTERM stops the stream as Ctrl-C does: the images scored so far are reported
     with RichProgress(quiet=quiet) as progress:
         report = execute(prepared, progress)
     if prepared.family is not None:  # classification, segmentation: eval --preset's table and the script's line
@@ -68,6 +70,9 @@ def infer_command(html: str | None, quiet: bool, **flags: Any) -> None:
         sys.stderr.write(f"vampy: differs from the family's script: {deviation}\n")
     for failure in report.failures:
         sys.stderr.write(f"vampy: not processed ({failure.stage}): {failure.reason}\n")
+    if report.incomplete_reason:
+        sys.stderr.write(f"vampy: infer INCOMPLETE: {report.incomplete_reason}\n")
+        raise typer.Exit(143 if terminated else 130)
     if report.failures:
         total = len(report.failures) + len(report.images)
         raise PartialResult(f"{len(report.failures)} of {total} image(s) failed (listed above); the figures cover the rest")

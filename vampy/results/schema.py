@@ -284,10 +284,13 @@ class _ScoredReport:
 
     @property
     def complete(self) -> bool:
-        return not self.failures
+        return not self.failures and getattr(self, "incomplete_reason", None) is None
 
     def to_dict(self) -> dict[str, Any]:
-        return _with_v1_keys(asdict(self), preset=False)  # type: ignore[call-overload]
+        data = _with_v1_keys(asdict(self), preset=False)  # type: ignore[call-overload]
+        if data.get("incomplete_reason", "") is None:
+            data.pop("incomplete_reason")  # written only by an interrupted infer: the other reports stay as they were
+        return dict(data)
 
 
 class _PresetReport:
@@ -306,12 +309,13 @@ class _PresetReport:
 
     @property
     def complete(self) -> bool:
-        return not self.failures
+        return not self.failures and getattr(self, "incomplete_reason", None) is None
 
     def to_dict(self) -> dict[str, Any]:
         data = _with_v1_keys(asdict(self), preset=True)  # type: ignore[call-overload]
-        if data.get("per_class_iou") is None:
-            data.pop("per_class_iou", None)  # only the segmentation presets write it: the other reports stay as they were
+        for optional in ("per_class_iou", "incomplete_reason"):  # written only where they apply: other reports stay as they were
+            if data.get(optional) is None:
+                data.pop(optional, None)
         return data
 
 
@@ -438,6 +442,7 @@ class InferReport(_ScoredReport):
     engine: dict[str, Any] | None = None  # EngineInfo.to_dict(): what ran
     schema_version: int = EVAL_SCHEMA_VERSION
     kind: str = "infer"
+    incomplete_reason: str | None = None  # Ctrl-C or SIGTERM stopped the stream: the images scored until then (optional key)
 
 
 @dataclass(frozen=True)
@@ -464,6 +469,7 @@ class InferPresetReport(_PresetReport):
     # IoU in the units of the preset's IoU metric, null where the class has no pixel in either the ground truth or the
     # prediction (absent, not 0). A version 2 reader that does not know the key ignores it; other presets' reports lack it.
     per_class_iou: dict[str, float | None] | None = None
+    incomplete_reason: str | None = None  # as InferReport's
 
 # --- diff (DiffReport) ---
 

@@ -35,7 +35,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,7 @@ from vampy.data.image2npz import KEEP_FOLDERS_PRESETS, RECURSIVE_PATTERN, subfol
 from vampy.data.imaging import IMAGE_SUFFIXES, colourise, decode_image_bytes, encode_image, encode_png, image_to_chw, read_image
 from vampy.data.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
 from vampy.engines.base import EngineOptions, get_engine
-from vampy.errors import InputError, ModelError, UsageError, first_line
+from vampy.errors import InputError, ModelError, Terminated, UsageError, first_line
 from vampy.execution.request import Instance
 from vampy.formats.files import make_output_dir, write_bytes_atomic
 from vampy.models.info import ModelInfo, TensorInfo
@@ -160,7 +160,15 @@ def execute(
     warm_output = _warm_up(session, prepared, notes)
     progress.start("infer", len(prepared.images))
     pipeline = _Pipeline(prepared, session, progress, clock, warm_output)
-    busy = pipeline.run()
+    interrupted = None
+    try:
+        busy = pipeline.run()
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the images scored so far make the report, marked INCOMPLETE
+        busy = pipeline.busy
+        if not busy.images:
+            raise
+        interrupted = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+        notes.append(f"INCOMPLETE: {interrupted} after {len(busy.images)} of {len(prepared.images)} images; the figures cover those")
     t_start = busy.start_ns
     wall_ns = clock() - t_start
     progress.finish()
@@ -176,6 +184,12 @@ def execute(
     )
     base = {"config": prepared.cfg.to_dict(), "model": _model_dict(prepared), "mode": prepared.mode,
             "intra_threads": prepared.intra_threads, "notes": tuple(notes), "engine": session.info.to_dict()}
+    report = _report(prepared, pipeline, busy, timing, base, notes, session.info.to_dict())
+    return replace(report, incomplete_reason=interrupted) if interrupted else report
+
+
+def _report(prepared: PreparedInfer, pipeline: _Pipeline, busy: _Busy, timing: InferTiming, base: dict[str, Any], notes: list[str],
+            engine: dict[str, Any]) -> InferReport | InferPresetReport:
     if pipeline.scorer is not None:
         return family_report(pipeline.scorer, base, busy.images, busy.failures, timing)
     if prepared.preset is not None:
@@ -184,7 +198,7 @@ def execute(
         config=prepared.cfg.to_dict(), model=_model_dict(prepared), mode=prepared.mode,
         compare_hw=list(prepared.compare_hw) if prepared.compare_hw else None, intra_threads=prepared.intra_threads,
         images=tuple(busy.images), metrics=mean_metrics(busy.images), failures=tuple(busy.failures), timing=timing,
-        saved=sum(1 for image in busy.images if image.output_path), notes=tuple(notes), engine=session.info.to_dict(),
+        saved=sum(1 for image in busy.images if image.output_path), notes=tuple(notes), engine=engine,
     )
 
 
