@@ -8,15 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.cli import exit_code as _vampy
 from tests.support.files import COMPILE_HW, write_compile_yaml
-from vampy.cli import main
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 def _meta(tmp_path: Path) -> dict:

@@ -7,15 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.cli import exit_code as _vampy
 from tests.support.files import write_compile_yaml
-from vampy.cli import main
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 def test_int8_writes_model_and_metadata(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

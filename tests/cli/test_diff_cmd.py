@@ -11,18 +11,11 @@ import numpy as np
 import pytest
 
 from tests.models import conv_model
+from tests.support.cli import exit_code as _vampy
 from tests.support.files import make_inputs, vdsp_file
-from vampy.cli import main
 
 LINES = 5
 NOISE = (0.001, 0.002, 0.03, 0.004, 0.005)  # line 2 is the worst by far
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 def _outputs(tmp_path: Path, scores: bool = False) -> tuple[Path, Path, Path]:

@@ -10,19 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from vampy.cli import main
+from tests.support.cli import exit_code as _vampy
 from vampy.data.imaging import read_image, resize_plane, to_y
 from vampy.quality.metrics import psnr_y
 
 NAMES = ("alpha_scale_4", "beta_scale_4")
 HEIGHT, WIDTH = 32, 40
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 def _gt(seed: int) -> np.ndarray:

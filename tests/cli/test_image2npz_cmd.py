@@ -7,15 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vampy.cli import main
+from tests.support.cli import exit_code as _vampy
 from vampy.data.imaging import read_image
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 def _data(folder: Path) -> Path:

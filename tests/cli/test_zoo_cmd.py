@@ -7,15 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vampy.cli import main
+from tests.support.cli import exit_code as _vampy
 from vampy.models.zoo import random_vdsr_weights, vdsr_layers
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 def test_vdsr_random_writes_files_and_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

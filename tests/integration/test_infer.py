@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.models import conv_model
+from tests.support.cli import exit_code as _vampy
 from tests.support.files import SR_HEIGHT, SR_WIDTH, add_sr_pair, normalizing_vdsp, sr_ground_truth
 from vampy.cli import main
 from vampy.config import InferConfig
@@ -27,13 +28,6 @@ HEIGHT, WIDTH = SR_HEIGHT, SR_WIDTH  # add_sr_pair's ground truth size
 MODEL_HW = (20, 28)  # the vdsp resize: every image is fed at this size and scored at it
 # Created in this order on purpose: the results must come back sorted by name, not by creation.
 NAMES = ("delta", "alpha", "charlie", "bravo", "echo")
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 @pytest.fixture()

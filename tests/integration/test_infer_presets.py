@@ -13,20 +13,13 @@ import pytest
 from PIL import Image
 
 from tests.models import conv_model
+from tests.support.cli import exit_code as _vampy
 from tests.support.sr_models import resize_vdsp, upsample_model
 from vampy.api import infer as api_infer
-from vampy.cli import main
 from vampy.errors import PartialResult, UsageError
 from vampy.models.zoo_sr import edsr_spec, face_spec, write_sr
 
 NAMES = ("0803", "0801", "0802")  # made in this order: results must come back in name order
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 def _image(seed: int, height: int, width: int) -> np.ndarray:

@@ -13,17 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.support.cli import exit_code as _vampy
 from tests.support.sr_scripts import script_psnr, script_ssim
-from vampy.cli import main
 
 PSNR_TOL_DB, SSIM_TOL = 1e-4, 1e-5
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 # --- synthetic data ---

@@ -8,19 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.cli import exit_code as _vampy
 from tests.support.paths import REPO_ROOT
-from vampy.cli import main
 from vampy.models.zoo import write_vdsr
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 VDSP = REPO_ROOT / "vdsp_params" / "official-vdsr-vdsp_params.json"
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 def test_vdsr_int8_drift_on_set5_is_the_same_from_compile_and_from_diff(shared_data: Path, tmp_path: Path) -> None:

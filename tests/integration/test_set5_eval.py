@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vampy.cli import main
+from tests.support.cli import exit_code as _vampy
 from vampy.formats.datalist import output_name, read_datalist
 from vampy.formats.npz import write_npz_atomic
 
@@ -30,13 +30,6 @@ REPO = Path(__file__).resolve().parents[2]
 SET5_NAMES = ("baby", "bird", "butterfly", "head", "woman")
 
 pytestmark = pytest.mark.shared_data
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 def _image2npz(shared: Path, work: Path, ycbcr: str) -> Path:

@@ -14,20 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import exit_code as _vampy
 from tests.support.reports import make_report
-from vampy.cli import main
 from vampy.errors import InputError, UsageError
 from vampy.measure.compare import Test as BootstrapTest  # not a pytest class
 from vampy.measure.compare import compare, p99_gate, slower_gate
 
 NAMES = ["a", "b"]
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 def _half_threads(seed: int) -> dict:

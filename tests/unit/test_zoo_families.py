@@ -11,8 +11,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from tests.support.cli import exit_code as _vampy
 from tests.support.yolo_heads import decode_heads, reference_nms
-from vampy.cli import main
 from vampy.errors import UsageError
 from vampy.models.zoo import RANDOM_WEIGHTS_WARNING
 from vampy.models.zoo_build import FamilyModel, family_metadata
@@ -105,13 +105,6 @@ def test_planted_boxes_are_whole_pixels_inside_the_input_and_take_the_class_coun
 def test_bad_parameters_are_usage_errors(call: Callable[[], object], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         call()
-
-
-def _vampy(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    code = info.value.code
-    return code if isinstance(code, int) else 0
 
 
 @pytest.mark.parametrize(("command", "flags", "preset", "output_shape"), [
