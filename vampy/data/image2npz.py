@@ -30,7 +30,7 @@ def images_to_npz(cfg: Image2NpzConfig, progress: Progress | None = None) -> Ima
     recipe = _recipe(cfg)
     dataset_dir = Path(cfg.dataset_dir)
     keep_folders = cfg.keep_folders or cfg.preset in KEEP_FOLDERS_PRESETS
-    images = _matching_images(dataset_dir, RECURSIVE_PATTERN if keep_folders and cfg.pattern == "*" else cfg.pattern)
+    images = _matching_images(dataset_dir, effective_pattern(cfg.pattern, keep_folders))
     target = Path(cfg.target_dir)
     make_output_dir(target, "--target_path")
     written: list[Path] = []
@@ -114,6 +114,11 @@ PREP_PRESETS: dict[str, str] = {
 FAMILY_PREP_PRESETS: dict[str, str] = {"imagenet_topk": "rgb"}
 KEEP_FOLDERS_PRESETS = frozenset(FAMILY_PREP_PRESETS)
 RECURSIVE_PATTERN = "**/*"  # --pattern's default where the folders are kept: every file under --dataset_path
+
+
+def effective_pattern(pattern: str, keep_folders: bool) -> str:
+    """--pattern as given, except that its default * means every file in the subfolders where the folders are kept."""
+    return RECURSIVE_PATTERN if keep_folders and pattern == "*" else pattern
 
 
 def subfolder_hint(folder: Path, pattern: str) -> str:

@@ -43,7 +43,7 @@ import numpy as np
 
 from vampy.config import InferConfig, device_of
 from vampy.config.run import EngineChoice, InputOptions
-from vampy.data.image2npz import KEEP_FOLDERS_PRESETS, RECURSIVE_PATTERN, subfolder_hint
+from vampy.data.image2npz import KEEP_FOLDERS_PRESETS, effective_pattern, subfolder_hint
 from vampy.data.imaging import IMAGE_SUFFIXES, colourise, decode_image_bytes, encode_image, encode_png, image_to_chw, read_image
 from vampy.data.inputs import InputPlan, batch_feed, build_plan, pad_batch, sample_tensor, synthetic_raw
 from vampy.engines.base import EngineOptions, get_engine
@@ -130,7 +130,7 @@ def prepare(cfg: InferConfig) -> PreparedInfer:
     family = family_plan(cfg, model_hw)
     preset = None if family is not None else preset_plan(cfg, info, mode, model_hw)
     # imagenet_topk's images sit in synset folders: the default pattern recurses for it, as image2npz's does
-    pattern = RECURSIVE_PATTERN if family is not None and family.preset.name in KEEP_FOLDERS_PRESETS and cfg.pattern == "*" else cfg.pattern
+    pattern = effective_pattern(cfg.pattern, family is not None and family.preset.name in KEEP_FOLDERS_PRESETS)
     images = list_images(Path(cfg.lr_dir), pattern)
     if cfg.gt_dir is not None and not Path(cfg.gt_dir).is_dir():  # None: imagenet_topk, whose labels are folder names
         raise InputError(f"--hr_image_dir {cfg.gt_dir}: no such folder")
